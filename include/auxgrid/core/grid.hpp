@@ -1,0 +1,43 @@
+#pragma once
+// Grid files (experiments/*.toml) and their expansion into cells.
+//
+//   [grid]      name, description
+//   [settings]  fixed settings for every cell (nested tables = dotted keys)
+//   [axes]      key = [values...]  -> the cartesian product; an integer axis
+//               may be written as a range string, e.g. seed = "0-19"
+//
+// Each cell is a fully resolved Config with a stable id; cells with the same
+// id are one cell.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "auxgrid/core/config.hpp"
+
+namespace auxgrid {
+
+struct Cell {
+  std::string id;     // Config::id()
+  std::string label;  // the cell's axis values, e.g. "auxformer standard seed=0"
+  Config config;
+};
+
+struct Grid {
+  std::string name;
+  std::string path;
+  std::string description;
+  std::vector<std::string> axes;  // axis keys in file order
+  std::vector<Cell> cells;        // deduplicated, in expansion order
+};
+
+using Overrides = std::vector<std::pair<std::string, std::string>>;  // --set key=value
+
+// Parses "key=value" (from the command line) into an override.
+std::pair<std::string, std::string> parse_override(const std::string& text);
+
+// Reads and expands a grid file; errors name the file, the key and the cell.
+Grid load_grid(const std::string& path, const Overrides& overrides = {});
+// The same from TOML text (`path` is only used in messages).
+Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides = {});
+
+}  // namespace auxgrid

@@ -1,0 +1,159 @@
+#include "auxgrid/core/grid.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "auxgrid/core/check.hpp"
+
+namespace auxgrid {
+
+namespace {
+
+std::string where(const std::string& path, const toml::node& node) {
+  const auto& src = node.source();
+  if (src.begin.line == 0) return path;
+  return fmt::format("{}:{}", path, src.begin.line);
+}
+
+Value scalar(const toml::node& node, const std::string& key, const std::string& path) {
+  if (auto v = node.as_boolean()) return v->get();
+  if (auto v = node.as_integer()) return v->get();
+  if (auto v = node.as_floating_point()) return v->get();
+  if (auto v = node.as_string()) return v->get();
+  AUXGRID_FAIL("{}: setting '{}' must be a boolean, number or string", where(path, node), key);
+}
+
+// Walks nested tables, calling fn(dotted_key, node) for every non-table node.
+template <typename Fn>
+void flatten(const toml::table& table, const std::string& prefix, Fn&& fn) {
+  for (const auto& [k, node] : table) {
+    const std::string key = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const auto* sub = node.as_table())
+      flatten(*sub, key, fn);
+    else
+      fn(key, node);
+  }
+}
+
+std::vector<Value> axis_values(const std::string& key, const toml::node& node, const std::string& path) {
+  std::vector<Value> out;
+  if (const auto* arr = node.as_array()) {
+    for (const auto& item : *arr) out.push_back(scalar(item, key, path));
+  } else if (const auto* s = node.as_string()) {
+    std::smatch m;
+    const std::string text = s->get();
+    static const std::regex range(R"(^\s*(\d+)\s*-\s*(\d+)\s*$)");
+    AUXGRID_CHECK(std::regex_match(text, m, range), "{}: axis '{}' must be a list or a range like \"0-19\", got '{}'",
+                  where(path, node), key, text);
+    const long lo = std::stol(m[1]), hi = std::stol(m[2]);
+    AUXGRID_CHECK(lo <= hi, "{}: axis '{}' range '{}' is empty", where(path, node), key, text);
+    for (long i = lo; i <= hi; ++i) out.push_back(std::int64_t{i});
+  } else {
+    AUXGRID_FAIL("{}: axis '{}' must be a list of values", where(path, node), key);
+  }
+  AUXGRID_CHECK(!out.empty(), "{}: axis '{}' has no values", where(path, node), key);
+  return out;
+}
+
+std::string short_label(const std::string& key, const Value& v) {
+  // Strings read well alone ("auxformer standard"); numbers need their key.
+  if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+  const auto dot = key.rfind('.');
+  return fmt::format("{}={}", dot == std::string::npos ? key : key.substr(dot + 1), to_string(v));
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> parse_override(const std::string& text) {
+  const auto eq = text.find('=');
+  AUXGRID_CHECK(eq != std::string::npos && eq > 0, "--set expects key=value, got '{}'", text);
+  return {text.substr(0, eq), text.substr(eq + 1)};
+}
+
+Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, path);
+  } catch (const toml::parse_error& e) {
+    AUXGRID_FAIL("{}:{}:{}: invalid TOML: {}", path, e.source().begin.line, e.source().begin.column, e.description());
+  }
+
+  Grid grid;
+  grid.path = path;
+  for (const auto& [k, node] : root) {
+    const std::string section(k.str());
+    AUXGRID_CHECK(section == "grid" || section == "settings" || section == "axes",
+                  "{}: unknown section '{}' (expected [grid], [settings], [axes])", where(path, node), section);
+    AUXGRID_CHECK(node.is_table(), "{}: '{}' must be a table", where(path, node), section);
+  }
+  if (const auto* g = root["grid"].as_table()) {
+    for (const auto& [k, node] : *g) {
+      const std::string key(k.str());
+      AUXGRID_CHECK(key == "name" || key == "description", "{}: unknown key 'grid.{}' (expected name, description)",
+                    where(path, node), key);
+      AUXGRID_CHECK(node.is_string(), "{}: 'grid.{}' must be a string", where(path, node), key);
+    }
+    grid.name = g->get("name") ? g->get("name")->value_or(std::string()) : "";
+    grid.description = g->get("description") ? g->get("description")->value_or(std::string()) : "";
+  }
+  if (grid.name.empty()) {
+    const auto slash = path.find_last_of('/');
+    const auto base = slash == std::string::npos ? path : path.substr(slash + 1);
+    grid.name = base.substr(0, base.find('.'));
+  }
+
+  Config base = Config::defaults();
+  if (const auto* s = root["settings"].as_table())
+    flatten(*s, "", [&](const std::string& key, const toml::node& node) {
+      base.set(key, scalar(node, key, path), where(path, node));
+    });
+
+  std::vector<std::vector<Value>> axes;
+  if (const auto* a = root["axes"].as_table())
+    flatten(*a, "", [&](const std::string& key, const toml::node& node) {
+      AUXGRID_CHECK(find_setting(key), "{}: unknown setting '{}' in [axes]", where(path, node), key);
+      grid.axes.push_back(key);
+      axes.push_back(axis_values(key, node, path));
+      for (const auto& v : axes.back()) Config(base).set(key, v, where(path, node));  // check every value early
+    });
+
+  for (const auto& [key, text] : overrides) base.set_from_text(key, text, "--set");
+
+  // Cartesian product, first axis slowest.
+  std::vector<std::size_t> index(axes.size(), 0);
+  std::set<std::string> seen;
+  while (true) {
+    Cell cell{"", "", base};
+    std::vector<std::string> label;
+    for (std::size_t i = 0; i < axes.size(); ++i) {
+      bool overridden = false;
+      for (const auto& o : overrides) overridden |= o.first == grid.axes[i];
+      if (!overridden) cell.config.set(grid.axes[i], axes[i][index[i]], path);
+      label.push_back(short_label(grid.axes[i], cell.config.get(grid.axes[i])));
+    }
+    cell.id = cell.config.id();
+    cell.label = fmt::format("{}", fmt::join(label, " "));
+    if (seen.insert(cell.id).second) grid.cells.push_back(std::move(cell));
+
+    std::size_t i = axes.size();
+    while (i > 0 && ++index[i - 1] == axes[i - 1].size()) index[--i] = 0;
+    if (i == 0) break;
+  }
+  return grid;
+}
+
+Grid load_grid(const std::string& path, const Overrides& overrides) {
+  std::ifstream in(path);
+  AUXGRID_CHECK(in.good(), "cannot open grid file '{}'", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_grid(text.str(), path, overrides);
+}
+
+}  // namespace auxgrid
