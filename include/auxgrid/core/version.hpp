@@ -1,0 +1,6 @@
+#pragma once
+#include <string>
+
+namespace auxgrid {
+std::string version();  // the project version, from CMake
+}

@@ -1,0 +1,70 @@
+#pragma once
+// Shared building blocks (MODELS.md): the pre-LayerNorm transformer encoder
+// of MulT / fairseq, optionally cross-modal and optionally with one learnable
+// scalar residual weight per layer; sinusoidal positional encoding; tokens.
+#include <torch/nn/module.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+namespace auxgrid::models {
+
+// Sinusoidal encoding, tensor2tensor layout (sin in the first half of the
+// channels, cos in the second), positions from 1, zero on padded frames.
+// mask: bool [B, T], true = real frame. Returns [B, T, dim].
+at::Tensor sinusoidal_encoding(const at::Tensor& mask, std::int64_t dim);
+
+// The last real frame of each sequence: x [B, T, d], mask [B, T] -> [B, d].
+at::Tensor last_valid(const at::Tensor& x, const at::Tensor& mask);
+
+struct EncoderOptions {
+  EncoderOptions(std::int64_t width, std::int64_t heads) : width_(width), heads_(heads) {}
+  TORCH_ARG(std::int64_t, width);
+  TORCH_ARG(std::int64_t, heads);
+  TORCH_ARG(std::int64_t, layers) = 5;
+  TORCH_ARG(double, embed_dropout) = 0.25;
+  TORCH_ARG(double, attn_dropout) = 0.1;
+  TORCH_ARG(double, res_dropout) = 0.1;
+  TORCH_ARG(double, relu_dropout) = 0.1;
+  TORCH_ARG(bool, positional_encoding) = false;
+  // x <- alpha * x + (1 - alpha) * dropout(sublayer(LN(x))), one alpha per layer.
+  TORCH_ARG(bool, learnable_scaling) = false;
+  // Pass padding as key-padding mask (false = attend over zero padding, as the reference code).
+  TORCH_ARG(bool, padding_mask) = true;
+};
+
+class EncoderLayerImpl : public torch::nn::Module {
+ public:
+  explicit EncoderLayerImpl(const EncoderOptions& options);
+  // x [B, T, d]; kv [B, S, d] (undefined = self-attention); key_padding [B, S] true = ignore (or undefined).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& key_padding);
+
+ private:
+  at::Tensor residual(const at::Tensor& x, const at::Tensor& update);
+  EncoderOptions options_;
+  torch::nn::LayerNorm ln0_{nullptr}, ln1_{nullptr};
+  torch::nn::MultiheadAttention attention_{nullptr};
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+  at::Tensor alpha_;
+};
+TORCH_MODULE(EncoderLayer);
+
+class EncoderImpl : public torch::nn::Module {
+ public:
+  explicit EncoderImpl(const EncoderOptions& options);
+  // Self-attention: forward(x, mask). Cross-modal: forward(x, mask, kv, kv_mask)
+  // (queries from x, keys and values from kv). Masks: bool, true = real frame.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv = {},
+                     const at::Tensor& kv_mask = {});
+
+ private:
+  at::Tensor embed(const at::Tensor& x, const at::Tensor& mask);
+  EncoderOptions options_;
+  torch::nn::ModuleList layers_;
+  torch::nn::LayerNorm final_ln_{nullptr};
+};
+TORCH_MODULE(Encoder);
+
+}  // namespace auxgrid::models

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages auxgrid needs (as root), or prints the command.
+# Usage: bash launchers/setup.sh [--with-slurm]
+set -euo pipefail
+
+packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev
+  libboost-program-options-dev libboost-filesystem-dev libboost-test-dev libboost-dev
+  libfmt-dev libtomlplusplus-dev libspdlog-dev libgloo-dev
+  # LibTorch's speed depends on the BLAS: the OpenMP OpenBLAS is ~15x faster than
+  # the reference BLAS that a --no-install-recommends install would leave.
+  libopenblas0-openmp)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages are installed"
+  exit 0
+fi
+
+cmd="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup: missing packages; run as root:" >&2
+  echo "  apt-get update && DEBIAN_FRONTEND=noninteractive $cmd" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $cmd >/dev/null
+echo "setup: done"

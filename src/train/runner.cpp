@@ -1,0 +1,209 @@
+#include "auxgrid/train/runner.hpp"
+
+#include <torch/torch.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <thread>
+
+#include "auxgrid/core/check.hpp"
+#include "auxgrid/core/version.hpp"
+#include "auxgrid/models/model.hpp"
+#include "auxgrid/store/corpus_file.hpp"
+#include "auxgrid/train/trainer.hpp"
+
+namespace auxgrid::train {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string duration_text(double seconds) {
+  const auto s = static_cast<long>(seconds + 0.5);
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+std::string hostname() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+std::string now_iso8601() {
+  const auto t = std::time(nullptr);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return text;
+}
+
+// Every check that needs no training, so that a bad grid fails before any work.
+// Returns the model's parameter count.
+std::int64_t validate_cell(const Cell& cell, const store::CorpusInfo& corpus,
+                           std::map<std::string, std::int64_t>& params_by_model) {
+  const Config& c = cell.config;
+  for (const char* key : {"model.audio_dim", "model.video_dim"}) {
+    const bool audio = std::string(key) == "model.audio_dim";
+    const auto want = c.integer(key), have = audio ? corpus.audio_dim : corpus.video_dim;
+    AUXGRID_CHECK(want == 0 || want == have, "{} = {} but corpus '{}' has {} features of width {}", key, want,
+                  corpus.path, audio ? "audio" : "video", have);
+  }
+  AUXGRID_CHECK(corpus.class_names.size() >= 2, "corpus '{}' has fewer than 2 classes", corpus.path);
+  conditions_of(c);
+  AUXGRID_CHECK(c.real("train.lambda_av") + c.real("train.lambda_a") + c.real("train.lambda_v") > 0,
+                "the loss weights train.lambda_av, train.lambda_a, train.lambda_v are all zero");
+
+  // Building the model checks the model's own settings; one build per distinct model.
+  const models::ModelDims dims{corpus.audio_dim, corpus.video_dim, static_cast<std::int64_t>(corpus.class_names.size())};
+  std::string key = fmt::format("{} {} {}\n", dims.audio_dim, dims.video_dim, dims.num_classes);
+  for (const auto& [k, v] : c.values())
+    if (k.rfind("model.", 0) == 0) key += k + "=" + to_string(v) + "\n";
+  auto it = params_by_model.find(key);
+  if (it == params_by_model.end())
+    it = params_by_model.emplace(key, models::count_parameters(*models::make_model(c, dims))).first;
+  return it->second;
+}
+
+}  // namespace
+
+Plan make_plan(const Grid& grid, const std::string& out_dir) {
+  Plan plan;
+  std::map<std::string, store::CorpusInfo> corpora;
+  std::map<std::string, std::int64_t> params_by_model;
+  for (const auto& cell : grid.cells) {
+    PlannedCell planned;
+    planned.cell = &cell;
+    planned.state = store::result_state(store::result_path(out_dir, cell.id), &planned.why);
+    if (planned.state == store::ResultState::complete) {
+      ++plan.complete;
+      plan.cells.push_back(planned);
+      continue;
+    }
+    try {
+      const auto path = cell.config.str("data.corpus");
+      AUXGRID_CHECK(!path.empty(), "data.corpus is not set (the corpus file to train on)");
+      auto corpus = corpora.find(path);
+      if (corpus == corpora.end()) corpus = corpora.emplace(path, store::read_corpus_info(path)).first;
+      const auto& info = corpus->second;
+      const double frames_per_utterance =
+          static_cast<double>(info.audio_frames + info.video_frames) / static_cast<double>(info.num_utterances);
+      planned.cost = static_cast<double>(validate_cell(cell, info, params_by_model)) * frames_per_utterance *
+                     static_cast<double>(info.num_utterances * cell.config.integer("train.epochs"));
+    } catch (const Error& e) {
+      AUXGRID_FAIL("{}: cell '{}' ({}): {}", grid.path, cell.label, cell.id, e.what());
+    }
+    plan.cells.push_back(planned);
+    plan.pending.push_back(planned);
+  }
+  std::stable_sort(plan.pending.begin(), plan.pending.end(),
+                   [](const PlannedCell& a, const PlannedCell& b) { return a.cost > b.cost; });
+  return plan;
+}
+
+int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size());
+  torch::set_num_threads(threads);
+
+  // Rank 0 plans and validates; the others follow its decision.
+  std::vector<std::int64_t> pending;  // indices into grid.cells, longest first
+  std::string error;
+  std::int64_t complete = 0;
+  if (world.rank() == 0) {
+    try {
+      const auto plan = make_plan(grid, options.out_dir);
+      complete = static_cast<std::int64_t>(plan.complete);
+      for (const auto& p : plan.pending) pending.push_back(p.cell - grid.cells.data());
+      for (const auto& p : plan.pending)
+        if (p.state == store::ResultState::incomplete)
+          spdlog::warn("cell '{}' ({}): existing result is not complete ({}); it will be re-run", p.cell->label,
+                       p.cell->id, p.why);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  world.broadcast(error);
+  if (!error.empty()) {
+    if (world.rank() == 0) spdlog::error("{}", error);
+    return 1;
+  }
+  world.broadcast(pending);
+  const auto total = static_cast<std::int64_t>(pending.size());
+  if (world.rank() == 0) {
+    if (total == 0) {
+      spdlog::info("grid '{}': nothing to train, all {} cells are complete in {}", grid.name, grid.cells.size(),
+                   options.out_dir);
+      return 0;
+    }
+    spdlog::info("grid '{}': {} cells, {} complete, {} to train on {} rank(s) x {} thread(s)", grid.name,
+                 grid.cells.size(), complete, total, world.size(), threads);
+  }
+
+  dist::SharedCounter counter(world);
+  std::map<std::string, store::CorpusData> corpora;  // loaded once per process
+  const auto run_start = Clock::now();
+  std::int64_t trained = 0, failed = 0;
+  for (std::int64_t k = counter.fetch_add(); k < total; k = counter.fetch_add()) {
+    const Cell& cell = grid.cells[pending[k]];
+    const auto progress = fmt::format("[cell {}/{}]", k + 1, total);
+    const auto cell_start = Clock::now();
+    spdlog::info("{} {} ({}) started", progress, cell.label, cell.id);
+    try {
+      const auto corpus_path = cell.config.str("data.corpus");
+      auto corpus = corpora.find(corpus_path);
+      if (corpus == corpora.end()) corpus = corpora.emplace(corpus_path, store::read_corpus(corpus_path)).first;
+
+      auto result = train_cell(cell, corpus->second, [&](const EpochReport& r) {
+        spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s", progress,
+                     cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "",
+                     r.record.lr, r.record.seconds);
+      });
+      const double wall = std::chrono::duration<double>(Clock::now() - cell_start).count();
+      result.grid = grid.name;
+      result.provenance = {{"auxgrid_version", version()},
+                           {"host", hostname()},
+                           {"rank", std::to_string(world.rank())},
+                           {"world_size", std::to_string(world.size())},
+                           {"threads", std::to_string(threads)},
+                           {"device", "cpu"},
+                           {"libtorch_version", TORCH_VERSION},
+                           {"mpi_version", world.uses_mpi() ? world.library_version() : "none"},
+                           {"finished_utc", now_iso8601()},
+                           {"wall_seconds", fmt::format("{:.3f}", wall)}};
+      store::write_result(store::result_path(options.out_dir, cell.id), result);
+      ++trained;
+
+      const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+      const double per_cell = elapsed / static_cast<double>(trained + failed);
+      const auto left = std::max<std::int64_t>(0, total - k - 1);
+      const auto eta = per_cell * static_cast<double>((left + world.size() - 1) / world.size());
+      const auto& ideal = result.evals.front();
+      spdlog::info("{} {} done in {}: {} micro-F1 {:.3f}, macro-F1 {:.3f}; ETA ~{}", progress, cell.label,
+                   duration_text(wall), ideal.condition, ideal.micro_f1, ideal.macro_f1, duration_text(eta));
+    } catch (const std::exception& e) {
+      ++failed;
+      spdlog::error("{} {} ({}) failed: {} (its result was not written; a rerun retries it)", progress, cell.label,
+                    cell.id, e.what());
+    }
+  }
+
+  trained = world.sum(trained);
+  failed = world.sum(failed);
+  if (world.rank() == 0) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
+    if (failed)
+      spdlog::error("grid '{}': {} of {} cells trained, {} failed, in {}", grid.name, trained, total, failed,
+                    duration_text(elapsed));
+    else
+      spdlog::info("grid '{}': all {} cells trained in {}; results in {}", grid.name, trained, duration_text(elapsed),
+                   options.out_dir);
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace auxgrid::train

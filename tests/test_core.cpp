@@ -1,0 +1,118 @@
+#define BOOST_TEST_MODULE core
+#include <boost/test/unit_test.hpp>
+#include <set>
+
+#include "auxgrid/core/check.hpp"
+#include "auxgrid/core/config.hpp"
+#include "auxgrid/core/grid.hpp"
+#include "auxgrid/core/registry.hpp"
+
+using namespace auxgrid;
+
+// Runs fn, which must throw auxgrid::Error whose message contains every fragment.
+template <typename Fn>
+void expect_error(Fn&& fn, std::initializer_list<std::string> fragments) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const auto& f : fragments) BOOST_TEST(message.find(f) != std::string::npos, "'" << f << "' in: " << message);
+    return;
+  }
+  BOOST_FAIL("no auxgrid::Error thrown");
+}
+
+BOOST_AUTO_TEST_CASE(config_defaults_and_typed_set) {
+  auto c = Config::defaults();
+  BOOST_TEST(c.integer("model.width") == 130);
+  BOOST_TEST(c.str("train.procedure") == "standard");
+  c.set("train.lr", std::int64_t{1});  // an integer where a number is declared
+  BOOST_TEST(c.real("train.lr") == 1.0);
+  c.set_from_text("model.padding_mask", "false");
+  BOOST_TEST(!c.flag("model.padding_mask"));
+  c.set_from_text("train.lambda_a", "0.5");
+  BOOST_TEST(c.real("train.lambda_a") == 0.5);
+}
+
+BOOST_AUTO_TEST_CASE(config_rejects_bad_settings_naming_the_key) {
+  auto c = Config::defaults();
+  expect_error([&] { c.set("model.widht", std::int64_t{3}, "g.toml:4"); }, {"g.toml:4", "model.widht", "model.width"});
+  expect_error([&] { c.set("model.width", std::string("wide")); }, {"model.width", "integer"});
+  expect_error([&] { c.set("train.lambda_av", -0.5); }, {"train.lambda_av", "outside"});
+  expect_error([&] { c.set("train.procedure", std::string("fast")); }, {"train.procedure", "standard, optimized"});
+  expect_error([&] { c.set_from_text("train.epochs", "3x"); }, {"train.epochs", "3x"});
+}
+
+BOOST_AUTO_TEST_CASE(ids_hash_only_non_default_settings) {
+  const auto a = Config::defaults();
+  BOOST_TEST(a.id() == fnv1a_hex(""));
+  BOOST_TEST(fnv1a_hex("") == "cbf29ce484222325");  // the FNV-1a 64 offset basis
+  BOOST_TEST(fnv1a_hex("a") == "af63dc4c8601ec8c");  // published FNV-1a test vector
+  auto b = a;
+  b.set("model.width", std::int64_t{130});  // the default: same cell
+  BOOST_TEST(b.id() == a.id());
+  b.set("model.width", std::int64_t{32});
+  BOOST_TEST(b.id() != a.id());
+  BOOST_TEST(b.canonical() == "model.width=32\n");
+}
+
+const char* kGrid = R"(
+[grid]
+name = "demo"
+[settings]
+data.corpus = "c.h5"
+model.width = 32
+[axes]
+model.name = ["auxformer", "baseline1"]
+train.procedure = ["standard", "optimized"]
+seed = "0-2"
+)";
+
+BOOST_AUTO_TEST_CASE(grid_expands_the_product_with_stable_ids) {
+  const auto g = parse_grid(kGrid, "demo.toml");
+  BOOST_TEST(g.name == "demo");
+  BOOST_TEST(g.cells.size() == 12u);
+  BOOST_TEST(g.axes == (std::vector<std::string>{"model.name", "train.procedure", "seed"}));
+  BOOST_TEST(g.cells[0].label == "auxformer standard seed=0");
+  BOOST_TEST(g.cells[1].label == "auxformer standard seed=1");
+  BOOST_TEST(g.cells[11].label == "baseline1 optimized seed=2");
+  BOOST_TEST(g.cells[4].config.integer("model.width") == 32);
+  std::set<std::string> ids;
+  for (const auto& c : g.cells) ids.insert(c.id);
+  BOOST_TEST(ids.size() == 12u);
+  // The same text gives the same ids; ids do not depend on the grid's name or order.
+  const auto again = parse_grid(kGrid, "other.toml");
+  BOOST_TEST(again.cells[7].id == g.cells[7].id);
+  BOOST_TEST(g.cells[0].id == g.cells[0].config.id());
+}
+
+BOOST_AUTO_TEST_CASE(grid_deduplicates_identical_cells_and_applies_overrides) {
+  const auto g = parse_grid("[axes]\nseed = [0, 1, 0]\nmodel.width = [130, 130]\n", "d.toml");
+  BOOST_TEST(g.cells.size() == 2u);
+  const auto o = parse_grid(kGrid, "demo.toml", {{"model.width", "16"}, {"seed", "5"}});
+  BOOST_TEST(o.cells.size() == 4u);  // the seed axis collapses to the override
+  BOOST_TEST(o.cells[0].config.integer("model.width") == 16);
+  BOOST_TEST(o.cells[0].config.integer("seed") == 5);
+  BOOST_TEST(parse_override("a.b=c=d").second == "c=d");
+  expect_error([] { parse_override("novalue"); }, {"key=value", "novalue"});
+}
+
+BOOST_AUTO_TEST_CASE(grid_errors_name_the_file_line_and_key) {
+  expect_error([] { parse_grid("[settings]\nmodel.nmae = \"x\"\n", "bad.toml"); }, {"bad.toml:2", "model.nmae"});
+  expect_error([] { parse_grid("[axes]\ntrain.procedure = [\"standard\", \"fast\"]\n", "bad.toml"); },
+               {"bad.toml", "train.procedure", "fast"});
+  expect_error([] { parse_grid("[axes]\nseed = 3\n", "bad.toml"); }, {"bad.toml", "seed", "list"});
+  expect_error([] { parse_grid("[experiment]\n", "bad.toml"); }, {"bad.toml", "experiment"});
+  expect_error([] { parse_grid("[settings\n", "bad.toml"); }, {"bad.toml:1", "invalid TOML"});
+  expect_error([] { load_grid("/nonexistent/grid.toml"); }, {"/nonexistent/grid.toml"});
+}
+
+BOOST_AUTO_TEST_CASE(registry_rejects_duplicates_and_lists_known_names) {
+  Registry<int> r("widget");
+  r.add("b", 2);
+  r.add("a", 1);
+  BOOST_TEST(r.get("a") == 1);
+  BOOST_TEST(r.names() == (std::vector<std::string>{"a", "b"}));
+  expect_error([&] { r.add("a", 3); }, {"duplicate widget", "'a'"});
+  expect_error([&] { r.get("c"); }, {"unknown widget 'c'", "a, b"});
+}

@@ -1,0 +1,86 @@
+#define BOOST_TEST_MODULE train
+#include <torch/torch.h>
+
+#include <boost/test/unit_test.hpp>
+#include <set>
+
+#include "auxgrid/core/grid.hpp"
+#include "auxgrid/data/synth.hpp"
+#include "auxgrid/train/trainer.hpp"
+
+using namespace auxgrid;
+
+namespace {
+store::CorpusData corpus() {
+  auto o = data::synth_preset("tiny");
+  o.speakers = 6, o.utterances_per_speaker = 16, o.video_dim = 16, o.max_audio_frames = 32;
+  o.audio_signal = o.video_signal = 0.6;
+  return data::synthesize(o, 0);
+}
+Cell cell(const std::string& model, const std::string& procedure, std::int64_t epochs = 4) {
+  const auto grid = parse_grid(fmt::format(R"(
+[settings]
+data.corpus = "unused.h5"
+model.name = "{}"
+model.width = 16
+model.heads = 2
+model.layers = 1
+train.procedure = "{}"
+train.epochs = {}
+train.batch_size = 16
+train.lr = 0.002
+)", model, procedure, epochs), "test.toml");
+  return grid.cells.front();
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(one_cell_trains_selects_and_evaluates) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  const auto c = cell("auxformer", "optimized", 6);
+  int epochs_seen = 0;
+  const auto r = train::train_cell(c, data, [&](const train::EpochReport& e) {
+    ++epochs_seen;
+    BOOST_TEST(e.epoch == epochs_seen);
+    BOOST_TEST(std::isfinite(e.record.train_loss));
+  });
+  BOOST_TEST(epochs_seen == 6);
+  BOOST_TEST(r.epochs.size() == 6u);
+  BOOST_TEST(r.cell_id == c.id);
+  BOOST_TEST((r.best_epoch >= 0 && r.best_epoch < 6));
+  double best = 1e300;
+  for (const auto& e : r.epochs) best = std::min(best, e.dev_loss);
+  BOOST_TEST(r.epochs[r.best_epoch].dev_loss == best);  // the lowest dev loss is selected
+  BOOST_TEST(r.epochs.back().train_loss < r.epochs.front().train_loss);
+
+  // The split covers every utterance once.
+  std::set<std::string> all(r.train_ids.begin(), r.train_ids.end());
+  all.insert(r.dev_ids.begin(), r.dev_ids.end());
+  all.insert(r.test_ids.begin(), r.test_ids.end());
+  BOOST_TEST(all.size() == data.utterance_ids.size());
+
+  BOOST_REQUIRE(r.evals.size() == 3u);
+  BOOST_TEST(r.evals[0].condition == "ideal");
+  for (const auto& e : r.evals) {
+    BOOST_TEST(e.labels.size() == r.test_ids.size());
+    std::int64_t total = 0;
+    for (auto n : e.confusion) total += n;
+    BOOST_TEST(total == static_cast<std::int64_t>(r.test_ids.size()));
+  }
+  BOOST_TEST(r.evals[0].micro_f1 > 0.4);  // 4 classes: chance is 0.25
+}
+
+BOOST_AUTO_TEST_CASE(training_is_deterministic_per_seed) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  const auto c = cell("baseline1", "standard", 2);
+  const auto a = train::train_cell(c, data), b = train::train_cell(c, data);
+  BOOST_TEST(a.epochs[1].dev_loss == b.epochs[1].dev_loss);
+  BOOST_TEST(a.evals[0].predictions == b.evals[0].predictions);
+}
+
+BOOST_AUTO_TEST_CASE(conditions_are_checked) {
+  auto c = Config::defaults();
+  c.set("eval.conditions", std::string("ideal,sideways"));
+  BOOST_CHECK_THROW(train::conditions_of(c), Error);
+}
