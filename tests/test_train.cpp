@@ -4,6 +4,7 @@
 #include <boost/test/unit_test.hpp>
 #include <set>
 
+#include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/data/synth.hpp"
 #include "auxgrid/train/trainer.hpp"

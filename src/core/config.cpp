@@ -174,7 +174,7 @@ std::string Config::canonical() const {
 }
 
 std::string fnv1a_hex(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 14695981039346656037ull;
   for (unsigned char c : text) {
     h ^= c;
     h *= 1099511628211ull;

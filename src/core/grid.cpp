@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -114,14 +115,21 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
       base.set(key, scalar(node, key, path), where(path, node));
     });
 
-  std::vector<std::vector<Value>> axes;
+  // toml++ keeps keys sorted; the axes keep the file's order (first = slowest).
+  std::vector<std::pair<std::string, const toml::node*>> axis_nodes;
   if (const auto* a = root["axes"].as_table())
-    flatten(*a, "", [&](const std::string& key, const toml::node& node) {
-      AUXGRID_CHECK(find_setting(key), "{}: unknown setting '{}' in [axes]", where(path, node), key);
-      grid.axes.push_back(key);
-      axes.push_back(axis_values(key, node, path));
-      for (const auto& v : axes.back()) Config(base).set(key, v, where(path, node));  // check every value early
-    });
+    flatten(*a, "", [&](const std::string& key, const toml::node& node) { axis_nodes.emplace_back(key, &node); });
+  std::stable_sort(axis_nodes.begin(), axis_nodes.end(), [](const auto& x, const auto& y) {
+    const auto &a = x.second->source().begin, &b = y.second->source().begin;
+    return a.line != b.line ? a.line < b.line : a.column < b.column;
+  });
+  std::vector<std::vector<Value>> axes;
+  for (const auto& [key, node] : axis_nodes) {
+    AUXGRID_CHECK(find_setting(key), "{}: unknown setting '{}' in [axes]", where(path, *node), key);
+    grid.axes.push_back(key);
+    axes.push_back(axis_values(key, *node, path));
+    for (const auto& v : axes.back()) Config(base).set(key, v, where(path, *node));  // check every value early
+  }
 
   for (const auto& [key, text] : overrides) base.set_from_text(key, text, "--set");
 
