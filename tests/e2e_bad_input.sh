@@ -45,7 +45,7 @@ grid unknown_model.toml 'model.name = "transformer9"'
 expect_failure "unknown model" "unknown_model.toml" "cell 'seed=0'" "unknown model 'transformer9'" "auxformer" -- \
   "$build/auxgrid" run unknown_model.toml --out res
 grid unknown_key.toml 'train.lernrate = 0.1'
-expect_failure "unknown setting" "unknown_key.toml:8" "train.lernrate" -- "$build/auxgrid" run unknown_key.toml --out res
+expect_failure "unknown setting" "unknown_key.toml:7" "train.lernrate" -- "$build/auxgrid" run unknown_key.toml --out res
 grid bad_value.toml 'train.lambda_av = 2.0'
 expect_failure "bad lambda" "bad_value.toml" "train.lambda_av" -- "$build/auxgrid" plan bad_value.toml --out res
 grid zero_lambdas.toml $'train.lambda_av = 0.0\ntrain.lambda_a = 0.0\ntrain.lambda_v = 0.0'

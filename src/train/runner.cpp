@@ -134,12 +134,13 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   }
   world.broadcast(pending);
   const auto total = static_cast<std::int64_t>(pending.size());
-  if (world.rank() == 0) {
-    if (total == 0) {
+  if (total == 0) {
+    if (world.rank() == 0)
       spdlog::info("grid '{}': nothing to train, all {} cells are complete in {}", grid.name, grid.cells.size(),
                    options.out_dir);
-      return 0;
-    }
+    return 0;
+  }
+  if (world.rank() == 0) {
     spdlog::info("grid '{}': {} cells, {} complete, {} to train on {} rank(s) x {} thread(s)", grid.name,
                  grid.cells.size(), complete, total, world.size(), threads);
   }

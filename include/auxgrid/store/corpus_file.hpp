@@ -44,7 +44,8 @@ struct CorpusData {
 };
 
 // Checks the structure (offsets monotone and matching the feature rows,
-// sizes consistent, labels in range) and throws naming `where` and the field.
+// sizes consistent, including the totals in `info`, labels in range, utterance
+// ids unique) and throws naming `where` and the field.
 void validate_corpus(const CorpusData& corpus, const std::string& where);
 
 // Writes atomically (temporary file, then rename). The bytes depend only on

@@ -11,7 +11,8 @@
 //   /train       datasets float64 [epochs]: train_loss, dev_loss (units: nats,
 //                mean cross-entropy), lr, seconds (wall seconds per epoch)
 //   /split       string datasets: train_ids, dev_ids, test_ids (utterance ids)
-//   /eval/<condition>   datasets labels int32[N], predictions int32[N],
+//   /eval/<condition>   (read back in the order written)
+//                       datasets labels int32[N], predictions int32[N],
 //                       utterance_ids string[N], confusion int64[C, C] (row = truth);
 //                       attrs micro_f1, macro_f1 (float64)
 #include <cstdint>

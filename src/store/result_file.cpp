@@ -1,0 +1,310 @@
+#include "auxgrid/store/result_file.hpp"
+
+#include <boost/filesystem.hpp>
+#include <algorithm>
+#include <set>
+
+#include "auxgrid/core/check.hpp"
+#include "h5.hpp"
+
+namespace auxgrid::store {
+
+namespace fs = boost::filesystem;
+
+namespace {
+
+const char* const kProvPrefix = "prov.";
+
+std::string where_of(const std::string& path) { return fmt::format("result '{}'", path); }
+
+// The reason without the "result '<path>': " prefix, for "<path>: <reason>" lists.
+std::string reason(const std::string& message, const std::string& where) {
+  const std::string prefix = where + ": ";
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
+
+void validate_result(const CellResult& r, const std::string& where) {
+  AUXGRID_CHECK(!r.cell_id.empty(), "{}: cell_id is empty", where);
+  AUXGRID_CHECK(!r.class_names.empty(), "{}: class_names is empty", where);
+  AUXGRID_CHECK(r.best_epoch >= -1 && r.best_epoch < static_cast<int>(r.epochs.size()),
+                "{}: best_epoch {} is outside [-1, {}) (epochs)", where, r.best_epoch, r.epochs.size());
+  for (const char* key : {"model.name", "seed", "train.procedure"})
+    AUXGRID_CHECK(r.config.has(key), "{}: config lacks the setting '{}'", where, key);
+  for (const auto& [key, value] : r.provenance)
+    AUXGRID_CHECK(!key.empty(), "{}: provenance entry with an empty key (value '{}')", where, value);
+  const std::size_t c = r.class_names.size();
+  std::set<std::string> seen;
+  for (const auto& e : r.evals) {
+    // The condition names a group: /eval/<condition>.
+    AUXGRID_CHECK(!e.condition.empty() && e.condition != "." && e.condition.find('/') == std::string::npos,
+                  "{}: evaluation condition '{}' cannot name a group", where, e.condition);
+    AUXGRID_CHECK(seen.insert(e.condition).second, "{}: evaluation condition '{}' appears twice", where, e.condition);
+    AUXGRID_CHECK(e.predictions.size() == e.labels.size() && e.utterance_ids.size() == e.labels.size(),
+                  "{}: /eval/{} has {} labels, {} predictions and {} utterance ids", where, e.condition,
+                  e.labels.size(), e.predictions.size(), e.utterance_ids.size());
+    AUXGRID_CHECK(e.confusion.size() == c * c, "{}: /eval/{}/confusion has {} entries, expected {}x{}", where,
+                  e.condition, e.confusion.size(), c, c);
+  }
+}
+
+// Throws unless the file is of this schema and its writer finished.
+void check_complete(const H5::H5File& f, const std::string& where) {
+  const auto version = h5::read_attr_int(f, "schema_version", where);
+  AUXGRID_CHECK(version == kResultSchemaVersion, "{}: attribute 'schema_version' is {}, this build reads {}", where,
+                version, kResultSchemaVersion);
+  AUXGRID_CHECK(f.attrExists("complete"), "{}: attribute 'complete' is missing (the writer did not finish)", where);
+  const auto complete = h5::read_attr_int(f, "complete", where);
+  AUXGRID_CHECK(complete == 1, "{}: attribute 'complete' is {} (the writer did not finish)", where, complete);
+}
+
+// A /config attribute as the setting's type: int8 0/1 back to bool.
+Value config_value(const H5::Group& config, const std::string& name, const std::string& where) {
+  Value v = h5::read_attr_value(config.openAttribute(name), where + ": /config");
+  const SettingSpec* spec = find_setting(name);
+  if (spec && std::holds_alternative<bool>(spec->default_value) && std::holds_alternative<std::int64_t>(v)) {
+    const auto i = std::get<std::int64_t>(v);
+    AUXGRID_CHECK(i == 0 || i == 1, "{}: /config attribute '{}' is {}, expected 0 or 1", where, name, i);
+    v = i == 1;
+  }
+  return v;
+}
+
+Config read_config(const H5::Group& g, const std::string& where) {
+  Config config = Config::defaults();
+  // Attributes that are no setting (model, corpus, procedure) are conveniences
+  // for other readers; settings unknown to this build are from older builds.
+  for (const auto& name : h5::attr_names(g))
+    if (find_setting(name)) config.set(name, config_value(g, name, where), where + ": /config");
+  return config;
+}
+
+std::vector<EpochRecord> read_epochs(const H5::Group& g, const std::string& where) {
+  const auto train_loss = h5::read_doubles(g, "train_loss", where);
+  const auto dev_loss = h5::read_doubles(g, "dev_loss", where);
+  const auto lr = h5::read_doubles(g, "lr", where);
+  const auto seconds = h5::read_doubles(g, "seconds", where);
+  const std::size_t n = train_loss.size();
+  AUXGRID_CHECK(dev_loss.size() == n && lr.size() == n && seconds.size() == n,
+                "{}: datasets /train/train_loss, dev_loss, lr, seconds have {}, {}, {}, {} entries, expected equal",
+                where, n, dev_loss.size(), lr.size(), seconds.size());
+  std::vector<EpochRecord> epochs(n);
+  for (std::size_t i = 0; i < n; ++i) epochs[i] = {train_loss[i], dev_loss[i], lr[i], seconds[i]};
+  return epochs;
+}
+
+EvalRecord read_eval(const H5::Group& eval, const std::string& condition, std::size_t classes,
+                     const std::string& where) {
+  const H5::Group g = h5::open_group(eval, condition, where);
+  EvalRecord e;
+  e.condition = condition;
+  e.labels = h5::read_int32s(g, "labels", where);
+  e.predictions = h5::read_int32s(g, "predictions", where);
+  e.utterance_ids = h5::read_strings(g, "utterance_ids", where);
+  AUXGRID_CHECK(e.predictions.size() == e.labels.size() && e.utterance_ids.size() == e.labels.size(),
+                "{}: /eval/{} has {} labels, {} predictions and {} utterance ids", where, condition, e.labels.size(),
+                e.predictions.size(), e.utterance_ids.size());
+  const auto dims = h5::read_int64s_2d(g, "confusion", e.confusion, where);
+  AUXGRID_CHECK(dims[0] == classes && dims[1] == classes, "{}: dataset /eval/{}/confusion is {}x{}, expected {}x{}",
+                where, condition, dims[0], dims[1], classes, classes);
+  e.micro_f1 = h5::read_attr_double(g, "micro_f1", where);
+  e.macro_f1 = h5::read_attr_double(g, "macro_f1", where);
+  return e;
+}
+
+}  // namespace
+
+void write_result(const std::string& path, const CellResult& r) {
+  const std::string where = where_of(path);
+  validate_result(r, where);
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) {
+    boost::system::error_code ec;
+    fs::create_directories(parent, ec);
+    AUXGRID_CHECK(!ec, "{}: cannot create directory '{}': {}", where, parent.string(), ec.message());
+  }
+  h5::write_atomically(path, where, [&](H5::H5File& f) {
+    h5::attr_int(f, "schema_version", kResultSchemaVersion, H5::PredType::NATIVE_INT32);
+    h5::attr_int(f, "complete", 0, H5::PredType::NATIVE_INT32);  // set to 1 last
+    h5::attr_string(f, "cell_id", r.cell_id);
+    h5::attr_string(f, "label", r.label);
+    h5::attr_string(f, "grid", r.grid);
+    h5::attr_int(f, "n_params", r.n_params, H5::PredType::NATIVE_INT64);
+    h5::attr_int(f, "num_classes", static_cast<std::int64_t>(r.class_names.size()), H5::PredType::NATIVE_INT32);
+    h5::attr_strings(f, "class_names", r.class_names);
+    h5::attr_int(f, "best_epoch", r.best_epoch, H5::PredType::NATIVE_INT32);
+    for (const auto& [key, value] : r.provenance) h5::attr_string(f, kProvPrefix + key, value);
+
+    const H5::Group config = h5::create_group(f, "config");
+    // "seed" is itself a setting, so the loop writes it.
+    for (const auto& [key, value] : r.config.values()) h5::attr_value(config, key, value);
+    h5::attr_string(config, "model", r.config.str("model.name"));
+    h5::attr_string(config, "corpus", r.corpus_name);
+    h5::attr_string(config, "procedure", r.config.str("train.procedure"));
+
+    const H5::Group train = h5::create_group(f, "train");
+    std::vector<double> train_loss, dev_loss, lr, seconds;
+    for (const auto& e : r.epochs) {
+      train_loss.push_back(e.train_loss);
+      dev_loss.push_back(e.dev_loss);
+      lr.push_back(e.lr);
+      seconds.push_back(e.seconds);
+    }
+    h5::write_doubles(train, "train_loss", train_loss);
+    h5::write_doubles(train, "dev_loss", dev_loss);
+    h5::write_doubles(train, "lr", lr);
+    h5::write_doubles(train, "seconds", seconds);
+
+    const H5::Group split = h5::create_group(f, "split");
+    h5::write_strings(split, "train_ids", r.train_ids);
+    h5::write_strings(split, "dev_ids", r.dev_ids);
+    h5::write_strings(split, "test_ids", r.test_ids);
+
+    // Creation order is tracked so that evals read back in the order written.
+    const H5::Group eval = h5::create_group(f, "eval", /*track_order=*/true);
+    const hsize_t c = r.class_names.size();
+    for (const auto& e : r.evals) {
+      const H5::Group g = h5::create_group(eval, e.condition);
+      h5::write_int32s(g, "labels", e.labels);
+      h5::write_int32s(g, "predictions", e.predictions);
+      h5::write_strings(g, "utterance_ids", e.utterance_ids);
+      h5::write_matrix(g, "confusion", H5::PredType::NATIVE_INT64, e.confusion.data(), c, c, /*chunk_rows=*/0);
+      h5::attr_double(g, "micro_f1", e.micro_f1);
+      h5::attr_double(g, "macro_f1", e.macro_f1);
+    }
+
+    // Everything else reaches the file before the flag says it is complete.
+    f.flush(H5F_SCOPE_LOCAL);
+    const std::int32_t one = 1;
+    f.openAttribute("complete").write(H5::PredType::NATIVE_INT32, &one);
+  });
+}
+
+CellResult read_result(const std::string& path) {
+  const std::string where = where_of(path);
+  const H5::H5File f = h5::open_read(path, where);
+  try {
+    check_complete(f, where);
+    CellResult r;
+    r.cell_id = h5::read_attr_string(f, "cell_id", where);
+    r.label = h5::read_attr_string(f, "label", where);
+    r.grid = h5::read_attr_string(f, "grid", where);
+    r.n_params = h5::read_attr_int(f, "n_params", where);
+    r.best_epoch = static_cast<int>(h5::read_attr_int(f, "best_epoch", where));
+    r.class_names = h5::read_attr_strings(f, "class_names", where);
+    const auto num_classes = h5::read_attr_int(f, "num_classes", where);
+    AUXGRID_CHECK(num_classes > 0 && static_cast<std::size_t>(num_classes) == r.class_names.size(),
+                  "{}: attribute 'num_classes' is {}, but 'class_names' has {} entries", where, num_classes,
+                  r.class_names.size());
+    for (const auto& name : h5::attr_names(f))
+      if (name.rfind(kProvPrefix, 0) == 0)
+        r.provenance[name.substr(std::char_traits<char>::length(kProvPrefix))] = h5::read_attr_string(f, name, where);
+
+    const H5::Group config = h5::open_group(f, "config", where);
+    r.config = read_config(config, where);
+    r.corpus_name = h5::read_attr_string(config, "corpus", where);
+    r.epochs = read_epochs(h5::open_group(f, "train", where), where);
+    AUXGRID_CHECK(r.best_epoch >= -1 && r.best_epoch < static_cast<int>(r.epochs.size()),
+                  "{}: attribute 'best_epoch' is {}, outside [-1, {}) (epochs)", where, r.best_epoch, r.epochs.size());
+
+    const H5::Group split = h5::open_group(f, "split", where);
+    r.train_ids = h5::read_strings(split, "train_ids", where);
+    r.dev_ids = h5::read_strings(split, "dev_ids", where);
+    r.test_ids = h5::read_strings(split, "test_ids", where);
+
+    const H5::Group eval = h5::open_group(f, "eval", where);
+    for (const auto& condition : h5::children(eval))
+      r.evals.push_back(read_eval(eval, condition, r.class_names.size(), where));
+    return r;
+  } catch (const H5::Exception& e) {
+    h5::fail(e, where);
+  }
+}
+
+ResultSummary read_result_summary(const std::string& path) {
+  const std::string where = where_of(path);
+  const H5::H5File f = h5::open_read(path, where);
+  try {
+    check_complete(f, where);
+    ResultSummary s;
+    s.path = path;
+    s.cell_id = h5::read_attr_string(f, "cell_id", where);
+    s.label = h5::read_attr_string(f, "label", where);
+    s.grid = h5::read_attr_string(f, "grid", where);
+    s.n_params = h5::read_attr_int(f, "n_params", where);
+
+    const H5::Group config = h5::open_group(f, "config", where);
+    for (const auto& name : h5::attr_names(config)) s.config[name] = to_string(config_value(config, name, where));
+    s.model = h5::read_attr_string(config, "model", where);
+    s.corpus = h5::read_attr_string(config, "corpus", where);
+    s.procedure = h5::read_attr_string(config, "procedure", where);
+    s.seed = h5::read_attr_int(config, "seed", where);
+
+    s.epoch_seconds = h5::read_doubles(h5::open_group(f, "train", where), "seconds", where);
+    const H5::Group eval = h5::open_group(f, "eval", where);
+    for (const auto& condition : h5::children(eval)) {
+      const H5::Group g = h5::open_group(eval, condition, where);
+      s.f1[condition] = {h5::read_attr_double(g, "micro_f1", where), h5::read_attr_double(g, "macro_f1", where)};
+    }
+    return s;
+  } catch (const H5::Exception& e) {
+    h5::fail(e, where);
+  }
+}
+
+ResultState result_state(const std::string& path, std::string* why) {
+  std::string because;
+  ResultState state = ResultState::incomplete;
+  const std::string where = where_of(path);
+  try {
+    boost::system::error_code ec;
+    if (!fs::exists(path, ec)) {
+      because = "no such file";
+      state = ResultState::missing;
+    } else {
+      const H5::H5File f = h5::open_read(path, where);
+      try {
+        check_complete(f, where);
+      } catch (const H5::Exception& e) {
+        h5::fail(e, where);
+      }
+      state = ResultState::complete;
+    }
+  } catch (const std::exception& e) {
+    because = reason(e.what(), where);
+  } catch (...) {
+    because = "unknown error";
+  }
+  if (why) *why = because;
+  return state;
+}
+
+std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems) {
+  const fs::path cells = fs::path(dir) / "cells";
+  boost::system::error_code ec;
+  if (!fs::is_directory(cells, ec)) return {};
+  std::vector<std::string> files;
+  for (fs::directory_iterator it(cells, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path& p = it->path();
+    // Temporary files of writers that are still running (or crashed).
+    if (p.extension() == ".h5" && p.filename().string().find(".tmp.") == std::string::npos)
+      files.push_back(p.string());
+  }
+  AUXGRID_CHECK(!ec, "results '{}': cannot list {}: {}", dir, cells.string(), ec.message());
+  std::sort(files.begin(), files.end());
+
+  std::vector<ResultSummary> out;
+  for (const auto& file : files) {
+    try {
+      out.push_back(read_result_summary(file));
+    } catch (const Error& e) {
+      if (problems) problems->push_back(fmt::format("{}: {}", file, reason(e.what(), where_of(file))));
+    }
+  }
+  return out;
+}
+
+std::string result_path(const std::string& dir, const std::string& cell_id) {
+  return (fs::path(dir) / "cells" / (cell_id + ".h5")).string();
+}
+
+}  // namespace auxgrid::store

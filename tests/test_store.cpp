@@ -1,0 +1,434 @@
+#define BOOST_TEST_MODULE store
+#include <boost/test/unit_test.hpp>
+
+#include <H5Cpp.h>  // the raw API, to damage files the way crashes and bugs do
+
+#include <boost/filesystem.hpp>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include <unistd.h>
+
+#include "auxgrid/core/check.hpp"
+#include "auxgrid/store/corpus_file.hpp"
+#include "auxgrid/store/result_file.hpp"
+
+namespace fs = boost::filesystem;
+using namespace auxgrid;
+using namespace auxgrid::store;
+
+namespace {
+
+// A fresh directory per test case, removed afterwards.
+struct TempDir {
+  fs::path dir = fs::temp_directory_path() / fs::unique_path("auxgrid-store-%%%%-%%%%-%%%%");
+  TempDir() { fs::create_directories(dir); }
+  ~TempDir() {
+    boost::system::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+  std::string operator/(const std::string& name) const { return (dir / name).string(); }
+};
+
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Runs `f`, which must throw auxgrid::Error with a message containing every part.
+template <class F>
+void expect_error(F&& f, std::initializer_list<std::string> parts) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const auto& part : parts) BOOST_TEST(msg.find(part) != std::string::npos, "'" << part << "' not in: " << msg);
+    return;
+  }
+  BOOST_FAIL("no auxgrid::Error thrown");
+}
+
+CorpusData make_corpus() {
+  CorpusData c;
+  c.info.name = "synth-small";
+  c.info.description = "five utterances, one without video frames; ünïcode";
+  c.info.audio_dim = 3;
+  c.info.video_dim = 2;
+  c.info.audio_hop_ms = 10;
+  c.info.video_fps = 29.97;
+  c.info.class_names = {"anger", "happiness", "neutral", "sadness"};
+  c.utterance_ids = {"u0", "u1", "u2", "u3", "u4"};
+  c.speakers = {"s0", "s0", "s1", "s1", "s2"};
+  c.labels = {0, 3, 1, 2, 3};
+  c.audio_offsets = {0, 4, 9, 11, 18, 20};
+  c.video_offsets = {0, 2, 2, 5, 6, 8};  // u1 has no video
+  for (int i = 0; i < 20 * 3; ++i) c.audio.push_back(0.25f * i - 3.0f);
+  for (int i = 0; i < 8 * 2; ++i) c.video.push_back(1.0f / (i + 1));
+  c.info.num_utterances = 5;
+  c.info.audio_frames = 20;
+  c.info.video_frames = 8;
+  return c;
+}
+
+CellResult make_result(const std::string& id) {
+  CellResult r;
+  r.cell_id = id;
+  r.label = "auxformer/optimized/seed3";
+  r.grid = "table2";
+  r.config = Config::defaults();
+  r.config.set("model.width", std::int64_t{64});
+  r.config.set("train.lr", 1e-3);
+  r.config.set("model.pos_encoding", false);
+  r.config.set("train.procedure", std::string("optimized"));
+  r.config.set("seed", std::int64_t{3});
+  r.corpus_name = "synth-small";
+  r.class_names = {"anger", "happiness", "neutral"};
+  r.n_params = 123456789012;  // wider than 32 bits
+  r.best_epoch = 1;
+  r.epochs = {{1.5, 1.25, 7e-4, 3.5}, {1.0, 1.125, 7e-4, 3.25}, {0.5, 1.5, 7e-5, 3.0}};
+  r.train_ids = {"u0", "u1", "u2"};
+  r.dev_ids = {"u3"};
+  r.test_ids = {"u4", "u5"};
+  // Not in name order: the order written must come back.
+  EvalRecord ideal{"ideal", {0, 2}, {0, 1}, {"u4", "u5"}, {1, 0, 0, 0, 0, 0, 0, 1, 0}, 0.5, 0.25};
+  EvalRecord audio{"audio_only", {0, 2}, {0, 2}, {"u4", "u5"}, {1, 0, 0, 0, 0, 0, 0, 0, 1}, 1.0, 0.75};
+  r.evals = {ideal, audio};
+  r.provenance = {{"host", "node17"}, {"torch", "2.1.0"}, {"wall_seconds", "9.75"}};
+  return r;
+}
+
+void check_same(const CellResult& a, const CellResult& b) {
+  BOOST_TEST(a.cell_id == b.cell_id);
+  BOOST_TEST(a.label == b.label);
+  BOOST_TEST(a.grid == b.grid);
+  BOOST_TEST(a.config.values() == b.config.values());
+  BOOST_TEST(a.corpus_name == b.corpus_name);
+  BOOST_TEST(a.class_names == b.class_names);
+  BOOST_TEST(a.n_params == b.n_params);
+  BOOST_TEST(a.best_epoch == b.best_epoch);
+  BOOST_TEST_REQUIRE(a.epochs.size() == b.epochs.size());
+  for (std::size_t i = 0; i < a.epochs.size(); ++i) {
+    BOOST_TEST(a.epochs[i].train_loss == b.epochs[i].train_loss);
+    BOOST_TEST(a.epochs[i].dev_loss == b.epochs[i].dev_loss);
+    BOOST_TEST(a.epochs[i].lr == b.epochs[i].lr);
+    BOOST_TEST(a.epochs[i].seconds == b.epochs[i].seconds);
+  }
+  BOOST_TEST(a.train_ids == b.train_ids);
+  BOOST_TEST(a.dev_ids == b.dev_ids);
+  BOOST_TEST(a.test_ids == b.test_ids);
+  BOOST_TEST_REQUIRE(a.evals.size() == b.evals.size());
+  for (std::size_t i = 0; i < a.evals.size(); ++i) {
+    BOOST_TEST(a.evals[i].condition == b.evals[i].condition);
+    BOOST_TEST(a.evals[i].labels == b.evals[i].labels);
+    BOOST_TEST(a.evals[i].predictions == b.evals[i].predictions);
+    BOOST_TEST(a.evals[i].utterance_ids == b.evals[i].utterance_ids);
+    BOOST_TEST(a.evals[i].confusion == b.evals[i].confusion);
+    BOOST_TEST(a.evals[i].micro_f1 == b.evals[i].micro_f1);
+    BOOST_TEST(a.evals[i].macro_f1 == b.evals[i].macro_f1);
+  }
+  BOOST_TEST(a.provenance == b.provenance);
+}
+
+void set_int_attribute(const std::string& path, const std::string& object, const std::string& name,
+                       std::int64_t value) {
+  H5::H5File f(path, H5F_ACC_RDWR);
+  f.openGroup(object).openAttribute(name).write(H5::PredType::NATIVE_INT64, &value);
+}
+
+// Replaces a 1-D int64 dataset by `values` (any length).
+void replace_dataset(const std::string& path, const std::string& dataset, const std::vector<std::int64_t>& values) {
+  H5::H5File f(path, H5F_ACC_RDWR);
+  f.unlink(dataset);
+  const hsize_t n = values.size();
+  f.createDataSet(dataset, H5::PredType::NATIVE_INT64, H5::DataSpace(1, &n))
+      .write(values.data(), H5::PredType::NATIVE_INT64);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(corpus)
+
+BOOST_AUTO_TEST_CASE(round_trip) {
+  TempDir tmp;
+  const auto path = tmp / "c.h5";
+  const CorpusData c = make_corpus();
+  write_corpus(path, c);
+  const CorpusData r = read_corpus(path);
+  BOOST_TEST(r.info.path == path);
+  BOOST_TEST(r.info.name == c.info.name);
+  BOOST_TEST(r.info.description == c.info.description);
+  BOOST_TEST(r.info.audio_dim == c.info.audio_dim);
+  BOOST_TEST(r.info.video_dim == c.info.video_dim);
+  BOOST_TEST(r.info.audio_hop_ms == c.info.audio_hop_ms);
+  BOOST_TEST(r.info.video_fps == c.info.video_fps);
+  BOOST_TEST(r.info.class_names == c.info.class_names);
+  BOOST_TEST(r.info.num_utterances == c.info.num_utterances);
+  BOOST_TEST(r.info.audio_frames == c.info.audio_frames);
+  BOOST_TEST(r.info.video_frames == c.info.video_frames);
+  BOOST_TEST(r.audio == c.audio);
+  BOOST_TEST(r.audio_offsets == c.audio_offsets);
+  BOOST_TEST(r.video == c.video);
+  BOOST_TEST(r.video_offsets == c.video_offsets);
+  BOOST_TEST(r.utterance_ids == c.utterance_ids);
+  BOOST_TEST(r.speakers == c.speakers);
+  BOOST_TEST(r.labels == c.labels);
+  BOOST_TEST(!fs::exists(path + ".tmp." + std::to_string(::getpid())));
+}
+
+BOOST_AUTO_TEST_CASE(same_data_same_bytes) {
+  TempDir tmp;
+  write_corpus(tmp / "a.h5", make_corpus());
+  const std::string first = bytes_of(tmp / "a.h5");
+  // HDF5 timestamps have one-second resolution: let one pass, so a stored time would show.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  write_corpus(tmp / "a.h5", make_corpus());  // replaces the file
+  write_corpus(tmp / "b.h5", make_corpus());
+  BOOST_TEST(!first.empty());
+  BOOST_TEST((bytes_of(tmp / "a.h5") == first));
+  BOOST_TEST((bytes_of(tmp / "b.h5") == first));
+}
+
+BOOST_AUTO_TEST_CASE(info_reads_no_features) {
+  TempDir tmp;
+  const auto path = tmp / "c.h5";
+  write_corpus(path, make_corpus());
+  {
+    // A feature matrix far too large to read; its chunks were never written.
+    H5::H5File f(path, H5F_ACC_RDWR);
+    f.unlink("/audio/features");
+    const hsize_t dims[2] = {hsize_t{1} << 40, 3}, max_dims[2] = {H5S_UNLIMITED, 3}, chunk[2] = {1024, 3};
+    H5::DSetCreatPropList dcpl;
+    dcpl.setChunk(2, chunk);
+    f.createDataSet("/audio/features", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims, max_dims), dcpl);
+  }
+  const CorpusInfo info = read_corpus_info(path);
+  BOOST_TEST(info.path == path);
+  BOOST_TEST(info.name == "synth-small");
+  BOOST_TEST(info.audio_frames == std::int64_t{1} << 40);
+  BOOST_TEST(info.video_frames == 8);
+  BOOST_TEST(info.num_utterances == 5);
+  BOOST_TEST(info.audio_dim == 3);
+  BOOST_TEST(info.video_dim == 2);
+  BOOST_TEST(info.class_names.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(missing_file_names_the_path) {
+  TempDir tmp;
+  const auto path = tmp / "absent.h5";
+  expect_error([&] { read_corpus_info(path); }, {path, "no such file"});
+  expect_error([&] { read_corpus(path); }, {path, "no such file"});
+}
+
+BOOST_AUTO_TEST_CASE(not_hdf5) {
+  TempDir tmp;
+  const auto path = tmp / "text.h5";
+  std::ofstream(path) << "utterance,label\nu0,anger\n";
+  expect_error([&] { read_corpus(path); }, {path, "not an HDF5 file"});
+}
+
+BOOST_AUTO_TEST_CASE(malformed_files_name_file_and_dataset) {
+  TempDir tmp;
+  const auto path = tmp / "c.h5";
+
+  write_corpus(path, make_corpus());
+  replace_dataset(path, "/audio/offsets", {0, 4, 9, 11, 18});  // one short
+  expect_error([&] { read_corpus_info(path); }, {path, "/audio/offsets", "has 5 entries, expected 6"});
+  expect_error([&] { read_corpus(path); }, {path, "/audio/offsets"});
+
+  write_corpus(path, make_corpus());
+  replace_dataset(path, "/video/offsets", {0, 2, 1, 5, 6, 8});
+  expect_error([&] { read_corpus(path); }, {path, "/video/offsets", "decreases at entry 2"});
+
+  write_corpus(path, make_corpus());
+  replace_dataset(path, "/audio/offsets", {0, 4, 9, 11, 18, 19});
+  expect_error([&] { read_corpus(path); }, {path, "/audio/offsets", "ends at 19", "20 rows"});
+
+  write_corpus(path, make_corpus());
+  replace_dataset(path, "/utterances/label", {0, 3, 1, 4, 3});
+  expect_error([&] { read_corpus(path); }, {path, "/utterances/label[3]", "outside [0, 4)"});
+
+  write_corpus(path, make_corpus());
+  set_int_attribute(path, "/", "format_version", 2);
+  expect_error([&] { read_corpus_info(path); }, {path, "format_version", "is 2"});
+
+  write_corpus(path, make_corpus());
+  {
+    H5::H5File f(path, H5F_ACC_RDWR);
+    f.unlink("/utterances/speaker");
+  }
+  expect_error([&] { read_corpus_info(path); }, {path, "/utterances/speaker", "missing"});
+}
+
+BOOST_AUTO_TEST_CASE(invalid_data_is_not_written) {
+  TempDir tmp;
+  const auto path = tmp / "c.h5";
+  CorpusData c = make_corpus();
+  c.audio_offsets[2] = 3;
+  expect_error([&] { write_corpus(path, c); }, {path, "/audio/offsets", "decreases"});
+  c = make_corpus();
+  c.speakers.pop_back();
+  expect_error([&] { write_corpus(path, c); }, {path, "/utterances/speaker", "has 4 entries, expected 5"});
+  c = make_corpus();
+  c.utterance_ids[3] = "u0";
+  expect_error([&] { write_corpus(path, c); }, {path, "'u0' more than once"});
+  c = make_corpus();
+  c.info.audio_frames = 19;
+  expect_error([&] { write_corpus(path, c); }, {path, "audio_frames is 19"});
+  BOOST_TEST(fs::is_empty(tmp.dir));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(result)
+
+BOOST_AUTO_TEST_CASE(round_trip) {
+  TempDir tmp;
+  const auto path = result_path(tmp.dir.string(), "0123456789abcdef");
+  BOOST_TEST(path == (tmp.dir / "cells" / "0123456789abcdef.h5").string());
+  const CellResult r = make_result("0123456789abcdef");
+  write_result(path, r);  // creates cells/
+  check_same(read_result(path), r);
+
+  // The layout other tools read: typed config attributes, a C x C confusion.
+  H5::H5File f(path, H5F_ACC_RDONLY);
+  const H5::Group config = f.openGroup("config");
+  const auto type_of = [&](const char* name) {
+    const H5::Attribute a = config.openAttribute(name);
+    return std::pair{a.getTypeClass(), a.getDataType().getSize()};
+  };
+  BOOST_TEST((type_of("model.pos_encoding") == std::pair{H5T_INTEGER, std::size_t{1}}));
+  BOOST_TEST((type_of("model.width") == std::pair{H5T_INTEGER, std::size_t{8}}));
+  BOOST_TEST((type_of("seed") == std::pair{H5T_INTEGER, std::size_t{8}}));
+  BOOST_TEST((type_of("train.lr") == std::pair{H5T_FLOAT, std::size_t{8}}));
+  BOOST_TEST(config.openAttribute("train.procedure").getStrType().isVariableStr());
+  std::string model;
+  config.openAttribute("model").read(config.openAttribute("model").getStrType(), model);
+  BOOST_TEST(model == "auxformer");
+  hsize_t dims[2] = {0, 0};
+  const H5::DataSet confusion = f.openDataSet("/eval/ideal/confusion");
+  BOOST_TEST(confusion.getSpace().getSimpleExtentNdims() == 2);
+  confusion.getSpace().getSimpleExtentDims(dims);
+  BOOST_TEST(dims[0] == 3u);
+  BOOST_TEST(dims[1] == 3u);
+  int complete = 0;
+  f.openAttribute("complete").read(H5::PredType::NATIVE_INT, &complete);
+  BOOST_TEST(complete == 1);
+}
+
+BOOST_AUTO_TEST_CASE(summary_matches_full_read) {
+  TempDir tmp;
+  const auto path = result_path(tmp.dir.string(), "c1");
+  write_result(path, make_result("c1"));
+  const ResultSummary s = read_result_summary(path);
+  const CellResult r = read_result(path);
+  BOOST_TEST(s.path == path);
+  BOOST_TEST(s.cell_id == "c1");
+  BOOST_TEST(s.label == r.label);
+  BOOST_TEST(s.grid == "table2");
+  BOOST_TEST(s.model == "auxformer");
+  BOOST_TEST(s.corpus == "synth-small");
+  BOOST_TEST(s.procedure == "optimized");
+  BOOST_TEST(s.seed == 3);
+  BOOST_TEST(s.n_params == 123456789012);
+  BOOST_TEST(s.epoch_seconds == (std::vector<double>{3.5, 3.25, 3.0}));
+  BOOST_TEST(s.f1.size() == r.evals.size());
+  for (const auto& e : r.evals) {
+    BOOST_TEST(s.f1.at(e.condition).first == e.micro_f1);
+    BOOST_TEST(s.f1.at(e.condition).second == e.macro_f1);
+  }
+  BOOST_TEST(s.config.at("model.pos_encoding") == "false");
+  BOOST_TEST(s.config.at("model.padding_mask") == "true");
+  BOOST_TEST(s.config.at("model.width") == "64");
+  BOOST_TEST(s.config.at("train.lr") == "0.001");
+  BOOST_TEST(s.config.at("train.procedure") == "optimized");
+  BOOST_TEST(s.config.at("corpus") == "synth-small");
+  BOOST_TEST(s.config.size() == r.config.values().size() + 3);  // + model, corpus, procedure
+}
+
+BOOST_AUTO_TEST_CASE(states) {
+  TempDir tmp;
+  const auto good = tmp / "good.h5";
+  write_result(good, make_result("good"));
+  std::string why = "stale";
+  BOOST_TEST((result_state(good, &why) == ResultState::complete));
+  BOOST_TEST(why.empty());
+
+  BOOST_TEST((result_state(tmp / "absent.h5", &why) == ResultState::missing));
+  BOOST_TEST((result_state(tmp / "absent.h5") == ResultState::missing));
+
+  const auto truncated = tmp / "truncated.h5";
+  fs::copy_file(good, truncated);
+  fs::resize_file(truncated, fs::file_size(good) / 2);
+  BOOST_TEST((result_state(truncated, &why) == ResultState::incomplete));
+  BOOST_TEST(!why.empty());
+  expect_error([&] { read_result(truncated); }, {truncated});
+
+  const auto unfinished = tmp / "unfinished.h5";
+  fs::copy_file(good, unfinished);
+  set_int_attribute(unfinished, "/", "complete", 0);
+  BOOST_TEST((result_state(unfinished, &why) == ResultState::incomplete));
+  BOOST_TEST(why.find("'complete' is 0") != std::string::npos, why);
+  expect_error([&] { read_result(unfinished); }, {unfinished, "'complete' is 0"});
+  expect_error([&] { read_result_summary(unfinished); }, {unfinished, "'complete' is 0"});
+
+  const auto future = tmp / "future.h5";
+  fs::copy_file(good, future);
+  set_int_attribute(future, "/", "schema_version", kResultSchemaVersion + 1);
+  BOOST_TEST((result_state(future, &why) == ResultState::incomplete));
+  BOOST_TEST(why.find("schema_version") != std::string::npos, why);
+  expect_error([&] { read_result(future); }, {future, "schema_version"});
+
+  const auto text = tmp / "text.h5";
+  std::ofstream(text) << "not a result";
+  BOOST_TEST((result_state(text, &why) == ResultState::incomplete));
+  BOOST_TEST(why == "not an HDF5 file");
+}
+
+BOOST_AUTO_TEST_CASE(invalid_result_is_not_written) {
+  TempDir tmp;
+  const auto path = tmp / "cells/bad.h5";
+  CellResult r = make_result("bad");
+  r.evals[1].confusion.pop_back();
+  expect_error([&] { write_result(path, r); }, {path, "/eval/audio_only/confusion", "expected 3x3"});
+  r = make_result("bad");
+  r.evals[1].condition = "ideal";
+  expect_error([&] { write_result(path, r); }, {path, "'ideal' appears twice"});
+  BOOST_TEST(!fs::exists(path));
+}
+
+BOOST_AUTO_TEST_CASE(scan_skips_bad_files) {
+  TempDir tmp;
+  const std::string dir = tmp.dir.string();
+  BOOST_TEST(scan_results(dir, nullptr).empty());  // no cells/ yet
+
+  write_result(result_path(dir, "b"), make_result("b"));
+  CellResult other = make_result("a");
+  other.evals[0].micro_f1 = 0.125;
+  write_result(result_path(dir, "a"), other);
+  const auto unfinished = result_path(dir, "c");
+  write_result(unfinished, make_result("c"));
+  set_int_attribute(unfinished, "/", "complete", 0);
+  const auto truncated = result_path(dir, "d");
+  fs::copy_file(result_path(dir, "a"), truncated);
+  fs::resize_file(truncated, fs::file_size(truncated) / 2);
+  std::ofstream(result_path(dir, "e") + ".tmp.4242") << "a writer at work";
+  std::ofstream(tmp / "cells/notes.txt") << "not a result";
+
+  std::vector<std::string> problems;
+  const auto found = scan_results(dir, &problems);
+  BOOST_TEST_REQUIRE(found.size() == 2u);
+  BOOST_TEST(found[0].cell_id == "a");
+  BOOST_TEST(found[1].cell_id == "b");
+  BOOST_TEST(found[0].f1.at("ideal").first == 0.125);
+  BOOST_TEST(found[1].f1.at("ideal").first == 0.5);
+  BOOST_TEST(found[1].f1.at("audio_only").second == 0.75);
+  BOOST_TEST_REQUIRE(problems.size() == 2u);
+  BOOST_TEST(problems[0].rfind(unfinished + ": ", 0) == 0, problems[0]);
+  BOOST_TEST(problems[0].find("'complete' is 0") != std::string::npos, problems[0]);
+  BOOST_TEST(problems[1].rfind(truncated + ": ", 0) == 0, problems[1]);
+  BOOST_TEST(scan_results(dir, nullptr).size() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
