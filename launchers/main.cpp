@@ -100,7 +100,8 @@ int cmd_plan(const std::vector<std::string>& args) {
     const char* state = p.state == store::ResultState::complete     ? "done"
                         : p.state == store::ResultState::incomplete ? "rerun"
                                                                     : "pending";
-    fmt::print("  {}  {:<8} {}{}\n", p.cell->id, state, p.cell->label, p.why.empty() ? "" : "  (" + p.why + ")");
+    const bool explain = p.state == store::ResultState::incomplete;
+    fmt::print("  {}  {:<8} {}{}\n", p.cell->id, state, p.cell->label, explain ? "  (" + p.why + ")" : "");
   }
   fmt::print("{} done, {} to train; every pending cell is valid\n", plan.complete, plan.pending.size());
   return 0;

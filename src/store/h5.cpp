@@ -176,6 +176,12 @@ void fail(const H5::Exception& e, const std::string& where) { AUXGRID_FAIL("{}: 
 void write_atomically(const std::string& path, const std::string& where,
                       const std::function<void(H5::H5File&)>& fill) {
   init();
+  const boost::filesystem::path parent = boost::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    boost::system::error_code ec;
+    boost::filesystem::create_directories(parent, ec);
+    AUXGRID_CHECK(!ec, "{}: cannot create directory '{}': {}", where, parent.string(), ec.message());
+  }
   const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
   try {
     {

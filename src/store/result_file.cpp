@@ -116,12 +116,6 @@ EvalRecord read_eval(const H5::Group& eval, const std::string& condition, std::s
 void write_result(const std::string& path, const CellResult& r) {
   const std::string where = where_of(path);
   validate_result(r, where);
-  const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) {
-    boost::system::error_code ec;
-    fs::create_directories(parent, ec);
-    AUXGRID_CHECK(!ec, "{}: cannot create directory '{}': {}", where, parent.string(), ec.message());
-  }
   h5::write_atomically(path, where, [&](H5::H5File& f) {
     h5::attr_int(f, "schema_version", kResultSchemaVersion, H5::PredType::NATIVE_INT32);
     h5::attr_int(f, "complete", 0, H5::PredType::NATIVE_INT32);  // set to 1 last
@@ -149,10 +143,14 @@ void write_result(const std::string& path, const CellResult& r) {
       lr.push_back(e.lr);
       seconds.push_back(e.seconds);
     }
-    h5::write_doubles(train, "train_loss", train_loss);
-    h5::write_doubles(train, "dev_loss", dev_loss);
-    h5::write_doubles(train, "lr", lr);
-    h5::write_doubles(train, "seconds", seconds);
+    const auto series = [&](const char* name, const std::vector<double>& values, const char* units) {
+      h5::write_doubles(train, name, values);
+      h5::attr_string(train.openDataSet(name), "units", units);
+    };
+    series("train_loss", train_loss, "nats (weighted cross-entropy of all heads, mean per utterance)");
+    series("dev_loss", dev_loss, "nats (cross-entropy of the combined logits, mean per utterance)");
+    series("lr", lr, "learning rate during the epoch");
+    series("seconds", seconds, "s (wall time of the epoch, dev evaluation included)");
 
     const H5::Group split = h5::create_group(f, "split");
     h5::write_strings(split, "train_ids", r.train_ids);

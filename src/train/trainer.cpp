@@ -1,5 +1,6 @@
 #include "auxgrid/train/trainer.hpp"
 
+#include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -162,14 +163,18 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     model->train();
     data::shuffle_in_place(order, rng);
     double train_loss = 0;
-    for (const auto& chunk : data::chunk(order, c.integer("train.batch_size"))) {
+    const auto batches = data::chunk(order, c.integer("train.batch_size"));
+    for (std::size_t i = 0; i < batches.size(); ++i) {
+      const auto& chunk = batches[i];
       auto batch = data::make_batch(corpus, chunk, modality_drop(c, chunk.size(), rng));
       auto loss = weighted_loss(c, model->forward(batch), batch.labels);
       optimizer.zero_grad();
       loss.backward();
       if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
       optimizer.step();
-      train_loss += loss.item<double>() * static_cast<double>(chunk.size());
+      const double batch_loss = loss.item<double>();
+      train_loss += batch_loss * static_cast<double>(chunk.size());
+      spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, epoch + 1, i + 1, batches.size(), batch_loss);
     }
     const double dev_loss = predict(*model, corpus, split.dev, Zero::none).loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),

@@ -8,8 +8,9 @@
 //   /config      attrs: model, corpus (corpus name), seed, procedure, and every
 //                       resolved setting under its dotted key (model.width, ...);
 //                       int64 / float64 / string; booleans as int8 0/1
-//   /train       datasets float64 [epochs]: train_loss, dev_loss (units: nats,
-//                mean cross-entropy), lr, seconds (wall seconds per epoch)
+//   /train       datasets float64 [epochs], each with a "units" attribute:
+//                train_loss, dev_loss (nats, mean cross-entropy), lr, seconds
+//                (wall seconds per epoch)
 //   /split       string datasets: train_ids, dev_ids, test_ids (utterance ids)
 //   /eval/<condition>   (read back in the order written)
 //                       datasets labels int32[N], predictions int32[N],
