@@ -1,5 +1,7 @@
 #define BOOST_TEST_MODULE core
 #include <boost/test/unit_test.hpp>
+
+#include "expect_error.hpp"
 #include <set>
 
 #include "auxgrid/core/check.hpp"
@@ -9,18 +11,6 @@
 
 using namespace auxgrid;
 
-// Runs fn, which must throw auxgrid::Error whose message contains every fragment.
-template <typename Fn>
-void expect_error(Fn&& fn, std::initializer_list<std::string> fragments) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const auto& f : fragments) BOOST_TEST(message.find(f) != std::string::npos, "'" << f << "' in: " << message);
-    return;
-  }
-  BOOST_FAIL("no auxgrid::Error thrown");
-}
 
 BOOST_AUTO_TEST_CASE(config_defaults_and_typed_set) {
   auto c = Config::defaults();

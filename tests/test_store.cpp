@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE store
 #include <boost/test/unit_test.hpp>
 
+#include "expect_error.hpp"
+
 #include <H5Cpp.h>  // the raw API, to damage files the way crashes and bugs do
 
 #include <boost/filesystem.hpp>
@@ -37,18 +39,6 @@ std::string bytes_of(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-// Runs `f`, which must throw auxgrid::Error with a message containing every part.
-template <class F>
-void expect_error(F&& f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    for (const auto& part : parts) BOOST_TEST(msg.find(part) != std::string::npos, "'" << part << "' not in: " << msg);
-    return;
-  }
-  BOOST_FAIL("no auxgrid::Error thrown");
-}
 
 CorpusData make_corpus() {
   CorpusData c;
