@@ -24,24 +24,25 @@ namespace {
 const char* kUsage = R"(usage: auxgrid COMMAND [options]
 
 commands:
-  run GRID [--out DIR] [--set key=value ...] [--threads N] [-q|-v]
+  run GRID [--out DIR] [--set key=value ...] [--plugin LIB ...] [--threads N] [-q|-v]
         train every cell of the grid that has no complete result yet; under
         mpirun, ranks claim cells dynamically (longest first)
-  plan GRID [--out DIR] [--set key=value ...]
+  plan GRID [--out DIR] [--set key=value ...] [--plugin LIB ...]
         list the cells, which are done, and validate the pending ones
   synth --preset NAME [--seed S] --out FILE
         write a synthetic corpus (presets: tiny)
   corpus-info FILE
         print a corpus file's shape, classes and speakers
-  models
-        list the registered models
+  models [--classes C] [--audio-dim D] [--video-dim D] [--set key=value ...] [--plugin LIB ...]
+        list the registered models with their parameter counts (default: the
+        paper's sizes, 4 classes, audio 130, video 4096)
 
 --out defaults to results/<grid name>.
 )";
 
 struct GridArgs {
   std::string grid, out;
-  std::vector<std::string> sets;
+  std::vector<std::string> sets, plugins;
   int threads = 0;
   bool quiet = false, verbose = false;
 };
@@ -56,11 +57,20 @@ po::variables_map parse(const std::vector<std::string>& args, po::options_descri
   return vm;
 }
 
+Overrides overrides_of(const std::vector<std::string>& sets) {
+  Overrides overrides;
+  for (const auto& s : sets) overrides.push_back(parse_override(s));
+  return overrides;
+}
+
+void load_plugins(const std::vector<std::string>& plugins) {
+  for (const auto& p : plugins) models::load_plugin(p);
+}
+
 Grid load(const GridArgs& a) {
   AUXGRID_CHECK(!a.grid.empty(), "missing GRID file argument");
-  Overrides overrides;
-  for (const auto& s : a.sets) overrides.push_back(parse_override(s));
-  return load_grid(a.grid, overrides);
+  load_plugins(a.plugins);
+  return load_grid(a.grid, overrides_of(a.sets), [](const std::string& p) { models::load_plugin(p); });
 }
 
 po::options_description grid_options(GridArgs& a) {
@@ -68,6 +78,7 @@ po::options_description grid_options(GridArgs& a) {
   o.add_options()("grid", po::value(&a.grid), "grid file")(
       "out", po::value(&a.out), "results directory (default results/<grid name>)")(
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
+      "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
       "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")(
       "verbose,v", po::bool_switch(&a.verbose), "debug output");
@@ -145,9 +156,30 @@ int cmd_corpus_info(const std::vector<std::string>& args) {
   return 0;
 }
 
-int cmd_models() {
-  for (const auto& name : models::model_registry().names())
-    fmt::print("{:<12} {}\n", name, models::model_registry().get(name).description);
+int cmd_models(const std::vector<std::string>& args) {
+  models::ModelDims dims{130, 4096, 4};
+  std::vector<std::string> sets, plugins;
+  po::options_description o("options");
+  o.add_options()("classes", po::value(&dims.num_classes), "classes C")("audio-dim", po::value(&dims.audio_dim),
+                                                                       "audio feature width")(
+      "video-dim", po::value(&dims.video_dim), "video feature width")(
+      "set", po::value(&sets)->composing(), "setting for every model: key=value")(
+      "plugin", po::value(&plugins)->composing(), "load a model plugin (shared library)");
+  parse(args, o);
+  load_plugins(plugins);
+  const auto overrides = overrides_of(sets);
+  fmt::print("{:<12} {:>12}  {}\n", "model", "parameters", "description");
+  for (const auto& name : models::model_registry().names()) {
+    auto config = Config::defaults();
+    std::vector<std::string> explicit_keys;
+    for (const auto& [key, text] : overrides) config.set_from_text(key, text, "--set"), explicit_keys.push_back(key);
+    config.set("model.name", name);
+    apply_model_defaults(config, explicit_keys);
+    const auto n = models::count_parameters(*models::make_model(config, dims));
+    auto digits = std::to_string(n);
+    for (auto i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+    fmt::print("{:<12} {:>12}  {}\n", name, digits, models::model_registry().get(name).description);
+  }
   return 0;
 }
 
@@ -166,7 +198,7 @@ int main(int argc, char** argv) {
     if (command == "plan") return cmd_plan(args);
     if (command == "synth") return cmd_synth(args);
     if (command == "corpus-info") return cmd_corpus_info(args);
-    if (command == "models") return cmd_models();
+    if (command == "models") return cmd_models(args);
     std::cerr << "auxgrid: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const po::error& e) {

@@ -106,3 +106,23 @@ BOOST_AUTO_TEST_CASE(registry_rejects_duplicates_and_lists_known_names) {
   expect_error([&] { r.add("a", 3); }, {"duplicate widget", "'a'"});
   expect_error([&] { r.get("c"); }, {"unknown widget 'c'", "a, b"});
 }
+
+BOOST_AUTO_TEST_CASE(grid_applies_model_defaults_to_unset_keys) {
+  model_setting_defaults()["narrow"] = {{"model.width", std::int64_t{30}}, {"model.heads", std::int64_t{5}}};
+  const auto g = parse_grid("[settings]\nmodel.heads = 3\n[axes]\nmodel.name = [\"narrow\", \"auxformer\"]\n", "d.toml");
+  BOOST_TEST(g.cells[0].config.integer("model.width") == 30);  // the model's default
+  BOOST_TEST(g.cells[0].config.integer("model.heads") == 3);   // the grid wins
+  BOOST_TEST(g.cells[1].config.integer("model.width") == 130);
+  const auto o = parse_grid("[axes]\nmodel.name = [\"narrow\"]\n", "d.toml", {{"model.width", "8"}});
+  BOOST_TEST(o.cells[0].config.integer("model.width") == 8);  // --set wins
+  model_setting_defaults().erase("narrow");
+}
+
+BOOST_AUTO_TEST_CASE(grid_plugins_load_before_expansion) {
+  std::vector<std::string> loaded;
+  const auto g = parse_grid("[grid]\nplugins = [\"a.so\", \"b.so\"]\n", "p.toml", {},
+                            [&](const std::string& path) { loaded.push_back(path); });
+  BOOST_TEST(loaded == (std::vector<std::string>{"a.so", "b.so"}));
+  BOOST_TEST(g.plugins.size() == 2u);
+  expect_error([] { parse_grid("[grid]\nplugins = \"a.so\"\n", "p.toml"); }, {"p.toml:2", "grid.plugins"});
+}

@@ -8,6 +8,7 @@
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/data/synth.hpp"
 #include "auxgrid/train/trainer.hpp"
+#include "model_variants.hpp"
 
 using namespace auxgrid;
 
@@ -84,4 +85,23 @@ BOOST_AUTO_TEST_CASE(conditions_are_checked) {
   auto c = Config::defaults();
   c.set("eval.conditions", std::string("ideal,sideways"));
   BOOST_CHECK_THROW(train::conditions_of(c), Error);
+}
+
+BOOST_AUTO_TEST_CASE(every_model_and_ablation_trains_an_epoch) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  for (const auto& variant : model_variants()) {
+    BOOST_TEST_CONTEXT(variant.name) {
+      Cell c{"", variant.name, tiny_variant_config(variant)};
+      c.config.set("train.epochs", std::int64_t{1});
+      c.config.set("train.procedure", std::string("optimized"));
+      c.id = c.config.id();
+      const auto r = train::train_cell(c, data);
+      BOOST_REQUIRE(r.epochs.size() == 1u);
+      BOOST_TEST(std::isfinite(r.epochs[0].train_loss));
+      BOOST_TEST(std::isfinite(r.epochs[0].dev_loss));
+      BOOST_TEST(r.evals.size() == 3u);
+      BOOST_TEST(r.n_params > 0);
+    }
+  }
 }

@@ -36,6 +36,13 @@ std::vector<SettingSpec> make_specs() {
       {"model.out_dropout", 0.2, "dropout in the output heads", {}, 0, 0.99},
       {"model.pos_encoding", true, "sinusoidal positional encoding in the cross-modal encoders", {}},
       {"model.padding_mask", true, "mask padded frames as keys (false = reference behaviour)", {}},
+      {"model.fusion_block", std::string("scaled_attention"), "AuxFormer's block after fusion (Figure 6)",
+       {"scaled_attention", "none", "lstm", "gru"}},
+      {"model.token", std::string("last"), "sequence summary: last real frame, CLS token, mean (Figure 7)",
+       {"last", "cls", "mean"}},
+      {"model.modality", std::string("audio"), "unimodal (Baseline 4): the one modality it sees", {"audio", "video"}},
+      {"model.main_layers", I{13}, "unimodal (Baseline 4): layers of the main self-attention branch", {}, 1, 64},
+      {"model.cross_layers", I{1}, "xmodal (Baseline 3): layers of each cross-modal block", {}, 1, 64},
       {"train.procedure", std::string("standard"), "standard: data unaltered; optimized: modality dropping",
        {"standard", "optimized"}},
       {"train.modality_drop", std::string("split"),
@@ -183,5 +190,18 @@ std::string fnv1a_hex(const std::string& text) {
 }
 
 std::string Config::id() const { return fnv1a_hex(canonical()); }
+
+std::map<std::string, SettingDefaults>& model_setting_defaults() {
+  static std::map<std::string, SettingDefaults> defaults;
+  return defaults;
+}
+
+void apply_model_defaults(Config& config, const std::vector<std::string>& explicit_keys) {
+  const auto it = model_setting_defaults().find(config.str("model.name"));
+  if (it == model_setting_defaults().end()) return;
+  for (const auto& [key, value] : it->second)
+    if (std::find(explicit_keys.begin(), explicit_keys.end(), key) == explicit_keys.end())
+      config.set(key, value, "defaults of model '" + config.str("model.name") + "'");
+}
 
 }  // namespace auxgrid

@@ -77,7 +77,8 @@ std::pair<std::string, std::string> parse_override(const std::string& text) {
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
-Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides) {
+Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides,
+                const PluginLoader& load_plugin) {
   toml::table root;
   try {
     root = toml::parse(toml_text, path);
@@ -96,12 +97,26 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   if (const auto* g = root["grid"].as_table()) {
     for (const auto& [k, node] : *g) {
       const std::string key(k.str());
-      AUXGRID_CHECK(key == "name" || key == "description", "{}: unknown key 'grid.{}' (expected name, description)",
-                    where(path, node), key);
+      if (key == "plugins") {
+        const auto* list = node.as_array();
+        AUXGRID_CHECK(list, "{}: 'grid.plugins' must be a list of shared-library paths", where(path, node));
+        for (const auto& item : *list) {
+          AUXGRID_CHECK(item.is_string(), "{}: 'grid.plugins' must be a list of strings", where(path, item));
+          grid.plugins.push_back(item.value_or(std::string()));
+        }
+        continue;
+      }
+      AUXGRID_CHECK(key == "name" || key == "description",
+                    "{}: unknown key 'grid.{}' (expected name, description, plugins)", where(path, node), key);
       AUXGRID_CHECK(node.is_string(), "{}: 'grid.{}' must be a string", where(path, node), key);
     }
     grid.name = g->get("name") ? g->get("name")->value_or(std::string()) : "";
     grid.description = g->get("description") ? g->get("description")->value_or(std::string()) : "";
+  }
+  // Plugins register models (and their setting defaults) that the cells below may name.
+  for (const auto& plugin : grid.plugins) {
+    AUXGRID_CHECK(load_plugin, "{}: grid.plugins needs a plugin loader (this tool cannot load '{}')", path, plugin);
+    load_plugin(plugin);
   }
   if (grid.name.empty()) {
     const auto slash = path.find_last_of('/');
@@ -110,9 +125,11 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   }
 
   Config base = Config::defaults();
+  std::vector<std::string> explicit_keys;  // set by the grid: model defaults do not apply to them
   if (const auto* s = root["settings"].as_table())
     flatten(*s, "", [&](const std::string& key, const toml::node& node) {
       base.set(key, scalar(node, key, path), where(path, node));
+      explicit_keys.push_back(key);
     });
 
   // toml++ keeps keys sorted; the axes keep the file's order (first = slowest).
@@ -127,11 +144,15 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   for (const auto& [key, node] : axis_nodes) {
     AUXGRID_CHECK(find_setting(key), "{}: unknown setting '{}' in [axes]", where(path, *node), key);
     grid.axes.push_back(key);
+    explicit_keys.push_back(key);
     axes.push_back(axis_values(key, *node, path));
     for (const auto& v : axes.back()) Config(base).set(key, v, where(path, *node));  // check every value early
   }
 
-  for (const auto& [key, text] : overrides) base.set_from_text(key, text, "--set");
+  for (const auto& [key, text] : overrides) {
+    base.set_from_text(key, text, "--set");
+    explicit_keys.push_back(key);
+  }
 
   // Cartesian product, first axis slowest.
   std::vector<std::size_t> index(axes.size(), 0);
@@ -145,6 +166,7 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
       if (!overridden) cell.config.set(grid.axes[i], axes[i][index[i]], path);
       label.push_back(short_label(grid.axes[i], cell.config.get(grid.axes[i])));
     }
+    apply_model_defaults(cell.config, explicit_keys);
     cell.id = cell.config.id();
     cell.label = fmt::format("{}", fmt::join(label, " "));
     if (seen.insert(cell.id).second) grid.cells.push_back(std::move(cell));
@@ -156,12 +178,12 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   return grid;
 }
 
-Grid load_grid(const std::string& path, const Overrides& overrides) {
+Grid load_grid(const std::string& path, const Overrides& overrides, const PluginLoader& load_plugin) {
   std::ifstream in(path);
   AUXGRID_CHECK(in.good(), "cannot open grid file '{}'", path);
   std::stringstream text;
   text << in.rdbuf();
-  return parse_grid(text.str(), path, overrides);
+  return parse_grid(text.str(), path, overrides, load_plugin);
 }
 
 }  // namespace auxgrid

@@ -1,6 +1,16 @@
-// AuxFormer (the proposed model) and Baseline 1 (AuxFormer without its
-// auxiliary networks), MODELS.md. With d = 130, 10 heads and 5 layers the
-// parameter counts are 7,053,180 + 392 C and 4,775,950 + 261 C.
+// AuxFormer (the proposed model), Baseline 1 (AuxFormer without auxiliary
+// networks) and Baseline 4 (unimodal), MODELS.md. With the paper's sizes
+// (d = 130, 10 heads, 5 layers, audio 130, video 4096):
+//   auxformer  7,053,180 + 392 C   (7,054,748 at C = 4, exact)
+//   baseline1  4,775,950 + 261 C   (4,776,994 at C = 4, exact)
+//   unimodal   MODELS.md leaves the main branch open. We use one self-attention
+//              encoder with learnable scaling and positional encoding of
+//              model.main_layers = 13 layers, AuxFormer's output block at
+//              width d, and AuxFormer's auxiliary network, loss weights 1/2.
+//              At C = 4: video 4,480,751 (+2.7 % against the paper's
+//              4,364,354), audio 3,965,171 (-9.1 %): the modalities differ only
+//              in the input projection (4096 x 130 against 130 x 130). 13 layers
+//              is the only depth that keeps both within 10 %.
 #include <torch/torch.h>
 
 #include "auxgrid/models/blocks.hpp"
@@ -10,98 +20,145 @@ namespace auxgrid::models {
 
 namespace {
 
-namespace F = torch::nn::functional;
+// The auxiliary network of one modality: a self-attention encoder applied
+// aux_repeats times with the same weights; its summary feeds an output block
+// (AuxFormer shares one block between both modalities).
+at::Tensor auxiliary_summary(Encoder& encoder, at::Tensor x, const at::Tensor& mask, std::int64_t repeats,
+                             Token token, bool padding_mask) {
+  for (std::int64_t i = 0; i < repeats; ++i) x = encoder(x, mask);
+  return summary(x, mask, token, padding_mask);
+}
+
+ResidualHead auxiliary_head(const Config& c, std::int64_t classes) {
+  return ResidualHead(ResidualHeadOptions(c.integer("model.width"), classes)
+                          .hidden({512, 256})
+                          .dropout(c.real("model.out_dropout")));
+}
+
+// Inputs as the model sees them: projected, with a CLS token when asked for.
+struct Stream {
+  at::Tensor x, mask;
+};
+Stream stream(const at::Tensor& features, const at::Tensor& mask, torch::nn::Linear& proj, const at::Tensor& cls) {
+  Stream s{proj(features), mask};
+  if (cls.defined()) std::tie(s.x, s.mask) = prepend_cls(s.x, s.mask, cls);
+  return s;
+}
 
 class AuxFormerImpl : public EmotionModelImpl {
  public:
   AuxFormerImpl(const Config& c, const ModelDims& dims, bool auxiliary)
       : auxiliary_(auxiliary),
-        width_(c.integer("model.width")),
+        padding_mask_(c.flag("model.padding_mask")),
+        token_(parse_token(c.str("model.token"))),
         aux_repeats_(c.integer("model.aux_repeats")),
-        out_dropout_(c.real("model.out_dropout")),
-        padding_mask_(c.flag("model.padding_mask")) {
-    auto base = EncoderOptions(width_, c.integer("model.heads"))
-                    .layers(c.integer("model.layers"))
-                    .embed_dropout(c.real("model.embed_dropout"))
-                    .res_dropout(c.real("model.res_dropout"))
-                    .relu_dropout(c.real("model.relu_dropout"))
-                    .padding_mask(padding_mask_);
-    auto cross = EncoderOptions(base).attn_dropout(c.real("model.attn_dropout_cross"))
-                     .positional_encoding(c.flag("model.pos_encoding"));
-    auto self = EncoderOptions(base).attn_dropout(c.real("model.attn_dropout_self"));
-
-    // Kernel-1 Conv1d without bias == a bias-free Linear over the feature axis.
-    audio_proj_ = register_module("audio_proj", torch::nn::Linear(torch::nn::LinearOptions(dims.audio_dim, width_).bias(false)));
-    video_proj_ = register_module("video_proj", torch::nn::Linear(torch::nn::LinearOptions(dims.video_dim, width_).bias(false)));
+        weights_{c.real("train.lambda_av"), c.real("train.lambda_a"), c.real("train.lambda_v")} {
+    AUXGRID_CHECK(!auxiliary || weights_[0] + weights_[1] + weights_[2] > 0,
+                  "the loss weights train.lambda_av, train.lambda_a, train.lambda_v are all zero");
+    const auto d = c.integer("model.width");
+    const auto self = encoder_options(c);
+    const auto cross = EncoderOptions(self)
+                           .attn_dropout(c.real("model.attn_dropout_cross"))
+                           .positional_encoding(c.flag("model.pos_encoding"));
+    audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
+    video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
+    if (token_ == Token::cls) {
+      audio_cls_ = register_parameter("audio_cls", torch::randn({d}) * 0.02);
+      video_cls_ = register_parameter("video_cls", torch::randn({d}) * 0.02);
+    }
     a_with_v_ = register_module("a_with_v", Encoder(cross));
     v_with_a_ = register_module("v_with_a", Encoder(cross));
-    a_mem_ = register_module("a_mem", Encoder(EncoderOptions(self).learnable_scaling(true)));
-    v_mem_ = register_module("v_mem", Encoder(EncoderOptions(self).learnable_scaling(true)));
-    const auto fused = 2 * width_;
-    fuse1_ = register_module("fuse1", torch::nn::Linear(fused, fused));
-    fuse2_ = register_module("fuse2", torch::nn::Linear(fused, fused));
-    out_ = register_module("out", torch::nn::Linear(fused, dims.num_classes));
+    a_mem_ = register_module("a_mem", SequenceBlock(c.str("model.fusion_block"), self));
+    v_mem_ = register_module("v_mem", SequenceBlock(c.str("model.fusion_block"), self));
+    head_ = register_module("head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes)
+                                                     .hidden({2 * d})
+                                                     .dropout(c.real("model.out_dropout"))));
     if (auxiliary_) {
       audio_aux_ = register_module("audio_aux", Encoder(self));
       video_aux_ = register_module("video_aux", Encoder(self));
-      aux1_ = register_module("aux1", torch::nn::Linear(width_, 512));
-      aux2_ = register_module("aux2", torch::nn::Linear(512, 256));
-      aux3_ = register_module("aux3", torch::nn::Linear(256, width_));
-      aux_out_ = register_module("aux_out", torch::nn::Linear(width_, dims.num_classes));
+      aux_head_ = register_module("aux_head", auxiliary_head(c, dims.num_classes));
     }
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    auto a = audio_proj_(b.audio), v = video_proj_(b.video);
-    auto a_fused = a_mem_(a_with_v_(a, b.audio_mask, v, b.video_mask), b.audio_mask);
-    auto v_fused = v_mem_(v_with_a_(v, b.video_mask, a, b.audio_mask), b.video_mask);
-    auto h = torch::cat({token(a_fused, b.audio_mask), token(v_fused, b.video_mask)}, 1);
-    h = h + fuse2_(dropout(torch::relu(fuse1_(h))));
-    std::vector<HeadLogits> heads{{"av", out_(h)}};
-    if (auxiliary_) {
-      heads.push_back({"a", auxiliary_head(audio_aux_, a, b.audio_mask)});
-      heads.push_back({"v", auxiliary_head(video_aux_, v, b.video_mask)});
-    }
-    return heads;
+    const auto a = stream(b.audio, b.audio_mask, audio_proj_, audio_cls_);
+    const auto v = stream(b.video, b.video_mask, video_proj_, video_cls_);
+    auto a_fused = a_mem_(a_with_v_(a.x, a.mask, v.x, v.mask), a.mask);
+    auto v_fused = v_mem_(v_with_a_(v.x, v.mask, a.x, a.mask), v.mask);
+    auto h = torch::cat({summary(a_fused, a.mask, token_, padding_mask_), summary(v_fused, v.mask, token_, padding_mask_)}, 1);
+    if (!auxiliary_) return {{"av", head_(h), 1.0}};
+    const auto aux = [&](Encoder& encoder, const Stream& s) {
+      return aux_head_(auxiliary_summary(encoder, s.x, s.mask, aux_repeats_, token_, padding_mask_));
+    };
+    return {{"av", head_(h), weights_[0]}, {"a", aux(audio_aux_, a), weights_[1]}, {"v", aux(video_aux_, v), weights_[2]}};
   }
 
  private:
-  at::Tensor dropout(const at::Tensor& x) {
-    return F::dropout(x, F::DropoutFuncOptions().p(out_dropout_).training(is_training()));
-  }
-  // The reference takes the last (possibly padded) step; with masks, the last real frame.
-  at::Tensor token(const at::Tensor& x, const at::Tensor& mask) {
-    return padding_mask_ ? last_valid(x, mask) : x.select(1, x.size(1) - 1);
-  }
-  // One encoder applied aux_repeats times with shared weights, then the MLP
-  // (with a residual) and the output layer that both modalities share.
-  at::Tensor auxiliary_head(Encoder& encoder, at::Tensor x, const at::Tensor& mask) {
-    for (std::int64_t i = 0; i < aux_repeats_; ++i) x = encoder(x, mask);
-    auto t = token(x, mask);
-    auto mlp = aux3_(dropout(torch::relu(aux2_(dropout(torch::relu(aux1_(t)))))));
-    return aux_out_(t + mlp);
+  bool auxiliary_, padding_mask_;
+  Token token_;
+  std::int64_t aux_repeats_;
+  double weights_[3];
+  torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr};
+  at::Tensor audio_cls_, video_cls_;
+  Encoder a_with_v_{nullptr}, v_with_a_{nullptr};
+  SequenceBlock a_mem_{nullptr}, v_mem_{nullptr};
+  ResidualHead head_{nullptr};
+  Encoder audio_aux_{nullptr}, video_aux_{nullptr};
+  ResidualHead aux_head_{nullptr};
+};
+
+// Baseline 4: one modality, an auxiliary network and a main branch, averaged.
+class UnimodalImpl : public EmotionModelImpl {
+ public:
+  UnimodalImpl(const Config& c, const ModelDims& dims)
+      : audio_(c.str("model.modality") == "audio"),
+        padding_mask_(c.flag("model.padding_mask")),
+        token_(parse_token(c.str("model.token"))),
+        aux_repeats_(c.integer("model.aux_repeats")) {
+    const auto d = c.integer("model.width");
+    const auto self = encoder_options(c);
+    proj_ = register_module("proj", projection(audio_ ? dims.audio_dim : dims.video_dim, d));
+    if (token_ == Token::cls) cls_ = register_parameter("cls", torch::randn({d}) * 0.02);
+    main_ = register_module("main", Encoder(EncoderOptions(self)
+                                                .layers(c.integer("model.main_layers"))
+                                                .positional_encoding(c.flag("model.pos_encoding"))
+                                                .learnable_scaling(true)));
+    head_ = register_module("head", ResidualHead(ResidualHeadOptions(d, dims.num_classes)
+                                                     .hidden({d})
+                                                     .dropout(c.real("model.out_dropout"))));
+    aux_ = register_module("aux", Encoder(self));
+    aux_head_ = register_module("aux_head", auxiliary_head(c, dims.num_classes));
   }
 
-  bool auxiliary_;
-  std::int64_t width_, aux_repeats_;
-  double out_dropout_;
-  bool padding_mask_;
-  torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr};
-  Encoder a_with_v_{nullptr}, v_with_a_{nullptr}, a_mem_{nullptr}, v_mem_{nullptr};
-  torch::nn::Linear fuse1_{nullptr}, fuse2_{nullptr}, out_{nullptr};
-  Encoder audio_aux_{nullptr}, video_aux_{nullptr};
-  torch::nn::Linear aux1_{nullptr}, aux2_{nullptr}, aux3_{nullptr}, aux_out_{nullptr};
+  std::vector<HeadLogits> forward(const data::Batch& b) override {
+    const auto s = audio_ ? stream(b.audio, b.audio_mask, proj_, cls_) : stream(b.video, b.video_mask, proj_, cls_);
+    return {{"main", head_(summary(main_(s.x, s.mask), s.mask, token_, padding_mask_)), 0.5},
+            {"aux", aux_head_(auxiliary_summary(aux_, s.x, s.mask, aux_repeats_, token_, padding_mask_)), 0.5}};
+  }
+
+ private:
+  bool audio_, padding_mask_;
+  Token token_;
+  std::int64_t aux_repeats_;
+  torch::nn::Linear proj_{nullptr};
+  at::Tensor cls_;
+  Encoder main_{nullptr}, aux_{nullptr};
+  ResidualHead head_{nullptr}, aux_head_{nullptr};
 };
 
 }  // namespace
 
-AUXGRID_REGISTER_MODEL("auxformer", "AuxFormer: cross-modal transformer + auxiliary unimodal networks (ours)",
+AUXGRID_REGISTER_MODEL("auxformer", "AuxFormer: cross-modal transformer + auxiliary unimodal networks (ours)", {},
                        [](const Config& c, const ModelDims& d) -> EmotionModel {
                          return std::make_shared<AuxFormerImpl>(c, d, true);
                        });
-AUXGRID_REGISTER_MODEL("baseline1", "Baseline 1: AuxFormer without the auxiliary networks",
+AUXGRID_REGISTER_MODEL("baseline1", "Baseline 1: AuxFormer without the auxiliary networks", {},
                        [](const Config& c, const ModelDims& d) -> EmotionModel {
                          return std::make_shared<AuxFormerImpl>(c, d, false);
+                       });
+AUXGRID_REGISTER_MODEL("unimodal", "Baseline 4: one modality (model.modality), auxiliary network + main branch", {},
+                       [](const Config& c, const ModelDims& d) -> EmotionModel {
+                         return std::make_shared<UnimodalImpl>(c, d);
                        });
 
 }  // namespace auxgrid::models

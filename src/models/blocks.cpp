@@ -29,6 +29,48 @@ at::Tensor last_valid(const at::Tensor& x, const at::Tensor& mask) {
   return x.gather(1, index).squeeze(1);
 }
 
+Token parse_token(const std::string& name) {
+  if (name == "last") return Token::last;
+  if (name == "cls") return Token::cls;
+  if (name == "mean") return Token::mean;
+  AUXGRID_FAIL("model.token '{}' is not one of: last, cls, mean", name);
+}
+
+at::Tensor pool(const at::Tensor& x, const at::Tensor& mask, Token token) {
+  switch (token) {
+    case Token::cls: return x.select(1, 0);
+    case Token::mean: {
+      auto weights = mask.to(x.scalar_type()).unsqueeze(-1);
+      return (x * weights).sum(1) / weights.sum(1).clamp_min(1);
+    }
+    default: return last_valid(x, mask);
+  }
+}
+
+std::pair<at::Tensor, at::Tensor> prepend_cls(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cls) {
+  auto token = cls.view({1, 1, -1}).expand({x.size(0), 1, x.size(2)});
+  auto valid = torch::ones({x.size(0), 1}, mask.options());
+  return {torch::cat({token, x}, 1), torch::cat({valid, mask}, 1)};
+}
+
+EncoderOptions encoder_options(const Config& c) {
+  return EncoderOptions(c.integer("model.width"), c.integer("model.heads"))
+      .layers(c.integer("model.layers"))
+      .embed_dropout(c.real("model.embed_dropout"))
+      .attn_dropout(c.real("model.attn_dropout_self"))
+      .res_dropout(c.real("model.res_dropout"))
+      .relu_dropout(c.real("model.relu_dropout"))
+      .padding_mask(c.flag("model.padding_mask"));
+}
+
+torch::nn::Linear projection(std::int64_t in, std::int64_t out) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, bool padding_mask) {
+  return pool(x, padding_mask ? mask : torch::ones_like(mask), token);
+}
+
 EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
   AUXGRID_CHECK(o.width() % o.heads() == 0, "model width {} is not divisible by {} heads", o.width(), o.heads());
   ln0_ = register_module("ln0", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width()})));
@@ -78,6 +120,47 @@ at::Tensor EncoderImpl::forward(const at::Tensor& x, const at::Tensor& mask, con
   if (options_.padding_mask()) key_padding = torch::logical_not(cross ? kv_mask : mask);
   for (const auto& layer : *layers_) h = layer->as<EncoderLayer>()->forward(h, memory, key_padding);
   return final_ln_(h);
+}
+
+ResidualHeadImpl::ResidualHeadImpl(const ResidualHeadOptions& o) : options_(o) {
+  layers_ = register_module("layers", torch::nn::ModuleList());
+  auto widths = o.hidden();
+  widths.insert(widths.begin(), o.width());
+  widths.push_back(o.width());
+  for (std::size_t i = 0; i + 1 < widths.size(); ++i) layers_->push_back(torch::nn::Linear(widths[i], widths[i + 1]));
+  out_ = register_module("out", torch::nn::Linear(o.width(), o.classes()));
+}
+
+at::Tensor ResidualHeadImpl::forward(const at::Tensor& h) {
+  auto x = h;
+  const auto n = layers_->size();
+  for (std::size_t i = 0; i < n; ++i) {
+    x = layers_[i]->as<torch::nn::Linear>()->forward(x);
+    if (i + 1 < n)
+      x = F::dropout(torch::relu(x), F::DropoutFuncOptions().p(options_.dropout()).training(is_training()));
+  }
+  return out_(h + x);
+}
+
+SequenceBlockImpl::SequenceBlockImpl(const std::string& kind, const EncoderOptions& encoder) : kind_(kind) {
+  const auto d = encoder.width();
+  if (kind == "scaled_attention")
+    encoder_ = register_module("encoder", Encoder(EncoderOptions(encoder).learnable_scaling(true)));
+  else if (kind == "lstm")
+    lstm_ = register_module("lstm", torch::nn::LSTM(torch::nn::LSTMOptions(d, d).batch_first(true)));
+  else if (kind == "gru")
+    gru_ = register_module("gru", torch::nn::GRU(torch::nn::GRUOptions(d, d).batch_first(true)));
+  else
+    AUXGRID_CHECK(kind == "none", "model.fusion_block '{}' is not one of: scaled_attention, none, lstm, gru", kind);
+}
+
+// A forward recurrence never sees the padding after a real frame, so the
+// last real frame's state is exact without packing.
+at::Tensor SequenceBlockImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
+  if (encoder_) return encoder_(x, mask);
+  if (lstm_) return std::get<0>(lstm_->forward(x));
+  if (gru_) return std::get<0>(gru_->forward(x));
+  return x;
 }
 
 }  // namespace auxgrid::models

@@ -1,14 +1,46 @@
 #include "auxgrid/models/model.hpp"
 
+#include <dlfcn.h>
 #include <torch/torch.h>
+
+#include <boost/filesystem.hpp>
+#include <set>
 
 namespace auxgrid::models {
 
+namespace {
+struct Queued {
+  std::string name;
+  ModelEntry entry;
+};
+std::vector<Queued>& queue() {
+  static std::vector<Queued> pending;
+  return pending;
+}
+}  // namespace
+
 at::Tensor combined_logits(const std::vector<HeadLogits>& heads) {
-  AUXGRID_CHECK(!heads.empty(), "model returned no heads");
-  auto sum = heads.front().logits;
-  for (std::size_t i = 1; i < heads.size(); ++i) sum = sum + heads[i].logits;
-  return sum / static_cast<double>(heads.size());
+  at::Tensor sum;
+  int used = 0;
+  for (const auto& h : heads) {
+    if (h.weight == 0) continue;  // an untrained head would only add noise
+    sum = sum.defined() ? sum + h.logits : h.logits;
+    ++used;
+  }
+  AUXGRID_CHECK(used > 0, "model returned no head with a non-zero loss weight");
+  return used == 1 ? sum : sum / static_cast<double>(used);
+}
+
+at::Tensor weighted_loss(const std::vector<HeadLogits>& heads, const at::Tensor& labels) {
+  at::Tensor total;
+  for (const auto& h : heads) {
+    if (h.weight == 0) continue;
+    auto term = torch::cross_entropy_loss(h.logits, labels);
+    if (h.weight != 1) term = term * h.weight;
+    total = total.defined() ? total + term : term;
+  }
+  AUXGRID_CHECK(total.defined(), "model returned no head with a non-zero loss weight");
+  return total;
 }
 
 std::int64_t count_parameters(const torch::nn::Module& module) {
@@ -17,13 +49,47 @@ std::int64_t count_parameters(const torch::nn::Module& module) {
   return n;
 }
 
+bool queue_model_registration(const std::string& name, ModelEntry entry, SettingDefaults defaults) {
+  model_setting_defaults().emplace(name, std::move(defaults));  // a duplicate is reported on first use
+  queue().push_back({name, std::move(entry)});
+  return true;
+}
+
 Registry<ModelEntry>& model_registry() {
   static Registry<ModelEntry> registry("model");
+  auto pending = std::move(queue());
+  queue().clear();
+  for (auto& q : pending) registry.add(q.name, std::move(q.entry));
   return registry;
 }
 
 EmotionModel make_model(const Config& config, const ModelDims& dims) {
   return model_registry().get(config.str("model.name")).make(config, dims);
+}
+
+std::vector<std::string> load_plugin(const std::string& path) {
+  static std::set<std::string> loaded;
+  boost::system::error_code ec;
+  const auto canonical = boost::filesystem::canonical(path, ec).string();
+  AUXGRID_CHECK(!ec, "cannot load plugin '{}': {}", path, ec.message());
+  if (loaded.count(canonical)) return {};
+
+  auto& registry = model_registry();  // take in what was queued before
+  // RTLD_NOW: an undefined symbol fails here, naming the plugin, not at first call.
+  if (!dlopen(canonical.c_str(), RTLD_NOW | RTLD_GLOBAL)) AUXGRID_FAIL("cannot load plugin '{}': {}", path, dlerror());
+  auto added = std::move(queue());
+  queue().clear();
+  AUXGRID_CHECK(!added.empty(), "plugin '{}' registers no model (it should use AUXGRID_REGISTER_MODEL)", path);
+  for (const auto& q : added)
+    AUXGRID_CHECK(!registry.contains(q.name), "plugin '{}' registers model '{}', but a model of that name exists",
+                  path, q.name);
+  std::vector<std::string> names;
+  for (auto& q : added) {
+    registry.add(q.name, std::move(q.entry));
+    names.push_back(q.name);
+  }
+  loaded.insert(canonical);
+  return names;
 }
 
 }  // namespace auxgrid::models

@@ -54,8 +54,6 @@ std::int64_t validate_cell(const Cell& cell, const store::CorpusInfo& corpus,
   }
   AUXGRID_CHECK(corpus.class_names.size() >= 2, "corpus '{}' has fewer than 2 classes", corpus.path);
   conditions_of(c);
-  AUXGRID_CHECK(c.real("train.lambda_av") + c.real("train.lambda_a") + c.real("train.lambda_v") > 0,
-                "the loss weights train.lambda_av, train.lambda_a, train.lambda_v are all zero");
 
   // Building the model checks the model's own settings; one build per distinct model.
   const models::ModelDims dims{corpus.audio_dim, corpus.video_dim, static_cast<std::int64_t>(corpus.class_names.size())};

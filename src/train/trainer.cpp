@@ -43,16 +43,6 @@ Zero condition_zero(const std::string& condition) {
   return Zero::none;
 }
 
-at::Tensor weighted_loss(const Config& c, const std::vector<models::HeadLogits>& heads, const at::Tensor& labels) {
-  if (heads.size() == 1) return torch::cross_entropy_loss(heads.front().logits, labels);
-  at::Tensor total;
-  for (const auto& h : heads) {
-    auto term = c.real("train.lambda_" + h.head) * torch::cross_entropy_loss(h.logits, labels);
-    total = total.defined() ? total + term : term;
-  }
-  return total;
-}
-
 struct Predictions {
   double loss = 0;  // mean cross-entropy of the combined logits
   std::vector<std::int32_t> labels, predicted;
@@ -167,7 +157,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     for (std::size_t i = 0; i < batches.size(); ++i) {
       const auto& chunk = batches[i];
       auto batch = data::make_batch(corpus, chunk, modality_drop(c, chunk.size(), rng));
-      auto loss = weighted_loss(c, model->forward(batch), batch.labels);
+      auto loss = models::weighted_loss(model->forward(batch), batch.labels);
       optimizer.zero_grad();
       loss.backward();
       if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);

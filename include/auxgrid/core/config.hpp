@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -59,5 +60,13 @@ class Config {
 };
 
 std::string fnv1a_hex(const std::string& text);
+
+// Settings in which a model departs from the global defaults (MulT's width 30,
+// say). Filled by AUXGRID_REGISTER_MODEL at load time, so it never throws;
+// grid expansion applies them to every key the grid itself does not set.
+using SettingDefaults = std::vector<std::pair<std::string, Value>>;
+std::map<std::string, SettingDefaults>& model_setting_defaults();
+// Applies the defaults of config's model.name to the keys not in `explicit_keys`.
+void apply_model_defaults(Config& config, const std::vector<std::string>& explicit_keys = {});
 
 }  // namespace auxgrid

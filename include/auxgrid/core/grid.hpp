@@ -1,13 +1,15 @@
 #pragma once
 // Grid files (experiments/*.toml) and their expansion into cells.
 //
-//   [grid]      name, description
+//   [grid]      name, description, plugins = ["path/to/libplugin.so", ...]
 //   [settings]  fixed settings for every cell (nested tables = dotted keys)
 //   [axes]      key = [values...]  -> the cartesian product; an integer axis
 //               may be written as a range string, e.g. seed = "0-19"
 //
 // Each cell is a fully resolved Config with a stable id; cells with the same
-// id are one cell.
+// id are one cell. A model's own setting defaults (MulT's width, say) apply
+// to every key that neither [settings], [axes] nor --set gives.
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +29,7 @@ struct Grid {
   std::string path;
   std::string description;
   std::vector<std::string> axes;  // axis keys in file order
+  std::vector<std::string> plugins;  // as written in the grid file
   std::vector<Cell> cells;        // deduplicated, in expansion order
 };
 
@@ -35,9 +38,13 @@ using Overrides = std::vector<std::pair<std::string, std::string>>;  // --set ke
 // Parses "key=value" (from the command line) into an override.
 std::pair<std::string, std::string> parse_override(const std::string& text);
 
+// Loads a plugin (models::load_plugin); called for grid.plugins before expansion.
+using PluginLoader = std::function<void(const std::string& path)>;
+
 // Reads and expands a grid file; errors name the file, the key and the cell.
-Grid load_grid(const std::string& path, const Overrides& overrides = {});
+Grid load_grid(const std::string& path, const Overrides& overrides = {}, const PluginLoader& load_plugin = {});
 // The same from TOML text (`path` is only used in messages).
-Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides = {});
+Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides = {},
+                const PluginLoader& load_plugin = {});
 
 }  // namespace auxgrid

@@ -7,7 +7,14 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
+#include <torch/nn/modules/rnn.h>
 #include <torch/nn/pimpl.h>
+
+#include "auxgrid/core/config.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace auxgrid::models {
 
@@ -18,6 +25,15 @@ at::Tensor sinusoidal_encoding(const at::Tensor& mask, std::int64_t dim);
 
 // The last real frame of each sequence: x [B, T, d], mask [B, T] -> [B, d].
 at::Tensor last_valid(const at::Tensor& x, const at::Tensor& mask);
+
+// How a sequence becomes one vector (model.token): its last real frame, a
+// learnable CLS token prepended to the sequence, or the mean of its real frames.
+enum class Token { last, cls, mean };
+Token parse_token(const std::string& name);
+// x [B, T, d], mask [B, T] -> [B, d]. For Token::cls the CLS token is frame 0.
+at::Tensor pool(const at::Tensor& x, const at::Tensor& mask, Token token);
+// Prepends `cls` [d] to every sequence of x and a real frame to the mask.
+std::pair<at::Tensor, at::Tensor> prepend_cls(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cls);
 
 struct EncoderOptions {
   EncoderOptions(std::int64_t width, std::int64_t heads) : width_(width), heads_(heads) {}
@@ -34,6 +50,17 @@ struct EncoderOptions {
   // Pass padding as key-padding mask (false = attend over zero padding, as the reference code).
   TORCH_ARG(bool, padding_mask) = true;
 };
+
+// A self-attention encoder as the model.* settings describe it (width, heads,
+// layers, dropouts, padding mask); callers adjust the rest.
+EncoderOptions encoder_options(const Config& config);
+
+// The input projection: a kernel-1 Conv1d without bias, i.e. a bias-free Linear.
+torch::nn::Linear projection(std::int64_t in, std::int64_t out);
+
+// A sequence's summary vector (pool). Without padding masks (the reference
+// behaviour) padded frames count as real: "last" is the last padded step.
+at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, bool padding_mask);
 
 class EncoderLayerImpl : public torch::nn::Module {
  public:
@@ -66,5 +93,47 @@ class EncoderImpl : public torch::nn::Module {
   torch::nn::LayerNorm final_ln_{nullptr};
 };
 TORCH_MODULE(Encoder);
+
+}  // namespace auxgrid::models
+
+namespace auxgrid::models {
+
+// h + MLP(h), then a linear classifier. hidden = {width}: AuxFormer's and
+// MulT's output block (Linear, ReLU, dropout, Linear); hidden = {512, 256}:
+// the auxiliary networks' MLP. ReLU and dropout follow every hidden layer.
+struct ResidualHeadOptions {
+  ResidualHeadOptions(std::int64_t width, std::int64_t classes) : width_(width), classes_(classes) {}
+  TORCH_ARG(std::int64_t, width);
+  TORCH_ARG(std::int64_t, classes);
+  TORCH_ARG(std::vector<std::int64_t>, hidden) = {};
+  TORCH_ARG(double, dropout) = 0.0;
+};
+
+class ResidualHeadImpl : public torch::nn::Module {
+ public:
+  explicit ResidualHeadImpl(const ResidualHeadOptions& options);
+  at::Tensor forward(const at::Tensor& h);  // [B, width] -> [B, classes]
+
+ private:
+  ResidualHeadOptions options_;
+  torch::nn::ModuleList layers_;
+  torch::nn::Linear out_{nullptr};
+};
+TORCH_MODULE(ResidualHead);
+
+// The block after cross-modal fusion (model.fusion_block, Figure 6): a
+// self-attention encoder with learnable scaling, nothing, an LSTM or a GRU.
+class SequenceBlockImpl : public torch::nn::Module {
+ public:
+  SequenceBlockImpl(const std::string& kind, const EncoderOptions& encoder);
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& mask);
+
+ private:
+  std::string kind_;
+  Encoder encoder_{nullptr};
+  torch::nn::LSTM lstm_{nullptr};
+  torch::nn::GRU gru_{nullptr};
+};
+TORCH_MODULE(SequenceBlock);
 
 }  // namespace auxgrid::models

@@ -1,9 +1,10 @@
 #pragma once
-// The interface every model implements, and the model registry.
+// The interface every model implements, the model registry and plugins.
 //
-// A model returns the logits of all its heads; the trainer weighs each head's
-// loss by `train.lambda_<head>` (a single-head model's loss has weight 1) and
-// predicts with the mean of the heads' logits (AuxFormer: (av + a + v) / 3).
+// A model returns the logits of all its heads, each with its loss weight
+// (AuxFormer: train.lambda_av / _a / _v; Baseline 4: 1/2 each; one head: 1).
+// The trainer minimises the weighted sum of the heads' cross-entropies and
+// predicts with the mean logits of the heads whose weight is not zero.
 #include <torch/nn/module.h>
 
 #include <functional>
@@ -18,8 +19,9 @@
 namespace auxgrid::models {
 
 struct HeadLogits {
-  std::string head;  // "av", "a" or "v"
-  at::Tensor logits; // [B, C]
+  std::string head;    // "av", "a", "v", ...
+  at::Tensor logits;   // [B, C]
+  double weight = 1;   // of this head's loss
 };
 
 struct ModelDims {
@@ -32,8 +34,10 @@ class EmotionModelImpl : public torch::nn::Module {
 };
 using EmotionModel = std::shared_ptr<EmotionModelImpl>;
 
-// The logits used for prediction and the dev loss: the mean over heads.
+// The logits for prediction and the dev loss: the mean over weighted heads.
 at::Tensor combined_logits(const std::vector<HeadLogits>& heads);
+// The training loss: sum over heads of weight x cross-entropy.
+at::Tensor weighted_loss(const std::vector<HeadLogits>& heads, const at::Tensor& labels);
 
 std::int64_t count_parameters(const torch::nn::Module& module);
 
@@ -41,16 +45,33 @@ struct ModelEntry {
   std::string description;
   std::function<EmotionModel(const Config&, const ModelDims&)> make;
 };
+
+// Registrations made while the program or a plugin loads are queued (they must
+// not throw there) and enter the registry on its first use after that, where
+// a duplicate name is an error.
+bool queue_model_registration(const std::string& name, ModelEntry entry, SettingDefaults defaults);
 Registry<ModelEntry>& model_registry();
 
+// Builds config's model.name for the given input widths and classes.
 EmotionModel make_model(const Config& config, const ModelDims& dims);
+
+// Loads a plugin (a shared library using AUXGRID_REGISTER_MODEL) and returns
+// the model names it registered. Errors name the file: it does not exist or
+// cannot be loaded (e.g. an undefined symbol), it registers no model, or a
+// name it registers is taken. Loading the same file twice is a no-op.
+std::vector<std::string> load_plugin(const std::string& path);
 
 }  // namespace auxgrid::models
 
 #define AUXGRID_CONCAT_INNER(a, b) a##b
 #define AUXGRID_CONCAT(a, b) AUXGRID_CONCAT_INNER(a, b)
-// AUXGRID_REGISTER_MODEL("name", "one-line description", factory) at namespace
-// scope, where factory is callable as (const Config&, const ModelDims&) -> EmotionModel.
-#define AUXGRID_REGISTER_MODEL(name, description, ...)                                     \
-  static const bool AUXGRID_CONCAT(auxgrid_model_registered_, __COUNTER__) =               \
-      (::auxgrid::models::model_registry().add(name, {description, __VA_ARGS__}), true)
+// At namespace scope:
+//   AUXGRID_REGISTER_MODEL("name", "one-line description", {}, factory);
+//   AUXGRID_REGISTER_MODEL("name", "...", ({{"model.width", std::int64_t{30}}, ...}), factory);
+// where factory is callable as (const Config&, const ModelDims&) -> EmotionModel
+// and the third argument lists the model's own setting defaults (a non-empty
+// list in parentheses, because of the commas).
+#define AUXGRID_REGISTER_MODEL(name, description, defaults, ...)                      \
+  static const bool AUXGRID_CONCAT(auxgrid_model_registered_, __COUNTER__) =          \
+      ::auxgrid::models::queue_model_registration(name, {description, __VA_ARGS__}, \
+                                                  ::auxgrid::SettingDefaults defaults)

@@ -1,0 +1,121 @@
+// Baseline 2 (MulT, Tsai et al. 2019, reduced to two modalities) and
+// Baseline 3 (the cross-modal transformer of Parthasarathy & Sundaram 2020),
+// MODELS.md, each with its upscaled variant.
+//
+//   mult       d = 30, 5 heads: 248 d^2 + 4498 d + 2 d C + C = 358,384 at C = 4 (exact)
+//   mult_up    d = 160, 10 heads: 7,070,406 at C = 6 (exact)
+//   xmodal     No public code exists. Per modality a 3-layer self-attention
+//              encoder (positional encoding on); per direction one cross-modal
+//              layer whose queries are one modality's encoding and whose keys
+//              and values are the other's; stream = w1 * encoding + w2 * cross
+//              with two learnable scalars per stream (initialised to 1); the
+//              streams' summaries (last real frame) are summed and a dense
+//              layer gives the logits. Count 96 d^2 + 4338 d + 4 + d C + C:
+//              d = 130, 10 heads: 2,186,868 at C = 4 (-1.1 % against 2,211,628);
+//   xmodal_up  d = 250, 10 heads: 7,086,010 at C = 6 (-0.6 % against 7,125,278).
+#include <torch/torch.h>
+
+#include "auxgrid/models/blocks.hpp"
+#include "auxgrid/models/model.hpp"
+
+namespace auxgrid::models {
+
+namespace {
+
+using I = std::int64_t;
+
+class MulTImpl : public EmotionModelImpl {
+ public:
+  MulTImpl(const Config& c, const ModelDims& dims)
+      : padding_mask_(c.flag("model.padding_mask")), token_(parse_token(c.str("model.token"))) {
+    const auto d = c.integer("model.width");
+    // In MulT every encoder has positional embeddings; the memory encoders
+    // have max(layers, 3) layers of the stream's width.
+    const auto self = encoder_options(c).positional_encoding(c.flag("model.pos_encoding"));
+    const auto cross = EncoderOptions(self).attn_dropout(c.real("model.attn_dropout_cross"));
+    audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
+    video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
+    a_with_v_ = register_module("a_with_v", Encoder(cross));
+    v_with_a_ = register_module("v_with_a", Encoder(cross));
+    const auto memory = EncoderOptions(self).layers(std::max<I>(c.integer("model.layers"), 3));
+    a_mem_ = register_module("a_mem", Encoder(memory));
+    v_mem_ = register_module("v_mem", Encoder(memory));
+    head_ = register_module("head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes)
+                                                     .hidden({2 * d})
+                                                     .dropout(c.real("model.out_dropout"))));
+  }
+
+  std::vector<HeadLogits> forward(const data::Batch& b) override {
+    auto a = audio_proj_(b.audio), v = video_proj_(b.video);
+    auto a_out = a_mem_(a_with_v_(a, b.audio_mask, v, b.video_mask), b.audio_mask);
+    auto v_out = v_mem_(v_with_a_(v, b.video_mask, a, b.audio_mask), b.video_mask);
+    auto h = torch::cat({summary(a_out, b.audio_mask, token_, padding_mask_),
+                         summary(v_out, b.video_mask, token_, padding_mask_)},
+                        1);
+    return {{"av", head_(h), 1.0}};
+  }
+
+ private:
+  bool padding_mask_;
+  Token token_;
+  torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr};
+  Encoder a_with_v_{nullptr}, v_with_a_{nullptr}, a_mem_{nullptr}, v_mem_{nullptr};
+  ResidualHead head_{nullptr};
+};
+
+class CrossModalImpl : public EmotionModelImpl {
+ public:
+  CrossModalImpl(const Config& c, const ModelDims& dims)
+      : padding_mask_(c.flag("model.padding_mask")),
+        token_(parse_token(c.str("model.token"))),
+        out_dropout_(c.real("model.out_dropout")) {
+    const auto d = c.integer("model.width");
+    const auto self = encoder_options(c).positional_encoding(c.flag("model.pos_encoding"));
+    const auto cross = EncoderOptions(self).layers(c.integer("model.cross_layers"))
+                           .attn_dropout(c.real("model.attn_dropout_cross"));
+    audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
+    video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
+    audio_encoder_ = register_module("audio_encoder", Encoder(self));
+    video_encoder_ = register_module("video_encoder", Encoder(self));
+    a_from_v_ = register_module("a_from_v", Encoder(cross));
+    v_from_a_ = register_module("v_from_a", Encoder(cross));
+    audio_weights_ = register_parameter("audio_weights", torch::ones({2}));
+    video_weights_ = register_parameter("video_weights", torch::ones({2}));
+    out_ = register_module("out", torch::nn::Linear(d, dims.num_classes));
+  }
+
+  std::vector<HeadLogits> forward(const data::Batch& b) override {
+    auto a = audio_encoder_(audio_proj_(b.audio), b.audio_mask);
+    auto v = video_encoder_(video_proj_(b.video), b.video_mask);
+    auto a_stream = audio_weights_[0] * a + audio_weights_[1] * a_from_v_(a, b.audio_mask, v, b.video_mask);
+    auto v_stream = video_weights_[0] * v + video_weights_[1] * v_from_a_(v, b.video_mask, a, b.audio_mask);
+    auto h = summary(a_stream, b.audio_mask, token_, padding_mask_) +
+             summary(v_stream, b.video_mask, token_, padding_mask_);
+    h = torch::nn::functional::dropout(h, torch::nn::functional::DropoutFuncOptions().p(out_dropout_).training(is_training()));
+    return {{"av", out_(h), 1.0}};
+  }
+
+ private:
+  bool padding_mask_;
+  Token token_;
+  double out_dropout_;
+  torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr}, out_{nullptr};
+  Encoder audio_encoder_{nullptr}, video_encoder_{nullptr}, a_from_v_{nullptr}, v_from_a_{nullptr};
+  at::Tensor audio_weights_, video_weights_;
+};
+
+EmotionModel make_mult(const Config& c, const ModelDims& d) { return std::make_shared<MulTImpl>(c, d); }
+EmotionModel make_xmodal(const Config& c, const ModelDims& d) { return std::make_shared<CrossModalImpl>(c, d); }
+
+}  // namespace
+
+AUXGRID_REGISTER_MODEL("mult", "Baseline 2: MulT reduced to audio and video (d = 30)",
+                       ({{"model.width", I{30}}, {"model.heads", I{5}}, {"model.out_dropout", 0.0}}), make_mult);
+AUXGRID_REGISTER_MODEL("mult_up", "Baseline 2 upscaled: MulT with d = 160",
+                       ({{"model.width", I{160}}, {"model.heads", I{10}}, {"model.out_dropout", 0.0}}), make_mult);
+AUXGRID_REGISTER_MODEL("xmodal", "Baseline 3: cross-modal transformer with weighted residual fusion (d = 130)",
+                       ({{"model.layers", I{3}}}), make_xmodal);
+AUXGRID_REGISTER_MODEL("xmodal_up", "Baseline 3 upscaled: cross-modal transformer with d = 250",
+                       ({{"model.width", I{250}}, {"model.layers", I{3}}}), make_xmodal);
+
+}  // namespace auxgrid::models
