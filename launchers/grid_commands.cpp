@@ -1,0 +1,113 @@
+// auxgrid run / plan / models: grids, their cells and the model registry.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "auxgrid/core/check.hpp"
+#include "auxgrid/core/grid.hpp"
+#include "auxgrid/core/log.hpp"
+#include "auxgrid/models/model.hpp"
+#include "auxgrid/train/runner.hpp"
+#include "commands.hpp"
+
+namespace auxgrid::launcher {
+
+namespace {
+
+struct GridArgs {
+  std::string grid, out;
+  std::vector<std::string> sets, plugins;
+  int threads = 0;
+  bool quiet = false, verbose = false;
+};
+
+Overrides overrides_of(const std::vector<std::string>& sets) {
+  Overrides overrides;
+  for (const auto& s : sets) overrides.push_back(parse_override(s));
+  return overrides;
+}
+
+void load_plugins(const std::vector<std::string>& plugins) {
+  for (const auto& p : plugins) models::load_plugin(p);
+}
+
+Grid load(const GridArgs& a) {
+  AUXGRID_CHECK(!a.grid.empty(), "missing GRID file argument");
+  load_plugins(a.plugins);
+  return load_grid(a.grid, overrides_of(a.sets), [](const std::string& p) { models::load_plugin(p); });
+}
+
+po::options_description grid_options(GridArgs& a) {
+  po::options_description o("options");
+  o.add_options()("grid", po::value(&a.grid), "grid file")(
+      "out", po::value(&a.out), "results directory (default results/<grid name>)")(
+      "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
+      "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
+      "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
+      "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")(
+      "verbose,v", po::bool_switch(&a.verbose), "debug output");
+  return o;
+}
+
+}  // namespace
+
+int run(const Args& args, dist::World& world) {
+  GridArgs a;
+  auto o = grid_options(a);
+  parse(args, o, "grid");
+  setup_logging(a.quiet ? Verbosity::quiet : a.verbose ? Verbosity::verbose : Verbosity::normal, world.rank(),
+                world.size());
+  const auto grid = load(a);
+  train::RunOptions options;
+  options.out_dir = a.out.empty() ? "results/" + grid.name : a.out;
+  options.threads = a.threads;
+  return train::run_grid(grid, options, world);
+}
+
+int plan(const Args& args) {
+  GridArgs a;
+  auto o = grid_options(a);
+  parse(args, o, "grid");
+  const auto grid = load(a);
+  const auto out = a.out.empty() ? "results/" + grid.name : a.out;
+  const auto plan = train::make_plan(grid, out);
+  fmt::print("grid '{}' ({}): {} cells over axes [{}]; results in {}\n", grid.name, grid.path, grid.cells.size(),
+             fmt::join(grid.axes, ", "), out);
+  for (const auto& p : plan.cells) {
+    const char* state = p.state == store::ResultState::complete     ? "done"
+                        : p.state == store::ResultState::incomplete ? "rerun"
+                                                                    : "pending";
+    const bool explain = p.state == store::ResultState::incomplete;
+    fmt::print("  {}  {:<8} {}{}\n", p.cell->id, state, p.cell->label, explain ? "  (" + p.why + ")" : "");
+  }
+  fmt::print("{} done, {} to train; every pending cell is valid\n", plan.complete, plan.pending.size());
+  return 0;
+}
+
+int models(const Args& args) {
+  models::ModelDims dims{130, 4096, 4};
+  std::vector<std::string> sets, plugins;
+  po::options_description o("options");
+  o.add_options()("classes", po::value(&dims.num_classes), "classes C")("audio-dim", po::value(&dims.audio_dim),
+                                                                       "audio feature width")(
+      "video-dim", po::value(&dims.video_dim), "video feature width")(
+      "set", po::value(&sets)->composing(), "setting for every model: key=value")(
+      "plugin", po::value(&plugins)->composing(), "load a model plugin (shared library)");
+  parse(args, o);
+  load_plugins(plugins);
+  const auto overrides = overrides_of(sets);
+  fmt::print("{:<12} {:>12}  {}\n", "model", "parameters", "description");
+  for (const auto& name : models::model_registry().names()) {
+    auto config = Config::defaults();
+    std::vector<std::string> explicit_keys;
+    for (const auto& [key, text] : overrides) config.set_from_text(key, text, "--set"), explicit_keys.push_back(key);
+    config.set("model.name", name);
+    apply_model_defaults(config, explicit_keys);
+    const auto n = models::count_parameters(*models::make_model(config, dims));
+    auto digits = std::to_string(n);
+    for (auto i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+    fmt::print("{:<12} {:>12}  {}\n", name, digits, models::model_registry().get(name).description);
+  }
+  return 0;
+}
+
+}  // namespace auxgrid::launcher
