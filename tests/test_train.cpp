@@ -61,8 +61,11 @@ BOOST_AUTO_TEST_CASE(one_cell_trains_selects_and_evaluates) {
   all.insert(r.test_ids.begin(), r.test_ids.end());
   BOOST_TEST(all.size() == data.utterance_ids.size());
 
-  BOOST_REQUIRE(r.evals.size() == 3u);
+  BOOST_REQUIRE(r.evals.size() == 21u);  // ideal, audio_only, video_only, 2 x 9 masking levels
   BOOST_TEST(r.evals[0].condition == "ideal");
+  BOOST_TEST(r.evals[3].condition == "mask_audio_p10");
+  BOOST_TEST(r.evals[20].condition == "mask_video_p90");
+  BOOST_TEST(r.audio_mean.size() == 130u);  // z-normalisation statistics are recorded
   for (const auto& e : r.evals) {
     BOOST_TEST(e.labels.size() == r.test_ids.size());
     std::int64_t total = 0;
@@ -83,8 +86,37 @@ BOOST_AUTO_TEST_CASE(training_is_deterministic_per_seed) {
 
 BOOST_AUTO_TEST_CASE(conditions_are_checked) {
   auto c = Config::defaults();
+  BOOST_TEST(train::conditions_of(c).size() == 21u);
+  c.set("eval.conditions", std::string("ideal,mask_video_p30"));
+  BOOST_TEST(train::conditions_of(c) == (std::vector<std::string>{"ideal", "mask_video_p30"}));
   c.set("eval.conditions", std::string("ideal,sideways"));
   BOOST_CHECK_THROW(train::conditions_of(c), Error);
+}
+
+BOOST_AUTO_TEST_CASE(the_split_of_a_seed_is_shared_by_every_model) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  std::vector<std::string> first_test_ids;
+  for (const auto& variant : model_variants()) {
+    Cell c{"", variant.name, tiny_variant_config(variant)};
+    c.config.set("train.epochs", std::int64_t{1});
+    c.config.set("seed", std::int64_t{3});
+    c.config.set("eval.conditions", std::string("ideal"));
+    const auto r = train::train_cell(c, data);
+    if (first_test_ids.empty()) first_test_ids = r.test_ids;
+    BOOST_TEST(r.test_ids == first_test_ids, variant.name);
+    BOOST_TEST(r.evals[0].utterance_ids == first_test_ids, variant.name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(early_stopping_ends_training) {
+  torch::set_num_threads(1);
+  auto c = cell("baseline1", "standard", 30);
+  c.config.set("train.lr", 0.05);  // diverges quickly: the dev loss stops improving
+  c.config.set("train.early_stop", std::int64_t{2});
+  const auto r = train::train_cell(c, corpus());
+  BOOST_TEST(r.epochs.size() < 30u);
+  BOOST_TEST(static_cast<int>(r.epochs.size()) == r.best_epoch + 3);
 }
 
 BOOST_AUTO_TEST_CASE(every_model_and_ablation_trains_an_epoch) {
@@ -100,7 +132,7 @@ BOOST_AUTO_TEST_CASE(every_model_and_ablation_trains_an_epoch) {
       BOOST_REQUIRE(r.epochs.size() == 1u);
       BOOST_TEST(std::isfinite(r.epochs[0].train_loss));
       BOOST_TEST(std::isfinite(r.epochs[0].dev_loss));
-      BOOST_TEST(r.evals.size() == 3u);
+      BOOST_TEST(r.evals.size() == 21u);
       BOOST_TEST(r.n_params > 0);
     }
   }

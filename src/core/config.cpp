@@ -21,6 +21,7 @@ std::vector<SettingSpec> make_specs() {
       {"data.corpus", std::string(), "corpus file (HDF5, see `auxgrid synth`)", {}},
       {"data.train_fraction", 0.70, "share of utterances in train (speaker-independent)", {}, 0.05, 0.95},
       {"data.dev_fraction", 0.15, "share of utterances in dev", {}, 0.01, 0.9},
+      {"data.normalize_audio", true, "z-normalise audio features with the training speakers' statistics", {}},
       {"model.name", std::string("auxformer"), "registered model name (`auxgrid models`)", {}},
       {"model.audio_dim", I{0}, "audio feature width; 0 = take it from the corpus", {}, 0, 1e6},
       {"model.video_dim", I{0}, "video feature width; 0 = take it from the corpus", {}, 0, 1e6},
@@ -51,12 +52,16 @@ std::vector<SettingSpec> make_specs() {
       {"train.batch_size", I{32}, "utterances per batch", {}, 1, 65536},
       {"train.lr", 7.25e-4, "Adam learning rate", {}, 1e-9, 10},
       {"train.clip", 0.8, "gradient-norm clip (0 = off)", {}, 0, 1e6},
+      {"train.early_stop", I{0}, "stop after this many epochs without a lower dev loss (0 = never)", {}, 0, 10000},
       {"train.scheduler", std::string("plateau"), "plateau: ReduceLROnPlateau(5, 0.1) on dev loss; step5: x0.1 every 5 epochs",
        {"plateau", "step5"}},
       {"train.lambda_av", 1.0 / 3, "weight of the audiovisual loss", {}, 0, 1},
       {"train.lambda_a", 1.0 / 3, "weight of the audio auxiliary loss", {}, 0, 1},
       {"train.lambda_v", 1.0 / 3, "weight of the video auxiliary loss", {}, 0, 1},
-      {"eval.conditions", std::string("ideal,audio_only,video_only"), "comma-separated evaluation conditions", {}},
+      {"eval.conditions", std::string("all"),
+       "comma-separated evaluation conditions, or all: ideal, audio_only, video_only, mask_audio_p10..p90, "
+       "mask_video_p10..p90",
+       {}},
   };
 }
 

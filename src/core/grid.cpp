@@ -77,6 +77,21 @@ std::pair<std::string, std::string> parse_override(const std::string& text) {
   return {text.substr(0, eq), text.substr(eq + 1)};
 }
 
+namespace {
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
+}
+
+// One [[variants]] entry: settings applied together, and an optional label.
+struct Variant {
+  std::string label;
+  std::vector<std::pair<std::string, Value>> settings;
+};
+
+}  // namespace
+
 Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides,
                 const PluginLoader& load_plugin) {
   toml::table root;
@@ -90,39 +105,71 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   grid.path = path;
   for (const auto& [k, node] : root) {
     const std::string section(k.str());
-    AUXGRID_CHECK(section == "grid" || section == "settings" || section == "axes",
-                  "{}: unknown section '{}' (expected [grid], [settings], [axes])", where(path, node), section);
-    AUXGRID_CHECK(node.is_table(), "{}: '{}' must be a table", where(path, node), section);
+    const bool known = section == "grid" || section == "settings" || section == "axes" || section == "variants";
+    AUXGRID_CHECK(known, "{}: unknown section '{}' (expected [grid], [settings], [axes], [[variants]])",
+                  where(path, node), section);
+    AUXGRID_CHECK(section == "variants" ? node.is_array_of_tables() : node.is_table(),
+                  "{}: '{}' must be a {}", where(path, node), section,
+                  section == "variants" ? "list of tables ([[variants]])" : "table");
   }
+
+  std::vector<std::string> includes;
   if (const auto* g = root["grid"].as_table()) {
     for (const auto& [k, node] : *g) {
       const std::string key(k.str());
-      if (key == "plugins") {
+      if (key == "plugins" || key == "include") {
         const auto* list = node.as_array();
-        AUXGRID_CHECK(list, "{}: 'grid.plugins' must be a list of shared-library paths", where(path, node));
+        AUXGRID_CHECK(list, "{}: 'grid.{}' must be a list of paths", where(path, node), key);
         for (const auto& item : *list) {
-          AUXGRID_CHECK(item.is_string(), "{}: 'grid.plugins' must be a list of strings", where(path, item));
-          grid.plugins.push_back(item.value_or(std::string()));
+          AUXGRID_CHECK(item.is_string(), "{}: 'grid.{}' must be a list of strings", where(path, item), key);
+          (key == "plugins" ? grid.plugins : includes).push_back(item.value_or(std::string()));
         }
         continue;
       }
       AUXGRID_CHECK(key == "name" || key == "description",
-                    "{}: unknown key 'grid.{}' (expected name, description, plugins)", where(path, node), key);
+                    "{}: unknown key 'grid.{}' (expected name, description, plugins, include)", where(path, node), key);
       AUXGRID_CHECK(node.is_string(), "{}: 'grid.{}' must be a string", where(path, node), key);
     }
     grid.name = g->get("name") ? g->get("name")->value_or(std::string()) : "";
     grid.description = g->get("description") ? g->get("description")->value_or(std::string()) : "";
-  }
-  // Plugins register models (and their setting defaults) that the cells below may name.
-  for (const auto& plugin : grid.plugins) {
-    AUXGRID_CHECK(load_plugin, "{}: grid.plugins needs a plugin loader (this tool cannot load '{}')", path, plugin);
-    load_plugin(plugin);
   }
   if (grid.name.empty()) {
     const auto slash = path.find_last_of('/');
     const auto base = slash == std::string::npos ? path : path.substr(slash + 1);
     grid.name = base.substr(0, base.find('.'));
   }
+  // Plugins register models (and their setting defaults) that the cells below may name.
+  for (const auto& plugin : grid.plugins) {
+    AUXGRID_CHECK(load_plugin, "{}: grid.plugins needs a plugin loader (this tool cannot load '{}')", path, plugin);
+    try {
+      load_plugin(plugin);
+    } catch (const Error& e) {
+      AUXGRID_FAIL("{}: grid.plugins: {}", where(path, *root["grid"]["plugins"].node()), e.what());
+    }
+  }
+
+  std::set<std::string> seen;
+  const auto add_cell = [&](Cell cell, const std::string& part) {
+    if (seen.insert(cell.id).second) {
+      cell.parts = {part};
+      grid.cells.push_back(std::move(cell));
+      return;
+    }
+    for (auto& existing : grid.cells)
+      if (existing.id == cell.id && std::find(existing.parts.begin(), existing.parts.end(), part) == existing.parts.end())
+        existing.parts.push_back(part);
+  };
+
+  // Included grids (paths relative to this file) contribute their cells; a
+  // cell that several of them define is one cell.
+  for (const auto& include : includes) {
+    const auto sub = load_grid(directory_of(path) + include, overrides, load_plugin);
+    grid.parts.push_back({sub.name, sub.cells.size()});
+    for (const auto& cell : sub.cells) add_cell(cell, sub.name);
+  }
+
+  const bool has_cells_of_its_own = root["settings"] || root["axes"] || root["variants"] || includes.empty();
+  if (!has_cells_of_its_own) return grid;
 
   Config base = Config::defaults();
   std::vector<std::string> explicit_keys;  // set by the grid: model defaults do not apply to them
@@ -149,28 +196,57 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
     for (const auto& v : axes.back()) Config(base).set(key, v, where(path, *node));  // check every value early
   }
 
+  // [[variants]]: each cell of the product once per variant (e.g. Table 4's
+  // loss-weight triples, which are not a product).
+  std::vector<Variant> variants;
+  if (const auto* list = root["variants"].as_array())
+    for (const auto& item : *list) {
+      Variant v;
+      flatten(*item.as_table(), "", [&](const std::string& key, const toml::node& node) {
+        if (key == "label") {
+          AUXGRID_CHECK(node.is_string(), "{}: a variant's label must be a string", where(path, node));
+          v.label = node.value_or(std::string());
+          return;
+        }
+        const auto value = scalar(node, key, path);
+        Config(base).set(key, value, where(path, node));  // check early
+        v.settings.emplace_back(key, value);
+      });
+      variants.push_back(std::move(v));
+    }
+  if (variants.empty()) variants.emplace_back();
+
   for (const auto& [key, text] : overrides) {
     base.set_from_text(key, text, "--set");
     explicit_keys.push_back(key);
   }
+  const auto overridden = [&](const std::string& key) {
+    for (const auto& o : overrides)
+      if (o.first == key) return true;
+    return false;
+  };
 
-  // Cartesian product, first axis slowest.
+  // Cartesian product, first axis slowest, variants innermost.
   std::vector<std::size_t> index(axes.size(), 0);
-  std::set<std::string> seen;
   while (true) {
-    Cell cell{"", "", base};
-    std::vector<std::string> label;
-    for (std::size_t i = 0; i < axes.size(); ++i) {
-      bool overridden = false;
-      for (const auto& o : overrides) overridden |= o.first == grid.axes[i];
-      if (!overridden) cell.config.set(grid.axes[i], axes[i][index[i]], path);
-      label.push_back(short_label(grid.axes[i], cell.config.get(grid.axes[i])));
+    for (const auto& variant : variants) {
+      Cell cell{"", "", base, {}};
+      auto keys = explicit_keys;
+      std::vector<std::string> label;
+      for (std::size_t i = 0; i < axes.size(); ++i) {
+        if (!overridden(grid.axes[i])) cell.config.set(grid.axes[i], axes[i][index[i]], path);
+        label.push_back(short_label(grid.axes[i], cell.config.get(grid.axes[i])));
+      }
+      for (const auto& [key, value] : variant.settings) {
+        if (!overridden(key)) cell.config.set(key, value, path);
+        keys.push_back(key);
+      }
+      if (!variant.label.empty()) label.push_back(variant.label);
+      apply_model_defaults(cell.config, keys);
+      cell.id = cell.config.id();
+      cell.label = fmt::format("{}", fmt::join(label, " "));
+      add_cell(std::move(cell), grid.name);
     }
-    apply_model_defaults(cell.config, explicit_keys);
-    cell.id = cell.config.id();
-    cell.label = fmt::format("{}", fmt::join(label, " "));
-    if (seen.insert(cell.id).second) grid.cells.push_back(std::move(cell));
-
     std::size_t i = axes.size();
     while (i > 0 && ++index[i - 1] == axes[i - 1].size()) index[--i] = 0;
     if (i == 0) break;

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -45,9 +46,39 @@ Split speaker_split(const store::CorpusData& corpus, std::uint64_t seed, double 
   return split;
 }
 
+Normalization audio_normalization(const store::CorpusData& corpus, const std::vector<std::int64_t>& train) {
+  const auto dim = corpus.info.audio_dim;
+  std::vector<double> sum(dim, 0.0), square(dim, 0.0);
+  std::int64_t frames = 0;
+  for (auto i : train)
+    for (auto f = corpus.audio_offsets[i]; f < corpus.audio_offsets[i + 1]; ++f, ++frames)
+      for (std::int64_t k = 0; k < dim; ++k) {
+        const double x = corpus.audio[f * dim + k];
+        sum[k] += x, square[k] += x * x;
+      }
+  AUXGRID_CHECK(frames > 0, "corpus '{}': the training set has no audio frames to normalise with", corpus.info.path);
+  Normalization n;
+  for (std::int64_t k = 0; k < dim; ++k) {
+    const double mean = sum[k] / frames;
+    const double variance = std::max(0.0, square[k] / frames - mean * mean);
+    n.mean.push_back(static_cast<float>(mean));
+    n.inv_std.push_back(static_cast<float>(1.0 / std::max(std::sqrt(variance), 1e-8)));  // constant features stay 0
+  }
+  return n;
+}
+
 namespace {
+
+std::uint64_t hash_of(const std::string& text, std::uint64_t seed) {
+  std::uint64_t h = 1469598103934665603ull ^ (seed * 0x9E3779B97F4A7C15ull);
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// One modality of a batch: [B, longest, dim] plus the validity mask.
 at::Tensor pad(const std::vector<float>& features, const std::vector<std::int64_t>& offsets, std::int64_t dim,
-               const std::vector<std::int64_t>& indices, const std::vector<bool>& zeroed, at::Tensor& mask) {
+               const std::vector<std::int64_t>& indices, const std::vector<bool>& zeroed, const Normalization* norm,
+               at::Tensor& mask) {
   const auto batch = static_cast<std::int64_t>(indices.size());
   std::int64_t longest = 1;
   for (auto i : indices) longest = std::max(longest, offsets[i + 1] - offsets[i]);
@@ -59,25 +90,55 @@ at::Tensor pad(const std::vector<float>& features, const std::vector<std::int64_
     const auto i = indices[b];
     const auto frames = offsets[i + 1] - offsets[i];
     std::fill(valid + b * longest, valid + b * longest + frames, true);
-    if (!zeroed[b])
-      std::memcpy(dst + b * longest * dim, features.data() + offsets[i] * dim, sizeof(float) * frames * dim);
+    if (zeroed[b]) continue;
+    const float* src = features.data() + offsets[i] * dim;
+    float* row = dst + b * longest * dim;
+    if (!norm) {
+      std::memcpy(row, src, sizeof(float) * frames * dim);
+      continue;
+    }
+    for (std::int64_t f = 0; f < frames * dim; ++f) row[f] = (src[f] - norm->mean[f % dim]) * norm->inv_std[f % dim];
   }
   return out;
 }
+
+// Zeroes round((1 - keep) * frames) frames of each utterance, drawn by (seed, id).
+void mask_frames(at::Tensor& padded, const store::CorpusData& corpus, const std::vector<std::int64_t>& indices,
+                 const std::vector<std::int64_t>& offsets, const FrameMasking& m) {
+  const auto longest = padded.size(1), dim = padded.size(2);
+  float* data = padded.data_ptr<float>();
+  for (std::size_t b = 0; b < indices.size(); ++b) {
+    const auto i = indices[b];
+    const auto frames = offsets[i + 1] - offsets[i];
+    const auto dropped = static_cast<std::int64_t>(std::llround((1.0 - m.keep) * static_cast<double>(frames)));
+    std::vector<std::int64_t> order(frames);
+    for (std::int64_t f = 0; f < frames; ++f) order[f] = f;
+    std::mt19937_64 rng(hash_of(corpus.utterance_ids[i], m.seed));
+    for (std::int64_t k = 0; k < dropped; ++k) {  // partial Fisher-Yates: the first `dropped` of a permutation
+      std::swap(order[k], order[k + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(frames - k))]);
+      std::fill_n(data + (static_cast<std::int64_t>(b) * longest + order[k]) * dim, dim, 0.0f);
+    }
+  }
+}
+
 }  // namespace
 
-Batch make_batch(const store::CorpusData& corpus, const std::vector<std::int64_t>& indices,
-                 const std::vector<Zero>& zero) {
+Batch make_batch(const store::CorpusData& corpus, const std::vector<std::int64_t>& indices, const Preparation& p) {
   AUXGRID_CHECK(!indices.empty(), "make_batch: no utterances");
-  AUXGRID_CHECK(zero.empty() || zero.size() == indices.size(), "make_batch: {} zero flags for {} utterances",
-                zero.size(), indices.size());
+  AUXGRID_CHECK(p.zero.empty() || p.zero.size() == indices.size(), "make_batch: {} zero flags for {} utterances",
+                p.zero.size(), indices.size());
   std::vector<bool> zero_audio(indices.size(), false), zero_video(indices.size(), false);
-  for (std::size_t b = 0; b < zero.size(); ++b) zero_audio[b] = zero[b] == Zero::audio, zero_video[b] = zero[b] == Zero::video;
+  for (std::size_t b = 0; b < p.zero.size(); ++b)
+    zero_audio[b] = p.zero[b] == Zero::audio, zero_video[b] = p.zero[b] == Zero::video;
 
   Batch batch;
   batch.utterances = indices;
-  batch.audio = pad(corpus.audio, corpus.audio_offsets, corpus.info.audio_dim, indices, zero_audio, batch.audio_mask);
-  batch.video = pad(corpus.video, corpus.video_offsets, corpus.info.video_dim, indices, zero_video, batch.video_mask);
+  batch.audio = pad(corpus.audio, corpus.audio_offsets, corpus.info.audio_dim, indices, zero_audio, p.audio,
+                    batch.audio_mask);
+  batch.video = pad(corpus.video, corpus.video_offsets, corpus.info.video_dim, indices, zero_video, nullptr,
+                    batch.video_mask);
+  if (p.masking.modality == Zero::audio) mask_frames(batch.audio, corpus, indices, corpus.audio_offsets, p.masking);
+  if (p.masking.modality == Zero::video) mask_frames(batch.video, corpus, indices, corpus.video_offsets, p.masking);
   batch.labels = at::empty({static_cast<std::int64_t>(indices.size())}, at::kLong);
   auto* labels = batch.labels.data_ptr<std::int64_t>();
   for (std::size_t b = 0; b < indices.size(); ++b) labels[b] = corpus.labels[indices[b]];

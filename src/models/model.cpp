@@ -75,8 +75,9 @@ std::vector<std::string> load_plugin(const std::string& path) {
   if (loaded.count(canonical)) return {};
 
   auto& registry = model_registry();  // take in what was queued before
-  // RTLD_NOW: an undefined symbol fails here, naming the plugin, not at first call.
-  if (!dlopen(canonical.c_str(), RTLD_NOW | RTLD_GLOBAL)) AUXGRID_FAIL("cannot load plugin '{}': {}", path, dlerror());
+  // RTLD_NOW: an undefined symbol fails here, naming the plugin, not at first
+  // call. RTLD_LOCAL: two plugins' same-named classes must not bind to each other.
+  if (!dlopen(canonical.c_str(), RTLD_NOW | RTLD_LOCAL)) AUXGRID_FAIL("cannot load plugin '{}': {}", path, dlerror());
   auto added = std::move(queue());
   queue().clear();
   AUXGRID_CHECK(!added.empty(), "plugin '{}' registers no model (it should use AUXGRID_REGISTER_MODEL)", path);

@@ -157,6 +157,12 @@ void write_result(const std::string& path, const CellResult& r) {
     h5::write_strings(split, "dev_ids", r.dev_ids);
     h5::write_strings(split, "test_ids", r.test_ids);
 
+    if (!r.audio_mean.empty()) {
+      const H5::Group norm = h5::create_group(f, "normalization");
+      h5::write_doubles(norm, "audio_mean", r.audio_mean);
+      h5::write_doubles(norm, "audio_std", r.audio_std);
+    }
+
     // Creation order is tracked so that evals read back in the order written.
     const H5::Group eval = h5::create_group(f, "eval", /*track_order=*/true);
     const hsize_t c = r.class_names.size();
@@ -208,6 +214,11 @@ CellResult read_result(const std::string& path) {
     r.train_ids = h5::read_strings(split, "train_ids", where);
     r.dev_ids = h5::read_strings(split, "dev_ids", where);
     r.test_ids = h5::read_strings(split, "test_ids", where);
+    if (f.nameExists("normalization")) {
+      const H5::Group norm = h5::open_group(f, "normalization", where);
+      r.audio_mean = h5::read_doubles(norm, "audio_mean", where);
+      r.audio_std = h5::read_doubles(norm, "audio_std", where);
+    }
 
     const H5::Group eval = h5::open_group(f, "eval", where);
     for (const auto& condition : h5::children(eval))

@@ -37,10 +37,17 @@ std::vector<Zero> modality_drop(const Config& c, std::size_t batch, std::mt19937
   return zero;
 }
 
-Zero condition_zero(const std::string& condition) {
-  if (condition == "audio_only") return Zero::video;
-  if (condition == "video_only") return Zero::audio;
-  return Zero::none;
+// How a condition prepares the test inputs (PROTOCOL.md, "Evaluation conditions").
+data::Preparation condition_preparation(const std::string& condition, std::size_t batch, std::uint64_t seed) {
+  data::Preparation p;
+  if (condition == "audio_only") p.zero.assign(batch, Zero::video);
+  if (condition == "video_only") p.zero.assign(batch, Zero::audio);
+  if (condition.rfind("mask_", 0) == 0) {  // mask_audio_p30: keep 30 % of the audio frames
+    p.masking.modality = condition.compare(5, 5, "audio") == 0 ? Zero::audio : Zero::video;
+    p.masking.keep = std::stoi(condition.substr(condition.size() - 2)) / 100.0;
+    p.masking.seed = seed;
+  }
+  return p;
 }
 
 struct Predictions {
@@ -49,12 +56,15 @@ struct Predictions {
 };
 
 Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& corpus,
-                    const std::vector<std::int64_t>& indices, Zero zero) {
+                    const std::vector<std::int64_t>& indices, const data::Normalization* norm,
+                    const std::string& condition, std::uint64_t seed) {
   torch::NoGradGuard no_grad;
   model.eval();
   Predictions out;
   for (const auto& chunk : data::chunk(indices, kEvalBatch)) {
-    auto batch = data::make_batch(corpus, chunk, std::vector<Zero>(chunk.size(), zero));
+    auto preparation = condition_preparation(condition, chunk.size(), seed);
+    preparation.audio = norm;
+    auto batch = data::make_batch(corpus, chunk, preparation);
     auto logits = models::combined_logits(model.forward(batch));
     out.loss += torch::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
     auto argmax = logits.argmax(1);
@@ -99,7 +109,12 @@ std::vector<std::string> ids_of(const store::CorpusData& corpus, const std::vect
 }  // namespace
 
 const std::vector<std::string>& known_conditions() {
-  static const std::vector<std::string> conditions{"ideal", "audio_only", "video_only"};
+  static const std::vector<std::string> conditions = [] {
+    std::vector<std::string> c{"ideal", "audio_only", "video_only"};
+    for (const char* modality : {"audio", "video"})
+      for (int p = 10; p <= 90; p += 10) c.push_back(fmt::format("mask_{}_p{}", modality, p));
+    return c;
+  }();
   return conditions;
 }
 
@@ -108,6 +123,10 @@ std::vector<std::string> conditions_of(const Config& config) {
   std::stringstream list(config.str("eval.conditions"));
   for (std::string item; std::getline(list, item, ',');) {
     if (item.empty()) continue;
+    if (item == "all") {
+      out.insert(out.end(), known_conditions().begin(), known_conditions().end());
+      continue;
+    }
     const auto& known = known_conditions();
     AUXGRID_CHECK(std::find(known.begin(), known.end(), item) != known.end(),
                   "eval.conditions: unknown condition '{}' (known: {})", item, fmt::join(known, ", "));
@@ -144,6 +163,14 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
   result.train_ids = ids_of(corpus, split.train);
   result.dev_ids = ids_of(corpus, split.dev);
   result.test_ids = ids_of(corpus, split.test);
+  data::Normalization norm;
+  if (c.flag("data.normalize_audio")) {
+    norm = data::audio_normalization(corpus, split.train);
+    result.audio_mean.assign(norm.mean.begin(), norm.mean.end());
+    for (float inv : norm.inv_std) result.audio_std.push_back(1.0 / inv);
+  }
+  const data::Normalization* audio_norm = c.flag("data.normalize_audio") ? &norm : nullptr;
+  const auto patience = c.integer("train.early_stop");
 
   std::vector<at::Tensor> best_state;
   double best_dev = std::numeric_limits<double>::infinity();
@@ -156,7 +183,10 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     const auto batches = data::chunk(order, c.integer("train.batch_size"));
     for (std::size_t i = 0; i < batches.size(); ++i) {
       const auto& chunk = batches[i];
-      auto batch = data::make_batch(corpus, chunk, modality_drop(c, chunk.size(), rng));
+      data::Preparation preparation;
+      preparation.zero = modality_drop(c, chunk.size(), rng);
+      preparation.audio = audio_norm;
+      auto batch = data::make_batch(corpus, chunk, preparation);
       auto loss = models::weighted_loss(model->forward(batch), batch.labels);
       optimizer.zero_grad();
       loss.backward();
@@ -166,7 +196,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       train_loss += batch_loss * static_cast<double>(chunk.size());
       spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, epoch + 1, i + 1, batches.size(), batch_loss);
     }
-    const double dev_loss = predict(*model, corpus, split.dev, Zero::none).loss;
+    const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed).loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
                   "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell.label, epoch + 1, train_loss,
                   dev_loss);
@@ -185,6 +215,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     }
     if (on_epoch) on_epoch(report);
     if (step5 ? (epoch + 1) % 5 == 0 : plateau.step(dev_loss)) set_lr(optimizer, lr *= 0.1);
+    if (patience > 0 && epoch - result.best_epoch >= patience) break;
   }
 
   {  // test with the best-dev-loss weights
@@ -194,7 +225,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     for (auto& t : model->buffers()) t.copy_(best_state[i++]);
   }
   for (const auto& condition : conditions_of(c)) {
-    auto p = predict(*model, corpus, split.test, condition_zero(condition));
+    auto p = predict(*model, corpus, split.test, audio_norm, condition, seed);
     const auto confusion = stats::confusion_matrix(p.labels, p.predicted, static_cast<int>(dims.num_classes));
     store::EvalRecord eval;
     eval.condition = condition;

@@ -1,14 +1,17 @@
 #pragma once
 // Grid files (experiments/*.toml) and their expansion into cells.
 //
-//   [grid]      name, description, plugins = ["path/to/libplugin.so", ...]
-//   [settings]  fixed settings for every cell (nested tables = dotted keys)
-//   [axes]      key = [values...]  -> the cartesian product; an integer axis
-//               may be written as a range string, e.g. seed = "0-19"
+//   [grid]        name, description, plugins = ["path/to/libplugin.so", ...],
+//                 include = ["table1.toml", ...] (paths relative to this file)
+//   [settings]    fixed settings for every cell (nested tables = dotted keys)
+//   [axes]        key = [values...]  -> the cartesian product; an integer axis
+//                 may be written as a range string, e.g. seed = "0-19"
+//   [[variants]]  optional; each cell of the product once per variant, with the
+//                 variant's settings (and `label`) on top
 //
 // Each cell is a fully resolved Config with a stable id; cells with the same
-// id are one cell. A model's own setting defaults (MulT's width, say) apply
-// to every key that neither [settings], [axes] nor --set gives.
+// id are one cell, also across included grids. A model's own setting defaults
+// (MulT's width, say) apply to every key that the grid and --set leave unset.
 #include <functional>
 #include <string>
 #include <utility>
@@ -22,6 +25,7 @@ struct Cell {
   std::string id;     // Config::id()
   std::string label;  // the cell's axis values, e.g. "auxformer standard seed=0"
   Config config;
+  std::vector<std::string> parts;  // names of the (included) grids that define it
 };
 
 struct Grid {
@@ -30,6 +34,7 @@ struct Grid {
   std::string description;
   std::vector<std::string> axes;  // axis keys in file order
   std::vector<std::string> plugins;  // as written in the grid file
+  std::vector<std::pair<std::string, std::size_t>> parts;  // included grids: name, cells (before merging)
   std::vector<Cell> cells;        // deduplicated, in expansion order
 };
 

@@ -23,11 +23,41 @@ Split speaker_split(const store::CorpusData& corpus, std::uint64_t seed, double 
 // What is done to a batch's inputs (test-time conditions, modality dropping).
 enum class Zero { none, audio, video };
 
-// Pads the given utterances into one batch; `zero[i]` zeroes a modality of
-// the i-th utterance (its frames stay valid: the modality is "missing", not
-// shorter). An empty `zero` leaves everything intact.
+// Per-feature z-normalisation (x - mean) * inv_std of the audio features.
+struct Normalization {
+  std::vector<float> mean, inv_std;
+};
+// Statistics over the audio frames of `train` only (PROTOCOL.md: the training
+// speakers' statistics normalise every set).
+Normalization audio_normalization(const store::CorpusData& corpus, const std::vector<std::int64_t>& train);
+
+// Test-time random frame masking: in each utterance, a random (1 - keep)
+// share of the modality's frames is zeroed. The frames drawn depend only on
+// (seed, utterance id), so every model and every batching sees the same masks.
+struct FrameMasking {
+  Zero modality = Zero::none;  // audio or video; none = off
+  double keep = 1.0;
+  std::uint64_t seed = 0;
+};
+
+struct Preparation {
+  // zero[i] zeroes a modality of the i-th utterance (its frames stay valid:
+  // the modality is "missing", not shorter). Empty = nothing zeroed.
+  std::vector<Zero> zero;
+  const Normalization* audio = nullptr;  // nullptr = raw features
+  FrameMasking masking;
+};
+
+// Pads the given utterances into one batch, prepared as asked. Normalisation
+// comes first, so a zeroed frame is zero in the normalised space.
 Batch make_batch(const store::CorpusData& corpus, const std::vector<std::int64_t>& indices,
-                 const std::vector<Zero>& zero = {});
+                 const Preparation& preparation = {});
+inline Batch make_batch(const store::CorpusData& corpus, const std::vector<std::int64_t>& indices,
+                        const std::vector<Zero>& zero) {
+  Preparation p;
+  p.zero = zero;
+  return make_batch(corpus, indices, p);
+}
 
 // Consecutive batches of `batch_size` over `indices` (the last may be short).
 std::vector<std::vector<std::int64_t>> chunk(const std::vector<std::int64_t>& indices, std::int64_t batch_size);

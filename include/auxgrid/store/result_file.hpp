@@ -12,6 +12,8 @@
 //                train_loss, dev_loss (nats, mean cross-entropy), lr, seconds
 //                (wall seconds per epoch)
 //   /split       string datasets: train_ids, dev_ids, test_ids (utterance ids)
+//   /normalization  float64 [audio_dim]: audio_mean, audio_std (the training
+//                set's statistics that z-normalised the audio; absent if off)
 //   /eval/<condition>   (read back in the order written)
 //                       datasets labels int32[N], predictions int32[N],
 //                       utterance_ids string[N], confusion int64[C, C] (row = truth);
@@ -48,6 +50,7 @@ struct CellResult {
   int best_epoch = -1;
   std::vector<EpochRecord> epochs;
   std::vector<std::string> train_ids, dev_ids, test_ids;
+  std::vector<double> audio_mean, audio_std;  // empty when data.normalize_audio is off
   std::vector<EvalRecord> evals;
   std::map<std::string, std::string> provenance;  // host, versions, wall time, ...
 };
