@@ -17,7 +17,7 @@ struct GridArgs {
   std::string grid, out;
   std::vector<std::string> sets, plugins;
   int threads = 0;
-  bool quiet = false, verbose = false;
+  bool quiet = false, verbose = false, list = false;
 };
 
 Overrides overrides_of(const std::vector<std::string>& sets) {
@@ -66,21 +66,37 @@ int run(const Args& args, dist::World& world) {
 int plan(const Args& args) {
   GridArgs a;
   auto o = grid_options(a);
+  o.add_options()("list", po::bool_switch(&a.list), "list every cell (default: only for grids of <= 40 cells)");
   parse(args, o, "grid");
   const auto grid = load(a);
   const auto out = a.out.empty() ? "results/" + grid.name : a.out;
   const auto plan = train::make_plan(grid, out);
-  fmt::print("grid '{}' ({}): {} cells over axes [{}]; results in {}\n", grid.name, grid.path, grid.cells.size(),
-             fmt::join(grid.axes, ", "), out);
-  for (const auto& p : plan.cells) {
-    const char* state = p.state == store::ResultState::complete     ? "done"
-                        : p.state == store::ResultState::incomplete ? "rerun"
-                                                                    : "pending";
-    const bool explain = p.state == store::ResultState::incomplete;
-    fmt::print("  {}  {:<8} {}{}\n", p.cell->id, state, p.cell->label, explain ? "  (" + p.why + ")" : "");
+  fmt::print("grid '{}' ({}): {} cells; results in {}\n", grid.name, grid.path, grid.cells.size(), out);
+  if (!grid.axes.empty()) fmt::print("  axes: {}\n", fmt::join(grid.axes, ", "));
+  if (!grid.parts.empty()) {
+    fmt::print("  {:<12} {:>6}\n", "part", "cells");
+    std::size_t sum = 0;
+    for (const auto& [name, count] : grid.parts) fmt::print("  {:<12} {:>6}\n", name, count), sum += count;
+    fmt::print("  {:<12} {:>6}  ({} definitions repeat a cell of another part: trained once)\n", "unique",
+               grid.cells.size(), sum - std::min(sum, grid.cells.size()));
   }
-  fmt::print("{} done, {} to train; every pending cell is valid\n", plan.complete, plan.pending.size());
-  return 0;
+  if (a.list || grid.cells.size() <= 40)
+    for (const auto& p : plan.cells) {
+      const char* state = !p.problem.empty()                             ? "invalid"
+                          : p.state == store::ResultState::complete     ? "done"
+                          : p.state == store::ResultState::incomplete ? "rerun"
+                                                                        : "pending";
+      const bool explain = p.state == store::ResultState::incomplete;
+      fmt::print("  {}  {:<8} {}{}\n", p.cell->id, state, p.cell->label, explain ? "  (" + p.why + ")" : "");
+    }
+  fmt::print("{} done, {} to train{}\n", plan.complete, plan.pending.size(),
+             plan.invalid ? fmt::format(", {} invalid", plan.invalid) : "; every pending cell is valid");
+  if (!plan.pending.empty())
+    // 33 GFLOP/s: full-size AuxFormer training on this 2-core machine (shared/notes/build-and-speed.md).
+    fmt::print("estimated work: {:.2f} PFLOP (6 x parameters x training frames x epochs), about {:.0f} hours at 33 GFLOP/s\n",
+               plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
+  for (const auto& [problem, count] : plan.problem_counts) fmt::print("invalid: {} cells: {}\n", count, problem);
+  return plan.invalid ? 1 : 0;
 }
 
 int models(const Args& args) {

@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "expect_error.hpp"
+#include <boost/filesystem.hpp>
+#include <fstream>
 #include <set>
 
 #include "auxgrid/core/check.hpp"
@@ -125,4 +127,48 @@ BOOST_AUTO_TEST_CASE(grid_plugins_load_before_expansion) {
   BOOST_TEST(loaded == (std::vector<std::string>{"a.so", "b.so"}));
   BOOST_TEST(g.plugins.size() == 2u);
   expect_error([] { parse_grid("[grid]\nplugins = \"a.so\"\n", "p.toml"); }, {"p.toml:2", "grid.plugins"});
+}
+
+BOOST_AUTO_TEST_CASE(grid_variants_multiply_the_product) {
+  const auto g = parse_grid(R"(
+[axes]
+seed = [0, 1]
+[[variants]]
+label = "default"
+[[variants]]
+label = "no a"
+train.lambda_a = 0.0
+model.name = "baseline1"
+)", "v.toml");
+  BOOST_REQUIRE(g.cells.size() == 4u);
+  BOOST_TEST(g.cells[0].label == "seed=0 default");
+  BOOST_TEST(g.cells[1].label == "seed=0 no a");
+  BOOST_TEST(g.cells[1].config.real("train.lambda_a") == 0.0);
+  BOOST_TEST(g.cells[1].config.str("model.name") == "baseline1");
+  BOOST_TEST(g.cells[2].config.real("train.lambda_a") == 1.0 / 3);
+  expect_error([] { parse_grid("[[variants]]\ntrain.nope = 1\n", "v.toml"); }, {"v.toml:2", "train.nope"});
+}
+
+BOOST_AUTO_TEST_CASE(grid_includes_merge_identical_cells) {
+  namespace fs = boost::filesystem;
+  const auto dir = fs::temp_directory_path() / fs::unique_path();
+  fs::create_directories(dir);
+  std::ofstream(dir / "a.toml") << "[grid]\nname = \"a\"\n[axes]\nseed = [0, 1, 2]\n";
+  std::ofstream(dir / "b.toml") << "[grid]\nname = \"b\"\n[axes]\nseed = [2, 3]\n";
+  std::ofstream(dir / "all.toml") << "[grid]\ninclude = [\"a.toml\", \"b.toml\"]\n";
+  const auto g = load_grid((dir / "all.toml").string());
+  BOOST_TEST(g.cells.size() == 4u);  // seed 2 is one cell
+  BOOST_REQUIRE(g.parts.size() == 2u);
+  BOOST_TEST(g.parts[0].first == "a");
+  BOOST_TEST(g.parts[1].second == 2u);
+  BOOST_TEST(g.cells[2].parts == (std::vector<std::string>{"a", "b"}));
+  std::ofstream(dir / "bad.toml") << "[grid]\ninclude = [\"missing.toml\"]\n";
+  expect_error([&] { load_grid((dir / "bad.toml").string()); }, {"missing.toml"});
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(the_paper_grid_has_about_a_thousand_cells) {
+  const auto g = load_grid(std::string(AUXGRID_SOURCE_DIR) + "/experiments/paper.toml");
+  BOOST_TEST(g.cells.size() == 1000u);
+  BOOST_TEST(g.parts.size() == 7u);
 }

@@ -1,5 +1,6 @@
 #include "auxgrid/train/runner.hpp"
 
+#include <fmt/ranges.h>
 #include <torch/torch.h>
 #include <torch/version.h>
 #include <unistd.h>
@@ -71,6 +72,7 @@ std::int64_t validate_cell(const Cell& cell, const store::CorpusInfo& corpus,
 Plan make_plan(const Grid& grid, const std::string& out_dir) {
   Plan plan;
   std::map<std::string, store::CorpusInfo> corpora;
+  std::map<std::string, std::string> unreadable;  // corpus path -> why
   std::map<std::string, std::int64_t> params_by_model;
   for (const auto& cell : grid.cells) {
     PlannedCell planned;
@@ -84,22 +86,44 @@ Plan make_plan(const Grid& grid, const std::string& out_dir) {
     try {
       const auto path = cell.config.str("data.corpus");
       AUXGRID_CHECK(!path.empty(), "data.corpus is not set (the corpus file to train on)");
+      AUXGRID_CHECK(!unreadable.count(path), "{}", unreadable[path]);
       auto corpus = corpora.find(path);
-      if (corpus == corpora.end()) corpus = corpora.emplace(path, store::read_corpus_info(path)).first;
+      if (corpus == corpora.end()) {
+        try {
+          corpus = corpora.emplace(path, store::read_corpus_info(path)).first;
+        } catch (const Error& e) {
+          unreadable[path] = e.what();  // one read per corpus, also when it fails
+          throw;
+        }
+      }
       const auto& info = corpus->second;
-      const double frames_per_utterance =
-          static_cast<double>(info.audio_frames + info.video_frames) / static_cast<double>(info.num_utterances);
-      planned.cost = static_cast<double>(validate_cell(cell, info, params_by_model)) * frames_per_utterance *
-                     static_cast<double>(info.num_utterances * cell.config.integer("train.epochs"));
+      const double train_frames = cell.config.real("data.train_fraction") * static_cast<double>(info.audio_frames);
+      planned.flops = 6.0 * static_cast<double>(validate_cell(cell, info, params_by_model)) * train_frames *
+                      static_cast<double>(cell.config.integer("train.epochs"));
     } catch (const Error& e) {
-      AUXGRID_FAIL("{}: cell '{}' ({}): {}", grid.path, cell.label, cell.id, e.what());
+      planned.problem = e.what();
+      ++plan.invalid;
+      ++plan.problem_counts[planned.problem];
+      if (plan.problems.size() < 5)
+        plan.problems.push_back(fmt::format("cell '{}' ({}): {}", cell.label, cell.id, planned.problem));
+      plan.cells.push_back(planned);
+      continue;
     }
     plan.cells.push_back(planned);
     plan.pending.push_back(planned);
+    plan.pending_flops += planned.flops;
   }
   std::stable_sort(plan.pending.begin(), plan.pending.end(),
-                   [](const PlannedCell& a, const PlannedCell& b) { return a.cost > b.cost; });
+                   [](const PlannedCell& a, const PlannedCell& b) { return a.flops > b.flops; });
   return plan;
+}
+
+void throw_if_invalid(const Plan& plan, const Grid& grid) {
+  if (plan.invalid == 0) return;
+  AUXGRID_FAIL("{}: {}{}", grid.path, fmt::join(plan.problems, "\n  "),
+               plan.invalid > plan.problems.size()
+                   ? fmt::format("\n  ... {} invalid cells in all; nothing was trained", plan.invalid)
+                   : std::string());
 }
 
 int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
@@ -115,6 +139,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   if (world.rank() == 0) {
     try {
       const auto plan = make_plan(grid, options.out_dir);
+      throw_if_invalid(plan, grid);
       complete = static_cast<std::int64_t>(plan.complete);
       for (const auto& p : plan.pending) pending.push_back(p.cell - grid.cells.data());
       for (const auto& p : plan.pending)

@@ -2,6 +2,7 @@
 // Running a grid: plan (what is done, what is pending, is every pending cell
 // valid), then ranks claim pending cells from a shared counter, longest first,
 // train them and write one result file per cell.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -16,19 +17,28 @@ struct PlannedCell {
   const Cell* cell = nullptr;
   store::ResultState state = store::ResultState::missing;
   std::string why;      // why an existing file is not complete
-  double cost = 0;      // relative: parameters x frames x epochs
+  std::string problem;  // why this cell cannot run (empty = valid)
+  double flops = 0;     // estimated training work: 6 x parameters x training frames x epochs
 };
 
 struct Plan {
-  std::vector<PlannedCell> cells;  // grid order
-  std::vector<PlannedCell> pending;  // to run, longest first
+  std::vector<PlannedCell> cells;    // grid order
+  std::vector<PlannedCell> pending;  // valid cells to run, longest first
   std::size_t complete = 0;
+  std::size_t invalid = 0;
+  double pending_flops = 0;
+  // "cell '<label>' (<id>): <problem>" for the first invalid cells.
+  std::vector<std::string> problems;
+  // Distinct problems with the number of cells that have each.
+  std::map<std::string, std::size_t> problem_counts;
 };
 
 // Checks every cell whose result is not complete before anything is trained:
 // known model, valid settings, a readable corpus whose feature widths match.
-// Throws one error naming the cell, the key and the file.
+// Problems are collected, not thrown (see throw_if_invalid).
 Plan make_plan(const Grid& grid, const std::string& out_dir);
+// One error naming the grid file, the first invalid cells, the key and the file.
+void throw_if_invalid(const Plan& plan, const Grid& grid);
 
 struct RunOptions {
   std::string out_dir;
