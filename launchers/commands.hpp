@@ -20,5 +20,7 @@ int plan(const Args& args);
 int models(const Args& args);
 int synth(const Args& args);                     // corpus_commands.cpp
 int corpus_info(const Args& args);
+int splits(const Args& args);                    // split_command.cpp
+int import_corpus(const Args& args);             // import_command.cpp
 
 }  // namespace auxgrid::launcher

@@ -21,8 +21,19 @@ commands:
         list the cells, which are done, and validate the pending ones
   synth --preset NAME [--seed S] --out FILE
         write a synthetic corpus (presets: tiny)
+  import --audio-dir DIR (--video-dir DIR | --video-h5 FILE)
+         (--labels CSV [--classes a,b,...] | --crema-d-names) --out FILE
+         [--name NAME] [--audio-hop-ms 16] [--video-fps 29.97] [--skip-bad]
+        import extracted features: <clip>.csv OpenSMILE LLD CSVs, <clip>.npy
+        files (frames x D, <f4 or <f2) or one HDF5 dataset per clip, labels
+        from a clip,label,speaker CSV or CREMA-D file names. Features are
+        stored raw: audio is z-normalised at training time with the training
+        speakers' statistics of each split. A bad clip is an error naming it;
+        --skip-bad lists and skips bad clips instead
   corpus-info FILE
         print a corpus file's shape, classes and speakers
+  splits CORPUS [--seeds 0-19] [--train-fraction F] [--dev-fraction F]
+        the speaker-independent split of each trial: utterances and speakers per set
   models [--classes C] [--audio-dim D] [--video-dim D] [--set key=value ...] [--plugin LIB ...]
         list the registered models with their parameter counts (default: the
         paper's sizes, 4 classes, audio 130, video 4096)
@@ -57,7 +68,9 @@ int main(int argc, char** argv) {
     if (command == "plan") return launcher::plan(args);
     if (command == "synth") return launcher::synth(args);
     if (command == "corpus-info") return launcher::corpus_info(args);
+    if (command == "import") return launcher::import_corpus(args);
     if (command == "models") return launcher::models(args);
+    if (command == "splits") return launcher::splits(args);
     std::cerr << "auxgrid: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const launcher::po::error& e) {

@@ -11,11 +11,12 @@
 
 namespace auxgrid::data {
 
-Split speaker_split(const store::CorpusData& corpus, std::uint64_t seed, double train_fraction, double dev_fraction) {
+Split speaker_split(const std::vector<std::string>& utterance_speakers, std::uint64_t seed, double train_fraction,
+                    double dev_fraction, const std::string& where) {
   std::map<std::string, std::vector<std::int64_t>> by_speaker;  // ordered: the split must not depend on file order
-  for (std::size_t i = 0; i < corpus.speakers.size(); ++i) by_speaker[corpus.speakers[i]].push_back(i);
+  for (std::size_t i = 0; i < utterance_speakers.size(); ++i) by_speaker[utterance_speakers[i]].push_back(i);
   AUXGRID_CHECK(by_speaker.size() >= 3, "corpus '{}' has {} speaker(s); a speaker-independent split needs at least 3",
-                corpus.info.path, by_speaker.size());
+                where, by_speaker.size());
   AUXGRID_CHECK(train_fraction + dev_fraction < 1.0, "train and dev fractions ({} + {}) leave nothing for test",
                 train_fraction, dev_fraction);
 
@@ -24,7 +25,7 @@ Split speaker_split(const store::CorpusData& corpus, std::uint64_t seed, double 
   std::mt19937_64 rng(seed);
   shuffle_in_place(speakers, rng);
 
-  const double n = static_cast<double>(corpus.labels.size());
+  const double n = static_cast<double>(utterance_speakers.size());
   const double target[3] = {train_fraction * n, dev_fraction * n, (1.0 - train_fraction - dev_fraction) * n};
   std::vector<std::int64_t>* sets[3];
   Split split;

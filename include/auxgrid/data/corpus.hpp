@@ -18,7 +18,13 @@ struct Split {
 // set (train/dev/test) furthest below its target share of utterances; no
 // speaker is in two sets, and every set has at least one speaker. The same
 // corpus and seed give the same split for every model.
-Split speaker_split(const store::CorpusData& corpus, std::uint64_t seed, double train_fraction, double dev_fraction);
+// speakers[i] is utterance i's speaker; `where` names the corpus in errors.
+Split speaker_split(const std::vector<std::string>& speakers, std::uint64_t seed, double train_fraction,
+                    double dev_fraction, const std::string& where);
+inline Split speaker_split(const store::CorpusData& corpus, std::uint64_t seed, double train_fraction,
+                           double dev_fraction) {
+  return speaker_split(corpus.speakers, seed, train_fraction, dev_fraction, corpus.info.path);
+}
 
 // What is done to a batch's inputs (test-time conditions, modality dropping).
 enum class Zero { none, audio, video };
