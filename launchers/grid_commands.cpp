@@ -95,7 +95,8 @@ int plan(const Args& args) {
     // 33 GFLOP/s: full-size AuxFormer training on this 2-core machine (shared/notes/build-and-speed.md).
     fmt::print("estimated work: {:.2f} PFLOP (6 x parameters x training frames x epochs), about {:.0f} hours at 33 GFLOP/s\n",
                plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
-  for (const auto& [problem, count] : plan.problem_counts) fmt::print("invalid: {} cells: {}\n", count, problem);
+  for (const auto& [problem, count] : plan.problem_counts)
+    fmt::print(stderr, "{}: {} invalid cell(s): {}\n", grid.path, count, problem);
   return plan.invalid ? 1 : 0;
 }
 

@@ -7,6 +7,9 @@
 
 #include <boost/filesystem.hpp>
 #include <chrono>
+#include <cmath>
+#include <cstring>
+#include <limits>
 #include <fstream>
 #include <iterator>
 #include <thread>
@@ -15,6 +18,7 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/store/corpus_file.hpp"
+#include "auxgrid/store/corpus_writer.hpp"
 #include "auxgrid/store/result_file.hpp"
 
 namespace fs = boost::filesystem;
@@ -60,6 +64,126 @@ CorpusData make_corpus() {
   c.info.audio_frames = 20;
   c.info.video_frames = 8;
   return c;
+}
+
+// Many utterances (some empty), enough rows for several chunks of both
+// modalities, values with all kinds of magnitudes.
+CorpusData make_large_corpus(const std::string& video_dtype) {
+  CorpusData c;
+  c.info.name = "large";
+  c.info.description = "chunk boundaries";
+  c.info.audio_dim = 7;
+  c.info.video_dim = 1500;  // 4 MiB chunks of float32 hold 699 rows
+  c.info.audio_hop_ms = 16;
+  c.info.video_fps = 29.97;
+  c.info.class_names = {"a", "b", "c"};
+  c.info.video_dtype = video_dtype;
+  c.audio_offsets = {0};
+  c.video_offsets = {0};
+  std::uint32_t state = 12345;
+  const auto next = [&] { return state = state * 1664525u + 1013904223u; };
+  for (int u = 0; u < 150; ++u) {
+    c.utterance_ids.push_back("utt" + std::to_string(u));
+    c.speakers.push_back("s" + std::to_string(u % 7));
+    c.labels.push_back(static_cast<std::int32_t>(next() % 3));
+    const std::int64_t audio_frames = (u % 11 == 0) ? 0 : 1 + next() % 70, video_frames = next() % 35;
+    for (std::int64_t k = 0; k < audio_frames * c.info.audio_dim; ++k) c.audio.push_back(static_cast<float>(next()) * 1e-9f - 2.0f);
+    for (std::int64_t k = 0; k < video_frames * c.info.video_dim; ++k) {
+      const float unit = static_cast<float>(next() >> 8) / 16777216.0f - 0.5f;
+      c.video.push_back(std::ldexp(unit, static_cast<int>(next() % 40) - 24));  // 2^-25 .. 2^15
+    }
+    c.audio_offsets.push_back(c.audio_offsets.back() + audio_frames);
+    c.video_offsets.push_back(c.video_offsets.back() + video_frames);
+  }
+  c.info.num_utterances = 150;
+  c.info.audio_frames = c.audio_offsets.back();
+  c.info.video_frames = c.video_offsets.back();
+  return c;
+}
+
+void check_same(const CorpusData& a, const CorpusData& b) {
+  BOOST_TEST(a.info.name == b.info.name);
+  BOOST_TEST(a.info.description == b.info.description);
+  BOOST_TEST(a.info.audio_dim == b.info.audio_dim);
+  BOOST_TEST(a.info.video_dim == b.info.video_dim);
+  BOOST_TEST(a.info.audio_hop_ms == b.info.audio_hop_ms);
+  BOOST_TEST(a.info.video_fps == b.info.video_fps);
+  BOOST_TEST(a.info.class_names == b.info.class_names);
+  BOOST_TEST(a.info.num_utterances == b.info.num_utterances);
+  BOOST_TEST(a.info.audio_frames == b.info.audio_frames);
+  BOOST_TEST(a.info.video_frames == b.info.video_frames);
+  BOOST_TEST(a.info.video_dtype == b.info.video_dtype);
+  BOOST_TEST((a.audio == b.audio));
+  BOOST_TEST(a.audio_offsets == b.audio_offsets);
+  BOOST_TEST((a.video == b.video));
+  BOOST_TEST(a.video_offsets == b.video_offsets);
+  BOOST_TEST(a.utterance_ids == b.utterance_ids);
+  BOOST_TEST(a.speakers == b.speakers);
+  BOOST_TEST(a.labels == b.labels);
+}
+
+// Appends every utterance of `c` to a streaming writer, as a generator would.
+CorpusInfo stream(const std::string& path, const CorpusData& c) {
+  CorpusWriter w(path, c.info);
+  for (std::size_t u = 0; u < c.labels.size(); ++u) {
+    const auto a = c.audio_offsets[u], v = c.video_offsets[u];
+    w.append(c.utterance_ids[u], c.speakers[u], c.labels[u], c.audio.data() + a * c.info.audio_dim,
+             c.audio_offsets[u + 1] - a, c.video.data() + v * c.info.video_dim, c.video_offsets[u + 1] - v);
+  }
+  BOOST_TEST(w.utterances() == static_cast<std::int64_t>(c.labels.size()));
+  return w.finish();
+}
+
+// What the format's first version wrote, through the raw API: no
+// video_dtype, float32 features chunked by min(1024, rows) rows.
+void write_version1(const std::string& path, const CorpusData& c) {
+  H5::H5File f(path, H5F_ACC_TRUNC);
+  H5::StrType text(H5::PredType::C_S1, H5T_VARIABLE);
+  text.setCset(H5T_CSET_UTF8);
+  const H5::DataSpace scalar(H5S_SCALAR);
+  const auto int_attr = [&](const char* name, std::int64_t v, const H5::PredType& type) {
+    f.createAttribute(name, type, scalar).write(H5::PredType::NATIVE_INT64, &v);
+  };
+  const auto strings = [&](const std::vector<std::string>& v) {
+    std::vector<const char*> p;
+    for (const auto& x : v) p.push_back(x.c_str());
+    return p;
+  };
+  int_attr("format_version", 1, H5::PredType::NATIVE_INT32);
+  f.createAttribute("name", text, scalar).write(text, c.info.name);
+  int_attr("audio_dim", c.info.audio_dim, H5::PredType::NATIVE_INT64);
+  int_attr("video_dim", c.info.video_dim, H5::PredType::NATIVE_INT64);
+  f.createAttribute("audio_hop_ms", H5::PredType::NATIVE_DOUBLE, scalar).write(H5::PredType::NATIVE_DOUBLE, &c.info.audio_hop_ms);
+  f.createAttribute("video_fps", H5::PredType::NATIVE_DOUBLE, scalar).write(H5::PredType::NATIVE_DOUBLE, &c.info.video_fps);
+  int_attr("num_classes", static_cast<std::int64_t>(c.info.class_names.size()), H5::PredType::NATIVE_INT64);
+  const hsize_t classes = c.info.class_names.size();
+  f.createAttribute("class_names", text, H5::DataSpace(1, &classes)).write(text, strings(c.info.class_names).data());
+  f.createAttribute("description", text, scalar).write(text, c.info.description);
+  const auto matrix = [&](const H5::Group& g, const std::vector<float>& values, hsize_t rows, hsize_t cols) {
+    const hsize_t dims[2] = {rows, cols}, max_dims[2] = {H5S_UNLIMITED, cols}, chunk[2] = {std::min<hsize_t>(rows, 1024), cols};
+    H5::DSetCreatPropList dcpl;
+    dcpl.setChunk(2, chunk);
+    g.createDataSet("features", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims, max_dims), dcpl)
+        .write(values.data(), H5::PredType::NATIVE_FLOAT);
+  };
+  const auto vector = [&](const H5::Group& g, const char* name, const H5::DataType& type, const void* data, hsize_t n) {
+    g.createDataSet(name, type, H5::DataSpace(1, &n)).write(data, type);
+  };
+  const H5::Group audio = f.createGroup("audio"), video = f.createGroup("video"), utt = f.createGroup("utterances");
+  matrix(audio, c.audio, c.info.audio_frames, c.info.audio_dim);
+  vector(audio, "offsets", H5::PredType::NATIVE_INT64, c.audio_offsets.data(), c.audio_offsets.size());
+  matrix(video, c.video, c.info.video_frames, c.info.video_dim);
+  vector(video, "offsets", H5::PredType::NATIVE_INT64, c.video_offsets.data(), c.video_offsets.size());
+  vector(utt, "id", text, strings(c.utterance_ids).data(), c.utterance_ids.size());
+  vector(utt, "speaker", text, strings(c.speakers).data(), c.speakers.size());
+  vector(utt, "label", H5::PredType::NATIVE_INT32, c.labels.data(), c.labels.size());
+}
+
+void set_string_attribute(const std::string& path, const std::string& name, const std::string& value) {
+  H5::H5File f(path, H5F_ACC_RDWR);
+  f.removeAttr(name);
+  H5::StrType text(H5::PredType::C_S1, H5T_VARIABLE);
+  f.createAttribute(name, text, H5::DataSpace(H5S_SCALAR)).write(text, value);
 }
 
 CellResult make_result(const std::string& id) {
@@ -240,8 +364,14 @@ BOOST_AUTO_TEST_CASE(malformed_files_name_file_and_dataset) {
   expect_error([&] { read_corpus(path); }, {path, "/utterances/label[3]", "outside [0, 4)"});
 
   write_corpus(path, make_corpus());
-  set_int_attribute(path, "/", "format_version", 2);
-  expect_error([&] { read_corpus_info(path); }, {path, "format_version", "is 2"});
+  set_int_attribute(path, "/", "format_version", kCorpusFormatVersion + 1);
+  expect_error([&] { read_corpus_info(path); }, {path, "format_version", "is 3"});
+
+  write_corpus(path, make_corpus());
+  set_string_attribute(path, "video_dtype", "float16");  // the features are float32
+  expect_error([&] { read_corpus_info(path); }, {path, "'video_dtype' is 'float16'", "/video/features", "4-byte"});
+  set_string_attribute(path, "video_dtype", "bfloat16");
+  expect_error([&] { read_corpus(path); }, {path, "'video_dtype' is 'bfloat16'"});
 
   write_corpus(path, make_corpus());
   {
@@ -249,6 +379,154 @@ BOOST_AUTO_TEST_CASE(malformed_files_name_file_and_dataset) {
     f.unlink("/utterances/speaker");
   }
   expect_error([&] { read_corpus_info(path); }, {path, "/utterances/speaker", "missing"});
+}
+
+BOOST_AUTO_TEST_CASE(streaming_writer_equals_write_corpus) {
+  TempDir tmp;
+  for (const char* dtype : {"float32", "float16"}) {
+    const CorpusData c = make_large_corpus(dtype);
+    write_corpus(tmp / "whole.h5", c);
+    const CorpusInfo info = stream(tmp / "streamed.h5", c);
+    BOOST_TEST(info.path == tmp / "streamed.h5");
+    BOOST_TEST(info.num_utterances == 150);
+    BOOST_TEST(info.audio_frames == c.info.audio_frames);
+    BOOST_TEST(info.video_frames == c.info.video_frames);
+    BOOST_TEST(info.video_dtype == dtype);
+    BOOST_TEST((bytes_of(tmp / "streamed.h5") == bytes_of(tmp / "whole.h5")), dtype);
+    CorpusData expected = c;
+    if (expected.info.video_dtype == "float16") round_to_half(expected.video.data(), expected.video.size());
+    check_same(read_corpus(tmp / "streamed.h5"), expected);
+  }
+  // Both files, nothing temporary left over.
+  BOOST_TEST(std::distance(fs::directory_iterator(tmp.dir), fs::directory_iterator()) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(index_is_the_corpus_without_features) {
+  TempDir tmp;
+  const CorpusData c = make_large_corpus("float16");
+  write_corpus(tmp / "c.h5", c);
+  const CorpusIndex x = read_corpus_index(tmp / "c.h5");
+  BOOST_TEST(x.info.path == tmp / "c.h5");
+  BOOST_TEST(x.info.video_dtype == "float16");
+  BOOST_TEST(x.info.video_frames == c.info.video_frames);
+  BOOST_TEST(x.audio_offsets == c.audio_offsets);
+  BOOST_TEST(x.video_offsets == c.video_offsets);
+  BOOST_TEST(x.utterance_ids == c.utterance_ids);
+  BOOST_TEST(x.speakers == c.speakers);
+  BOOST_TEST(x.labels == c.labels);
+  replace_dataset(tmp / "c.h5", "/video/offsets", {0, 1});
+  expect_error([&] { read_corpus_index(tmp / "c.h5"); }, {"/video/offsets", "has 2 entries, expected 151"});
+}
+
+BOOST_AUTO_TEST_CASE(half_precision_conversion) {
+  const auto bits = [](float x) { return float_to_half(x); };
+  BOOST_TEST(bits(1.0f) == 0x3c00);
+  BOOST_TEST(bits(-2.0f) == 0xc000);
+  BOOST_TEST(bits(-0.0f) == 0x8000);
+  BOOST_TEST(bits(65504.0f) == 0x7bff);                       // the largest half
+  BOOST_TEST(bits(65519.0f) == 0x7bff);                       // rounds down to it
+  BOOST_TEST(bits(65520.0f) == 0x7c00);                       // rounds up to infinity
+  BOOST_TEST(bits(1e9f) == 0x7c00);
+  BOOST_TEST(bits(-std::numeric_limits<float>::infinity()) == 0xfc00);
+  BOOST_TEST(bits(std::numeric_limits<float>::quiet_NaN()) == 0x7e00);
+  BOOST_TEST(bits(1.0f + std::ldexp(1.0f, -11)) == 0x3c00);   // tie: to even
+  BOOST_TEST(bits(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3c02);
+  BOOST_TEST(bits(std::ldexp(1.0f, -14)) == 0x0400);          // smallest normal
+  BOOST_TEST(bits(std::ldexp(1.0f, -24)) == 0x0001);          // smallest subnormal
+  BOOST_TEST(bits(std::ldexp(1.0f, -25)) == 0x0000);          // tie: to even (zero)
+  BOOST_TEST(bits(std::ldexp(3.0f, -25)) == 0x0002);          // 1.5 ulps: tie to even
+  BOOST_TEST(std::isinf(half_to_float(0x7c00)));
+  BOOST_TEST(std::isnan(half_to_float(0x7e01)));
+  BOOST_TEST(half_to_float(0x0001) == std::ldexp(1.0f, -24));
+  BOOST_TEST(half_to_float(0x3555) == 0.333251953125f);
+  // Every half (but NaN) survives the round trip bit for bit.
+  int mismatches = 0;
+  for (std::uint32_t h = 0; h < 65536; ++h)
+    if ((h & 0x7c00u) != 0x7c00u || (h & 0x3ffu) == 0) mismatches += float_to_half(half_to_float(h)) != h;
+  BOOST_TEST(mismatches == 0);
+}
+
+BOOST_AUTO_TEST_CASE(float16_round_trip) {
+  TempDir tmp;
+  const CorpusData c = make_large_corpus("float16");
+  write_corpus(tmp / "half.h5", c);
+  CorpusData single = c;
+  single.info.video_dtype = "float32";
+  write_corpus(tmp / "single.h5", single);
+  const CorpusData r = read_corpus(tmp / "half.h5");
+  BOOST_TEST(r.info.video_dtype == "float16");
+  BOOST_TEST((r.audio == c.audio));  // audio stays float32
+  BOOST_TEST_REQUIRE(r.video.size() == c.video.size());
+  std::size_t outside = 0;
+  for (std::size_t k = 0; k < c.video.size(); ++k) {
+    // Half an ulp: 2^-11 relative for normal halves, 2^-25 absolute below.
+    const float x = c.video[k], tolerance = std::max(std::abs(x) * std::ldexp(1.0f, -11), std::ldexp(1.0f, -25));
+    outside += std::abs(r.video[k] - x) > tolerance;
+  }
+  BOOST_TEST(outside == 0u);
+  BOOST_TEST(read_corpus(tmp / "single.h5").video == c.video);
+  // Half the video bytes; stored as the standard half type (h5py: numpy float16).
+  BOOST_TEST(fs::file_size(tmp / "half.h5") < fs::file_size(tmp / "single.h5") * 0.6);
+  H5::H5File f(tmp / "half.h5", H5F_ACC_RDONLY);
+  const H5::DataSet video = f.openDataSet("/video/features");
+  BOOST_TEST(video.getTypeClass() == H5T_FLOAT);
+  const H5::FloatType type = video.getFloatType();
+  size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+  type.getFields(spos, epos, esize, mpos, msize);
+  BOOST_TEST(type.getSize() == 2u);
+  BOOST_TEST((spos == 15 && epos == 10 && esize == 5 && mpos == 0 && msize == 10));
+  BOOST_TEST(type.getEbias() == 15u);
+  BOOST_TEST(type.getOrder() == H5T_ORDER_LE);
+  // HDF5's own conversion agrees with ours.
+  std::vector<float> converted(c.video.size());
+  video.read(converted.data(), H5::PredType::NATIVE_FLOAT);
+  BOOST_TEST((converted == r.video));
+}
+
+BOOST_AUTO_TEST_CASE(abandoned_writer_leaves_no_file) {
+  TempDir tmp;
+  const auto path = tmp / "sub/c.h5";
+  const CorpusData c = make_corpus();
+  {
+    CorpusWriter w(path, c.info);
+    w.append("u0", "s0", 1, c.audio.data(), 4, c.video.data(), 2);
+    BOOST_TEST(fs::exists(path + ".tmp." + std::to_string(::getpid())));
+  }
+  BOOST_TEST(fs::is_empty(tmp / "sub"));
+  {
+    CorpusWriter w(path, c.info);
+    w.append("u0", "s0", 1, c.audio.data(), 4, c.video.data(), 2);
+    expect_error([&] { w.append("u0", "s1", 0, c.audio.data(), 1, c.video.data(), 1); },
+                 {path, "'u0' more than once"});
+    expect_error([&] { w.append("u1", "s1", 4, c.audio.data(), 1, c.video.data(), 1); },
+                 {path, "label 4 is outside [0, 4)"});
+  }
+  BOOST_TEST(fs::is_empty(tmp / "sub"));
+  CorpusWriter w(path, c.info);
+  w.finish();  // no utterances: a valid, empty corpus
+  expect_error([&] { w.append("u0", "s0", 1, c.audio.data(), 1, c.video.data(), 1); }, {path, "finished"});
+  const CorpusData empty = read_corpus(path);
+  BOOST_TEST(empty.info.num_utterances == 0);
+  BOOST_TEST(empty.audio_offsets == std::vector<std::int64_t>{0});
+  CorpusInfo bad = c.info;
+  bad.video_dtype = "float64";
+  expect_error([&] { CorpusWriter(tmp / "bad.h5", bad); }, {tmp / "bad.h5", "'video_dtype' is 'float64'"});
+  BOOST_TEST(!fs::exists(tmp / "bad.h5"));
+}
+
+BOOST_AUTO_TEST_CASE(version_1_files_still_read) {
+  TempDir tmp;
+  const auto path = tmp / "v1.h5";
+  const CorpusData c = make_corpus();
+  write_version1(path, c);
+  const CorpusData r = read_corpus(path);
+  check_same(r, c);
+  BOOST_TEST(r.info.video_dtype == "float32");
+  BOOST_TEST(read_corpus_info(path).video_frames == 8);
+  BOOST_TEST(read_corpus_index(path).labels == c.labels);
+  // Rewritten, it becomes the current version with the same data.
+  write_corpus(tmp / "v2.h5", r);
+  check_same(read_corpus(tmp / "v2.h5"), c);
 }
 
 BOOST_AUTO_TEST_CASE(invalid_data_is_not_written) {

@@ -15,7 +15,7 @@ using namespace auxgrid;
 namespace {
 store::CorpusData corpus() {
   auto o = data::synth_preset("tiny");
-  o.speakers = 6, o.utterances_per_speaker = 16, o.video_dim = 16, o.max_audio_frames = 32;
+  o.speakers = 6, o.utterances_per_speaker = 32, o.video_dim = 16, o.max_audio_frames = 32;
   o.audio_signal = o.video_signal = 0.6;
   return data::synthesize(o, 0);
 }

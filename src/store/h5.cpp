@@ -112,12 +112,36 @@ auto read_scalar(const H5::H5Object& obj, const std::string& name, std::initiali
   }
 }
 
+// Rows per chunk: as asked, but at most 4 MiB per chunk.
+hsize_t chunk_rows_for(hsize_t asked, hsize_t cols, const H5::DataType& type) {
+  const hsize_t cap = std::max<hsize_t>(1, (hsize_t{4} << 20) / (cols * type.getSize()));
+  return std::max<hsize_t>(1, std::min(asked, cap));
+}
+
 void write_1d(const H5::Group& g, const std::string& name, const H5::DataType& type, const void* data, hsize_t n) {
   H5::DSetCreatPropList dcpl;
   no_times(dcpl.getId());
   const H5::DataSet ds = g.createDataSet(name, type, H5::DataSpace(1, &n), dcpl);
   if (n > 0) ds.write(data, type);
 }
+
+template <class T>
+std::vector<hsize_t> read_numbers(const H5::Group& g, const std::string& name, H5T_class_t cls, int rank,
+                                  const H5::PredType& mem, std::vector<T>& out, const std::string& where) {
+  std::vector<hsize_t> dims;
+  const H5::DataSet ds = open_dataset(g, name, cls, rank, dims, where);
+  hsize_t n = 1;
+  for (hsize_t d : dims) n *= d;
+  out.resize(n);
+  try {
+    if (n > 0) ds.read(out.data(), mem);  // HDF5 converts from the stored width
+  } catch (const H5::Exception& e) {
+    AUXGRID_FAIL("{}: dataset {}: {}", where, path_of(g, name), describe(e));
+  }
+  return dims;
+}
+
+}  // namespace
 
 H5::DataSet open_dataset(const H5::Group& g, const std::string& name, H5T_class_t cls, int rank,
                          std::vector<hsize_t>& dims, const std::string& where) {
@@ -139,24 +163,6 @@ H5::DataSet open_dataset(const H5::Group& g, const std::string& name, H5T_class_
   }
 }
 
-template <class T>
-std::vector<hsize_t> read_numbers(const H5::Group& g, const std::string& name, H5T_class_t cls, int rank,
-                                  const H5::PredType& mem, std::vector<T>& out, const std::string& where) {
-  std::vector<hsize_t> dims;
-  const H5::DataSet ds = open_dataset(g, name, cls, rank, dims, where);
-  hsize_t n = 1;
-  for (hsize_t d : dims) n *= d;
-  out.resize(n);
-  try {
-    if (n > 0) ds.read(out.data(), mem);  // HDF5 converts from the stored width
-  } catch (const H5::Exception& e) {
-    AUXGRID_FAIL("{}: dataset {}: {}", where, path_of(g, name), describe(e));
-  }
-  return dims;
-}
-
-}  // namespace
-
 void init() {
   // Replaces HDF5's printing handler (what H5::Exception::dontPrint() would
   // switch off) with one that prints nothing and keeps the reason.
@@ -173,37 +179,69 @@ std::string describe(const H5::Exception& e) {
 
 void fail(const H5::Exception& e, const std::string& where) { AUXGRID_FAIL("{}: {}", where, describe(e)); }
 
-void write_atomically(const std::string& path, const std::string& where,
-                      const std::function<void(H5::H5File&)>& fill) {
+namespace {
+
+// The temporary name for `path`, once its directory exists.
+std::string temporary_for(const std::string& path, const std::string& where) {
   init();
-  const boost::filesystem::path parent = boost::filesystem::path(path).parent_path();
+  const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
     boost::system::error_code ec;
-    boost::filesystem::create_directories(parent, ec);
+    fs::create_directories(parent, ec);
     AUXGRID_CHECK(!ec, "{}: cannot create directory '{}': {}", where, parent.string(), ec.message());
   }
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  return fmt::format("{}.tmp.{}", path, ::getpid());
+}
+
+H5::H5File create_file(const std::string& tmp, const std::string& where) {
   try {
-    {
-      H5::H5File file(tmp, H5F_ACC_TRUNC);  // the root group stores no times
-      fill(file);
-      file.close();
-    }
-    // Without the fsync a crash could persist the rename before the data.
-    const int fd = ::open(tmp.c_str(), O_RDONLY);
-    const bool synced = fd >= 0 && ::fsync(fd) == 0;
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    AUXGRID_CHECK(synced, "{}: cannot sync '{}': {}", where, tmp, std::strerror(err));
-    AUXGRID_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "{}: cannot rename '{}' to it: {}", where, tmp,
-                  std::strerror(errno));
+    return H5::H5File(tmp, H5F_ACC_TRUNC);  // the root group stores no times
   } catch (const H5::Exception& e) {
     std::remove(tmp.c_str());
     fail(e, where);
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
   }
+}
+
+}  // namespace
+
+AtomicFile::AtomicFile(const std::string& path, const std::string& where)
+    : path_(path), where_(where), tmp_(temporary_for(path, where)), file_(create_file(tmp_, where)) {}
+
+AtomicFile::~AtomicFile() {
+  if (committed_) return;
+  try {
+    file_.close();
+  } catch (...) {  // the file is being discarded; its removal is what matters
+  }
+  std::remove(tmp_.c_str());
+}
+
+void AtomicFile::commit() {
+  try {
+    file_.close();
+  } catch (const H5::Exception& e) {
+    fail(e, where_);
+  }
+  // Without the fsync a crash could persist the rename before the data.
+  const int fd = ::open(tmp_.c_str(), O_RDONLY);
+  const bool synced = fd >= 0 && ::fsync(fd) == 0;
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  AUXGRID_CHECK(synced, "{}: cannot sync '{}': {}", where_, tmp_, std::strerror(err));
+  AUXGRID_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "{}: cannot rename '{}' to it: {}", where_, tmp_,
+                std::strerror(errno));
+  committed_ = true;
+}
+
+void write_atomically(const std::string& path, const std::string& where,
+                      const std::function<void(H5::H5File&)>& fill) {
+  AtomicFile out(path, where);
+  try {
+    fill(out.file());
+  } catch (const H5::Exception& e) {
+    fail(e, where);
+  }
+  out.commit();
 }
 
 H5::H5File open_read(const std::string& path, const std::string& where) {
@@ -400,14 +438,63 @@ void write_matrix(const H5::Group& g, const std::string& name, const H5::PredTyp
   const hsize_t dims[2] = {rows, cols};
   hsize_t max_dims[2] = {rows, cols};
   if (chunk_rows > 0) {
-    // Chunks of at most 4 MiB, and no bigger than the data itself.
-    const hsize_t cap = std::max<hsize_t>(1, (hsize_t{4} << 20) / (cols * type.getSize()));
-    const hsize_t chunk[2] = {std::max<hsize_t>(1, std::min({chunk_rows, cap, rows})), cols};
+    // No bigger than the data itself.
+    const hsize_t chunk[2] = {std::max<hsize_t>(1, std::min(chunk_rows_for(chunk_rows, cols, type), rows)), cols};
     dcpl.setChunk(2, chunk);
     max_dims[0] = H5S_UNLIMITED;
   }
   const H5::DataSet ds = g.createDataSet(name, type, H5::DataSpace(2, dims, max_dims), dcpl);
   if (rows * cols > 0) ds.write(data, type);
+}
+
+RowAppender::RowAppender(const H5::Group& g, const std::string& name, const H5::DataType& type, hsize_t cols,
+                         hsize_t chunk_rows)
+    : type_(type), cols_(cols), chunk_rows_(chunk_rows_for(chunk_rows, cols, type)),
+      row_bytes_(cols * type.getSize()) {
+  H5::DSetCreatPropList dcpl;
+  no_times(dcpl.getId());
+  const hsize_t dims[2] = {0, cols}, max_dims[2] = {H5S_UNLIMITED, cols}, chunk[2] = {chunk_rows_, cols};
+  dcpl.setChunk(2, chunk);
+  ds_ = g.createDataSet(name, type, H5::DataSpace(2, dims, max_dims), dcpl);
+  buffer_.resize(chunk_rows_ * row_bytes_);
+}
+
+void RowAppender::append(const void* rows, hsize_t n) {
+  const char* in = static_cast<const char*>(rows);
+  while (n > 0) {
+    const hsize_t take = std::min(n, chunk_rows_ - buffered_);
+    std::memcpy(buffer_.data() + buffered_ * row_bytes_, in, take * row_bytes_);
+    buffered_ += take, in += take * row_bytes_, n -= take;
+    if (buffered_ == chunk_rows_) write_buffer();
+  }
+}
+
+void RowAppender::close() {
+  if (buffered_ > 0) write_buffer();
+  ds_.close();
+}
+
+// Whole chunks, aligned to chunk boundaries: HDF5 writes them straight
+// through, and the bytes do not depend on how the rows were appended.
+void RowAppender::write_buffer() {
+  const hsize_t extent[2] = {written_ + buffered_, cols_};
+  ds_.extend(extent);
+  H5::DataSpace file_space = ds_.getSpace();
+  const hsize_t start[2] = {written_, 0}, count[2] = {buffered_, cols_};
+  file_space.selectHyperslab(H5S_SELECT_SET, count, start);
+  const H5::DataSpace mem_space(2, count);
+  ds_.write(buffer_.data(), type_, mem_space, file_space);
+  written_ += buffered_;
+  buffered_ = 0;
+}
+
+H5::FloatType half_type() {
+  // Fields first: the size can only shrink once they fit in 16 bits.
+  H5::FloatType t(H5::PredType::IEEE_F32LE);
+  t.setFields(15, 10, 5, 0, 10);
+  t.setSize(2);
+  t.setEbias(15);
+  return t;
 }
 
 std::vector<hsize_t> shape(const H5::Group& g, const std::string& name, H5T_class_t cls, int rank,
@@ -448,6 +535,14 @@ std::vector<std::string> read_strings(const H5::Group& g, const std::string& nam
 std::vector<hsize_t> read_floats_2d(const H5::Group& g, const std::string& name, std::vector<float>& out,
                                     const std::string& where) {
   return read_numbers(g, name, H5T_FLOAT, 2, H5::PredType::NATIVE_FLOAT, out, where);
+}
+
+void read_rows(const H5::DataSet& ds, hsize_t first, hsize_t n, hsize_t cols, const H5::DataType& mem, void* out) {
+  if (n == 0) return;
+  H5::DataSpace file_space = ds.getSpace();
+  const hsize_t start[2] = {first, 0}, count[2] = {n, cols};
+  file_space.selectHyperslab(H5S_SELECT_SET, count, start);
+  ds.read(out, mem, H5::DataSpace(2, count), file_space);
 }
 
 std::vector<hsize_t> read_int64s_2d(const H5::Group& g, const std::string& name, std::vector<std::int64_t>& out,

@@ -21,8 +21,27 @@ void init();
 std::string describe(const H5::Exception& e);
 [[noreturn]] void fail(const H5::Exception& e, const std::string& where);
 
-// Writes `path` atomically: `fill` writes "<path>.tmp.<pid>", which is then
-// flushed to disk and renamed; on any error the temporary file is removed.
+// A new HDF5 file written as "<path>.tmp.<pid>" (its directory created) and
+// moved into place by commit(): closed, flushed to disk, renamed. Until then
+// nothing appears at `path`; destroyed without commit() (an error, an
+// abandoned writer), it removes the temporary file.
+class AtomicFile {
+ public:
+  AtomicFile(const std::string& path, const std::string& where);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  H5::H5File& file() { return file_; }
+  void commit();
+
+ private:
+  std::string path_, where_, tmp_;
+  H5::H5File file_;
+  bool committed_ = false;
+};
+
+// Writes `path` atomically: `fill` writes the AtomicFile, which is then committed.
 void write_atomically(const std::string& path, const std::string& where,
                       const std::function<void(H5::H5File&)>& fill);
 // Opens an existing file read-only; a clear error if it is absent or not HDF5.
@@ -63,7 +82,34 @@ void write_strings(const H5::Group& g, const std::string& name, const std::vecto
 void write_matrix(const H5::Group& g, const std::string& name, const H5::PredType& type, const void* data,
                   hsize_t rows, hsize_t cols, hsize_t chunk_rows);
 
-// Shape of a dataset; throws if it is missing or its class or rank differs.
+// A matrix [rows, cols] of `type` (file and memory type alike: no conversion)
+// grown by appending rows. Rows are buffered and written one whole chunk at a
+// time, so memory stays at one chunk (at most 4 MiB) whatever the total.
+class RowAppender {
+ public:
+  RowAppender(const H5::Group& g, const std::string& name, const H5::DataType& type, hsize_t cols,
+              hsize_t chunk_rows);
+  void append(const void* rows, hsize_t n);
+  void close();  // writes the buffered rows (a last, partial chunk) and closes the dataset
+
+ private:
+  void write_buffer();
+  H5::DataSet ds_;
+  H5::DataType type_;
+  hsize_t cols_, chunk_rows_, written_ = 0, buffered_ = 0;
+  std::size_t row_bytes_;
+  std::vector<char> buffer_;
+};
+
+// IEEE 754 half precision (sign bit 15, exponent bits 10-14 with bias 15,
+// mantissa bits 0-9, little-endian): what numpy and h5py call float16.
+H5::FloatType half_type();
+
+// Opens a dataset and returns its shape in `dims`; throws if it is missing or
+// its class or rank differs.
+H5::DataSet open_dataset(const H5::Group& g, const std::string& name, H5T_class_t cls, int rank,
+                         std::vector<hsize_t>& dims, const std::string& where);
+// Shape of a dataset; throws as open_dataset does.
 std::vector<hsize_t> shape(const H5::Group& g, const std::string& name, H5T_class_t cls, int rank,
                            const std::string& where);
 
@@ -74,6 +120,8 @@ std::vector<std::string> read_strings(const H5::Group& g, const std::string& nam
 // Reads a rank-2 dataset into `out` (row-major) and returns its shape.
 std::vector<hsize_t> read_floats_2d(const H5::Group& g, const std::string& name, std::vector<float>& out,
                                     const std::string& where);
+// Rows [first, first + n) of a rank-2 dataset with `cols` columns, in memory type `mem`.
+void read_rows(const H5::DataSet& ds, hsize_t first, hsize_t n, hsize_t cols, const H5::DataType& mem, void* out);
 std::vector<hsize_t> read_int64s_2d(const H5::Group& g, const std::string& name,
                                     std::vector<std::int64_t>& out, const std::string& where);
 

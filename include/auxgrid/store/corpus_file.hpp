@@ -3,14 +3,22 @@
 //
 //   /                    attrs: format_version, name, audio_dim, video_dim,
 //                               audio_hop_ms, video_fps, num_classes,
-//                               class_names (string array), description
+//                               class_names (string array), description,
+//                               video_dtype ("float32" | "float16")
 //   /audio/features      float32 [total_audio_frames, audio_dim]
 //   /audio/offsets       int64   [N + 1]  utterance i = rows offsets[i]..offsets[i+1]
-//   /video/features      float32 [total_video_frames, video_dim]
+//   /video/features      float32 or IEEE float16 (video_dtype)
+//                                [total_video_frames, video_dim]
 //   /video/offsets       int64   [N + 1]
 //   /utterances/id       string  [N]
 //   /utterances/speaker  string  [N]
 //   /utterances/label    int32   [N]  index into class_names
+//
+// The feature matrices are chunked (at most 4 MiB a chunk) with an unlimited
+// first dimension: CorpusWriter (corpus_writer.hpp) appends to them.
+// Version 2 added video_dtype; version 1 files (always float32, no
+// video_dtype) still read. Readers always return float32.
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -18,7 +26,7 @@
 
 namespace auxgrid::store {
 
-inline constexpr int kCorpusFormatVersion = 1;
+inline constexpr int kCorpusFormatVersion = 2;
 
 // Everything but the features: cheap to read, enough to validate a grid.
 struct CorpusInfo {
@@ -30,6 +38,9 @@ struct CorpusInfo {
   std::vector<std::string> class_names;
   std::int64_t num_utterances = 0;
   std::int64_t audio_frames = 0, video_frames = 0;  // totals
+  // How /video/features is stored: "float32", or "float16" (half the size of
+  // 4,096-wide video; about 3 significant digits, ample for features).
+  std::string video_dtype = "float32";
 };
 
 struct CorpusData {
@@ -43,18 +54,36 @@ struct CorpusData {
   std::vector<std::int32_t> labels;          // [N]
 };
 
+// A corpus without its feature matrices: what summaries and split planning
+// need, read without touching the (gigabytes of) features.
+struct CorpusIndex {
+  CorpusInfo info;
+  std::vector<std::int64_t> audio_offsets, video_offsets;  // [N + 1]
+  std::vector<std::string> utterance_ids, speakers;        // [N]
+  std::vector<std::int32_t> labels;                        // [N]
+};
+
 // Checks the structure (offsets monotone and matching the feature rows,
 // sizes consistent, including the totals in `info`, labels in range, utterance
-// ids unique) and throws naming `where` and the field.
+// ids unique, a known video_dtype) and throws naming `where` and the field.
 void validate_corpus(const CorpusData& corpus, const std::string& where);
 
-// Writes atomically (temporary file, then rename). The bytes depend only on
-// the data (no timestamps), so the same corpus gives the same file.
+// Writes atomically (temporary file, then rename) through CorpusWriter,
+// storing the video as info.video_dtype says. The bytes depend only on the
+// data (no timestamps), so the same corpus gives the same file.
 void write_corpus(const std::string& path, const CorpusData& corpus);
 
 // Throws auxgrid::Error naming the file and the dataset/attribute on a
 // missing, unreadable or malformed file.
 CorpusInfo read_corpus_info(const std::string& path);
+CorpusIndex read_corpus_index(const std::string& path);
 CorpusData read_corpus(const std::string& path);
+
+// IEEE 754 half precision, as /video/features stores it for "float16":
+// round to nearest even, overflow to infinity, subnormals kept.
+std::uint16_t float_to_half(float value);
+float half_to_float(std::uint16_t bits);
+// Rounds values in place to what they read back as after a float16 store.
+void round_to_half(float* values, std::size_t n);
 
 }  // namespace auxgrid::store
