@@ -176,19 +176,6 @@ BOOST_AUTO_TEST_CASE(opensmile_csv_parser) {
   expect_error([&] { parse("name;frameTime;a\nx;0;1e39\n"); }, {"f.csv", "'1e39' is not a float32"});
 }
 
-BOOST_AUTO_TEST_CASE(half_precision) {
-  BOOST_TEST(data::half_to_float(0x3c00) == 1.0f);
-  BOOST_TEST(data::half_to_float(0xc000) == -2.0f);
-  BOOST_TEST(data::half_to_float(0x3555) == 0.333251953125f);
-  BOOST_TEST(data::half_to_float(0x7bff) == 65504.0f);
-  BOOST_TEST(data::half_to_float(0x0001) == std::ldexp(1.0f, -24));  // smallest subnormal
-  BOOST_TEST(data::half_to_float(0x03ff) == std::ldexp(1023.0f, -24));
-  BOOST_TEST(std::signbit(data::half_to_float(0x8000)));
-  BOOST_TEST(data::half_to_float(0x7c00) == std::numeric_limits<float>::infinity());
-  BOOST_TEST(data::half_to_float(0xfc00) == -std::numeric_limits<float>::infinity());
-  BOOST_TEST(std::isnan(data::half_to_float(0x7e00)));
-}
-
 BOOST_AUTO_TEST_CASE(npy_parser) {
   const Frames frames = {{1.5f, -2.0f, 0.25f}, {3.0f, 4.0f, -0.5f}};
   for (const char* descr : {"<f4", "<f2"})

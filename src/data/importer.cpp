@@ -403,21 +403,6 @@ LldTable read_opensmile_csv(const std::string& path) {
   return parse_opensmile_csv(in, where);
 }
 
-float half_to_float(std::uint16_t half) {
-  const std::uint32_t sign = std::uint32_t(half & 0x8000u) << 16;
-  const std::uint32_t exponent = (half >> 10) & 0x1fu, mantissa = half & 0x3ffu;
-  if (exponent == 0) {  // zero or subnormal: mantissa * 2^-24
-    const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-    return sign ? -magnitude : magnitude;
-  }
-  // Rebias the exponent (15 -> 127); all ones stays all ones (Inf, NaN).
-  const std::uint32_t bits =
-      sign | ((exponent == 0x1f ? 0xffu : exponent + 112u) << 23) | (mantissa << 13);
-  float f;
-  std::memcpy(&f, &bits, sizeof f);
-  return f;
-}
-
 Matrix parse_npy(const std::string& bytes, const std::string& where) {
   AUXGRID_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0,
                 "{}: not a .npy file (no \\x93NUMPY magic at the start)", where);
@@ -454,7 +439,7 @@ Matrix parse_npy(const std::string& bytes, const std::string& where) {
   for (std::size_t i = 0; i < count; ++i) {
     const auto bits = little_endian(bytes, data_start + i * item, item);
     if (item == 2) {
-      m.values[i] = half_to_float(static_cast<std::uint16_t>(bits));
+      m.values[i] = store::half_to_float(static_cast<std::uint16_t>(bits));
     } else {
       const auto word = static_cast<std::uint32_t>(bits);
       std::memcpy(&m.values[i], &word, sizeof word);

@@ -63,7 +63,6 @@ LldTable read_opensmile_csv(const std::string& path);
 // header, dtype, order, rank or data size.
 Matrix parse_npy(const std::string& bytes, const std::string& where);
 Matrix read_npy(const std::string& path);
-float half_to_float(std::uint16_t half);
 
 // CREMA-D's clip names, ACTOR_SENTENCE_EMOTION_LEVEL (1001_DFA_ANG_XX).
 struct CremaDName {
