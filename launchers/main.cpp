@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
   try {
     if (command == "run") return launcher::run(args, world);
     if (command == "plan") return launcher::plan(args);
