@@ -17,6 +17,8 @@ struct GridArgs {
   std::string grid, out;
   std::vector<std::string> sets, plugins;
   int threads = 0;
+  std::string shard;
+  double stale_lock_seconds = 600;
   bool quiet = false, verbose = false, list = false;
 };
 
@@ -43,6 +45,8 @@ po::options_description grid_options(GridArgs& a) {
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
+      "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
+      "stale-lock", po::value(&a.stale_lock_seconds), "seconds without heartbeat after which a cell's lock is taken over")(
       "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")(
       "verbose,v", po::bool_switch(&a.verbose), "debug output");
   return o;
@@ -60,6 +64,13 @@ int run(const Args& args, dist::World& world) {
   train::RunOptions options;
   options.out_dir = a.out.empty() ? "results/" + grid.name : a.out;
   options.threads = a.threads;
+  options.stale_lock_seconds = a.stale_lock_seconds;
+  if (!a.shard.empty()) {
+    const auto slash = a.shard.find('/');
+    AUXGRID_CHECK(slash != std::string::npos, "--shard expects I/N (e.g. 3/8), got '{}'", a.shard);
+    options.shard = std::stoi(a.shard.substr(0, slash));
+    options.shards = std::stoi(a.shard.substr(slash + 1));
+  }
   return train::run_grid(grid, options, world);
 }
 

@@ -14,6 +14,7 @@
 #include "auxgrid/core/version.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/store/corpus_file.hpp"
+#include "auxgrid/train/claim.hpp"
 #include "auxgrid/train/trainer.hpp"
 
 namespace auxgrid::train {
@@ -118,6 +119,21 @@ Plan make_plan(const Grid& grid, const std::string& out_dir) {
   return plan;
 }
 
+std::vector<std::vector<std::size_t>> balanced_shards(const std::vector<double>& costs, int shards) {
+  AUXGRID_CHECK(shards >= 1, "the number of shards must be at least 1, got {}", shards);
+  std::vector<std::size_t> order(costs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return costs[a] > costs[b]; });
+  std::vector<std::vector<std::size_t>> out(shards);
+  std::vector<double> load(shards, 0.0);
+  for (auto i : order) {
+    const auto lightest = std::min_element(load.begin(), load.end()) - load.begin();
+    out[lightest].push_back(i);
+    load[lightest] += costs[i];
+  }
+  return out;
+}
+
 void throw_if_invalid(const Plan& plan, const Grid& grid) {
   if (plan.invalid == 0) return;
   AUXGRID_FAIL("{}: {}{}", grid.path, fmt::join(plan.problems, "\n  "),
@@ -141,7 +157,12 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
       const auto plan = make_plan(grid, options.out_dir);
       throw_if_invalid(plan, grid);
       complete = static_cast<std::int64_t>(plan.complete);
-      for (const auto& p : plan.pending) pending.push_back(p.cell - grid.cells.data());
+      std::vector<double> costs;
+      for (const auto& p : plan.pending) costs.push_back(p.flops);
+      AUXGRID_CHECK(options.shard >= 0 && options.shard < options.shards, "shard {} is not in 0..{}", options.shard,
+                    options.shards - 1);
+      for (auto i : balanced_shards(costs, options.shards)[options.shard])
+        pending.push_back(plan.pending[i].cell - grid.cells.data());
       for (const auto& p : plan.pending)
         if (p.state == store::ResultState::incomplete)
           spdlog::warn("cell '{}' ({}): existing result is not complete ({}); it will be re-run", p.cell->label,
@@ -176,6 +197,18 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
     const Cell& cell = grid.cells[pending[k]];
     const auto progress = fmt::format("[cell {}/{}]", k + 1, total);
     const auto cell_start = Clock::now();
+    // The claim keeps other launches (overlapping array tasks, a resubmission)
+    // off this cell while it trains.
+    const auto claim = CellClaim::try_claim(options.out_dir, cell.id, options.stale_lock_seconds);
+    if (!claim) {
+      spdlog::info("{} {} ({}) is being trained by {}; skipped", progress, cell.label, cell.id,
+                   CellClaim::owner_of(lock_path(options.out_dir, cell.id)));
+      continue;
+    }
+    if (store::result_state(store::result_path(options.out_dir, cell.id)) == store::ResultState::complete) {
+      spdlog::info("{} {} ({}) was completed by another launch; skipped", progress, cell.label, cell.id);
+      continue;
+    }
     spdlog::info("{} {} ({}) started", progress, cell.label, cell.id);
     try {
       const auto corpus_path = cell.config.str("data.corpus");

@@ -44,7 +44,15 @@ struct RunOptions {
   std::string out_dir;
   int threads = 0;  // torch intra-op threads per rank; 0 = cores / ranks on this node
   Verbosity verbosity = Verbosity::normal;
+  // SLURM arrays: this launch runs shard `shard` of `shards` (cost-balanced).
+  int shard = 0, shards = 1;
+  // A cell's lock whose heartbeat is older than this is taken over.
+  double stale_lock_seconds = 600;
 };
+
+// Splits cells (longest first) into `shards` lists of about equal total
+// work: each cell goes to the shard with the least work so far.
+std::vector<std::vector<std::size_t>> balanced_shards(const std::vector<double>& costs, int shards);
 
 // Runs every pending cell of the grid on the ranks of `world`. Returns the
 // process exit code: 0 when every cell is complete, 1 when a cell failed.

@@ -1,0 +1,39 @@
+#pragma once
+// A claim on one cell: DIR/locks/<cell id>.lock, created atomically (O_EXCL)
+// with its owner inside and kept fresh by a heartbeat (the file's mtime). A
+// claim whose heartbeat is older than the timeout is stale (its owner died or
+// was preempted) and is taken over; two takers cannot both win, because the
+// stale file is first renamed away, and only one rename of it succeeds.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace auxgrid::train {
+
+class CellClaim {
+ public:
+  // Tries to claim; nullptr when another live owner holds the cell.
+  static std::unique_ptr<CellClaim> try_claim(const std::string& out_dir, const std::string& cell_id,
+                                              double stale_after_seconds);
+  ~CellClaim();  // stops the heartbeat and removes the lock file
+  CellClaim(const CellClaim&) = delete;
+  CellClaim& operator=(const CellClaim&) = delete;
+
+  const std::string& path() const { return path_; }
+  // "host pid job" of the current owner of a lock file, for messages and status.
+  static std::string owner_of(const std::string& lock_path);
+
+ private:
+  explicit CellClaim(std::string path, double heartbeat_seconds);
+  std::string path_;
+  std::mutex mutex_;
+  std::condition_variable stop_signal_;
+  bool stopping_ = false;
+  std::thread heartbeat_;
+};
+
+std::string lock_path(const std::string& out_dir, const std::string& cell_id);
+
+}  // namespace auxgrid::train
