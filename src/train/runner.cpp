@@ -161,8 +161,8 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
       for (const auto& p : plan.pending) costs.push_back(p.flops);
       AUXGRID_CHECK(options.shard >= 0 && options.shard < options.shards, "shard {} is not in 0..{}", options.shard,
                     options.shards - 1);
-      for (auto i : balanced_shards(costs, options.shards)[options.shard])
-        pending.push_back(plan.pending[i].cell - grid.cells.data());
+      const auto shards = balanced_shards(costs, options.shards);
+      for (auto i : shards[options.shard]) pending.push_back(plan.pending[i].cell - grid.cells.data());
       for (const auto& p : plan.pending)
         if (p.state == store::ResultState::incomplete)
           spdlog::warn("cell '{}' ({}): existing result is not complete ({}); it will be re-run", p.cell->label,
