@@ -22,5 +22,6 @@ int synth(const Args& args);                     // corpus_commands.cpp
 int corpus_info(const Args& args);
 int splits(const Args& args);                    // split_command.cpp
 int import_corpus(const Args& args);             // import_command.cpp
+int sbatch(const Args& args);                    // sbatch_command.cpp
 
 }  // namespace auxgrid::launcher

@@ -19,6 +19,11 @@ commands:
         mpirun, ranks claim cells dynamically (longest first)
   plan GRID [--out DIR] [--set key=value ...] [--plugin LIB ...]
         list the cells, which are done, and validate the pending ones
+  sbatch GRID [--out DIR] [--array-size N] [--cpus-per-task C] [--gpus-per-task G]
+         [--time T] [--partition P] [--set key=value ...] [--plugin LIB ...] [--script FILE]
+        write a SLURM job-array script (default DIR/slurm/<grid>.sbatch) whose
+        tasks run cost-balanced shards of the pending cells, requeue after a
+        preemption checkpoint, and never train a cell twice; it does not submit
   synth --preset NAME [--seed S] --out FILE
         write a synthetic corpus (presets: tiny)
   import --audio-dir DIR (--video-dir DIR | --video-h5 FILE)
@@ -71,6 +76,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "run") return launcher::run(args, world);
     if (command == "plan") return launcher::plan(args);
+    if (command == "sbatch") return launcher::sbatch(args);
     if (command == "synth") return launcher::synth(args);
     if (command == "corpus-info") return launcher::corpus_info(args);
     if (command == "import") return launcher::import_corpus(args);

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE train
 #include <torch/torch.h>
 
+#include <boost/filesystem.hpp>
 #include <boost/test/unit_test.hpp>
 #include <set>
 
@@ -136,4 +137,36 @@ BOOST_AUTO_TEST_CASE(every_model_and_ablation_trains_an_epoch) {
       BOOST_TEST(r.n_params > 0);
     }
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_preempted_cell_resumes_to_the_same_bits) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  auto c = cell("auxformer", "optimized", 3);  // dropout on: the RNG states must be restored too
+  const auto clean = train::train_cell(c, data);
+
+  namespace fs = boost::filesystem;
+  const auto dir = fs::temp_directory_path() / fs::unique_path();
+  for (const int stop_after : {5, 12}) {  // mid-epoch, and just after an epoch's last batch
+    train::TrainControl control;
+    control.checkpoint_path = (dir / fmt::format("stop{}.pt", stop_after)).string();
+    int steps = 0;
+    control.stop_requested = [&] { return ++steps == stop_after; };
+    BOOST_CHECK_THROW(train::train_cell(c, data, {}, control), train::Preempted);
+    BOOST_REQUIRE(fs::exists(control.checkpoint_path));
+    control.stop_requested = {};
+    const auto resumed = train::train_cell(c, data, {}, control);
+    BOOST_REQUIRE(resumed.epochs.size() == clean.epochs.size());
+    for (std::size_t e = 0; e < clean.epochs.size(); ++e) {
+      BOOST_TEST(resumed.epochs[e].train_loss == clean.epochs[e].train_loss);  // exact, not approximate
+      BOOST_TEST(resumed.epochs[e].dev_loss == clean.epochs[e].dev_loss);
+      BOOST_TEST(resumed.epochs[e].lr == clean.epochs[e].lr);
+    }
+    BOOST_TEST(resumed.best_epoch == clean.best_epoch);
+    for (std::size_t k = 0; k < clean.evals.size(); ++k) {
+      BOOST_TEST(resumed.evals[k].predictions == clean.evals[k].predictions, clean.evals[k].condition);
+      BOOST_TEST(resumed.evals[k].micro_f1 == clean.evals[k].micro_f1);
+    }
+  }
+  fs::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 #include "auxgrid/train/claim.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utime.h>
@@ -35,6 +36,17 @@ double age_seconds(const std::string& path) {
   return std::difftime(std::time(nullptr), st.st_mtime);
 }
 
+// A lock of a process on this host that no longer exists is stale at once.
+bool owner_is_dead(const std::string& path) {
+  std::ifstream in(path);
+  std::string host;
+  long pid = 0;
+  if (!(in >> host >> pid) || pid <= 0) return false;
+  char here[256] = {};
+  gethostname(here, sizeof(here) - 1);
+  return host == here && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
+}
+
 bool create_exclusively(const std::string& path) {
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
   if (fd < 0) {
@@ -59,7 +71,7 @@ std::unique_ptr<CellClaim> CellClaim::try_claim(const std::string& out_dir, cons
   const auto path = lock_path(out_dir, cell_id);
   boost::filesystem::create_directories(boost::filesystem::path(path).parent_path());
   if (!create_exclusively(path)) {
-    if (age_seconds(path) < stale_after_seconds) return nullptr;  // a live owner (or it vanished just now)
+    if (age_seconds(path) < stale_after_seconds && !owner_is_dead(path)) return nullptr;  // a live owner
     const auto stale = fmt::format("{}.stale.{}", path, getpid());
     if (std::rename(path.c_str(), stale.c_str()) != 0) return nullptr;  // another taker won
     std::remove(stale.c_str());

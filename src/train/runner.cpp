@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <map>
 #include <thread>
@@ -22,6 +24,10 @@ namespace auxgrid::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// SIGUSR1 (SLURM's --signal) or SIGTERM: checkpoint at the next step boundary.
+volatile std::sig_atomic_t stop_signal = 0;
+void on_stop_signal(int signal) { stop_signal = signal; }
 
 std::string duration_text(double seconds) {
   const auto s = static_cast<long>(seconds + 0.5);
@@ -69,6 +75,10 @@ std::int64_t validate_cell(const Cell& cell, const store::CorpusInfo& corpus,
 }
 
 }  // namespace
+
+std::string checkpoint_path(const std::string& out_dir, const std::string& cell_id) {
+  return out_dir + "/checkpoints/" + cell_id + ".pt";
+}
 
 Plan make_plan(const Grid& grid, const std::string& out_dir) {
   Plan plan;
@@ -189,11 +199,16 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                  grid.cells.size(), complete, total, world.size(), threads);
   }
 
+  std::signal(SIGUSR1, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  TrainControl control;
+  control.stop_requested = [] { return stop_signal != 0; };
+
   dist::SharedCounter counter(world);
   std::map<std::string, store::CorpusData> corpora;  // loaded once per process
   const auto run_start = Clock::now();
-  std::int64_t trained = 0, failed = 0;
-  for (std::int64_t k = counter.fetch_add(); k < total; k = counter.fetch_add()) {
+  std::int64_t trained = 0, failed = 0, preempted = 0;
+  for (std::int64_t k = counter.fetch_add(); k < total && !stop_signal; k = counter.fetch_add()) {
     const Cell& cell = grid.cells[pending[k]];
     const auto progress = fmt::format("[cell {}/{}]", k + 1, total);
     const auto cell_start = Clock::now();
@@ -215,11 +230,15 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
       auto corpus = corpora.find(corpus_path);
       if (corpus == corpora.end()) corpus = corpora.emplace(corpus_path, store::read_corpus(corpus_path)).first;
 
-      auto result = train_cell(cell, corpus->second, [&](const EpochReport& r) {
-        spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s", progress,
-                     cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "",
-                     r.record.lr, r.record.seconds);
-      });
+      control.checkpoint_path = checkpoint_path(options.out_dir, cell.id);
+      auto result = train_cell(
+          cell, corpus->second,
+          [&](const EpochReport& r) {
+            spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s", progress,
+                         cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss,
+                         r.best ? " (best)" : "", r.record.lr, r.record.seconds);
+          },
+          control);
       const double wall = std::chrono::duration<double>(Clock::now() - cell_start).count();
       result.grid = grid.name;
       result.provenance = {{"auxgrid_version", version()},
@@ -233,6 +252,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                            {"finished_utc", now_iso8601()},
                            {"wall_seconds", fmt::format("{:.3f}", wall)}};
       store::write_result(store::result_path(options.out_dir, cell.id), result);
+      std::remove(control.checkpoint_path.c_str());
       ++trained;
 
       const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
@@ -242,6 +262,9 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
       const auto& ideal = result.evals.front();
       spdlog::info("{} {} done in {}: {} micro-F1 {:.3f}, macro-F1 {:.3f}; ETA ~{}", progress, cell.label,
                    duration_text(wall), ideal.condition, ideal.micro_f1, ideal.macro_f1, duration_text(eta));
+    } catch (const Preempted& e) {
+      ++preempted;
+      spdlog::warn("{} {}; exiting with code {} so that the job is requeued", progress, e.what(), kExitPreempted);
     } catch (const std::exception& e) {
       ++failed;
       spdlog::error("{} {} ({}) failed: {} (its result was not written; a rerun retries it)", progress, cell.label,
@@ -251,6 +274,13 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
 
   trained = world.sum(trained);
   failed = world.sum(failed);
+  preempted = world.sum(preempted);
+  if (preempted || stop_signal) {
+    if (world.rank() == 0)
+      spdlog::warn("grid '{}': stopped by a signal after {} cells; {} checkpointed; rerun to continue", grid.name,
+                   trained, preempted);
+    return kExitPreempted;
+  }
   if (world.rank() == 0) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
     if (failed)

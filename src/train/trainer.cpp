@@ -3,7 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include <ATen/CPUGeneratorImpl.h>
+#include <unistd.h>
+
+#include <boost/filesystem.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <sstream>
 
 #include "auxgrid/core/check.hpp"
@@ -136,7 +142,114 @@ std::vector<std::string> conditions_of(const Config& config) {
   return out;
 }
 
-store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch) {
+namespace {
+
+// Everything that changes while a cell trains, so that a checkpoint taken at
+// any step boundary resumes to the same bits as an uninterrupted run.
+struct Progress {
+  int epoch = 0;                      // 0-based, the epoch in progress
+  std::int64_t next_batch = 0;        // within the epoch
+  std::vector<std::int64_t> order;    // the training order, reshuffled each epoch
+  double epoch_loss = 0;              // summed over the epoch's batches so far
+  double epoch_seconds = 0;           // spent on this epoch before a resume
+  double lr = 0;
+  Plateau plateau;
+  double best_dev = std::numeric_limits<double>::infinity();
+  int best_epoch = -1;
+  std::vector<store::EpochRecord> epochs;
+  std::vector<at::Tensor> best_state;  // parameters then buffers of the best epoch
+  std::mt19937_64 rng;                 // data order and modality drops
+};
+
+void save_checkpoint(const std::string& path, const Progress& p, torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer) {
+  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
+  model.save(model_archive);
+  optimizer.save(optimizer_archive);
+  archive.write("model", model_archive);
+  archive.write("optimizer", optimizer_archive);
+  std::ostringstream rng;
+  rng << p.rng;
+  archive.write("rng", c10::IValue(rng.str()));
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    archive.write("torch_rng", generator.get_state());
+  }
+  archive.write("epoch", c10::IValue(static_cast<std::int64_t>(p.epoch)));
+  archive.write("next_batch", c10::IValue(p.next_batch));
+  archive.write("order", torch::tensor(p.order, torch::kLong));
+  archive.write("epoch_loss", c10::IValue(p.epoch_loss));
+  archive.write("epoch_seconds", c10::IValue(p.epoch_seconds));
+  archive.write("lr", c10::IValue(p.lr));
+  archive.write("plateau_best", c10::IValue(p.plateau.best));
+  archive.write("plateau_bad_epochs", c10::IValue(static_cast<std::int64_t>(p.plateau.bad_epochs)));
+  archive.write("best_dev", c10::IValue(p.best_dev));
+  archive.write("best_epoch", c10::IValue(static_cast<std::int64_t>(p.best_epoch)));
+  std::vector<double> records;
+  for (const auto& e : p.epochs) records.insert(records.end(), {e.train_loss, e.dev_loss, e.lr, e.seconds});
+  archive.write("epochs", torch::tensor(records, torch::kDouble).view({-1, 4}));
+  archive.write("best_count", c10::IValue(static_cast<std::int64_t>(p.best_state.size())));
+  for (std::size_t i = 0; i < p.best_state.size(); ++i) archive.write(fmt::format("best_{}", i), p.best_state[i]);
+
+  boost::filesystem::create_directories(boost::filesystem::path(path).parent_path());
+  const auto tmp = fmt::format("{}.tmp.{}", path, getpid());
+  archive.save_to(tmp);
+  AUXGRID_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename checkpoint '{}' to '{}': {}", tmp, path,
+                std::strerror(errno));
+}
+
+void load_checkpoint(const std::string& path, Progress& p, torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer) {
+  torch::serialize::InputArchive archive, model_archive, optimizer_archive;
+  archive.load_from(path);
+  archive.read("model", model_archive);
+  archive.read("optimizer", optimizer_archive);
+  model.load(model_archive);
+  optimizer.load(optimizer_archive);
+  c10::IValue v;
+  const auto value = [&](const char* key) -> const c10::IValue& {
+    AUXGRID_CHECK(archive.try_read(key, v), "checkpoint '{}' has no '{}'", path, key);
+    return v;
+  };
+  std::istringstream rng(value("rng").toStringRef());
+  rng >> p.rng;
+  // A fresh tensor per read: InputArchive copies into a defined one, keeping its dtype.
+  const auto tensor = [&](const char* key) {
+    at::Tensor t;
+    archive.read(key, t);
+    return t;
+  };
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(tensor("torch_rng"));
+  }
+  p.epoch = static_cast<int>(value("epoch").toInt());
+  p.next_batch = value("next_batch").toInt();
+  const auto order = tensor("order");
+  p.order.assign(order.data_ptr<std::int64_t>(), order.data_ptr<std::int64_t>() + order.numel());
+  p.epoch_loss = value("epoch_loss").toDouble();
+  p.epoch_seconds = value("epoch_seconds").toDouble();
+  p.lr = value("lr").toDouble();
+  p.plateau.best = value("plateau_best").toDouble();
+  p.plateau.bad_epochs = static_cast<int>(value("plateau_bad_epochs").toInt());
+  p.best_dev = value("best_dev").toDouble();
+  p.best_epoch = static_cast<int>(value("best_epoch").toInt());
+  const auto epochs = tensor("epochs");
+  p.epochs.clear();
+  for (std::int64_t i = 0; i < epochs.size(0); ++i) {
+    const auto* r = epochs[i].data_ptr<double>();
+    p.epochs.push_back({r[0], r[1], r[2], r[3]});
+  }
+  p.best_state.resize(value("best_count").toInt());
+  for (std::size_t i = 0; i < p.best_state.size(); ++i) p.best_state[i] = tensor(fmt::format("best_{}", i).c_str());
+}
+
+}  // namespace
+
+store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch,
+                             const TrainControl& control) {
   const Config& c = cell.config;
   const auto seed = static_cast<std::uint64_t>(c.integer("seed"));
   torch::manual_seed(seed);
@@ -145,10 +258,18 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
   auto model = models::make_model(c, dims);
   const auto split = data::speaker_split(corpus, seed, c.real("data.train_fraction"), c.real("data.dev_fraction"));
 
-  double lr = c.real("train.lr");
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(lr));
-  std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 1);  // data order and modality drops
-  Plateau plateau;
+  Progress p;
+  p.lr = c.real("train.lr");
+  p.rng.seed(seed * 0x9E3779B97F4A7C15ull + 1);
+  p.order = split.train;
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(p.lr));
+  const bool resumed = !control.checkpoint_path.empty() && boost::filesystem::exists(control.checkpoint_path);
+  if (resumed) {
+    load_checkpoint(control.checkpoint_path, p, *model, optimizer);
+    set_lr(optimizer, p.lr);
+    spdlog::info("{}: resumed from checkpoint {} at epoch {}, batch {}", cell.label, control.checkpoint_path,
+                 p.epoch + 1, p.next_batch);
+  }
   const bool step5 = c.str("train.scheduler") == "step5";
   const double clip = c.real("train.clip");
   const int epochs = static_cast<int>(c.integer("train.epochs"));
@@ -172,19 +293,18 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
   const data::Normalization* audio_norm = c.flag("data.normalize_audio") ? &norm : nullptr;
   const auto patience = c.integer("train.early_stop");
 
-  std::vector<at::Tensor> best_state;
-  double best_dev = std::numeric_limits<double>::infinity();
-  auto order = split.train;
-  for (int epoch = 0; epoch < epochs; ++epoch) {
+  while (p.epoch < epochs) {
     const auto start = std::chrono::steady_clock::now();
+    const auto elapsed = [&] {
+      return p.epoch_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
     model->train();
-    data::shuffle_in_place(order, rng);
-    double train_loss = 0;
-    const auto batches = data::chunk(order, c.integer("train.batch_size"));
-    for (std::size_t i = 0; i < batches.size(); ++i) {
+    if (p.next_batch == 0) data::shuffle_in_place(p.order, p.rng);
+    const auto batches = data::chunk(p.order, c.integer("train.batch_size"));
+    for (auto i = p.next_batch; i < static_cast<std::int64_t>(batches.size()); ++i) {
       const auto& chunk = batches[i];
       data::Preparation preparation;
-      preparation.zero = modality_drop(c, chunk.size(), rng);
+      preparation.zero = modality_drop(c, chunk.size(), p.rng);
       preparation.audio = audio_norm;
       auto batch = data::make_batch(corpus, chunk, preparation);
       auto loss = models::weighted_loss(model->forward(batch), batch.labels);
@@ -193,44 +313,59 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
       optimizer.step();
       const double batch_loss = loss.item<double>();
-      train_loss += batch_loss * static_cast<double>(chunk.size());
-      spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, epoch + 1, i + 1, batches.size(), batch_loss);
+      p.epoch_loss += batch_loss * static_cast<double>(chunk.size());
+      p.next_batch = i + 1;
+      spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, p.epoch + 1, i + 1, batches.size(), batch_loss);
+      if (control.stop_requested && control.stop_requested()) {
+        AUXGRID_CHECK(!control.checkpoint_path.empty(), "cell '{}': stop requested but no checkpoint path", cell.label);
+        p.epoch_seconds = elapsed();
+        save_checkpoint(control.checkpoint_path, p, *model, optimizer);
+        throw Preempted(fmt::format("cell '{}' checkpointed at epoch {}, batch {}", cell.label, p.epoch + 1,
+                                    p.next_batch));
+      }
     }
     const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed).loss;
+    const double train_loss = p.epoch_loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
-                  "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell.label, epoch + 1, train_loss,
+                  "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell.label, p.epoch + 1, train_loss,
                   dev_loss);
 
     EpochReport report;
-    report.epoch = epoch + 1, report.epochs = epochs;
-    report.record = {train_loss / static_cast<double>(order.size()), dev_loss, lr,
-                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()};
-    result.epochs.push_back(report.record);
-    if (dev_loss < best_dev) {
+    report.epoch = p.epoch + 1, report.epochs = epochs;
+    report.record = {train_loss / static_cast<double>(p.order.size()), dev_loss, p.lr, elapsed()};
+    p.epochs.push_back(report.record);
+    if (dev_loss < p.best_dev) {
       torch::NoGradGuard no_grad;
-      best_dev = dev_loss, result.best_epoch = epoch, report.best = true;
-      best_state.clear();
-      for (const auto& t : model->parameters()) best_state.push_back(t.detach().clone());
-      for (const auto& t : model->buffers()) best_state.push_back(t.detach().clone());
+      p.best_dev = dev_loss, p.best_epoch = p.epoch, report.best = true;
+      p.best_state.clear();
+      for (const auto& t : model->parameters()) p.best_state.push_back(t.detach().clone());
+      for (const auto& t : model->buffers()) p.best_state.push_back(t.detach().clone());
     }
     if (on_epoch) on_epoch(report);
-    if (step5 ? (epoch + 1) % 5 == 0 : plateau.step(dev_loss)) set_lr(optimizer, lr *= 0.1);
-    if (patience > 0 && epoch - result.best_epoch >= patience) break;
+    if (step5 ? (p.epoch + 1) % 5 == 0 : p.plateau.step(dev_loss)) set_lr(optimizer, p.lr *= 0.1);
+    const bool stop_early = patience > 0 && p.epoch - p.best_epoch >= patience;
+    ++p.epoch, p.next_batch = 0, p.epoch_loss = 0, p.epoch_seconds = 0;
+    if (stop_early) break;
+    // Each epoch is a restart point, also for a kill without warning.
+    if (!control.checkpoint_path.empty() && p.epoch < epochs)
+      save_checkpoint(control.checkpoint_path, p, *model, optimizer);
   }
+  result.epochs = p.epochs;
+  result.best_epoch = p.best_epoch;
 
   {  // test with the best-dev-loss weights
     torch::NoGradGuard no_grad;
     std::size_t i = 0;
-    for (auto& t : model->parameters()) t.copy_(best_state[i++]);
-    for (auto& t : model->buffers()) t.copy_(best_state[i++]);
+    for (auto& t : model->parameters()) t.copy_(p.best_state[i++]);
+    for (auto& t : model->buffers()) t.copy_(p.best_state[i++]);
   }
   for (const auto& condition : conditions_of(c)) {
-    auto p = predict(*model, corpus, split.test, audio_norm, condition, seed);
-    const auto confusion = stats::confusion_matrix(p.labels, p.predicted, static_cast<int>(dims.num_classes));
+    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed);
+    const auto confusion = stats::confusion_matrix(pr.labels, pr.predicted, static_cast<int>(dims.num_classes));
     store::EvalRecord eval;
     eval.condition = condition;
-    eval.labels = std::move(p.labels);
-    eval.predictions = std::move(p.predicted);
+    eval.labels = std::move(pr.labels);
+    eval.predictions = std::move(pr.predicted);
     eval.utterance_ids = result.test_ids;
     eval.confusion = confusion.counts;
     eval.micro_f1 = stats::micro_f1(confusion);

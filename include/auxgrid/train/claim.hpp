@@ -1,8 +1,8 @@
 #pragma once
 // A claim on one cell: DIR/locks/<cell id>.lock, created atomically (O_EXCL)
 // with its owner inside and kept fresh by a heartbeat (the file's mtime). A
-// claim whose heartbeat is older than the timeout is stale (its owner died or
-// was preempted) and is taken over; two takers cannot both win, because the
+// claim whose heartbeat is older than the timeout, or whose owner process on
+// this host is gone, is stale (its owner died or was preempted) and is taken over; two takers cannot both win, because the
 // stale file is first renamed away, and only one rename of it succeeds.
 #include <condition_variable>
 #include <memory>

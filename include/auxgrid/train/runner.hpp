@@ -54,8 +54,16 @@ struct RunOptions {
 // work: each cell goes to the shard with the least work so far.
 std::vector<std::vector<std::size_t>> balanced_shards(const std::vector<double>& costs, int shards);
 
+// The exit code of a launch stopped by SIGUSR1/SIGTERM after checkpointing:
+// the batch script requeues the job on it (slurm/array.sbatch).
+inline constexpr int kExitPreempted = 3;
+
+// DIR/checkpoints/<cell id>.pt: the restart point of a cell in training.
+std::string checkpoint_path(const std::string& out_dir, const std::string& cell_id);
+
 // Runs every pending cell of the grid on the ranks of `world`. Returns the
-// process exit code: 0 when every cell is complete, 1 when a cell failed.
+// process exit code: 0 when every cell is complete, 1 when a cell failed,
+// kExitPreempted when a signal stopped it (the cells in training checkpointed).
 int run_grid(const Grid& grid, const RunOptions& options, dist::World& world);
 
 }  // namespace auxgrid::train

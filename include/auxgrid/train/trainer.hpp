@@ -4,6 +4,7 @@
 // standard / optimized procedures, best-dev-loss model selection, then every
 // evaluation condition on the test set.
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -24,8 +25,23 @@ using EpochCallback = std::function<void(const EpochReport&)>;
 const std::vector<std::string>& known_conditions();
 std::vector<std::string> conditions_of(const Config& config);
 
+// Checkpoints and stopping. With a checkpoint path, training resumes from an
+// existing checkpoint and writes one after every epoch (a restart point even
+// after SIGKILL); when stop_requested() turns true, the state is saved at the
+// next step boundary and Preempted is thrown. A resumed cell's result equals
+// an uninterrupted run's bit for bit on CPU (timings aside).
+struct TrainControl {
+  std::string checkpoint_path;
+  std::function<bool()> stop_requested;
+};
+
+struct Preempted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Trains and evaluates `cell` on `corpus`; the result is complete but for
 // provenance, which the caller adds. Deterministic for a given thread count.
-store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch = {});
+store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch = {},
+                             const TrainControl& control = {});
 
 }  // namespace auxgrid::train
