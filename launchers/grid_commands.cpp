@@ -16,7 +16,7 @@ namespace {
 struct GridArgs {
   std::string grid, out;
   std::vector<std::string> sets, plugins;
-  int threads = 0;
+  int threads = 0, ranks_per_cell = 1;
   std::string shard;
   double stale_lock_seconds = 600;
   bool quiet = false, verbose = false, list = false;
@@ -45,6 +45,7 @@ po::options_description grid_options(GridArgs& a) {
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
+      "ranks-per-cell", po::value(&a.ranks_per_cell), "ranks that train one cell together (data parallel)")(
       "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
       "stale-lock", po::value(&a.stale_lock_seconds), "seconds without heartbeat after which a cell's lock is taken over")(
       "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")(
@@ -64,6 +65,7 @@ int run(const Args& args, dist::World& world) {
   train::RunOptions options;
   options.out_dir = a.out.empty() ? "results/" + grid.name : a.out;
   options.threads = a.threads;
+  options.ranks_per_cell = a.ranks_per_cell;
   options.stale_lock_seconds = a.stale_lock_seconds;
   if (!a.shard.empty()) {
     const auto slash = a.shard.find('/');

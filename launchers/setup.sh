@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev
   libboost-program-options-dev libboost-filesystem-dev libboost-test-dev libboost-dev
-  libfmt-dev libtomlplusplus-dev libspdlog-dev libgloo-dev
+  libfmt-dev libtomlplusplus-dev libspdlog-dev libgloo-dev hdf5-tools
   # LibTorch's speed depends on the BLAS: the OpenMP OpenBLAS is ~15x faster than
   # the reference BLAS that a --no-install-recommends install would leave.
   libopenblas0-openmp)

@@ -7,7 +7,8 @@
 #                     return once the node is idle
 #   slurm_stop        stop the daemons started by slurm_start (by their PIDs)
 #
-# The ports are fixed, so only one such cluster can run on a machine at a time.
+# DIR's parent directories must be searchable by all (munged checks), and
+# the ports are fixed, so only one such cluster can run on a machine at a time.
 
 SLURM_CTLD_PORT=16817
 SLURM_D_PORT=16818
@@ -15,8 +16,11 @@ slurm_pids=()
 
 # Prints the last lines of the daemons' logs (after a failure).
 slurm_logs() {
-  local f
-  for f in "$SLURM_DIR"/{munged,slurmctld,slurmd}.log; do
+  local d f
+  for d in munged slurmctld slurmd; do
+    # The daemon's own log, or its stderr when it failed before opening that.
+    f=$SLURM_DIR/$d.log
+    [ -s "$f" ] || f=$SLURM_DIR/$d.out
     [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }
   done
   return 0
@@ -28,7 +32,8 @@ slurm_start() {
   host=$(hostname -s)
   cpus=$(nproc)
   mkdir -p "$SLURM_DIR"/{spool,state}
-  # munged wants its socket's directory searchable by all and writable by nobody else.
+  # munged wants every directory above its socket searchable by all and
+  # writable by nobody else (mktemp -d makes 0700 directories).
   chmod 755 "$SLURM_DIR"
 
   dd if=/dev/urandom of="$SLURM_DIR/munge.key" bs=1024 count=1 status=none

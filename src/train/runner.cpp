@@ -14,6 +14,7 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/version.hpp"
+#include "auxgrid/dist/communicator.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/train/claim.hpp"
@@ -204,27 +205,50 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   TrainControl control;
   control.stop_requested = [] { return stop_signal != 0; };
 
+  // Groups of ranks_per_cell ranks train one cell each; the group's first rank
+  // claims cells from the shared counter and the others follow it.
+  int group_index = 0;
+  const auto group = dist::make_group_communicator(world, options.ranks_per_cell, "auto", false, &group_index);
+  const bool leader = group->rank() == 0;
+  const int groups = world.size() / options.ranks_per_cell;
+  control.group = group.get();
+
   dist::SharedCounter counter(world);
   std::map<std::string, store::CorpusData> corpora;  // loaded once per process
   const auto run_start = Clock::now();
   std::int64_t trained = 0, failed = 0, preempted = 0;
-  for (std::int64_t k = counter.fetch_add(); k < total && !stop_signal; k = counter.fetch_add()) {
+  while (true) {
+    std::int64_t decision[2] = {total, 0};  // the cell to train (total = none left), and whether to train it
+    std::unique_ptr<CellClaim> claim;
+    if (leader && !stop_signal) {
+      decision[0] = counter.fetch_add();
+      if (decision[0] < total) {
+        const Cell& cell = grid.cells[pending[decision[0]]];
+        // The claim keeps other launches (overlapping array tasks, a
+        // resubmission) off this cell while it trains.
+        claim = CellClaim::try_claim(options.out_dir, cell.id, options.stale_lock_seconds);
+        if (!claim)
+          spdlog::info("[cell {}/{}] {} ({}) is being trained by {}; skipped", decision[0] + 1, total, cell.label,
+                       cell.id, CellClaim::owner_of(lock_path(options.out_dir, cell.id)));
+        else if (store::result_state(store::result_path(options.out_dir, cell.id)) == store::ResultState::complete)
+          spdlog::info("[cell {}/{}] {} ({}) was completed by another launch; skipped", decision[0] + 1, total,
+                       cell.label, cell.id);
+        else
+          decision[1] = 1;
+      }
+    }
+    group->broadcast_host(decision, 2, 0);
+    if (decision[0] >= total) break;
+    if (!decision[1]) continue;
+    const auto k = decision[0];
     const Cell& cell = grid.cells[pending[k]];
     const auto progress = fmt::format("[cell {}/{}]", k + 1, total);
     const auto cell_start = Clock::now();
-    // The claim keeps other launches (overlapping array tasks, a resubmission)
-    // off this cell while it trains.
-    const auto claim = CellClaim::try_claim(options.out_dir, cell.id, options.stale_lock_seconds);
-    if (!claim) {
-      spdlog::info("{} {} ({}) is being trained by {}; skipped", progress, cell.label, cell.id,
-                   CellClaim::owner_of(lock_path(options.out_dir, cell.id)));
-      continue;
-    }
-    if (store::result_state(store::result_path(options.out_dir, cell.id)) == store::ResultState::complete) {
-      spdlog::info("{} {} ({}) was completed by another launch; skipped", progress, cell.label, cell.id);
-      continue;
-    }
-    spdlog::info("{} {} ({}) started", progress, cell.label, cell.id);
+    if (leader)
+      spdlog::info("{} {} ({}) started{}", progress, cell.label, cell.id,
+                   group->size() > 1 ? fmt::format(" on group {} ({} ranks, {})", group_index, group->size(),
+                                                   group->backend())
+                                     : "");
     try {
       const auto corpus_path = cell.config.str("data.corpus");
       auto corpus = corpora.find(corpus_path);
@@ -251,6 +275,9 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                            {"mpi_version", world.uses_mpi() ? world.library_version() : "none"},
                            {"finished_utc", now_iso8601()},
                            {"wall_seconds", fmt::format("{:.3f}", wall)}};
+      result.provenance["ranks_per_cell"] = std::to_string(group->size());
+      result.provenance["communicator"] = group->backend();
+      if (!leader) continue;  // the group's first rank writes the result
       store::write_result(store::result_path(options.out_dir, cell.id), result);
       std::remove(control.checkpoint_path.c_str());
       ++trained;
@@ -258,15 +285,15 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
       const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
       const double per_cell = elapsed / static_cast<double>(trained + failed);
       const auto left = std::max<std::int64_t>(0, total - k - 1);
-      const auto eta = per_cell * static_cast<double>((left + world.size() - 1) / world.size());
+      const auto eta = per_cell * static_cast<double>((left + groups - 1) / groups);
       const auto& ideal = result.evals.front();
       spdlog::info("{} {} done in {}: {} micro-F1 {:.3f}, macro-F1 {:.3f}; ETA ~{}", progress, cell.label,
                    duration_text(wall), ideal.condition, ideal.micro_f1, ideal.macro_f1, duration_text(eta));
     } catch (const Preempted& e) {
-      ++preempted;
+      preempted += leader;
       spdlog::warn("{} {}; exiting with code {} so that the job is requeued", progress, e.what(), kExitPreempted);
     } catch (const std::exception& e) {
-      ++failed;
+      failed += leader;
       spdlog::error("{} {} ({}) failed: {} (its result was not written; a rerun retries it)", progress, cell.label,
                     cell.id, e.what());
     }

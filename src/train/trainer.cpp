@@ -246,6 +246,54 @@ void load_checkpoint(const std::string& path, Progress& p, torch::nn::Module& mo
   for (std::size_t i = 0; i < p.best_state.size(); ++i) p.best_state[i] = tensor(fmt::format("best_{}", i).c_str());
 }
 
+// The group's ranks hold one model: rank 0's parameters to start with, averaged
+// gradients at every step, and a check that they have not drifted apart.
+at::Tensor flat(const std::vector<at::Tensor>& tensors) {
+  std::vector<at::Tensor> views;
+  for (const auto& t : tensors) views.push_back(t.reshape(-1));
+  return torch::cat(views);
+}
+
+void unflatten(const at::Tensor& buffer, std::vector<at::Tensor>& tensors) {
+  std::int64_t offset = 0;
+  for (auto& t : tensors) {
+    t.copy_(buffer.narrow(0, offset, t.numel()).view_as(t));
+    offset += t.numel();
+  }
+}
+
+void broadcast_parameters(dist::Communicator& group, torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  auto params = model.parameters();
+  auto buffer = flat(params).contiguous();
+  group.broadcast(buffer.data_ptr<float>(), buffer.numel(), 0);
+  unflatten(buffer, params);
+}
+
+void average_gradients(dist::Communicator& group, torch::nn::Module& model) {
+  std::vector<at::Tensor> grads;
+  for (auto& p : model.parameters()) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // a head with loss weight 0
+    grads.push_back(p.grad());
+  }
+  auto buffer = flat(grads).contiguous();
+  group.allreduce_mean(buffer.data_ptr<float>(), buffer.numel());
+  unflatten(buffer, grads);
+}
+
+void check_identical(dist::Communicator& group, torch::nn::Module& model, const std::string& label) {
+  const auto buffer = flat(model.parameters()).contiguous();
+  const auto* bytes = reinterpret_cast<const unsigned char*>(buffer.data_ptr<float>());
+  std::uint64_t hash = 1469598103934665603ull;
+  for (std::int64_t i = 0; i < buffer.numel() * 4; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  std::int64_t mine = static_cast<std::int64_t>(hash), leader = mine;
+  group.broadcast_host(&leader, 1, 0);
+  double differ = mine != leader ? 1 : 0;
+  group.allreduce_sum_host(&differ, 1);
+  AUXGRID_CHECK(differ == 0, "cell '{}': the parameters of the group's {} ranks are no longer identical", label,
+                group.size());
+}
+
 }  // namespace
 
 store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch,
@@ -257,6 +305,8 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
                                static_cast<std::int64_t>(corpus.info.class_names.size())};
   auto model = models::make_model(c, dims);
   const auto split = data::speaker_split(corpus, seed, c.real("data.train_fraction"), c.real("data.dev_fraction"));
+  dist::Communicator* group = control.group && control.group->size() > 1 ? control.group : nullptr;
+  const bool leader = !group || group->rank() == 0;
 
   Progress p;
   p.lr = c.real("train.lr");
@@ -270,6 +320,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     spdlog::info("{}: resumed from checkpoint {} at epoch {}, batch {}", cell.label, control.checkpoint_path,
                  p.epoch + 1, p.next_batch);
   }
+  if (group) broadcast_parameters(*group, *model);
   const bool step5 = c.str("train.scheduler") == "step5";
   const double clip = c.real("train.clip");
   const int epochs = static_cast<int>(c.integer("train.epochs"));
@@ -302,28 +353,51 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     if (p.next_batch == 0) data::shuffle_in_place(p.order, p.rng);
     const auto batches = data::chunk(p.order, c.integer("train.batch_size"));
     for (auto i = p.next_batch; i < static_cast<std::int64_t>(batches.size()); ++i) {
-      const auto& chunk = batches[i];
-      data::Preparation preparation;
-      preparation.zero = modality_drop(c, chunk.size(), p.rng);
-      preparation.audio = audio_norm;
-      auto batch = data::make_batch(corpus, chunk, preparation);
-      auto loss = models::weighted_loss(model->forward(batch), batch.labels);
+      const auto& full = batches[i];
+      // The same draws on every rank; each rank then takes its slice.
+      auto zero = modality_drop(c, full.size(), p.rng);
+      std::vector<std::int64_t> chunk = full;
+      if (group) {
+        const auto n = full.size(), r = static_cast<std::size_t>(group->rank()), g = static_cast<std::size_t>(group->size());
+        const auto begin = n * r / g, end = n * (r + 1) / g;
+        chunk.assign(full.begin() + begin, full.begin() + end);
+        zero.assign(zero.begin() + begin, zero.begin() + end);
+      }
+      double batch_loss = 0;
       optimizer.zero_grad();
-      loss.backward();
+      if (!chunk.empty()) {
+        data::Preparation preparation;
+        preparation.zero = zero;
+        preparation.audio = audio_norm;
+        auto batch = data::make_batch(corpus, chunk, preparation);
+        auto loss = models::weighted_loss(model->forward(batch), batch.labels);
+        batch_loss = loss.item<double>() * static_cast<double>(chunk.size());
+        // Scaled so that the group's mean gradient is the full batch's.
+        if (group) loss = loss * (static_cast<double>(chunk.size()) * group->size() / static_cast<double>(full.size()));
+        loss.backward();
+      }
+      if (group) {
+        average_gradients(*group, *model);
+        group->allreduce_sum_host(&batch_loss, 1);
+      }
       if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
       optimizer.step();
-      const double batch_loss = loss.item<double>();
-      p.epoch_loss += batch_loss * static_cast<double>(chunk.size());
+      p.epoch_loss += batch_loss;
       p.next_batch = i + 1;
-      spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, p.epoch + 1, i + 1, batches.size(), batch_loss);
-      if (control.stop_requested && control.stop_requested()) {
+      spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, p.epoch + 1, i + 1, batches.size(),
+                    batch_loss / static_cast<double>(full.size()));
+      double stop = control.stop_requested && control.stop_requested() ? 1 : 0;
+      if (group) group->allreduce_sum_host(&stop, 1);  // the whole group stops at the same step
+      if (stop > 0) {
         AUXGRID_CHECK(!control.checkpoint_path.empty(), "cell '{}': stop requested but no checkpoint path", cell.label);
         p.epoch_seconds = elapsed();
-        save_checkpoint(control.checkpoint_path, p, *model, optimizer);
+        if (leader) save_checkpoint(control.checkpoint_path, p, *model, optimizer);
+        if (group) group->barrier();
         throw Preempted(fmt::format("cell '{}' checkpointed at epoch {}, batch {}", cell.label, p.epoch + 1,
                                     p.next_batch));
       }
     }
+    if (group) check_identical(*group, *model, cell.label);
     const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed).loss;
     const double train_loss = p.epoch_loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
@@ -347,7 +421,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     ++p.epoch, p.next_batch = 0, p.epoch_loss = 0, p.epoch_seconds = 0;
     if (stop_early) break;
     // Each epoch is a restart point, also for a kill without warning.
-    if (!control.checkpoint_path.empty() && p.epoch < epochs)
+    if (!control.checkpoint_path.empty() && p.epoch < epochs && leader)
       save_checkpoint(control.checkpoint_path, p, *model, optimizer);
   }
   result.epochs = p.epochs;

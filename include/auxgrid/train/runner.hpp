@@ -44,6 +44,8 @@ struct RunOptions {
   std::string out_dir;
   int threads = 0;  // torch intra-op threads per rank; 0 = cores / ranks on this node
   Verbosity verbosity = Verbosity::normal;
+  // Ranks that train one cell together (data parallel); must divide the world.
+  int ranks_per_cell = 1;
   // SLURM arrays: this launch runs shard `shard` of `shards` (cost-balanced).
   int shard = 0, shards = 1;
   // A cell's lock whose heartbeat is older than this is taken over.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "auxgrid/core/grid.hpp"
+#include "auxgrid/dist/communicator.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/result_file.hpp"
 
@@ -30,9 +31,15 @@ std::vector<std::string> conditions_of(const Config& config);
 // after SIGKILL); when stop_requested() turns true, the state is saved at the
 // next step boundary and Preempted is thrown. A resumed cell's result equals
 // an uninterrupted run's bit for bit on CPU (timings aside).
+//
+// Data parallelism: with a communicator of G ranks, every rank of the group
+// runs train_cell for the same cell; each batch is split into G slices, the
+// gradients are averaged so that the step equals the full batch's, and the
+// ranks' parameters are checked to stay bit-identical after every epoch.
 struct TrainControl {
-  std::string checkpoint_path;
+  std::string checkpoint_path;  // written by the group's first rank
   std::function<bool()> stop_requested;
+  dist::Communicator* group = nullptr;  // nullptr = one rank
 };
 
 struct Preempted : std::runtime_error {
