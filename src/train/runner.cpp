@@ -216,7 +216,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   dist::SharedCounter counter(world);
   std::map<std::string, store::CorpusData> corpora;  // loaded once per process
   const auto run_start = Clock::now();
-  std::int64_t trained = 0, failed = 0, preempted = 0;
+  std::int64_t trained = 0, failed = 0, preempted = 0, held = 0;
   while (true) {
     std::int64_t decision[2] = {total, 0};  // the cell to train (total = none left), and whether to train it
     std::unique_ptr<CellClaim> claim;
@@ -227,7 +227,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
         // The claim keeps other launches (overlapping array tasks, a
         // resubmission) off this cell while it trains.
         claim = CellClaim::try_claim(options.out_dir, cell.id, options.stale_lock_seconds);
-        if (!claim)
+        if (!claim && ++held)
           spdlog::info("[cell {}/{}] {} ({}) is being trained by {}; skipped", decision[0] + 1, total, cell.label,
                        cell.id, CellClaim::owner_of(lock_path(options.out_dir, cell.id)));
         else if (store::result_state(store::result_path(options.out_dir, cell.id)) == store::ResultState::complete)
@@ -301,6 +301,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
 
   trained = world.sum(trained);
   failed = world.sum(failed);
+  held = world.sum(held);
   preempted = world.sum(preempted);
   if (preempted || stop_signal) {
     if (world.rank() == 0)
@@ -313,6 +314,9 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
     if (failed)
       spdlog::error("grid '{}': {} of {} cells trained, {} failed, in {}", grid.name, trained, total, failed,
                     duration_text(elapsed));
+    else if (held)
+      spdlog::warn("grid '{}': {} cells trained in {}; {} are held by other launches (see {}/locks)", grid.name,
+                   trained, duration_text(elapsed), held, options.out_dir);
     else
       spdlog::info("grid '{}': all {} cells trained in {}; results in {}", grid.name, trained, duration_text(elapsed),
                    options.out_dir);
