@@ -16,7 +16,8 @@ namespace {
 struct GridArgs {
   std::string grid, out;
   std::vector<std::string> sets, plugins;
-  int threads = 0, ranks_per_cell = 1;
+  int threads = 0, ranks_per_cell = 1, max_attempts = 3, fail_fast = 0;
+  bool retry_failed = false;
   std::string shard;
   double stale_lock_seconds = 600;
   bool quiet = false, verbose = false, list = false;
@@ -45,6 +46,9 @@ po::options_description grid_options(GridArgs& a) {
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
+      "max-attempts", po::value(&a.max_attempts), "give a cell up after this many failures (default 3)")(
+      "retry-failed", po::bool_switch(&a.retry_failed), "run cells again that were given up")(
+      "fail-fast", po::value(&a.fail_fast), "stop claiming cells after this many failures in this launch")(
       "ranks-per-cell", po::value(&a.ranks_per_cell), "ranks that train one cell together (data parallel)")(
       "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
       "stale-lock", po::value(&a.stale_lock_seconds), "seconds without heartbeat after which a cell's lock is taken over")(
@@ -66,6 +70,9 @@ int run(const Args& args, dist::World& world) {
   options.out_dir = a.out.empty() ? "results/" + grid.name : a.out;
   options.threads = a.threads;
   options.ranks_per_cell = a.ranks_per_cell;
+  options.max_attempts = a.max_attempts;
+  options.retry_failed = a.retry_failed;
+  options.fail_fast = a.fail_fast;
   options.stale_lock_seconds = a.stale_lock_seconds;
   if (!a.shard.empty()) {
     const auto slash = a.shard.find('/');
@@ -83,7 +90,7 @@ int plan(const Args& args) {
   parse(args, o, "grid");
   const auto grid = load(a);
   const auto out = a.out.empty() ? "results/" + grid.name : a.out;
-  const auto plan = train::make_plan(grid, out);
+  const auto plan = train::make_plan(grid, out, a.max_attempts, a.retry_failed);
   fmt::print("grid '{}' ({}): {} cells; results in {}\n", grid.name, grid.path, grid.cells.size(), out);
   if (!grid.axes.empty()) fmt::print("  axes: {}\n", fmt::join(grid.axes, ", "));
   if (!grid.parts.empty()) {
@@ -95,14 +102,16 @@ int plan(const Args& args) {
   }
   if (a.list || grid.cells.size() <= 40)
     for (const auto& p : plan.cells) {
-      const char* state = !p.problem.empty()                             ? "invalid"
+      const char* state = p.given_up                                      ? "failed"
+                          : !p.problem.empty()                             ? "invalid"
                           : p.state == store::ResultState::complete     ? "done"
                           : p.state == store::ResultState::incomplete ? "rerun"
                                                                         : "pending";
       const bool explain = p.state == store::ResultState::incomplete;
       fmt::print("  {}  {:<8} {}{}\n", p.cell->id, state, p.cell->label, explain ? "  (" + p.why + ")" : "");
     }
-  fmt::print("{} done, {} to train{}\n", plan.complete, plan.pending.size(),
+  fmt::print("{} done, {} to train{}{}\n", plan.complete, plan.pending.size(),
+             plan.given_up ? fmt::format(", {} failed {} times (--retry-failed)", plan.given_up, a.max_attempts) : "",
              plan.invalid ? fmt::format(", {} invalid", plan.invalid) : "; every pending cell is valid");
   if (!plan.pending.empty())
     // 33 GFLOP/s: full-size AuxFormer training on this 2-core machine (shared/notes/build-and-speed.md).

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <boost/filesystem.hpp>
 #include <csignal>
+#include <fstream>
 #include <cstdio>
 #include <ctime>
 #include <map>
@@ -81,7 +83,30 @@ std::string checkpoint_path(const std::string& out_dir, const std::string& cell_
   return out_dir + "/checkpoints/" + cell_id + ".pt";
 }
 
-Plan make_plan(const Grid& grid, const std::string& out_dir) {
+std::string error_log_path(const std::string& out_dir, const std::string& cell_id) {
+  return out_dir + "/errors/" + cell_id + ".log";
+}
+
+int failed_attempts(const std::string& out_dir, const std::string& cell_id) {
+  std::ifstream in(error_log_path(out_dir, cell_id));
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) lines += !line.empty();
+  return lines;
+}
+
+namespace {
+void record_failure(const std::string& out_dir, const Cell& cell, int rank, const std::string& message) {
+  const auto path = error_log_path(out_dir, cell.id);
+  boost::filesystem::create_directories(boost::filesystem::path(path).parent_path());
+  const int attempt = failed_attempts(out_dir, cell.id) + 1;
+  std::string one_line = message;
+  std::replace(one_line.begin(), one_line.end(), '\n', ' ');
+  std::ofstream(path, std::ios::app) << fmt::format("{} host={} rank={} attempt={} cell='{}': {}\n", now_iso8601(),
+                                                    hostname(), rank, attempt, cell.label, one_line);
+}
+}  // namespace
+
+Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts, bool retry_failed) {
   Plan plan;
   std::map<std::string, store::CorpusInfo> corpora;
   std::map<std::string, std::string> unreadable;  // corpus path -> why
@@ -92,6 +117,13 @@ Plan make_plan(const Grid& grid, const std::string& out_dir) {
     planned.state = store::result_state(store::result_path(out_dir, cell.id), &planned.why);
     if (planned.state == store::ResultState::complete) {
       ++plan.complete;
+      plan.cells.push_back(planned);
+      continue;
+    }
+    planned.attempts = failed_attempts(out_dir, cell.id);
+    if (!retry_failed && planned.attempts >= max_attempts) {
+      planned.given_up = true;
+      ++plan.given_up;
       plan.cells.push_back(planned);
       continue;
     }
@@ -165,7 +197,10 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   std::int64_t complete = 0;
   if (world.rank() == 0) {
     try {
-      const auto plan = make_plan(grid, options.out_dir);
+      const auto plan = make_plan(grid, options.out_dir, options.max_attempts, options.retry_failed);
+      if (plan.given_up)
+        spdlog::warn("{} cell(s) failed {} times and are not run again (see {}/errors; --retry-failed runs them)",
+                     plan.given_up, options.max_attempts, options.out_dir);
       throw_if_invalid(plan, grid);
       complete = static_cast<std::int64_t>(plan.complete);
       std::vector<double> costs;
@@ -213,14 +248,15 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   const int groups = world.size() / options.ranks_per_cell;
   control.group = group.get();
 
-  dist::SharedCounter counter(world);
+  dist::SharedCounter counter(world), failures(world);
   std::map<std::string, store::CorpusData> corpora;  // loaded once per process
   const auto run_start = Clock::now();
   std::int64_t trained = 0, failed = 0, preempted = 0, held = 0;
   while (true) {
     std::int64_t decision[2] = {total, 0};  // the cell to train (total = none left), and whether to train it
     std::unique_ptr<CellClaim> claim;
-    if (leader && !stop_signal) {
+    const bool too_many_failures = options.fail_fast > 0 && failures.fetch_add(0) >= options.fail_fast;
+    if (leader && !stop_signal && !too_many_failures) {
       decision[0] = counter.fetch_add();
       if (decision[0] < total) {
         const Cell& cell = grid.cells[pending[decision[0]]];
@@ -294,8 +330,13 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
       spdlog::warn("{} {}; exiting with code {} so that the job is requeued", progress, e.what(), kExitPreempted);
     } catch (const std::exception& e) {
       failed += leader;
-      spdlog::error("{} {} ({}) failed: {} (its result was not written; a rerun retries it)", progress, cell.label,
-                    cell.id, e.what());
+      if (leader) {
+        record_failure(options.out_dir, cell, world.rank(), e.what());
+        failures.fetch_add(1);
+      }
+      spdlog::error("{} {} ({}) failed: {} (attempt {} of {}, recorded in {}; a rerun retries it)", progress,
+                    cell.label, cell.id, e.what(), failed_attempts(options.out_dir, cell.id), options.max_attempts,
+                    error_log_path(options.out_dir, cell.id));
     }
   }
 
@@ -312,8 +353,9 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   if (world.rank() == 0) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - run_start).count();
     if (failed)
-      spdlog::error("grid '{}': {} of {} cells trained, {} failed, in {}", grid.name, trained, total, failed,
-                    duration_text(elapsed));
+      spdlog::error("grid '{}': {} of {} cells trained, {} failed, in {}{}", grid.name, trained, total, failed,
+                    duration_text(elapsed),
+                    options.fail_fast > 0 && failed >= options.fail_fast ? " (stopped early: --fail-fast)" : "");
     else if (held)
       spdlog::warn("grid '{}': {} cells trained in {}; {} are held by other launches (see {}/locks)", grid.name,
                    trained, duration_text(elapsed), held, options.out_dir);

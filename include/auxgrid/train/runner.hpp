@@ -18,6 +18,8 @@ struct PlannedCell {
   store::ResultState state = store::ResultState::missing;
   std::string why;      // why an existing file is not complete
   std::string problem;  // why this cell cannot run (empty = valid)
+  int attempts = 0;     // failed attempts so far (DIR/errors/<id>.log)
+  bool given_up = false;  // attempts >= the maximum: not run unless retried
   double flops = 0;     // estimated training work: 6 x parameters x training frames x epochs
 };
 
@@ -26,6 +28,7 @@ struct Plan {
   std::vector<PlannedCell> pending;  // valid cells to run, longest first
   std::size_t complete = 0;
   std::size_t invalid = 0;
+  std::size_t given_up = 0;
   double pending_flops = 0;
   // "cell '<label>' (<id>): <problem>" for the first invalid cells.
   std::vector<std::string> problems;
@@ -35,8 +38,9 @@ struct Plan {
 
 // Checks every cell whose result is not complete before anything is trained:
 // known model, valid settings, a readable corpus whose feature widths match.
-// Problems are collected, not thrown (see throw_if_invalid).
-Plan make_plan(const Grid& grid, const std::string& out_dir);
+// Problems are collected, not thrown (see throw_if_invalid). A cell that has
+// failed max_attempts times is given up (not pending) unless retry_failed.
+Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts = 3, bool retry_failed = false);
 // One error naming the grid file, the first invalid cells, the key and the file.
 void throw_if_invalid(const Plan& plan, const Grid& grid);
 
@@ -50,6 +54,9 @@ struct RunOptions {
   int shard = 0, shards = 1;
   // A cell's lock whose heartbeat is older than this is taken over.
   double stale_lock_seconds = 600;
+  int max_attempts = 3;       // failed attempts after which a cell is given up
+  bool retry_failed = false;  // run given-up cells again
+  int fail_fast = 0;          // stop claiming cells after this many failures in this launch (0 = never)
 };
 
 // Splits cells (longest first) into `shards` lists of about equal total
@@ -62,6 +69,9 @@ inline constexpr int kExitPreempted = 3;
 
 // DIR/checkpoints/<cell id>.pt: the restart point of a cell in training.
 std::string checkpoint_path(const std::string& out_dir, const std::string& cell_id);
+// DIR/errors/<cell id>.log: one line per failed attempt (time, host, rank, attempt, message).
+std::string error_log_path(const std::string& out_dir, const std::string& cell_id);
+int failed_attempts(const std::string& out_dir, const std::string& cell_id);
 
 // Runs every pending cell of the grid on the ranks of `world`. Returns the
 // process exit code: 0 when every cell is complete, 1 when a cell failed,

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# A cell that fails while training leaves an error record (time, host, rank,
+# attempt, message), the grid goes on, and the exit code is 1; after
+# --max-attempts failures the cell is given up until --retry-failed; --fail-fast
+# stops claiming cells. The failure here is real: NaN features in the corpus.
+# Usage: tests/e2e_failures.sh BUILD_DIR
+set -euo pipefail
+build=$(cd "$1" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+"$build/auxgrid" synth --preset tiny --out good.h5 >/dev/null
+cp good.h5 bad.h5
+# 0xFF bytes are NaN floats: overwrite most of the feature data (the bulk of the file).
+size=$(stat -c %s bad.h5)
+head -c $((size * 7 / 10)) /dev/zero | tr '\0' '\377' | dd of=bad.h5 bs=64k seek=$((size / 10)) oflag=seek_bytes conv=notrunc status=none
+cat > grid.toml <<TOML
+[settings]
+model.width = 8
+model.heads = 2
+model.layers = 1
+train.epochs = 1
+[axes]
+data.corpus = ["good.h5", "bad.h5"]
+seed = [0, 1]
+TOML
+
+code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run1.log || code=$?
+[ $code -eq 1 ] || { cat run1.log; fail "a failing grid exited $code, expected 1"; }
+[ "$(ls res/cells | wc -l)" -eq 2 ] || { cat run1.log; fail "expected the 2 good cells, and only them, to be trained"; }
+[ "$(ls res/errors | wc -l)" -eq 2 ] || fail "expected an error record per failed cell"
+grep -q "attempt=1 cell='bad.h5 seed=0': .*not finite" res/errors/*.log || { cat res/errors/*.log; fail "error record"; }
+grep -q "host=" res/errors/*.log || fail "the error record has no host"
+
+"$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run2.log || true
+grep -q "attempt=2" res/errors/*.log || fail "second attempt not recorded"
+"$build/auxgrid" plan grid.toml --out res --max-attempts 2 > plan.txt || true
+grep -q "2 done, 0 to train, 2 failed 2 times" plan.txt || { cat plan.txt; fail "plan does not show given-up cells"; }
+"$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run3.log
+grep -q "not run again" run3.log || { cat run3.log; fail "given-up cells are not reported"; }
+grep -q "started" run3.log && fail "a given-up cell was run"
+
+code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 --retry-failed --fail-fast 1 2> run4.log || code=$?
+[ $code -eq 1 ] || fail "--retry-failed run exited $code"
+[ "$(grep -c started run4.log)" -eq 1 ] || { cat run4.log; fail "--fail-fast 1 did not stop after the first failure"; }
+grep -q "stopped early" run4.log || fail "--fail-fast is not reported"
+echo "e2e_failures: ok"
