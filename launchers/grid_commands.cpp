@@ -69,6 +69,7 @@ int run(const Args& args, dist::World& world) {
   train::RunOptions options;
   options.out_dir = a.out.empty() ? "results/" + grid.name : a.out;
   options.threads = a.threads;
+  options.command_line = fmt::format("auxgrid run {}", fmt::join(args, " "));
   options.ranks_per_cell = a.ranks_per_cell;
   options.max_attempts = a.max_attempts;
   options.retry_failed = a.retry_failed;

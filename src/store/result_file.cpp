@@ -316,4 +316,10 @@ std::string result_path(const std::string& dir, const std::string& cell_id) {
   return (fs::path(dir) / "cells" / (cell_id + ".h5")).string();
 }
 
+std::string hdf5_version() {
+  unsigned major = 0, minor = 0, release = 0;
+  H5get_libversion(&major, &minor, &release);
+  return fmt::format("{}.{}.{}", major, minor, release);
+}
+
 }  // namespace auxgrid::store

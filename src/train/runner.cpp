@@ -309,6 +309,11 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                            {"device", "cpu"},
                            {"libtorch_version", TORCH_VERSION},
                            {"mpi_version", world.uses_mpi() ? world.library_version() : "none"},
+                           {"hdf5_version", store::hdf5_version()},
+                           {"nccl", dist::communicator_backends().contains("nccl") ? "built" : "not built"},
+                           {"git_commit", git_commit()},
+                           {"git_dirty", git_dirty()},
+                           {"command", options.command_line},
                            {"finished_utc", now_iso8601()},
                            {"wall_seconds", fmt::format("{:.3f}", wall)}};
       result.provenance["ranks_per_cell"] = std::to_string(group->size());

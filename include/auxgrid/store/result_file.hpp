@@ -88,4 +88,7 @@ std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std:
 // <dir>/cells/<cell_id>.h5
 std::string result_path(const std::string& dir, const std::string& cell_id);
 
+// The HDF5 library's version, e.g. "1.10.8", for provenance.
+std::string hdf5_version();
+
 }  // namespace auxgrid::store

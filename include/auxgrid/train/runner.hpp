@@ -46,6 +46,7 @@ void throw_if_invalid(const Plan& plan, const Grid& grid);
 
 struct RunOptions {
   std::string out_dir;
+  std::string command_line;  // recorded in every result's provenance
   int threads = 0;  // torch intra-op threads per rank; 0 = cores / ranks on this node
   Verbosity verbosity = Verbosity::normal;
   // Ranks that train one cell together (data parallel); must divide the world.
