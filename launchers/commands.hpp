@@ -17,6 +17,7 @@ po::variables_map parse(const Args& args, po::options_description& options, cons
 
 int run(const Args& args, dist::World& world);  // grid_commands.cpp
 int plan(const Args& args);
+int status(const Args& args);
 int models(const Args& args);
 int synth(const Args& args);                     // corpus_commands.cpp
 int corpus_info(const Args& args);

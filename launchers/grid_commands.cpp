@@ -1,11 +1,17 @@
 // auxgrid run / plan / models: grids, their cells and the model registry.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <ctime>
+#include <map>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/core/log.hpp"
 #include "auxgrid/models/model.hpp"
+#include "auxgrid/train/claim.hpp"
 #include "auxgrid/train/runner.hpp"
 #include "commands.hpp"
 
@@ -121,6 +127,75 @@ int plan(const Args& args) {
   for (const auto& [problem, count] : plan.problem_counts)
     fmt::print(stderr, "{}: {} invalid cell(s): {}\n", grid.path, count, problem);
   return plan.invalid ? 1 : 0;
+}
+
+int status(const Args& args) {
+  GridArgs a;
+  auto o = grid_options(a);
+  parse(args, o, "grid");
+  const auto grid = load(a);
+  const auto out = a.out.empty() ? "results/" + grid.name : a.out;
+
+  // done / running (a live claim) / failed (an error record, no result) / pending.
+  struct Count {
+    int done = 0, running = 0, failed = 0, pending = 0;
+  };
+  const auto state_of = [&](const Cell& cell) -> std::string {
+    if (store::result_state(store::result_path(out, cell.id)) == store::ResultState::complete) return "done";
+    struct stat st {};
+    const auto lock = train::lock_path(out, cell.id);
+    if (stat(lock.c_str(), &st) == 0 && std::difftime(std::time(nullptr), st.st_mtime) < a.stale_lock_seconds)
+      return "running";
+    return train::failed_attempts(out, cell.id) > 0 ? "failed" : "pending";
+  };
+  const auto add = [](Count& c, const std::string& state) {
+    (state == "done" ? c.done : state == "running" ? c.running : state == "failed" ? c.failed : c.pending)++;
+  };
+  Count total;
+  std::map<std::string, Count> by_part;
+  std::map<std::string, std::map<std::string, Count>> by_axis;
+  std::vector<std::string> running;
+  for (const auto& cell : grid.cells) {
+    const auto state = state_of(cell);
+    add(total, state);
+    for (const auto& part : cell.parts) add(by_part[part], state);
+    for (const auto& axis : grid.axes) add(by_axis[axis][to_string(cell.config.get(axis))], state);
+    if (state == "running") {
+      struct stat st {};
+      stat(train::lock_path(out, cell.id).c_str(), &st);
+      running.push_back(fmt::format("  {} {} ({}), heartbeat {:.0f} s ago", cell.id, cell.label,
+                                    train::CellClaim::owner_of(train::lock_path(out, cell.id)),
+                                    std::difftime(std::time(nullptr), st.st_mtime)));
+    }
+  }
+  const auto row = [](const std::string& name, const Count& c) {
+    fmt::print("  {:<28} {:>6} {:>8} {:>7} {:>8}\n", name, c.done, c.running, c.failed, c.pending);
+  };
+  fmt::print("grid '{}': {} cells in {}\n  {:<28} {:>6} {:>8} {:>7} {:>8}\n", grid.name, grid.cells.size(), out, "",
+             "done", "running", "failed", "pending");
+  row("all", total);
+  for (const auto& [part, c] : by_part)
+    if (by_part.size() > 1) row(part, c);
+  for (const auto& [axis, values] : by_axis)
+    for (const auto& [value, c] : values) row(axis + "=" + value, c);
+  if (!running.empty()) fmt::print("running:\n{}\n", fmt::join(running, "\n"));
+
+  // ETA: the median cell's training time, times the cells left, over the cells running now.
+  std::vector<std::string> problems;
+  std::vector<double> seconds;
+  for (const auto& r : store::scan_results(out, &problems)) {
+    double sum = 0;
+    for (double s : r.epoch_seconds) sum += s;
+    seconds.push_back(sum);
+  }
+  const int left = total.running + total.pending;
+  if (!seconds.empty() && left > 0) {
+    std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
+    const double eta = seconds[seconds.size() / 2] * left / std::max(1, total.running);
+    fmt::print("ETA: about {:.0f} min ({} cells left, median cell {:.0f} s, {} running)\n", eta / 60, left,
+               seconds[seconds.size() / 2], total.running);
+  }
+  return 0;
 }
 
 int models(const Args& args) {

@@ -24,6 +24,9 @@ commands:
         write a SLURM job-array script (default DIR/slurm/<grid>.sbatch) whose
         tasks run cost-balanced shards of the pending cells, requeue after a
         preemption checkpoint, and never train a cell twice; it does not submit
+  status GRID [--out DIR]
+        done / running (with heartbeat age) / failed / pending per part and
+        axis value, and an ETA
   synth --preset NAME [--seed S] --out FILE
         write a synthetic corpus (presets: tiny)
   import --audio-dir DIR (--video-dir DIR | --video-h5 FILE)
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "run") return launcher::run(args, world);
     if (command == "plan") return launcher::plan(args);
+    if (command == "status") return launcher::status(args);
     if (command == "sbatch") return launcher::sbatch(args);
     if (command == "synth") return launcher::synth(args);
     if (command == "corpus-info") return launcher::corpus_info(args);

@@ -33,6 +33,8 @@ code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run1.log ||
 [ "$(ls res/errors | wc -l)" -eq 2 ] || fail "expected an error record per failed cell"
 grep -q "attempt=1 cell='bad.h5 seed=0': .*not finite" res/errors/*.log || { cat res/errors/*.log; fail "error record"; }
 grep -q "host=" res/errors/*.log || fail "the error record has no host"
+"$build/auxgrid" status grid.toml --out res | grep -Eq "^  all +2 +0 +2 +0$" ||
+  { "$build/auxgrid" status grid.toml --out res; fail "status does not count 2 done and 2 failed"; }
 
 "$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run2.log || true
 grep -q "attempt=2" res/errors/*.log || fail "second attempt not recorded"

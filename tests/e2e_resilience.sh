@@ -45,6 +45,8 @@ clean=$(fingerprint clean)
 "$build/auxgrid" run grid.toml --out pre --threads 1 2> pre.log &
 pid=$!
 for _ in $(seq 200); do grep -q "epoch 2/6" pre.log && break; sleep 0.1; done
+"$build/auxgrid" status grid.toml --out pre > status.txt
+grep -q "heartbeat" status.txt || { cat status.txt; fail "status does not show the running cell"; }
 kill -USR1 $pid
 code=0; wait $pid || code=$?
 [ $code -eq 3 ] || { cat pre.log; fail "preempted run exited $code, expected 3"; }
