@@ -25,7 +25,7 @@ struct GridArgs {
   int threads = 0, ranks_per_cell = 1, max_attempts = 3, fail_fast = 0;
   bool retry_failed = false;
   std::string shard;
-  double stale_lock_seconds = 600;
+  double stale_lock_seconds = 600, watchdog_seconds = 0;
   bool quiet = false, verbose = false, list = false;
 };
 
@@ -54,6 +54,7 @@ po::options_description grid_options(GridArgs& a) {
       "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
       "max-attempts", po::value(&a.max_attempts), "give a cell up after this many failures (default 3)")(
       "retry-failed", po::bool_switch(&a.retry_failed), "run cells again that were given up")(
+      "watchdog", po::value(&a.watchdog_seconds), "abort the launch when a rank makes no progress for this many seconds")(
       "fail-fast", po::value(&a.fail_fast), "stop claiming cells after this many failures in this launch")(
       "ranks-per-cell", po::value(&a.ranks_per_cell), "ranks that train one cell together (data parallel)")(
       "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
@@ -80,6 +81,7 @@ int run(const Args& args, dist::World& world) {
   options.max_attempts = a.max_attempts;
   options.retry_failed = a.retry_failed;
   options.fail_fast = a.fail_fast;
+  options.watchdog_seconds = a.watchdog_seconds;
   options.stale_lock_seconds = a.stale_lock_seconds;
   if (!a.shard.empty()) {
     const auto slash = a.shard.find('/');

@@ -44,4 +44,20 @@ for name in train_loss dev_loss; do
        END { exit bad }' "$name.txt" || fail "$name differs between 1 rank and a group of 2"
 done
 h5dump -a /prov.ranks_per_cell two/cells/*.h5 | grep -q '"2"' || fail "provenance does not record 2 ranks per cell"
+
+# Watchdog: one rank of a group stops (SIGSTOP, as a hung peer would); the
+# other, blocked in the gradient allreduce, aborts the launch after the
+# timeout and records the failure instead of holding the allocation.
+mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 \
+  "$build/auxgrid" run grid.toml --out hang --ranks-per-cell 2 --threads 1 --watchdog 4 --set train.epochs=200 \
+  > hang.log 2>&1 &
+launcher=$!
+for _ in $(seq 300); do grep -q "epoch 1/200" hang.log && break; sleep 0.1; done
+victim=$(pgrep -f "^$build/auxgrid run grid.toml --out hang" | head -1)
+kill -STOP "$victim"
+for _ in $(seq 300); do kill -0 $launcher 2>/dev/null || break; sleep 0.2; done
+kill -9 "$victim" 2>/dev/null || true
+kill -0 $launcher 2>/dev/null && fail "the launch still hangs after the watchdog timeout"
+grep -q "watchdog: rank .* made no progress" hang.log || { cat hang.log; fail "the watchdog did not fire"; }
+grep -q "watchdog" hang/errors/*.log || fail "the watchdog did not record the failure"
 echo "e2e_data_parallel: ok ($(tr '\n' ' ' < train_loss.txt))"

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <boost/filesystem.hpp>
+#include <atomic>
 #include <csignal>
 #include <fstream>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/train/claim.hpp"
 #include "auxgrid/train/trainer.hpp"
+#include "auxgrid/train/watchdog.hpp"
 
 namespace auxgrid::train {
 
@@ -248,6 +250,23 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   const int groups = world.size() / options.ranks_per_cell;
   control.group = group.get();
 
+  // The watchdog fails the cell in training and aborts the launch when no
+  // step or evaluation batch completed for the timeout (e.g. a stalled peer).
+  std::atomic<const Cell*> current_cell{nullptr};
+  std::unique_ptr<Watchdog> watchdog;
+  if (options.watchdog_seconds > 0) {
+    watchdog = std::make_unique<Watchdog>(options.watchdog_seconds, [&](double silent) {
+      const Cell* cell = current_cell.load();
+      const auto what = fmt::format("watchdog: rank {} (host {}) made no progress for {:.0f} s{}; aborting the launch",
+                                    world.rank(), hostname(), silent, cell ? " in cell '" + cell->label + "'" : "");
+      spdlog::critical("{}", what);
+      if (cell) record_failure(options.out_dir, *cell, world.rank(), what);
+      spdlog::default_logger()->flush();
+      world.abort(kExitStalled);
+    });
+    control.heartbeat = [&] { watchdog->beat(); };
+  }
+
   dist::SharedCounter counter(world), failures(world);
   std::map<std::string, store::CorpusData> corpora;  // loaded once per process
   const auto run_start = Clock::now();
@@ -278,6 +297,8 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
     if (!decision[1]) continue;
     const auto k = decision[0];
     const Cell& cell = grid.cells[pending[k]];
+    current_cell = &cell;
+    if (watchdog) watchdog->beat();
     const auto progress = fmt::format("[cell {}/{}]", k + 1, total);
     const auto cell_start = Clock::now();
     if (leader)

@@ -63,11 +63,12 @@ struct Predictions {
 
 Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& corpus,
                     const std::vector<std::int64_t>& indices, const data::Normalization* norm,
-                    const std::string& condition, std::uint64_t seed) {
+                    const std::string& condition, std::uint64_t seed, const std::function<void()>& heartbeat) {
   torch::NoGradGuard no_grad;
   model.eval();
   Predictions out;
   for (const auto& chunk : data::chunk(indices, kEvalBatch)) {
+    if (heartbeat) heartbeat();
     auto preparation = condition_preparation(condition, chunk.size(), seed);
     preparation.audio = norm;
     auto batch = data::make_batch(corpus, chunk, preparation);
@@ -384,6 +385,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       optimizer.step();
       p.epoch_loss += batch_loss;
       p.next_batch = i + 1;
+      if (control.heartbeat) control.heartbeat();
       spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, p.epoch + 1, i + 1, batches.size(),
                     batch_loss / static_cast<double>(full.size()));
       double stop = control.stop_requested && control.stop_requested() ? 1 : 0;
@@ -398,7 +400,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       }
     }
     if (group) check_identical(*group, *model, cell.label);
-    const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed).loss;
+    const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed, control.heartbeat).loss;
     const double train_loss = p.epoch_loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
                   "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell.label, p.epoch + 1, train_loss,
@@ -434,7 +436,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     for (auto& t : model->buffers()) t.copy_(p.best_state[i++]);
   }
   for (const auto& condition : conditions_of(c)) {
-    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed);
+    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed, control.heartbeat);
     const auto confusion = stats::confusion_matrix(pr.labels, pr.predicted, static_cast<int>(dims.num_classes));
     store::EvalRecord eval;
     eval.condition = condition;

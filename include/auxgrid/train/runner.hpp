@@ -58,6 +58,7 @@ struct RunOptions {
   int max_attempts = 3;       // failed attempts after which a cell is given up
   bool retry_failed = false;  // run given-up cells again
   int fail_fast = 0;          // stop claiming cells after this many failures in this launch (0 = never)
+  double watchdog_seconds = 0;  // abort when no step completes for this long (0 = off)
 };
 
 // Splits cells (longest first) into `shards` lists of about equal total
@@ -67,6 +68,8 @@ std::vector<std::vector<std::size_t>> balanced_shards(const std::vector<double>&
 // The exit code of a launch stopped by SIGUSR1/SIGTERM after checkpointing:
 // the batch script requeues the job on it (slurm/array.sbatch).
 inline constexpr int kExitPreempted = 3;
+// The exit code of a launch that the watchdog aborted (see RunOptions::watchdog_seconds).
+inline constexpr int kExitStalled = 4;
 
 // DIR/checkpoints/<cell id>.pt: the restart point of a cell in training.
 std::string checkpoint_path(const std::string& out_dir, const std::string& cell_id);

@@ -40,6 +40,7 @@ struct TrainControl {
   std::string checkpoint_path;  // written by the group's first rank
   std::function<bool()> stop_requested;
   dist::Communicator* group = nullptr;  // nullptr = one rank
+  std::function<void()> heartbeat;      // called at every training step and evaluation batch
 };
 
 struct Preempted : std::runtime_error {
