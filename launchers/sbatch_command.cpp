@@ -1,6 +1,6 @@
 // auxgrid sbatch: writes a SLURM job-array script that runs a grid's pending
-// cells, one cost-balanced shard per array task (slurm/array.sbatch is the
-// documented template of what it writes).
+// cells, one cost-balanced shard per array task. slurm/array.sbatch is the
+// same script with placeholders; tests/e2e_slurm.sh checks that they agree.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -87,7 +87,7 @@ int sbatch(const Args& args) {
   options += fmt::format("#SBATCH --job-name=auxgrid-{}\n", sbatch_value(grid.name, "grid name"));
   options += fmt::format("#SBATCH --array=0-{}\n", tasks - 1);
   options += fmt::format("#SBATCH --output={}/%A_%a.out\n", sbatch_value(log_dir, "results directory"));
-  options += "#SBATCH --requeue\n#SBATCH --signal=B:USR1@120\n";
+  options += "#SBATCH --open-mode=append\n#SBATCH --requeue\n#SBATCH --signal=B:USR1@120\n";
   if (cpus_per_task) options += fmt::format("#SBATCH --cpus-per-task={}\n", cpus_per_task);
   if (gpus_per_task) options += fmt::format("#SBATCH --gpus-per-task={}\n", gpus_per_task);
   if (!time.empty()) options += fmt::format("#SBATCH --time={}\n", sbatch_value(time, "--time"));
@@ -116,17 +116,23 @@ int sbatch(const Args& args) {
 # skips cells that another task holds or has completed.
 #
 # Preemption contract: SLURM sends USR1 to this script 120 s before the time
-# limit (--signal=B:USR1@120, to the batch shell only) and TERM when the job is
-# preempted or cancelled. The traps forward the signal to `auxgrid run`, which
-# checkpoints the cell it trains and exits with code 3; on exit code 3 this
-# script requeues its task (`scontrol requeue`), and the restarted task resumes
-# from the checkpoint. Any other exit code ends the task with that code.
+# limit (--signal=B:USR1@120, to the batch shell only; a partition that
+# preempts with PreemptParameters=send_user_signal sends it at preemption).
+# The trap forwards it to `auxgrid run`, which checkpoints the cell it trains
+# and exits with code 3; on exit code 3 after USR1 this script requeues its
+# task (`scontrol requeue`). The restarted task logs to the same file
+# (--open-mode=append), and the checkpointed cell resumes where it stopped.
+# TERM (scancel, the time limit, PreemptMode=REQUEUE, which requeues by
+# itself) is forwarded as well, so the cell is checkpointed, but it does not
+# requeue: otherwise scancel could not stop the array. Any exit code other
+# than 3 after USR1 ends the task with that code.
 set -u
 cd {submit_dir} || exit 1  # grid files name corpora relative to this directory
 
 child=
+warned=
 forward() {{ [ -n "$child" ] && kill -s "$1" "$child" 2>/dev/null; }}
-trap 'forward USR1' USR1
+trap 'warned=1; forward USR1' USR1
 trap 'forward TERM' TERM
 
 {command} &
@@ -136,7 +142,7 @@ child=$!
 while kill -0 "$child" 2>/dev/null; do wait "$child"; done
 wait "$child"
 status=$?
-if [ "$status" -eq 3 ]; then
+if [ "$status" -eq 3 ] && [ -n "$warned" ]; then
   echo "auxgrid: checkpointed after a preemption signal; requeueing job $SLURM_JOB_ID"
   scontrol requeue "$SLURM_JOB_ID"
 fi

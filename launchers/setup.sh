@@ -9,6 +9,14 @@ packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-
   # LibTorch's speed depends on the BLAS: the OpenMP OpenBLAS is ~15x faster than
   # the reference BLAS that a --no-install-recommends install would leave.
   libopenblas0-openmp)
+# Only with --with-slurm: a local SLURM for tests/e2e_slurm.sh, which skips without it.
+slurm_packages=(slurm-wlm munge)
+
+case "${1:-}" in
+  --with-slurm) packages+=("${slurm_packages[@]}") ;;
+  "") ;;
+  *) echo "usage: bash launchers/setup.sh [--with-slurm]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

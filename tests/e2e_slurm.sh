@@ -2,20 +2,13 @@
 # End to end on a real single-node SLURM cluster (tests/slurm_cluster.sh):
 # `auxgrid sbatch` writes a job array that trains every cell of a tiny grid
 # exactly once; a resubmission retrains nothing; two copies of an array running
-# at once still train each cell once; and the script's preemption contract
-# (signal forwarded, exit code 3 -> requeue) holds, with a stand-in for
-# `auxgrid run`. Skips where slurm-wlm and munge are not installed
-# (bash launchers/setup.sh --with-slurm installs them).
+# at once still train each cell once; and a preempted task (USR1 forwarded,
+# checkpoint, exit code 3 -> requeue) resumes and completes its cell. Skips
+# where slurm-wlm and munge are not installed (launchers/setup.sh --with-slurm).
 # Usage: tests/e2e_slurm.sh BUILD_DIR
 set -euo pipefail
 build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-export PATH=$PATH:/usr/sbin:/sbin
-for p in munged slurmctld slurmd sbatch squeue scontrol; do
-  command -v "$p" >/dev/null || { echo "SKIP: $p is not installed (bash launchers/setup.sh --with-slurm)"; exit 0; }
-done
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: the private SLURM cluster runs as root (SlurmUser=root)"; exit 0; }
-
 source "$here/slurm_cluster.sh"
 work=$(mktemp -d)
 chmod 755 "$work"  # for munged, whose socket lies inside
@@ -67,9 +60,6 @@ check_cells_once() {
 }
 
 start=$SECONDS
-slurm_start "$work/slurm" || fail "the cluster did not start"
-echo "cluster up: $(sinfo -h -o '%n %T, %c CPUs')"
-
 "$build/auxgrid" synth --preset tiny --out corpus.h5 >/dev/null
 cat > grid.toml <<TOML
 [grid]
@@ -84,6 +74,27 @@ train.epochs = 1
 model.name = ["auxformer", "baseline1"]
 seed = "0-2"
 TOML
+
+# slurm/array.sbatch documents what `auxgrid sbatch` writes: with its
+# placeholders filled in (and no plugin), it is the generated script.
+"$build/auxgrid" sbatch grid.toml --out res0 --array-size 4 --cpus-per-task 2 --gpus-per-task 1 --time 4:00:00 \
+  --partition gpu --set train.epochs=2 --script every_option.sbatch >/dev/null || fail "auxgrid sbatch, every option"
+dir=$(pwd -P)
+grep -v '^##' "$here/../slurm/array.sbatch" | sed -z "s| \\\\\n  --plugin '@PLUGIN@'||" |
+  sed -e "s|@AUXGRID@|$(readlink -f "$build/auxgrid")|; s|@GRID@|$dir/grid.toml|g; s|@OUT@|$dir/res0|g" \
+    -e "s|@SUBMIT_DIR@|$dir|; s|@SCRIPT@|$dir/every_option.sbatch|; s|@GRID_NAME@|e2e_slurm|g" \
+    -e "s|@PENDING@|6|; s|@CELLS@|6|; s|@LAST_TASK@|3|; s|@CPUS@|2|; s|@GPUS@|1|; s|@TIME@|4:00:00|" \
+    -e "s|@PARTITION@|gpu|; s|@KEY=VALUE@|train.epochs=2|" > template.sbatch
+diff template.sbatch every_option.sbatch >&2 || fail "slurm/array.sbatch is not what auxgrid sbatch writes"
+echo "slurm/array.sbatch matches the script of auxgrid sbatch"
+
+export PATH=$PATH:/usr/sbin:/sbin
+for p in munged slurmctld slurmd sbatch squeue scontrol; do
+  command -v "$p" >/dev/null || { echo "SKIP: $p is not installed (bash launchers/setup.sh --with-slurm)"; exit 0; }
+done
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: the private SLURM cluster runs as root (SlurmUser=root)"; exit 0; }
+slurm_start "$work/slurm" || fail "the cluster did not start"
+echo "cluster up: $(sinfo -h -o '%n %T, %c CPUs')"
 
 # An array of 4 tasks for 6 cells.
 "$build/auxgrid" sbatch grid.toml --out res --array-size 4 --cpus-per-task 1 > sbatch.txt || fail "auxgrid sbatch"
@@ -120,31 +131,47 @@ grep -h -E "is being trained by .*; skipped|was completed by another launch; ski
   fail "no task skipped a cell that another one held or had completed"
 echo "overlapping arrays $job3 and $job4: 6 cells trained once, $(wc -l < skipped.txt) skip(s) ($((SECONDS - start)) s)"
 
-# Preemption contract, with a stand-in for `auxgrid run`: USR1 reaches it
-# through the script's trap; it exits 3; the script requeues the task, which
-# runs again with SLURM_RESTART_COUNT=1.
-cat > stand_in.sh <<'SH'
-#!/bin/bash
-echo "stand-in: restart ${SLURM_RESTART_COUNT:-0}"
-[ "${SLURM_RESTART_COUNT:-0}" -gt 0 ] && exit 0
-trap 'echo "stand-in: USR1, checkpointed"; exit 3' USR1
-touch "running.$SLURM_JOB_ID"
-while :; do sleep 0.1; done
-SH
-chmod +x stand_in.sh
-sed "s|^'$(readlink -f "$build/auxgrid")' run|'$work/stand_in.sh' run|" res/slurm/e2e_slurm.sbatch > preempt.sbatch
-grep -q "^'$work/stand_in.sh' run" preempt.sbatch || fail "could not put the stand-in into the script"
-job5=$(sbatch --parsable --array=0 --output="$work/preempt_%A_%a.out" preempt.sbatch)
-for ((i = 0; i < 100; i++)); do compgen -G "running.*" >/dev/null && break; sleep 0.1; done
-compgen -G "running.*" >/dev/null || fail "the stand-in did not start"
-scancel --batch --signal=USR1 "${job5}_0"
-for ((i = 0; i < 100; i++)); do [ "$(squeue -h -j "$job5" -o %T)" = PENDING ] && break; sleep 0.1; done
-[ "$(squeue -h -j "$job5" -o %T)" = PENDING ] || fail "the task was not requeued: $(cat preempt_*.out)"
-scontrol update JobId="${job5}_0" StartTime=now  # a requeued job waits ~120 s otherwise
-for ((i = 0; i < 200; i++)); do [ -z "$(squeue -h -j "$job5" -o %i)" ] && break; sleep 0.1; done
-log=$(cat preempt_"${job5}"_0.out)
-for line in "stand-in: USR1, checkpointed" "requeueing job" "stand-in: restart 1"; do
-  grep -q "$line" <<< "$log" || fail "preemption: no '$line' in the task's log: $log"
+# Preemption: one cell long enough to be interrupted. USR1 (what SLURM sends
+# 120 s before the time limit) reaches `auxgrid run` through the script's
+# trap; it checkpoints and exits with code 3; the script requeues the task,
+# which resumes from the checkpoint and completes the cell, in the same log.
+sed -e 's/^name = .*/name = "e2e_long"/' -e 's/^train.epochs = .*/train.epochs = 30/' \
+  -e 's/^model.name = .*/model.name = ["auxformer"]/' -e 's/^seed = .*/seed = [0]/' grid.toml > long.toml
+# submit_long OUT: submits the one-cell array and waits until its cell trains.
+submit_long() {
+  "$build/auxgrid" sbatch long.toml --out "$1" --cpus-per-task 1 >/dev/null || fail "auxgrid sbatch (long)"
+  job=$(sbatch --parsable "$1/slurm/e2e_long.sbatch")
+  log=$1/slurm/${job}_0.out
+  for ((i = 0; i < 300; i++)); do grep -q "epoch 2/30" "$log" 2>/dev/null && break; sleep 0.1; done
+  grep -q "epoch 2/30" "$log" || fail "the long cell did not get to epoch 2"
+}
+# wait_gone JOB SECONDS: waits until the job has left the queue.
+wait_gone() {
+  for ((i = 0; i < $2 * 10; i++)); do [ -z "$(squeue -h -j "$1" -o %i)" ] && return 0; sleep 0.1; done
+  fail "job $1 is still queued after $2 s: $(squeue -j "$1")"
+}
+submit_long res3
+scancel --batch --signal=USR1 "${job}_0"
+for ((i = 0; i < 300; i++)); do [ "$(squeue -h -j "$job" -o %T)" = PENDING ] && break; sleep 0.1; done
+[ "$(squeue -h -j "$job" -o %T)" = PENDING ] || fail "the task was not requeued: $(cat "$log")"
+scontrol update JobId="${job}_0" StartTime=now  # a requeued job waits ~120 s otherwise
+wait_gone "$job" 60
+for line in "exiting with code 3" "requeueing job $job" "resumed from checkpoint" "all 1 cells trained"; do
+  grep -q "$line" "$log" || fail "no '$line' in the preempted task's log"
 done
-echo "preemption: USR1 forwarded, exit 3 requeued the task, it ran again ($((SECONDS - start)) s)"
+"$build/auxgrid" plan long.toml --out res3 | grep -q "1 done, 0 to train" || fail "the preempted cell is not complete"
+[ -z "$(find res3/locks -type f)" ] || fail "locks left: $(ls res3/locks)"
+echo "preemption: USR1 -> checkpoint, exit 3, requeue, resumed and completed ($((SECONDS - start)) s)"
+
+# scancel (TERM) checkpoints too, but the task is not requeued: the user
+# stops the array, and a later submission resumes from the checkpoint.
+submit_long res4
+scancel "$job"
+wait_gone "$job" 30
+sleep 1
+[ -z "$(squeue -h -j "$job" -o %i)" ] || fail "the cancelled task came back: $(squeue -j "$job")"
+grep -q "requeueing" "$log" && fail "the cancelled task requeued itself"
+grep -q "exiting with code 3" "$log" || fail "the cancelled task did not checkpoint: $(cat "$log")"
+[ -n "$(find res4/checkpoints -name '*.pt')" ] || fail "no checkpoint after scancel"
+echo "scancel: checkpointed, not requeued ($((SECONDS - start)) s)"
 echo "e2e_slurm: ok"

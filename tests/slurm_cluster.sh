@@ -17,6 +17,7 @@ slurm_pids=()
 # Prints the last lines of the daemons' logs (after a failure).
 slurm_logs() {
   local d f
+  [ -n "${SLURM_DIR:-}" ] || return 0
   for d in munged slurmctld slurmd; do
     # The daemon's own log, or its stderr when it failed before opening that.
     f=$SLURM_DIR/$d.log

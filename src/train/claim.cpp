@@ -74,6 +74,12 @@ std::unique_ptr<CellClaim> CellClaim::try_claim(const std::string& out_dir, cons
     if (age_seconds(path) < stale_after_seconds && !owner_is_dead(path)) return nullptr;  // a live owner
     const auto stale = fmt::format("{}.stale.{}", path, getpid());
     if (std::rename(path.c_str(), stale.c_str()) != 0) return nullptr;  // another taker won
+    // Another taker may have replaced the stale lock between our check and
+    // our rename: then we moved a live lock, and put it back.
+    if (age_seconds(stale) < stale_after_seconds && !owner_is_dead(stale)) {
+      std::rename(stale.c_str(), path.c_str());
+      return nullptr;
+    }
     std::remove(stale.c_str());
     if (!create_exclusively(path)) return nullptr;
   }
@@ -96,7 +102,11 @@ CellClaim::~CellClaim() {
   }
   stop_signal_.notify_all();
   heartbeat_.join();
-  std::remove(path_.c_str());
+  // Only our own lock: if we stalled past the timeout, the cell has a new owner.
+  std::ifstream in(path_);
+  std::string line;
+  std::getline(in, line);
+  if (line + "\n" == owner_line()) std::remove(path_.c_str());
 }
 
 std::string CellClaim::owner_of(const std::string& lock_path) {

@@ -210,7 +210,14 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
       AUXGRID_CHECK(options.shard >= 0 && options.shard < options.shards, "shard {} is not in 0..{}", options.shard,
                     options.shards - 1);
       const auto shards = balanced_shards(costs, options.shards);
+      // This shard first, then every other pending cell: a task that starts
+      // later plans from fewer pending cells, so a cell could fall into no
+      // task's shard; the claims keep this sweep from training a cell twice.
+      std::vector<bool> in_shard(plan.pending.size(), false);
+      for (auto i : shards[options.shard]) in_shard[i] = true;
       for (auto i : shards[options.shard]) pending.push_back(plan.pending[i].cell - grid.cells.data());
+      for (std::size_t i = 0; i < plan.pending.size(); ++i)
+        if (!in_shard[i]) pending.push_back(plan.pending[i].cell - grid.cells.data());
       for (const auto& p : plan.pending)
         if (p.state == store::ResultState::incomplete)
           spdlog::warn("cell '{}' ({}): existing result is not complete ({}); it will be re-run", p.cell->label,
