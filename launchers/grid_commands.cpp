@@ -24,7 +24,7 @@ struct GridArgs {
   std::vector<std::string> sets, plugins;
   int threads = 0, ranks_per_cell = 1, max_attempts = 3, fail_fast = 0;
   bool retry_failed = false;
-  std::string shard;
+  std::string shard, device = "auto";
   double stale_lock_seconds = 600, watchdog_seconds = 0;
   bool quiet = false, verbose = false, list = false;
 };
@@ -56,6 +56,7 @@ po::options_description grid_options(GridArgs& a) {
       "retry-failed", po::bool_switch(&a.retry_failed), "run cells again that were given up")(
       "watchdog", po::value(&a.watchdog_seconds), "abort the launch when a rank makes no progress for this many seconds")(
       "fail-fast", po::value(&a.fail_fast), "stop claiming cells after this many failures in this launch")(
+      "device", po::value(&a.device), "auto (a GPU when there is one), cpu or cuda")(
       "ranks-per-cell", po::value(&a.ranks_per_cell), "ranks that train one cell together (data parallel)")(
       "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
       "stale-lock", po::value(&a.stale_lock_seconds), "seconds without heartbeat after which a cell's lock is taken over")(
@@ -78,6 +79,7 @@ int run(const Args& args, dist::World& world) {
   options.threads = a.threads;
   options.command_line = fmt::format("auxgrid run {}", fmt::join(args, " "));
   options.ranks_per_cell = a.ranks_per_cell;
+  options.device = a.device;
   options.max_attempts = a.max_attempts;
   options.retry_failed = a.retry_failed;
   options.fail_fast = a.fail_fast;

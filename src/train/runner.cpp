@@ -18,6 +18,7 @@
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/version.hpp"
 #include "auxgrid/dist/communicator.hpp"
+#include "auxgrid/dist/device.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/train/claim.hpp"
@@ -187,6 +188,18 @@ void throw_if_invalid(const Plan& plan, const Grid& grid) {
                    : std::string());
 }
 
+std::string resolve_device(const std::string& requested) {
+  AUXGRID_CHECK(requested == "auto" || requested == "cpu" || requested == "cuda",
+                "--device must be auto, cpu or cuda, got '{}'", requested);
+  const bool cuda = torch::cuda::is_available();
+  AUXGRID_CHECK(requested != "cuda" || cuda,
+                "--device cuda: no usable CUDA device (LibTorch {}; a GPU run needs a CUDA LibTorch and a GPU)",
+                TORCH_VERSION);
+  if (requested == "cpu" || !cuda) return "cpu";
+  // Ranks that share a node spread over its GPUs.
+  return fmt::format("cuda:{}", dist::local_device_index(static_cast<int>(torch::cuda::device_count())));
+}
+
 int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   const int threads = options.threads > 0
                           ? options.threads
@@ -252,7 +265,9 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   // Groups of ranks_per_cell ranks train one cell each; the group's first rank
   // claims cells from the shared counter and the others follow it.
   int group_index = 0;
-  const auto group = dist::make_group_communicator(world, options.ranks_per_cell, "auto", false, &group_index);
+  control.device = resolve_device(options.device);
+  const auto group = dist::make_group_communicator(world, options.ranks_per_cell, "auto",
+                                                   control.device != "cpu", &group_index);
   const bool leader = group->rank() == 0;
   const int groups = world.size() / options.ranks_per_cell;
   control.group = group.get();
@@ -334,7 +349,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                            {"rank", std::to_string(world.rank())},
                            {"world_size", std::to_string(world.size())},
                            {"threads", std::to_string(threads)},
-                           {"device", "cpu"},
+                           {"device", control.device},
                            {"libtorch_version", TORCH_VERSION},
                            {"mpi_version", world.uses_mpi() ? world.library_version() : "none"},
                            {"hdf5_version", store::hdf5_version()},

@@ -61,9 +61,18 @@ struct Predictions {
   std::vector<std::int32_t> labels, predicted;
 };
 
+// Batches are assembled on the host and moved to the model's device.
+data::Batch on_device(data::Batch batch, const torch::Device& device) {
+  if (device.is_cpu()) return batch;
+  for (auto* t : {&batch.audio, &batch.audio_mask, &batch.video, &batch.video_mask, &batch.labels})
+    *t = t->to(device, /*non_blocking=*/true);
+  return batch;
+}
+
 Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& corpus,
                     const std::vector<std::int64_t>& indices, const data::Normalization* norm,
-                    const std::string& condition, std::uint64_t seed, const std::function<void()>& heartbeat) {
+                    const std::string& condition, std::uint64_t seed, const std::function<void()>& heartbeat,
+                    const torch::Device& device) {
   torch::NoGradGuard no_grad;
   model.eval();
   Predictions out;
@@ -71,11 +80,12 @@ Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& co
     if (heartbeat) heartbeat();
     auto preparation = condition_preparation(condition, chunk.size(), seed);
     preparation.audio = norm;
-    auto batch = data::make_batch(corpus, chunk, preparation);
+    const auto host = data::make_batch(corpus, chunk, preparation);
+    const auto batch = on_device(host, device);
     auto logits = models::combined_logits(model.forward(batch));
     out.loss += torch::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
-    auto argmax = logits.argmax(1);
-    auto truth = batch.labels.accessor<std::int64_t, 1>();
+    auto argmax = logits.argmax(1).cpu();
+    auto truth = host.labels.accessor<std::int64_t, 1>();
     auto guess = argmax.accessor<std::int64_t, 1>();
     for (std::int64_t b = 0; b < batch.size(); ++b) {
       out.labels.push_back(static_cast<std::int32_t>(truth[b]));
@@ -266,9 +276,11 @@ void unflatten(const at::Tensor& buffer, std::vector<at::Tensor>& tensors) {
 void broadcast_parameters(dist::Communicator& group, torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
   auto params = model.parameters();
+  const bool staged = params.front().is_cuda() && group.backend() != "nccl";
   auto buffer = flat(params).contiguous();
+  if (staged) buffer = buffer.cpu();
   group.broadcast(buffer.data_ptr<float>(), buffer.numel(), 0);
-  unflatten(buffer, params);
+  unflatten(staged ? buffer.to(params.front().device()) : buffer, params);
 }
 
 void average_gradients(dist::Communicator& group, torch::nn::Module& model) {
@@ -277,13 +289,16 @@ void average_gradients(dist::Communicator& group, torch::nn::Module& model) {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // a head with loss weight 0
     grads.push_back(p.grad());
   }
+  // NCCL reduces device memory; the host backends need host memory.
+  const bool staged = grads.front().is_cuda() && group.backend() != "nccl";
   auto buffer = flat(grads).contiguous();
+  if (staged) buffer = buffer.cpu();
   group.allreduce_mean(buffer.data_ptr<float>(), buffer.numel());
-  unflatten(buffer, grads);
+  unflatten(staged ? buffer.to(grads.front().device()) : buffer, grads);
 }
 
 void check_identical(dist::Communicator& group, torch::nn::Module& model, const std::string& label) {
-  const auto buffer = flat(model.parameters()).contiguous();
+  const auto buffer = flat(model.parameters()).contiguous().cpu();
   const auto* bytes = reinterpret_cast<const unsigned char*>(buffer.data_ptr<float>());
   std::uint64_t hash = 1469598103934665603ull;
   for (std::int64_t i = 0; i < buffer.numel() * 4; ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
@@ -305,6 +320,8 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
   const models::ModelDims dims{corpus.info.audio_dim, corpus.info.video_dim,
                                static_cast<std::int64_t>(corpus.info.class_names.size())};
   auto model = models::make_model(c, dims);
+  const torch::Device device(control.device);
+  model->to(device);
   const auto split = data::speaker_split(corpus, seed, c.real("data.train_fraction"), c.real("data.dev_fraction"));
   dist::Communicator* group = control.group && control.group->size() > 1 ? control.group : nullptr;
   const bool leader = !group || group->rank() == 0;
@@ -370,7 +387,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
         data::Preparation preparation;
         preparation.zero = zero;
         preparation.audio = audio_norm;
-        auto batch = data::make_batch(corpus, chunk, preparation);
+        auto batch = on_device(data::make_batch(corpus, chunk, preparation), device);
         auto loss = models::weighted_loss(model->forward(batch), batch.labels);
         batch_loss = loss.item<double>() * static_cast<double>(chunk.size());
         // Scaled so that the group's mean gradient is the full batch's.
@@ -400,7 +417,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       }
     }
     if (group) check_identical(*group, *model, cell.label);
-    const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed, control.heartbeat).loss;
+    const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed, control.heartbeat, device).loss;
     const double train_loss = p.epoch_loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
                   "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell.label, p.epoch + 1, train_loss,
@@ -436,7 +453,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     for (auto& t : model->buffers()) t.copy_(p.best_state[i++]);
   }
   for (const auto& condition : conditions_of(c)) {
-    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed, control.heartbeat);
+    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed, control.heartbeat, device);
     const auto confusion = stats::confusion_matrix(pr.labels, pr.predicted, static_cast<int>(dims.num_classes));
     store::EvalRecord eval;
     eval.condition = condition;

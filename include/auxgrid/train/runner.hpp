@@ -51,6 +51,7 @@ struct RunOptions {
   Verbosity verbosity = Verbosity::normal;
   // Ranks that train one cell together (data parallel); must divide the world.
   int ranks_per_cell = 1;
+  std::string device = "auto";  // auto (a GPU when there is one), cpu or cuda
   // SLURM arrays: this launch runs shard `shard` of `shards` (cost-balanced).
   int shard = 0, shards = 1;
   // A cell's lock whose heartbeat is older than this is taken over.
@@ -76,6 +77,10 @@ std::string checkpoint_path(const std::string& out_dir, const std::string& cell_
 // DIR/errors/<cell id>.log: one line per failed attempt (time, host, rank, attempt, message).
 std::string error_log_path(const std::string& out_dir, const std::string& cell_id);
 int failed_attempts(const std::string& out_dir, const std::string& cell_id);
+
+// "cpu" or "cuda:<node-local rank % GPUs>" for --device auto|cpu|cuda; an
+// error for cuda where no GPU is usable.
+std::string resolve_device(const std::string& requested);
 
 // Runs every pending cell of the grid on the ranks of `world`. Returns the
 // process exit code: 0 when every cell is complete, 1 when a cell failed,

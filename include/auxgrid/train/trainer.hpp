@@ -41,6 +41,9 @@ struct TrainControl {
   std::function<bool()> stop_requested;
   dist::Communicator* group = nullptr;  // nullptr = one rank
   std::function<void()> heartbeat;      // called at every training step and evaluation batch
+  // "cpu" or "cuda:N". Bit-identical resume holds on CPU; on CUDA the dropout
+  // RNG state is not checkpointed.
+  std::string device = "cpu";
 };
 
 struct Preempted : std::runtime_error {
