@@ -2,25 +2,7 @@
 # Bad input through the real executables: each case must fail with a message
 # naming the file, cell or key, exit non-zero, and leave complete results alone.
 # Usage: tests/e2e_bad_input.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# expect_failure NAME FRAGMENT... -- COMMAND...: non-zero exit and every fragment in stderr.
-expect_failure() {
-  local name=$1; shift
-  local fragments=()
-  while [ "$1" != "--" ]; do fragments+=("$1"); shift; done
-  shift
-  if "$@" > out.txt 2> err.txt; then fail "$name: exited 0"; fi
-  for f in "${fragments[@]}"; do
-    grep -qF -- "$f" err.txt || { cat err.txt; fail "$name: '$f' not in the error"; }
-  done
-  echo "ok: $name"
-}
+source "$(dirname "$0")/e2e_common.sh" "$1"
 
 "$build/auxgrid" synth --preset tiny --out corpus.h5 >/dev/null
 grid() {  # grid FILE [extra settings lines]

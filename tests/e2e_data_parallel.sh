@@ -4,12 +4,7 @@
 # global batch, dropout off) to float tolerance. The trainer itself checks
 # after every epoch that the group's parameters are bit-identical.
 # Usage: tests/e2e_data_parallel.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/e2e_common.sh" "$1"
 command -v h5dump >/dev/null || { echo "SKIP: h5dump (hdf5-tools) is not installed"; exit 0; }
 
 "$build/auxgrid" synth --preset tiny --seed 2 --out corpus.h5 >/dev/null

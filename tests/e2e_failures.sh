@@ -4,12 +4,7 @@
 # --max-attempts failures the cell is given up until --retry-failed; --fail-fast
 # stops claiming cells. The failure here is real: NaN features in the corpus.
 # Usage: tests/e2e_failures.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/e2e_common.sh" "$1"
 
 "$build/auxgrid" synth --preset tiny --out good.h5 >/dev/null
 cp good.h5 bad.h5

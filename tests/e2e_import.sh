@@ -3,12 +3,7 @@
 # and float16 .npy files made here with awk and printf (no Python), imported,
 # inspected and trained on for one epoch; then bad clips through the CLI.
 # Usage: tests/e2e_import.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/e2e_common.sh" "$1"
 
 # lld_csv FILE FRAMES SEED: an OpenSMILE -lldcsvoutput file, 130 features.
 lld_csv() {

@@ -3,14 +3,7 @@
 # nothing, a lost and a truncated result are re-run and nothing else is touched,
 # and the analysis prints Table 1.
 # Usage: tests/e2e_mpirun.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
-here=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-mpirun_() { mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$@"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/e2e_common.sh" "$1"
 
 "$build/auxgrid" synth --preset tiny --seed 1 --out corpus.h5 >/dev/null
 cat > grid.toml <<TOML

@@ -4,25 +4,7 @@
 # a broken plugin fails with a message naming the file, exits non-zero and
 # trains nothing.
 # Usage: tests/e2e_plugin.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-
-# expect_failure NAME FRAGMENT... -- COMMAND...: non-zero exit and every fragment in stderr.
-expect_failure() {
-  local name=$1; shift
-  local fragments=()
-  while [ "$1" != "--" ]; do fragments+=("$1"); shift; done
-  shift
-  if "$@" > out.txt 2> err.txt; then fail "$name: exited 0"; fi
-  for f in "${fragments[@]}"; do
-    grep -qF -- "$f" err.txt || { cat err.txt; fail "$name: '$f' not in the error"; }
-  done
-  echo "ok: $name"
-}
+source "$(dirname "$0")/e2e_common.sh" "$1"
 
 bilstm="$build/plugins/libauxgrid_bilstm.so"
 broken="$build/tests/plugins"

@@ -5,14 +5,9 @@
 # a random moment, several times; each rerun completes every cell exactly once,
 # no result file is corrupted, and the results equal a clean run's.
 # Usage: tests/e2e_resilience.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
-work=$(mktemp -d)
-trap 'pkill -9 -f "$work" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-cd "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/e2e_common.sh" "$1"
+trap 'pkill -9 -f "$work" 2>/dev/null || true; cleanup' EXIT  # no stray ranks
 command -v h5dump >/dev/null || { echo "SKIP: h5dump (hdf5-tools) is not installed"; exit 0; }
-mpirun_() { mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 "$@"; }
 
 # What must not change: every cell's losses and predictions, at full precision.
 fingerprint() {
