@@ -248,8 +248,8 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   const auto total = static_cast<std::int64_t>(pending.size());
   if (total == 0) {
     if (world.rank() == 0)
-      spdlog::info("grid '{}': nothing to train, all {} cells are complete in {}", grid.name, grid.cells.size(),
-                   options.out_dir);
+      spdlog::info("grid '{}': nothing to train, {} of {} cells are complete in {}", grid.name, complete,
+                   grid.cells.size(), options.out_dir);
     return 0;
   }
   if (world.rank() == 0) {
