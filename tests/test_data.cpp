@@ -4,6 +4,8 @@
 
 #include <boost/filesystem.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include "temp_files.hpp"
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -23,21 +25,6 @@ data::SynthOptions small() {
   auto o = data::synth_preset("tiny");
   o.speakers = 6, o.utterances_per_speaker = 10, o.video_dim = 8, o.max_audio_frames = 30;
   return o;
-}
-
-struct TempDir {
-  fs::path dir = fs::temp_directory_path() / fs::unique_path("auxgrid-data-%%%%-%%%%-%%%%");
-  TempDir() { fs::create_directories(dir); }
-  ~TempDir() {
-    boost::system::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string bytes_of(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // Utterances per class and per speaker, classes per speaker, sorted lengths in seconds.

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE store
 #include <boost/test/unit_test.hpp>
 
+#include "temp_files.hpp"
+
 #include "expect_error.hpp"
 
 #include <H5Cpp.h>  // the raw API, to damage files the way crashes and bugs do
@@ -26,23 +28,6 @@ using namespace auxgrid;
 using namespace auxgrid::store;
 
 namespace {
-
-// A fresh directory per test case, removed afterwards.
-struct TempDir {
-  fs::path dir = fs::temp_directory_path() / fs::unique_path("auxgrid-store-%%%%-%%%%-%%%%");
-  TempDir() { fs::create_directories(dir); }
-  ~TempDir() {
-    boost::system::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string bytes_of(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 
 CorpusData make_corpus() {
   CorpusData c;
