@@ -6,15 +6,12 @@
 # checkpoint, exit code 3 -> requeue) resumes and completes its cell. Skips
 # where slurm-wlm and munge are not installed (launchers/setup.sh --with-slurm).
 # Usage: tests/e2e_slurm.sh BUILD_DIR
-set -euo pipefail
-build=$(cd "$1" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/e2e_common.sh" "$1"
 source "$here/slurm_cluster.sh"
-work=$(mktemp -d)
 chmod 755 "$work"  # for munged, whose socket lies inside
-trap 'slurm_stop; rm -rf "$work"' EXIT
-cd "$work"
-fail() {
+trap 'slurm_stop; cleanup' EXIT
+fail() {  # with the tasks' and daemons' logs
   echo "FAIL: $*" >&2
   for f in res*/slurm/*.out; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done >&2
   slurm_logs >&2

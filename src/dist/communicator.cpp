@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "auxgrid/core/check.hpp"
+#include "mpi_support.hpp"
 
 namespace auxgrid::dist {
 
@@ -47,49 +48,34 @@ class LocalCommunicator : public Communicator {
   void barrier() override {}
 };
 
-void check(int code, const char* what) {
-  AUXGRID_CHECK(code == MPI_SUCCESS, "{} failed (MPI error {})", what, code);
-}
 
 // Host memory over MPI; counts above INT_MAX are sent in pieces.
 class MpiCommunicator : public Communicator {
  public:
-  explicit MpiCommunicator(int color) {
-    int world_rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-    check(MPI_Comm_split(MPI_COMM_WORLD, color, world_rank, &comm_), "MPI_Comm_split");
-    MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(comm_, &rank_);
-    MPI_Comm_size(comm_, &size_);
-  }
-  ~MpiCommunicator() override {
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    if (!finalized) MPI_Comm_free(&comm_);
-  }
+  explicit MpiCommunicator(int color) : group_(color) {}
   std::string backend() const override { return "mpi"; }
-  int rank() const override { return rank_; }
-  int size() const override { return size_; }
+  int rank() const override { return group_.rank; }
+  int size() const override { return group_.size; }
 
   void allreduce_mean(float* data, std::size_t count) override {
     for_pieces(count, [&](std::size_t offset, int n) {
-      check(MPI_Allreduce(MPI_IN_PLACE, data + offset, n, MPI_FLOAT, MPI_SUM, comm_), "MPI_Allreduce");
+      check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + offset, n, MPI_FLOAT, MPI_SUM, group_.comm), "MPI_Allreduce");
     });
-    const float scale = 1.0f / static_cast<float>(size_);
+    const float scale = 1.0f / static_cast<float>(group_.size);
     for (std::size_t i = 0; i < count; ++i) data[i] *= scale;
   }
   void broadcast(float* data, std::size_t count, int root) override {
     for_pieces(count, [&](std::size_t offset, int n) {
-      check(MPI_Bcast(data + offset, n, MPI_FLOAT, root, comm_), "MPI_Bcast");
+      check_mpi(MPI_Bcast(data + offset, n, MPI_FLOAT, root, group_.comm), "MPI_Bcast");
     });
   }
   void broadcast_host(std::int64_t* data, std::size_t count, int root) override {
-    check(MPI_Bcast(data, static_cast<int>(count), MPI_INT64_T, root, comm_), "MPI_Bcast");
+    check_mpi(MPI_Bcast(data, static_cast<int>(count), MPI_INT64_T, root, group_.comm), "MPI_Bcast");
   }
   void allreduce_sum_host(double* data, std::size_t count) override {
-    check(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, comm_), "MPI_Allreduce");
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, group_.comm), "MPI_Allreduce");
   }
-  void barrier() override { check(MPI_Barrier(comm_), "MPI_Barrier"); }
+  void barrier() override { check_mpi(MPI_Barrier(group_.comm), "MPI_Barrier"); }
 
  private:
   template <typename Fn>
@@ -98,8 +84,7 @@ class MpiCommunicator : public Communicator {
     for (std::size_t offset = 0; offset < count; offset += piece)
       fn(offset, static_cast<int>(std::min(piece, count - offset)));
   }
-  MPI_Comm comm_ = MPI_COMM_NULL;
-  int rank_ = 0, size_ = 1;
+  MpiGroup group_;
 };
 
 }  // namespace

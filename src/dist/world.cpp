@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "auxgrid/core/check.hpp"
+#include "mpi_support.hpp"
 
 namespace auxgrid::dist {
 
@@ -19,13 +20,6 @@ bool launched_by_mpi() {
   return false;
 }
 
-void check_mpi(int code, const char* what) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  AUXGRID_FAIL("{} failed: {}", what, std::string(text, length));
-}
 }  // namespace
 
 World& World::init(int* argc, char*** argv) {

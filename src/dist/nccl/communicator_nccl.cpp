@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "auxgrid/core/check.hpp"
+#include "../mpi_support.hpp"
 #include "auxgrid/dist/communicator.hpp"
 #include "auxgrid/dist/device.hpp"
 
@@ -41,32 +42,7 @@ void check_nccl(ncclResult_t code, std::string_view call, ncclComm_t comm = null
   if (code != ncclSuccess) AUXGRID_FAIL("{}", nccl_error(code, call, comm));
 }
 
-void check_mpi(int code, std::string_view call) {
-  AUXGRID_CHECK(code == MPI_SUCCESS, "{} failed (MPI error {})", call, code);
-}
 
-// The group's ranks over MPI; freed on destruction unless MPI is already finalized.
-class MpiGroup {
- public:
-  explicit MpiGroup(int color) {
-    int world_rank = 0;
-    MPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
-    check_mpi(MPI_Comm_split(MPI_COMM_WORLD, color, world_rank, &comm), "MPI_Comm_split");
-    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-  }
-  ~MpiGroup() {
-    int finalized = 0;
-    MPI_Finalized(&finalized);
-    if (!finalized) MPI_Comm_free(&comm);
-  }
-  MpiGroup(const MpiGroup&) = delete;
-  MpiGroup& operator=(const MpiGroup&) = delete;
-
-  MPI_Comm comm = MPI_COMM_NULL;
-  int rank = 0, size = 1;
-};
 
 struct NcclCommDestroy {
   void operator()(ncclComm_t comm) const { ncclCommDestroy(comm); }
