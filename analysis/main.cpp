@@ -1,10 +1,11 @@
-// auxgrid-analyze: tables from a results directory. Parses options and
-// reports errors; the work is in the auxgrid_analysis library.
+// auxgrid-analyze: the paper's tables, figures and an HTML report from a
+// results directory. Parses options and reports errors; the work is in the
+// auxgrid_analysis library (analysis/report.hpp).
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <string>
 
-#include "analysis/tables.hpp"
+#include "analysis/report.hpp"
 #include "auxgrid/core/check.hpp"
 
 namespace po = boost::program_options;
@@ -15,9 +16,13 @@ constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
 void print_usage(std::ostream& os, const po::options_description& options) {
-  os << "usage: auxgrid-analyze tables DIR [--format md|csv] [--comparisons FILE]\n\n"
-        "  tables   Table 1 (ideal condition, standard and optimized procedures) from DIR/cells/*.h5,\n"
-        "           with one-tailed paired t-tests of the reference model against the others\n\n"
+  os << "usage: auxgrid-analyze COMMAND DIR [options]\n\n"
+        "  tables DIR    the study's tables from DIR/cells/*.h5 (Markdown, LaTeX or CSV), with one-tailed paired\n"
+        "                t-tests of each block's reference row against the others\n"
+        "  figures DIR   the study's figures as SVG and PNG with gnuplot (--out)\n"
+        "  report DIR    one self-contained HTML page: status, tables beside the paper's values, figures,\n"
+        "                provenance, missing and failed cells (--out)\n"
+        "  study         print the built-in study (tables and figures as TOML), a template for --study\n\n"
      << options;
 }
 
@@ -30,12 +35,18 @@ int usage_error(const std::string& message, const po::options_description& optio
 }  // namespace
 
 int main(int argc, char** argv) {
+  auxgrid::analysis::AnalyzeOptions a;
   po::options_description options("options");
   options.add_options()("help,h", "show this help")(
-      "format", po::value<std::string>()->default_value("md"), "md (Markdown table) or csv")(
-      "comparisons", po::value<std::string>()->value_name("FILE"), "also write every t-test as CSV to FILE");
+      "table", po::value(&a.tables)->value_name("NAME"), "tables: only this table (repeatable), e.g. table1")(
+      "format", po::value(&a.format)->default_value("md"), "tables: md (Markdown), latex (booktabs) or csv")(
+      "paper", po::bool_switch(&a.paper), "tables: the paper's values and the difference beside each value")(
+      "comparisons", po::value(&a.comparisons_path)->value_name("FILE"), "tables: also write every t-test as CSV")(
+      "study", po::value(&a.study_files)->value_name("FILE"),
+      "add the tables and figures of this TOML file to the built-in ones (repeatable)")(
+      "out", po::value(&a.out_dir)->value_name("DIR"), "figures, report: the output directory");
   po::options_description positionals;
-  positionals.add_options()("command", po::value<std::string>())("dir", po::value<std::string>());
+  positionals.add_options()("command", po::value<std::string>())("dir", po::value(&a.results_dir));
   po::options_description all;
   all.add(options).add(positionals);
   po::positional_options_description order;
@@ -48,24 +59,27 @@ int main(int argc, char** argv) {
   } catch (const po::error& e) {
     return usage_error(e.what(), options);
   }
-
   if (args.count("help")) {
     print_usage(std::cout, options);
     return 0;
   }
   if (!args.count("command")) return usage_error("missing command", options);
   const std::string command = args["command"].as<std::string>();
-  if (command != "tables") return usage_error("unknown command '" + command + "'", options);
-  if (!args.count("dir")) return usage_error("tables needs a results directory DIR", options);
-
-  const std::string format_name = args["format"].as<std::string>();
-  if (format_name != "md" && format_name != "csv")
-    return usage_error("--format must be md or csv, got '" + format_name + "'", options);
-  const auto format = format_name == "csv" ? auxgrid::analysis::Format::csv : auxgrid::analysis::Format::markdown;
-  const std::string comparisons = args.count("comparisons") ? args["comparisons"].as<std::string>() : "";
+  if (command != "tables" && command != "figures" && command != "report" && command != "study")
+    return usage_error("unknown command '" + command + "'", options);
+  if (command != "study" && a.results_dir.empty()) return usage_error(command + " needs a results directory DIR", options);
+  if ((command == "figures" || command == "report") && a.out_dir.empty())
+    return usage_error(command + " needs --out DIR", options);
 
   try {
-    auxgrid::analysis::write_tables(args["dir"].as<std::string>(), format, comparisons, std::cout, std::cerr);
+    if (command == "study")
+      std::cout << auxgrid::analysis::builtin_study_text();
+    else if (command == "tables")
+      auxgrid::analysis::tables_command(a, std::cout, std::cerr);
+    else if (command == "figures")
+      auxgrid::analysis::figures_command(a, std::cerr);
+    else
+      auxgrid::analysis::report_command(a, std::cerr);
   } catch (const auxgrid::Error& e) {
     std::cerr << "auxgrid-analyze: error: " << e.what() << '\n';
     return kExitError;

@@ -4,13 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <ostream>
+#include <cmath>
 #include <set>
-#include <system_error>
-#include <tuple>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/stats/metrics.hpp"
@@ -19,235 +14,166 @@ namespace auxgrid::analysis {
 
 namespace {
 
-constexpr const char* kIdealCondition = "ideal";
-const std::vector<std::string> kProcedures{"standard", "optimized"};  // block order of Table 1
-constexpr Metric kMetrics[] = {Metric::micro_f1, Metric::macro_f1};
+// What one row has on one corpus.
+struct Cell {
+  Trials trials;
+  std::map<std::int64_t, std::string> planned;  // seed -> cell id
+};
 
-// seed -> the result of that trial
-using Trials = std::map<std::int64_t, const store::ResultSummary*>;
-// (block, model, corpus) -> trials
-using TrialIndex = std::map<std::tuple<std::string, std::string, std::string>, Trials>;
+std::string row_name(const RowDef& row) { return row.block.empty() ? row.label : row.block + " / " + row.label; }
 
-double ideal_score(const store::ResultSummary& r, Metric metric) {
-  const auto& [micro, macro] = r.f1.at(kIdealCondition);
-  return metric == Metric::micro_f1 ? micro : macro;
-}
-
-std::vector<double> scores(const Trials& trials, Metric metric) {
+std::vector<double> values(const Trials& trials, const std::string& condition, Metric metric) {
   std::vector<double> out;
-  for (const auto& [seed, result] : trials) out.push_back(ideal_score(*result, metric));
+  for (const auto& [seed, result] : trials) out.push_back(score_of(*result, condition, metric));
   return out;
 }
 
-// "key=a/b" for every setting that differs, to say why two results collide.
-std::string differing_settings(const store::ResultSummary& a, const store::ResultSummary& b) {
-  std::set<std::string> keys;
-  for (const auto& [k, v] : a.config) keys.insert(k);
-  for (const auto& [k, v] : b.config) keys.insert(k);
-  std::vector<std::string> diffs;
-  for (const auto& k : keys) {
-    const auto ia = a.config.find(k), ib = b.config.find(k);
-    const std::string va = ia == a.config.end() ? "(unset)" : ia->second;
-    const std::string vb = ib == b.config.end() ? "(unset)" : ib->second;
-    if (va != vb) diffs.push_back(fmt::format("{}={}/{}", k, va, vb));
+double median(std::vector<double> x) {
+  std::sort(x.begin(), x.end());
+  const std::size_t n = x.size();
+  return n == 0 ? 0 : n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+}
+
+// "standard / Baseline 1 on crema-d: 17 of 20 seeds; missing seeds 3, 8; failed: seed 12 after 3 attempts (<error>)"
+std::string missing_note(const RowDef& row, const std::string& corpus, const Cell& cell,
+                         const std::set<std::int64_t>& expected, const ResultsDir& results) {
+  std::vector<std::string> missing, failed;
+  for (const auto seed : expected) {
+    if (cell.trials.count(seed)) continue;
+    const auto planned = cell.planned.find(seed);
+    const FailedCell* f = planned == cell.planned.end() ? nullptr : results.find_failed(planned->second);
+    if (f)
+      failed.push_back(fmt::format("seed {} after {} attempt{} ({})", seed, f->attempts, f->attempts == 1 ? "" : "s",
+                                   f->last_error));
+    else
+      missing.push_back(std::to_string(seed));
   }
-  return diffs.empty() ? "no differing settings" : fmt::format("differing settings: {}", fmt::join(diffs, ", "));
+  std::string note = fmt::format("{} on {}: {} of {} seeds", row_name(row), corpus, cell.trials.size(), expected.size());
+  if (!missing.empty()) note += fmt::format("; missing seed{} {}", missing.size() == 1 ? "" : "s", fmt::join(missing, ", "));
+  if (!failed.empty()) note += fmt::format("; failed: {}", fmt::join(failed, "; "));
+  return note;
 }
-
-// Rows of a block: the reference first, then the others by name (std::set order).
-std::vector<std::string> block_models(const std::set<std::string>& models) {
-  std::vector<std::string> ordered;
-  if (models.count(kReferenceModel)) ordered.push_back(kReferenceModel);
-  for (const auto& m : models)
-    if (m != kReferenceModel) ordered.push_back(m);
-  return ordered;
-}
-
-const Trials* find_trials(const TrialIndex& index, const std::string& block, const std::string& model,
-                          const std::string& corpus) {
-  const auto it = index.find({block, model, corpus});
-  return it == index.end() ? nullptr : &it->second;
-}
-
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
-std::string markdown_field(const std::string& text) {
-  std::string escaped;
-  for (char c : text) escaped += c == '|' ? std::string("\\|") : std::string(1, c);
-  return escaped;
-}
-
-std::string markdown_score(const Score& s) {
-  if (s.n == 0) return "-";
-  return fmt::format("{:.3f}{} (n={})", s.mean, s.significant ? "*" : "", s.n);
-}
-
-std::string metric_title(Metric metric) { return metric == Metric::micro_f1 ? "micro-F1" : "macro-F1"; }
 
 }  // namespace
 
-const char* metric_name(Metric metric) { return metric == Metric::micro_f1 ? "micro_f1" : "macro_f1"; }
-
-std::string display_name(const std::string& model) {
-  if (model == "auxformer") return "AuxFormer (ours)";
-  if (model == "baseline1") return "Baseline 1";
-  return model;
+bool Row::empty() const {
+  return std::all_of(scores.begin(), scores.end(), [](const Score& s) { return s.n == 0 && s.expected == 0; }) &&
+         std::all_of(costs.begin(), costs.end(), [](const Cost& c) { return c.cells == 0; });
 }
 
-Table build_table1(const std::vector<store::ResultSummary>& results) {
-  Table table;
-  table.name = "table1";
-  table.block_title = "procedure";
+bool Table::has_blocks() const {
+  return std::any_of(rows.begin(), rows.end(), [](const Row& r) { return !r.def.block.empty(); });
+}
 
-  TrialIndex index;
-  std::map<std::string, std::set<std::string>> models_by_block;
-  std::set<std::string> corpora;
-  for (const auto& r : results) {
-    const bool in_table1 = std::find(kProcedures.begin(), kProcedures.end(), r.procedure) != kProcedures.end() &&
-                           r.f1.count(kIdealCondition) > 0;
-    if (!in_table1) continue;
-    auto [it, inserted] = index[{r.procedure, r.model, r.corpus}].emplace(r.seed, &r);
-    AUXGRID_CHECK(inserted,
-                  "two results for model '{}', procedure '{}', corpus '{}', seed {}: {} and {} ({}); "
-                  "Table 1 needs one configuration per model",
-                  r.model, r.procedure, r.corpus, r.seed, it->second->path, r.path, differing_settings(*it->second, r));
-    models_by_block[r.procedure].insert(r.model);
-    corpora.insert(r.corpus);
-    ++table.results_used;
+Table build_table(const TableDef& def, const Selection& selection) {
+  Table table;
+  table.def = def;
+  const bool cost = def.kind == TableKind::cost;
+
+  // cells[row][corpus]
+  std::vector<std::map<std::string, Cell>> cells(def.rows.size());
+  std::vector<std::string> corpora;
+  std::map<std::string, std::set<std::int64_t>> seeds_seen;  // corpus -> any row's seeds
+  std::set<const store::ResultSummary*> used;
+  for (const auto& corpus : selection.corpora()) {
+    bool any = false;
+    for (std::size_t r = 0; r < def.rows.size(); ++r) {
+      const RowDef& row = def.rows[r];
+      Cell cell{selection.trials(row.selector, corpus, fmt::format("table '{}', row '{}'", def.name, row_name(row))),
+                selection.planned(row.selector, corpus)};
+      any = any || !cell.trials.empty() || !cell.planned.empty();
+      for (const auto& [seed, result] : cell.trials) seeds_seen[corpus].insert(seed), used.insert(result);
+      cells[r][corpus] = std::move(cell);
+    }
+    if (any) corpora.push_back(corpus);
+  }
+  table.results_used = used.size();
+
+  for (const auto& corpus : corpora) {
+    if (cost)
+      table.columns.push_back({corpus});
+    else
+      for (Metric metric : def.metrics) table.columns.push_back({corpus, metric});
   }
 
-  for (const auto& corpus : corpora)
-    for (Metric metric : kMetrics) table.columns.push_back({corpus, metric});
+  std::set<std::string> devices;
+  for (std::size_t r = 0; r < def.rows.size(); ++r) {
+    Row row{def.rows[r], {}, {}};
+    for (const auto& corpus : corpora) {
+      const Cell& cell = cells[r][corpus];
+      std::set<std::int64_t> expected;
+      if (selection.has_manifest())
+        for (const auto& [seed, id] : cell.planned) expected.insert(seed);
+      else if (!cell.trials.empty())
+        expected = seeds_seen[corpus];
+      const bool short_of_seeds = std::any_of(expected.begin(), expected.end(),
+                                              [&](std::int64_t seed) { return !cell.trials.count(seed); });
+      if (short_of_seeds)
+        table.notes.push_back(missing_note(row.def, corpus, cell, expected, selection.results()));
 
-  for (const auto& block : kProcedures) {
-    const auto found = models_by_block.find(block);
-    if (found == models_by_block.end()) continue;
-    const std::vector<std::string> models = block_models(found->second);
-    const std::size_t first_row = table.rows.size();
-
-    for (const auto& model : models) {
-      Row row{block, model, {}};
-      for (const auto& column : table.columns) {
-        Score score;
-        if (const Trials* trials = find_trials(index, block, model, column.corpus)) {
-          score.mean = stats::mean(scores(*trials, column.metric));
-          score.n = static_cast<int>(trials->size());
+      if (cost) {
+        Cost c;
+        std::vector<double> per_cell;
+        for (const auto& [seed, result] : cell.trials) {
+          c.params_min = c.cells == 0 ? result->n_params : std::min(c.params_min, result->n_params);
+          c.params_max = std::max(c.params_max, result->n_params);
+          ++c.cells;
+          if (!result->epoch_seconds.empty()) per_cell.push_back(stats::mean(result->epoch_seconds));
+          const auto& prov = result->provenance;
+          const auto name = prov.count("device_name") ? prov.find("device_name") : prov.find("device");
+          devices.insert(name == prov.end() ? "unknown device" : name->second);
         }
-        row.scores.push_back(score);
+        c.seconds_per_epoch = median(per_cell);
+        row.costs.push_back(c);
+        continue;
       }
-      table.rows.push_back(std::move(row));
+      for (Metric metric : def.metrics) {
+        const auto v = values(cell.trials, row.def.selector.condition, metric);
+        row.scores.push_back({v.empty() ? 0 : stats::mean(v), stats::sample_sd(v), static_cast<int>(v.size()),
+                              static_cast<int>(expected.size()), false});
+      }
     }
+    table.rows.push_back(std::move(row));
+  }
+  table.devices.assign(devices.begin(), devices.end());
+  if (cost) return table;
 
-    if (models.front() != kReferenceModel) continue;  // nothing to compare against
-    Row& reference_row = table.rows[first_row];
+  // Significance, block by block: the reference row against every other row
+  // that has results on the column's corpus, paired on the seeds both have.
+  for (std::size_t ref = 0; ref < table.rows.size(); ++ref) {
+    Row& reference = table.rows[ref];
+    if (!reference.def.reference) continue;
     for (std::size_t c = 0; c < table.columns.size(); ++c) {
       const Column& column = table.columns[c];
-      const Trials* reference = find_trials(index, block, kReferenceModel, column.corpus);
-      if (!reference) continue;
-      // A model without any result on this corpus is not in the comparison;
-      // one with results but no shared seed is, and fails it (p is NaN).
+      const Trials& ref_trials = cells[ref][column.corpus].trials;
+      if (ref_trials.empty()) continue;
       bool beats_all = true, compared = false;
-      for (std::size_t m = 1; m < models.size(); ++m) {
-        const Trials* other = find_trials(index, block, models[m], column.corpus);
-        if (!other) continue;
+      for (std::size_t r = 0; r < table.rows.size(); ++r) {
+        const RowDef& other = table.rows[r].def;
+        const Trials& other_trials = cells[r][column.corpus].trials;
+        if (r == ref || other.block != reference.def.block || other_trials.empty()) continue;
         std::vector<double> a, b;
-        for (const auto& [seed, result] : *reference) {
-          const auto paired = other->find(seed);
-          if (paired == other->end()) continue;
-          a.push_back(ideal_score(*result, column.metric));
-          b.push_back(ideal_score(*paired->second, column.metric));
+        for (const auto& [seed, result] : ref_trials) {
+          const auto paired = other_trials.find(seed);
+          if (paired == other_trials.end()) continue;
+          a.push_back(score_of(*result, reference.def.selector.condition, column.metric));
+          b.push_back(score_of(*paired->second, other.selector.condition, column.metric));
         }
         const stats::TTest test = stats::paired_t_test(a, b, stats::Tail::greater);
-        beats_all = beats_all && test.p < kSignificanceLevel;  // false for NaN
+        beats_all = beats_all && test.p < kSignificanceLevel;  // false for NaN (fewer than 2 pairs)
         compared = true;
         table.comparisons.push_back(
-            {table.name, block, column.corpus, column.metric, kReferenceModel, models[m], test});
+            {def.name, reference.def.block, column.corpus, column.metric, reference.def.label, other.label, test});
       }
-      reference_row.scores[c].significant = compared && beats_all;
+      reference.scores[c].significant = compared && beats_all;
     }
   }
   return table;
 }
 
-std::string render_markdown(const Table& table, const std::string& source) {
-  std::string out = fmt::format(
-      "Table 1 from {} ({} result files). * = {} is significantly better than every other model of its {} "
-      "(one-tailed paired t-test over seeds, p < {}).\n\n",
-      source, table.results_used, display_name(kReferenceModel), table.block_title, kSignificanceLevel);
-  out += fmt::format("| {} | model |", table.block_title);
-  for (const auto& column : table.columns)
-    out += fmt::format(" {} {} |", markdown_field(column.corpus), metric_title(column.metric));
-  out += "\n|---|---|";
-  for (std::size_t c = 0; c < table.columns.size(); ++c) out += "---|";
-  out += "\n";
-  for (const auto& row : table.rows) {
-    out += fmt::format("| {} | {} |", markdown_field(row.block), markdown_field(display_name(row.model)));
-    for (const auto& score : row.scores) out += fmt::format(" {} |", markdown_score(score));
-    out += "\n";
-  }
-  return out;
-}
-
-// Machine-readable: registered model names, full-precision means, the seed
-// count and the star as 0/1 in columns of their own.
-std::string render_csv(const Table& table) {
-  std::vector<std::string> header{table.block_title, "model"};
-  for (const auto& column : table.columns) {
-    const std::string name = fmt::format("{} {}", column.corpus, metric_name(column.metric));
-    header.push_back(csv_field(name));
-    header.push_back(csv_field(name + " n"));
-    header.push_back(csv_field(name + " star"));
-  }
-  std::string out = fmt::format("{}\n", fmt::join(header, ","));
-  for (const auto& row : table.rows) {
-    out += fmt::format("{},{}", csv_field(row.block), csv_field(row.model));
-    for (const auto& score : row.scores) {
-      if (score.n == 0)
-        out += ",,0,0";
-      else
-        out += fmt::format(",{},{},{}", score.mean, score.n, score.significant ? 1 : 0);
-    }
-    out += "\n";
-  }
-  return out;
-}
-
-std::string render_comparisons_csv(const Table& table) {
-  std::string out = "table,block,corpus,metric,reference,other,n,mean_reference,mean_other,t,p\n";
-  for (const auto& c : table.comparisons)
-    out += fmt::format("{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.table), csv_field(c.block),
-                       csv_field(c.corpus), metric_name(c.metric), csv_field(c.reference), csv_field(c.other),
-                       c.test.n, c.test.mean_a, c.test.mean_b, c.test.t, c.test.p);
-  return out;
-}
-
-void write_tables(const std::string& dir, Format format, const std::string& comparisons_path, std::ostream& out,
-                  std::ostream& warnings) {
-  std::error_code ignored;  // the overload that does not throw filesystem_error; the message says it all
-  AUXGRID_CHECK(std::filesystem::is_directory(dir, ignored),
-                "results directory '{}' does not exist or is not a directory", dir);
-  std::vector<std::string> problems;
-  const std::vector<store::ResultSummary> results = store::scan_results(dir, &problems);
-  for (const auto& problem : problems) warnings << "warning: skipped " << problem << '\n';
-  AUXGRID_CHECK(!results.empty(), "no complete result files in {}/cells", dir);
-
-  const Table table = build_table1(results);
-  AUXGRID_CHECK(table.results_used > 0,
-                "none of the {} complete results in {} has the '{}' condition with procedure standard or optimized",
-                results.size(), dir, kIdealCondition);
-
-  out << (format == Format::csv ? render_csv(table) : render_markdown(table, dir));
-  if (comparisons_path.empty()) return;
-  std::ofstream file(comparisons_path);
-  AUXGRID_CHECK(file.is_open(), "cannot open '{}' for writing", comparisons_path);
-  file << render_comparisons_csv(table);
-  file.close();
-  AUXGRID_CHECK(file.good(), "failed to write '{}'", comparisons_path);
+std::string signed_difference(double reproduced, double paper) {
+  const double rounded = std::round((reproduced - paper) * 1000) / 1000;
+  return fmt::format("{:+.3f}", rounded == 0 ? 0.0 : rounded);  // never "-0.000"
 }
 
 }  // namespace auxgrid::analysis

@@ -1,81 +1,108 @@
 #pragma once
-// The paper's tables from result summaries: means over seeds, paired one-tailed
-// t-tests of the reference model against every other model of a block, and
-// rendering as Markdown or CSV. Building is pure (summaries in, Table out) so
-// it can be tested without files; only write_tables touches the disk.
+// The study's tables from a results directory: means over seeds, seed counts
+// against the planned seeds, paired one-tailed t-tests of each block's
+// reference row against the others, parameters and seconds per epoch; and
+// rendering as Markdown, LaTeX (booktabs) or CSV, optionally beside the
+// paper's values. Building is pure (results in, Table out); only the
+// command's front end touches files.
 #include <cstddef>
-#include <iosfwd>
+#include <cstdint>
 #include <string>
 #include <vector>
 
+#include "analysis/results.hpp"
+#include "analysis/study.hpp"
 #include "auxgrid/stats/ttest.hpp"
-#include "auxgrid/store/result_file.hpp"
 
 namespace auxgrid::analysis {
 
-inline constexpr const char* kReferenceModel = "auxformer";
 inline constexpr double kSignificanceLevel = 0.05;  // PROTOCOL.md: one-tailed, p < 0.05
 
-enum class Metric { micro_f1, macro_f1 };
-const char* metric_name(Metric metric);  // "micro_f1" | "macro_f1"
+struct Score {
+  double mean = 0, sd = 0;   // over the seeds with a result
+  int n = 0;                 // seeds with a result; 0 = none
+  int expected = 0;          // seeds planned (see Table::notes); 0 = none expected
+  bool significant = false;  // reference rows: better than every other row of the block
+};
 
-// "AuxFormer (ours)", "Baseline 1", or the model name itself.
-std::string display_name(const std::string& model);
+// Kind "cost": what one row costs on one corpus.
+struct Cost {
+  std::int64_t params_min = 0, params_max = 0;  // over its results (equal unless a free setting varies)
+  double seconds_per_epoch = 0;                 // median over cells of each cell's mean epoch time
+  int cells = 0;                                // 0 = no result
+};
 
 struct Column {
   std::string corpus;
-  Metric metric;
-};
-
-struct Score {
-  double mean = 0;           // over the seeds of this row's model
-  int n = 0;                 // seeds; 0 = no result for this column
-  bool significant = false;  // the reference beats every other model of the block (reference rows only)
+  Metric metric = Metric::micro_f1;  // scores tables only
 };
 
 struct Row {
-  std::string block;          // the procedure for Table 1
-  std::string model;          // registered name, e.g. "auxformer"
-  std::vector<Score> scores;  // one per Table::columns
+  RowDef def;
+  std::vector<Score> scores;  // scores tables: one per column
+  std::vector<Cost> costs;    // cost tables: one per column
+
+  // No result and nothing planned: left out of the renderings unless they show the paper's values.
+  bool empty() const;
 };
 
-// One t-test: reference against `other`, paired on the seeds both have,
-// H1 = the reference's mean is greater.
+// One t-test: the block's reference row against `other`, paired on the seeds
+// both have, H1 = the reference's mean is greater.
 struct Comparison {
   std::string table, block, corpus;
-  Metric metric;
-  std::string reference, other;
-  stats::TTest test;  // a = reference, b = other
+  Metric metric = Metric::micro_f1;
+  std::string reference, other;  // row labels
+  stats::TTest test;             // a = reference, b = other
 };
 
 struct Table {
-  std::string name;         // "table1"
-  std::string block_title;  // what the blocks are, e.g. "procedure"
-  std::vector<Column> columns;
-  std::vector<Row> rows;    // block by block, reference first in each
+  TableDef def;
+  std::vector<Column> columns;  // scores: corpus x metric; cost: one per corpus
+  std::vector<Row> rows;        // in the definition's order
   std::vector<Comparison> comparisons;
-  std::size_t results_used = 0;  // summaries that contributed a score
+  std::vector<std::string> devices;  // cost: what the timings were measured on
+  // Rows with fewer results than planned seeds, naming the missing and the
+  // failed seeds: "standard / Baseline 1 on crema-d: 17 of 20 seeds; missing seeds 3, 8; failed: seed 12 after ...".
+  std::vector<std::string> notes;
+  std::size_t results_used = 0;
+
+  bool has_blocks() const;
 };
 
-// Table 1: condition "ideal"; blocks = procedure (standard, then optimized);
-// rows = the reference model, then the others by name; columns = each corpus
-// (by name) x micro-F1, macro-F1. Throws when two results claim the same
-// (procedure, model, corpus, seed), since averaging them would mix configurations.
-Table build_table1(const std::vector<store::ResultSummary>& results);
+// Expected seeds of a row on a corpus: the manifest's planned cells for it;
+// without a manifest, every seed that any row of the table has on that corpus
+// (for rows with at least one result). Throws when two results match one
+// row's seed (see Selection::trials).
+Table build_table(const TableDef& def, const Selection& selection);
 
-// Markdown with a header line naming `source` (the results directory), the
-// number of results used and the meaning of the star.
-std::string render_markdown(const Table& table, const std::string& source);
-std::string render_csv(const Table& table);
-// Columns: table,block,corpus,metric,reference,other,n,mean_reference,mean_other,t,p
-std::string render_comparisons_csv(const Table& table);
+struct RenderOptions {
+  bool paper = false;  // the paper's values and the difference beside each value
+  std::string source;  // the results directory, for the caption
+};
 
-enum class Format { markdown, csv };
+// A table as rows of text cells, formatted for one output format: what
+// every renderer (and the HTML report) arranges.
+enum class Style { markdown, latex, html };
+struct Layout {
+  std::size_t label_columns = 1;         // the block column (if any) and the row label
+  std::vector<std::string> groups;       // per column: its corpus ("" for label columns), for spanning headers
+  std::vector<std::string> titles;       // per column
+  std::vector<std::vector<std::string>> rows;
+  std::vector<bool> block_starts;        // per row: the first of a new block (a rule goes above it)
+};
+Layout layout(const Table& table, const RenderOptions& options, Style style);
+// The legend under a table: what the star and n mean, the seed notes, the devices.
+std::vector<std::string> legend(const Table& table, const RenderOptions& options);
 
-// `auxgrid-analyze tables`: scans `dir`, warns on `warnings` about every file
-// it skips, prints Table 1 on `out` and, if `comparisons_path` is not empty,
-// writes the comparisons there. Throws when there is no complete result.
-void write_tables(const std::string& dir, Format format, const std::string& comparisons_path, std::ostream& out,
-                  std::ostream& warnings);
+std::string render_markdown(const Table& table, const RenderOptions& options);
+std::string render_latex(const Table& table, const RenderOptions& options);
+// Machine-readable: full-precision values, seed counts and stars in columns of their own.
+std::string render_csv(const Table& table, const RenderOptions& options);
+// Every t-test of the tables. Columns:
+// table,block,corpus,metric,reference,other,n,mean_reference,mean_other,mean_difference,sd_difference,t,df,p,significant
+std::string render_comparisons_csv(const std::vector<Table>& tables);
+
+// "+0.004": reproduced - paper at three decimals.
+std::string signed_difference(double reproduced, double paper);
 
 }  // namespace auxgrid::analysis

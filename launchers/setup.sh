@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Installs the Debian packages auxgrid needs (as root), or prints the command.
-# Usage: bash launchers/setup.sh [--with-slurm]
+# Usage: bash launchers/setup.sh [--for-tests]
 set -euo pipefail
 
 packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev
   libboost-program-options-dev libboost-filesystem-dev libboost-test-dev libboost-dev
   libfmt-dev libtomlplusplus-dev libspdlog-dev libgloo-dev hdf5-tools
+  # auxgrid-analyze draws the figures with gnuplot (skipped with a message without it).
+  gnuplot-nox
   # LibTorch's speed depends on the BLAS: the OpenMP OpenBLAS is ~15x faster than
   # the reference BLAS that a --no-install-recommends install would leave.
   libopenblas0-openmp)
-# Only with --with-slurm: a local SLURM for tests/e2e_slurm.sh, which skips without it.
-slurm_packages=(slurm-wlm munge)
+# Only with --for-tests: a local SLURM for tests/e2e_slurm.sh, and a headless
+# browser for tests/e2e_report.sh (both skip that part without them).
+test_packages=(slurm-wlm munge chromium)
 
 case "${1:-}" in
-  --with-slurm) packages+=("${slurm_packages[@]}") ;;
+  --for-tests) packages+=("${test_packages[@]}") ;;
   "") ;;
-  *) echo "usage: bash launchers/setup.sh [--with-slurm]" >&2; exit 2 ;;
+  *) echo "usage: bash launchers/setup.sh [--for-tests]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -4,7 +4,7 @@
 # exactly once; a resubmission retrains nothing; two copies of an array running
 # at once still train each cell once; and a preempted task (USR1 forwarded,
 # checkpoint, exit code 3 -> requeue) resumes and completes its cell. Skips
-# where slurm-wlm and munge are not installed (launchers/setup.sh --with-slurm).
+# where slurm-wlm and munge are not installed (launchers/setup.sh --for-tests).
 # Usage: tests/e2e_slurm.sh BUILD_DIR
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/e2e_common.sh" "$1"
@@ -87,7 +87,7 @@ echo "slurm/array.sbatch matches the script of auxgrid sbatch"
 
 export PATH=$PATH:/usr/sbin:/sbin
 for p in munged slurmctld slurmd sbatch squeue scontrol; do
-  command -v "$p" >/dev/null || { echo "SKIP: $p is not installed (bash launchers/setup.sh --with-slurm)"; exit 0; }
+  command -v "$p" >/dev/null || { echo "SKIP: $p is not installed (bash launchers/setup.sh --for-tests)"; exit 0; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: the private SLURM cluster runs as root (SlurmUser=root)"; exit 0; }
 slurm_start "$work/slurm" || fail "the cluster did not start"

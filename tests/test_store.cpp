@@ -21,6 +21,7 @@
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/corpus_writer.hpp"
+#include "auxgrid/store/manifest.hpp"
 #include "auxgrid/store/result_file.hpp"
 
 namespace fs = boost::filesystem;
@@ -586,6 +587,7 @@ BOOST_AUTO_TEST_CASE(summary_matches_full_read) {
   BOOST_TEST(s.seed == 3);
   BOOST_TEST(s.n_params == 123456789012);
   BOOST_TEST(s.epoch_seconds == (std::vector<double>{3.5, 3.25, 3.0}));
+  BOOST_TEST((s.provenance == r.provenance));
   BOOST_TEST(s.f1.size() == r.evals.size());
   for (const auto& e : r.evals) {
     BOOST_TEST(s.f1.at(e.condition).first == e.micro_f1);
@@ -685,3 +687,30 @@ BOOST_AUTO_TEST_CASE(scan_skips_bad_files) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(manifest_round_trip_and_union) {
+  TempDir tmp;
+  const std::string dir = tmp / "res";
+  BOOST_TEST(store::read_manifest(dir).empty());  // no manifest yet: nothing planned is known
+  const store::ManifestCell a{"00000000000000aa", "crema-d", "auxformer seed=0",
+                              {{"model.name", "auxformer"}, {"seed", "0"}, {"data.corpus", "corpora/a b.h5"}}};
+  const store::ManifestCell b{"00000000000000bb", "msp-improv", "mult seed=1", {{"model.name", "mult"}, {"seed", "1"}}};
+  store::add_to_manifest(dir, {a});
+  store::add_to_manifest(dir, {b, a});  // a second grid into the same directory: a union by id
+  const auto cells = store::read_manifest(dir);
+  BOOST_REQUIRE(cells.size() == 2u);
+  BOOST_TEST(cells[0].cell_id == a.cell_id);
+  BOOST_TEST(cells[0].label == a.label);
+  BOOST_TEST((cells[0].config == a.config));
+  BOOST_TEST(cells[1].corpus == "msp-improv");
+  BOOST_TEST(!boost::filesystem::exists(store::manifest_path(dir) + ".tmp." + std::to_string(::getpid())));
+
+  store::ManifestCell tab = b;
+  tab.cell_id = "00000000000000cc";
+  tab.label = "has\ta tab";
+  expect_error([&] { store::add_to_manifest(dir, {tab}); }, {"manifest.tsv", "00000000000000cc", "tab"});
+  BOOST_TEST(store::read_manifest(dir).size() == 2u);  // the failed write left the manifest alone
+
+  std::ofstream(store::manifest_path(dir), std::ios::app) << "not a manifest line\n";
+  expect_error([&] { store::read_manifest(dir); }, {"manifest.tsv:3", "not a manifest line"});
+}

@@ -15,6 +15,14 @@ namespace {
 
 const char* const kProvPrefix = "prov.";
 
+std::map<std::string, std::string> read_provenance(const H5::H5File& f, const std::string& where) {
+  std::map<std::string, std::string> out;
+  for (const auto& name : h5::attr_names(f))
+    if (name.rfind(kProvPrefix, 0) == 0)
+      out[name.substr(std::char_traits<char>::length(kProvPrefix))] = h5::read_attr_string(f, name, where);
+  return out;
+}
+
 std::string where_of(const std::string& path) { return fmt::format("result '{}'", path); }
 
 // The reason without the "result '<path>': " prefix, for "<path>: <reason>" lists.
@@ -199,9 +207,7 @@ CellResult read_result(const std::string& path) {
     AUXGRID_CHECK(num_classes > 0 && static_cast<std::size_t>(num_classes) == r.class_names.size(),
                   "{}: attribute 'num_classes' is {}, but 'class_names' has {} entries", where, num_classes,
                   r.class_names.size());
-    for (const auto& name : h5::attr_names(f))
-      if (name.rfind(kProvPrefix, 0) == 0)
-        r.provenance[name.substr(std::char_traits<char>::length(kProvPrefix))] = h5::read_attr_string(f, name, where);
+    r.provenance = read_provenance(f, where);
 
     const H5::Group config = h5::open_group(f, "config", where);
     r.config = read_config(config, where);
@@ -240,6 +246,7 @@ ResultSummary read_result_summary(const std::string& path) {
     s.label = h5::read_attr_string(f, "label", where);
     s.grid = h5::read_attr_string(f, "grid", where);
     s.n_params = h5::read_attr_int(f, "n_params", where);
+    s.provenance = read_provenance(f, where);
 
     const H5::Group config = h5::open_group(f, "config", where);
     for (const auto& name : h5::attr_names(config)) s.config[name] = to_string(config_value(config, name, where));

@@ -21,6 +21,7 @@
 #include "auxgrid/dist/device.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/store/corpus_file.hpp"
+#include "auxgrid/store/manifest.hpp"
 #include "auxgrid/train/claim.hpp"
 #include "auxgrid/train/trainer.hpp"
 #include "auxgrid/train/watchdog.hpp"
@@ -200,6 +201,32 @@ std::string resolve_device(const std::string& requested) {
   return fmt::format("cuda:{}", dist::local_device_index(static_cast<int>(torch::cuda::device_count())));
 }
 
+namespace {
+// The grid's cells for DIR/manifest.tsv, with each corpus's name as its file
+// records it (the file stem when the file cannot be read).
+std::vector<store::ManifestCell> manifest_cells(const Grid& grid) {
+  std::map<std::string, std::string> corpus_names;
+  std::vector<store::ManifestCell> out;
+  for (const auto& cell : grid.cells) {
+    const auto path = cell.config.str("data.corpus");
+    auto name = corpus_names.find(path);
+    if (name == corpus_names.end()) {
+      std::string corpus = boost::filesystem::path(path).stem().string();
+      try {
+        corpus = store::read_corpus_info(path).name;
+      } catch (const std::exception&) {
+        // keep the stem: the plan reports unreadable corpora of cells still to run
+      }
+      name = corpus_names.emplace(path, corpus).first;
+    }
+    store::ManifestCell entry{cell.id, name->second, cell.label, {}};
+    for (const auto& [key, value] : cell.config.values()) entry.config[key] = to_string(value);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+}  // namespace
+
 int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   const int threads = options.threads > 0
                           ? options.threads
@@ -217,6 +244,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
         spdlog::warn("{} cell(s) failed {} times and are not run again (see {}/errors; --retry-failed runs them)",
                      plan.given_up, options.max_attempts, options.out_dir);
       throw_if_invalid(plan, grid);
+      store::add_to_manifest(options.out_dir, manifest_cells(grid));
       complete = static_cast<std::int64_t>(plan.complete);
       std::vector<double> costs;
       for (const auto& p : plan.pending) costs.push_back(p.flops);
@@ -266,6 +294,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   // claims cells from the shared counter and the others follow it.
   int group_index = 0;
   control.device = resolve_device(options.device);
+  const std::string device_name = dist::device_name(control.device);
   const auto group = dist::make_group_communicator(world, options.ranks_per_cell, "auto",
                                                    control.device != "cpu", &group_index);
   const bool leader = group->rank() == 0;
@@ -350,6 +379,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                            {"world_size", std::to_string(world.size())},
                            {"threads", std::to_string(threads)},
                            {"device", control.device},
+                           {"device_name", device_name},
                            {"libtorch_version", TORCH_VERSION},
                            {"mpi_version", world.uses_mpi() ? world.library_version() : "none"},
                            {"hdf5_version", store::hdf5_version()},

@@ -72,6 +72,7 @@ struct ResultSummary {
   std::int64_t n_params = 0;
   std::map<std::string, std::pair<double, double>> f1;  // condition -> (micro, macro)
   std::vector<double> epoch_seconds;
+  std::map<std::string, std::string> provenance;  // the prov.* attributes, without the prefix
 };
 ResultSummary read_result_summary(const std::string& path);
 

@@ -1,0 +1,387 @@
+#include "analysis/report.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+#include "analysis/figures.hpp"
+#include "analysis/gnuplot.hpp"
+#include "analysis/results.hpp"
+#include "analysis/tables.hpp"
+#include "auxgrid/core/check.hpp"
+#include "auxgrid/core/version.hpp"
+
+namespace auxgrid::analysis {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kListedCells = 200;  // the report lists at most this many missing or failed cells
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  AUXGRID_CHECK(out.is_open(), "cannot open '{}' for writing", path);
+  out << text;
+  out.close();
+  AUXGRID_CHECK(out.good(), "failed to write '{}'", path);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  AUXGRID_CHECK(in.is_open(), "cannot read '{}'", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string base64(const std::string& bytes) {
+  static const char* digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += digits[(v >> shift) & 63];
+  }
+  if (i < bytes.size()) {
+    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += digits[(v >> 18) & 63];
+    out += digits[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? digits[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string html(const std::string& text) {
+  std::string out;
+  for (char c : text)
+    out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
+  return out;
+}
+
+// Everything one run of a command needs: the study, the results, the selection.
+struct Analysis {
+  Study study;
+  ResultsDir results;
+  Selection selection;
+  Analysis(Study s, ResultsDir r) : study(std::move(s)), results(std::move(r)), selection(results, study) {}
+};
+
+std::unique_ptr<Analysis> analyse(const AnalyzeOptions& options, std::ostream& log) {
+  auto a = std::make_unique<Analysis>(study_of(options), load_results_dir(options.results_dir));
+  for (const auto& problem : a->results.unreadable) log << "warning: skipped " << problem << '\n';
+  AUXGRID_CHECK(!a->results.results.empty(), "no complete result files in {}/cells", options.results_dir);
+  return a;
+}
+
+std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string>& names) {
+  for (const auto& name : names)
+    if (!a.study.find_table(name)) {
+      std::vector<std::string> known;
+      for (const auto& t : a.study.tables) known.push_back(t.name);
+      AUXGRID_FAIL("no table '{}' in the study (tables: {})", name, fmt::join(known, ", "));
+    }
+  std::vector<Table> tables;
+  for (const auto& def : a.study.tables)
+    if (names.empty() || std::find(names.begin(), names.end(), def.name) != names.end())
+      tables.push_back(build_table(def, a.selection));
+  return tables;
+}
+
+std::string render(const Table& table, const std::string& format, const RenderOptions& options) {
+  if (format == "latex") return render_latex(table, options);
+  if (format == "csv") return render_csv(table, options);
+  return render_markdown(table, options);
+}
+
+// Renders every figure that has results into `dir`; notes the others on `log`.
+std::vector<std::pair<const FigureDef*, FigureFiles>> plot_figures(const Analysis& a, const std::string& dir,
+                                                                   std::ostream& log) {
+  std::vector<std::pair<const FigureDef*, FigureFiles>> files;
+  for (const auto& def : a.study.figures) {
+    const FigureData data = build_figure(def, a.selection);
+    if (data.panels.empty()) {
+      log << "figure " << def.name << ": no results for it, skipped\n";
+      continue;
+    }
+    files.emplace_back(&def, plot_figure(data, dir));
+  }
+  return files;
+}
+
+std::string gnuplot_missing_message() {
+  return "figures skipped: no gnuplot program found (install it with `apt-get install gnuplot-nox`, or set " +
+         std::string(kGnuplotEnv) + " to its path)";
+}
+
+// ---- the HTML page ----
+
+std::string html_table(const Table& table, const RenderOptions& options) {
+  const Layout l = layout(table, options, Style::html);
+  std::string out = fmt::format("<section id=\"{}\">\n<h3>{}</h3>\n<table>\n<thead>\n", html(table.def.name),
+                                html(table.def.title));
+  // Corpus headers spanning their columns.
+  out += "<tr>";
+  for (std::size_t c = 0; c < l.label_columns; ++c) out += "<th></th>";
+  for (std::size_t c = l.label_columns; c < l.titles.size();) {
+    std::size_t end = c;
+    while (end < l.titles.size() && l.groups[end] == l.groups[c]) ++end;
+    out += fmt::format("<th colspan=\"{}\" class=\"group\">{}</th>", end - c, l.groups[c]);
+    c = end;
+  }
+  out += "</tr>\n<tr>";
+  for (std::size_t c = 0; c < l.titles.size(); ++c)
+    out += fmt::format(c < l.label_columns ? "<th class=\"label\">{}</th>" : "<th>{}</th>", l.titles[c]);
+  out += "</tr>\n</thead>\n<tbody>\n";
+  for (std::size_t r = 0; r < l.rows.size(); ++r) {
+    out += l.block_starts[r] ? "<tr class=\"block\">" : "<tr>";
+    for (std::size_t c = 0; c < l.rows[r].size(); ++c)
+      out += fmt::format(c < l.label_columns ? "<td class=\"label\">{}</td>" : "<td>{}</td>", l.rows[r][c]);
+    out += "</tr>\n";
+  }
+  out += "</tbody>\n</table>\n";
+  for (const auto& line : legend(table, options))
+    out += fmt::format("<p class=\"{}\">{}</p>\n", line.rfind("Fewer", 0) == 0 ? "warn" : "legend", html(line));
+  return out + "</section>\n";
+}
+
+// Distinct values of a provenance key over the results, most frequent first.
+std::string provenance_values(const ResultsDir& results, const std::string& key) {
+  std::map<std::string, int> counts;
+  for (const auto& r : results.results) {
+    const auto it = r.provenance.find(key);
+    if (it != r.provenance.end()) ++counts[it->second];
+  }
+  std::vector<std::pair<int, std::string>> ordered;
+  for (const auto& [value, n] : counts) ordered.push_back({-n, value});
+  std::sort(ordered.begin(), ordered.end());
+  std::vector<std::string> shown;
+  for (std::size_t i = 0; i < ordered.size() && i < 5; ++i)
+    shown.push_back(ordered.size() == 1 ? html(ordered[i].second)
+                                        : fmt::format("{} <small>({} cells)</small>", html(ordered[i].second),
+                                                      -ordered[i].first));
+  if (ordered.size() > 5) shown.push_back(fmt::format("and {} more", ordered.size() - 5));
+  return shown.empty() ? "-" : fmt::format("{}", fmt::join(shown, "<br>"));
+}
+
+std::string status_section(const ResultsDir& r) {
+  const std::size_t complete = r.results.size(), failed = r.failed.size();
+  std::string out = "<section id=\"status\">\n<h2>Status</h2>\n";
+  if (r.manifest.empty()) {
+    out += fmt::format(
+        "<p>{} complete cells. No manifest.tsv in the results directory (written by <code>auxgrid run</code>), so "
+        "cells that never ran cannot be listed.</p>\n",
+        complete);
+  } else {
+    const std::size_t planned = r.manifest.size();
+    const double share = planned ? 100.0 * static_cast<double>(complete) / static_cast<double>(planned) : 0;
+    out += fmt::format(
+        "<p><meter min=\"0\" max=\"{0}\" value=\"{1}\"></meter> <b>{1} of {0} planned cells complete</b> ({2:.1f} "
+        "%): {3} missing, of which {4} failed.</p>\n",
+        planned, complete, share, r.missing.size(), failed);
+  }
+  if (!r.unreadable.empty()) {
+    out += fmt::format("<p class=\"warn\">{} result files could not be used:</p>\n<ul>\n", r.unreadable.size());
+    for (const auto& u : r.unreadable) out += fmt::format("<li><code>{}</code></li>\n", html(u));
+    out += "</ul>\n";
+  }
+  if (!r.failed.empty()) {
+    out += "<h3>Failed cells</h3>\n<table class=\"list\">\n<tr><th>cell</th><th>label</th><th>attempts</th>"
+           "<th>last error</th></tr>\n";
+    for (std::size_t i = 0; i < r.failed.size() && i < kListedCells; ++i)
+      out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                         html(r.failed[i].cell_id), html(r.failed[i].label), r.failed[i].attempts,
+                         html(r.failed[i].last_error));
+    out += "</table>\n";
+    if (r.failed.size() > kListedCells) out += fmt::format("<p>... and {} more.</p>\n", r.failed.size() - kListedCells);
+  }
+  std::vector<const store::ManifestCell*> never_ran;
+  for (const auto& cell : r.missing)
+    if (!r.find_failed(cell.cell_id)) never_ran.push_back(&cell);
+  if (!never_ran.empty()) {
+    out += "<h3>Missing cells (no result, no error)</h3>\n<table class=\"list\">\n<tr><th>cell</th><th>corpus</th>"
+           "<th>label</th></tr>\n";
+    for (std::size_t i = 0; i < never_ran.size() && i < kListedCells; ++i)
+      out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n", html(never_ran[i]->cell_id),
+                         html(never_ran[i]->corpus), html(never_ran[i]->label));
+    out += "</table>\n";
+    if (never_ran.size() > kListedCells)
+      out += fmt::format("<p>... and {} more.</p>\n", never_ran.size() - kListedCells);
+  }
+  return out + "</section>\n";
+}
+
+std::string provenance_section(const ResultsDir& r) {
+  std::set<std::string> grids;
+  std::string first, last;
+  double wall = 0;
+  for (const auto& result : r.results) {
+    grids.insert(result.grid);
+    const auto finished = result.provenance.find("finished_utc");
+    if (finished != result.provenance.end()) {
+      if (first.empty() || finished->second < first) first = finished->second;
+      if (last.empty() || finished->second > last) last = finished->second;
+    }
+    const auto seconds = result.provenance.find("wall_seconds");
+    if (seconds != result.provenance.end()) wall += std::atof(seconds->second.c_str());
+  }
+  std::string out = "<section id=\"provenance\">\n<h2>Provenance</h2>\n<table class=\"list\">\n";
+  auto row = [&](const std::string& name, const std::string& value) {
+    out += fmt::format("<tr><th>{}</th><td>{}</td></tr>\n", name, value);
+  };
+  row("grids", html(fmt::format("{}", fmt::join(grids, ", "))));
+  row("cells finished", html(first.empty() ? "-" : first + " to " + last));
+  row("training time", fmt::format("{:.2f} h of cell wall time", wall / 3600));
+  for (const auto& [key, title] : std::vector<std::pair<std::string, std::string>>{
+           {"auxgrid_version", "auxgrid"},
+           {"git_commit", "git commit"},
+           {"git_dirty", "uncommitted changes"},
+           {"libtorch_version", "LibTorch"},
+           {"mpi_version", "MPI"},
+           {"hdf5_version", "HDF5"},
+           {"device_name", "device"},
+           {"communicator", "communicator"},
+           {"host", "hosts"},
+           {"command", "command"}})
+    row(title, provenance_values(r, key));
+  return out + "</table>\n</section>\n";
+}
+
+constexpr const char* kStyle = R"(
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1280px;
+       padding: 1.5em 2em; color: #1d2330; background: #fff; }
+h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { border-bottom: 2px solid #dfe3ea; padding-bottom: 0.2em; }
+nav a { margin-right: 1em; } code { font-size: 0.9em; background: #f3f5f8; padding: 0 0.25em; }
+table { border-collapse: collapse; margin: 0.6em 0; font-variant-numeric: tabular-nums; }
+th, td { padding: 0.3em 0.7em; border-bottom: 1px solid #e6e9ef; text-align: right; }
+td { white-space: nowrap; }
+td.label, th.label, table.list td, table.list th { text-align: left; white-space: normal; }
+th.group { text-align: center; border-bottom: 1px solid #9aa3b2; }
+thead th { background: #f5f7fa; } tr.block td { border-top: 2px solid #9aa3b2; }
+sup { color: #b3261e; font-weight: bold; } small { color: #6b7280; } small.short { color: #b3261e; font-weight: bold; }
+p.legend { color: #4b5563; font-size: 0.9em; margin: 0.2em 0; } .warn { color: #b3261e; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #e6e9ef; }
+figcaption { color: #4b5563; font-size: 0.9em; } meter { width: 14em; }
+)";
+
+// Marks <body> with the figures that decoded and take up space, for headless checks
+// (tests/e2e_report.sh reads data-figures from chromium's DOM dump).
+constexpr const char* kFigureCheck = R"(<script>
+window.addEventListener('load', function () {
+  var images = document.querySelectorAll('img.figure'), shown = 0;
+  images.forEach(function (i) {
+    if (i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().height > 100) shown++;
+  });
+  document.body.setAttribute('data-figures', shown + '/' + images.length);
+});
+</script>
+)";
+
+}  // namespace
+
+Study study_of(const AnalyzeOptions& options) {
+  Study study = builtin_study();
+  for (const auto& file : options.study_files) merge_study(study, load_study(file));
+  return study;
+}
+
+void tables_command(const AnalyzeOptions& options, std::ostream& out, std::ostream& log) {
+  AUXGRID_CHECK(options.format == "md" || options.format == "latex" || options.format == "csv",
+                "--format must be md, latex or csv, got '{}'", options.format);
+  const auto a = analyse(options, log);
+  const std::vector<Table> tables = build_tables(*a, options.tables);
+  const RenderOptions render_options{options.paper, options.results_dir};
+  bool first = true;
+  for (const auto& table : tables) {
+    if (table.results_used == 0 && options.tables.empty()) continue;  // a table this grid has no cells for
+    if (!first) out << '\n';
+    first = false;
+    out << render(table, options.format, render_options);
+    for (const auto& note : table.notes) log << "warning: " << table.def.name << ": fewer seeds than planned: " << note << '\n';
+  }
+  AUXGRID_CHECK(!first, "none of the {} results in {} belongs to a table of the study", a->results.results.size(),
+                options.results_dir);
+  if (!options.comparisons_path.empty()) write_file(options.comparisons_path, render_comparisons_csv(tables));
+}
+
+int figures_command(const AnalyzeOptions& options, std::ostream& log) {
+  const auto a = analyse(options, log);
+  if (gnuplot_version().empty()) {
+    log << gnuplot_missing_message() << '\n';
+    return 0;
+  }
+  fs::create_directories(options.out_dir);
+  const auto files = plot_figures(*a, options.out_dir, log);
+  for (const auto& [def, f] : files) log << "wrote " << f.svg << " and " << f.png << '\n';
+  return static_cast<int>(files.size());
+}
+
+void report_command(const AnalyzeOptions& options, std::ostream& log) {
+  const auto a = analyse(options, log);
+  const fs::path out(options.out_dir);
+  fs::create_directories(out / "tables");
+  fs::create_directories(out / "figures");
+
+  // Every table in every format beside the page, and the page's copy with the paper's values.
+  const std::vector<Table> tables = build_tables(*a, {});
+  const RenderOptions with_paper{true, options.results_dir};
+  std::string table_html;
+  for (const auto& table : tables) {
+    if (table.results_used == 0) continue;
+    for (const auto& [format, extension] : std::vector<std::pair<std::string, std::string>>{
+             {"md", "md"}, {"latex", "tex"}, {"csv", "csv"}})
+      write_file((out / "tables" / (table.def.name + "." + extension)).string(), render(table, format, with_paper));
+    table_html += html_table(table, with_paper);
+  }
+  write_file((out / "tables" / "comparisons.csv").string(), render_comparisons_csv(tables));
+
+  std::string figure_html;
+  const std::string gnuplot = gnuplot_version();
+  if (gnuplot.empty()) {
+    log << gnuplot_missing_message() << '\n';
+    figure_html = fmt::format("<p class=\"warn\">{}</p>\n", html(gnuplot_missing_message()));
+  } else {
+    for (const auto& [def, files] : plot_figures(*a, (out / "figures").string(), log)) {
+      figure_html += fmt::format(
+          "<figure id=\"{0}\"><img class=\"figure\" alt=\"{1}\" src=\"data:image/svg+xml;base64,{2}\">"
+          "<figcaption>{1} <a href=\"figures/{0}.png\">PNG</a> <a href=\"figures/{0}.svg\">SVG</a></figcaption>"
+          "</figure>\n",
+          html(def->name), html(def->title), base64(read_file(files.svg)));
+    }
+    if (figure_html.empty()) figure_html = "<p>No figure has results yet.</p>\n";
+  }
+
+  std::set<std::string> grids;
+  for (const auto& r : a->results.results) grids.insert(r.grid);
+  std::string page = fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>auxgrid report: {0}</title>\n"
+      "<style>{1}</style>\n</head>\n<body>\n<h1>auxgrid report: {0}</h1>\n"
+      "<p>Results in <code>{2}</code>, analysed by auxgrid {3}{4}. Tables show the reproduced means beside the "
+      "paper's values (Goncalves and Busso, 2022).</p>\n"
+      "<nav><a href=\"#status\">Status</a><a href=\"#tables\">Tables</a><a href=\"#figures\">Figures</a>"
+      "<a href=\"#provenance\">Provenance</a></nav>\n",
+      html(fmt::format("{}", fmt::join(grids, ", "))), kStyle, html(options.results_dir), html(version()),
+      gnuplot.empty() ? "" : ", figures by " + html(gnuplot));
+  page += status_section(a->results);
+  page += "<section id=\"tables\">\n<h2>Tables</h2>\n" + table_html +
+          "<p class=\"legend\">Every table as Markdown, LaTeX and CSV, and every t-test, in <code>tables/</code>."
+          "</p>\n</section>\n";
+  page += "<section id=\"figures\">\n<h2>Figures</h2>\n" + figure_html + "</section>\n";
+  page += provenance_section(a->results);
+  page += kFigureCheck;
+  page += "</body>\n</html>\n";
+  write_file((out / "index.html").string(), page);
+  log << "wrote " << (out / "index.html").string() << '\n';
+}
+
+}  // namespace auxgrid::analysis

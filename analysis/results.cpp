@@ -1,0 +1,154 @@
+#include "analysis/results.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <system_error>
+
+#include "auxgrid/core/check.hpp"
+#include "auxgrid/core/config.hpp"
+
+namespace auxgrid::analysis {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// The value of `key` in `line` written as "key=value " or "key='value'".
+std::string field(const std::string& line, const std::string& key) {
+  const auto at = line.find(" " + key + "=");
+  if (at == std::string::npos) return "";
+  auto start = at + key.size() + 2;
+  if (start < line.size() && line[start] == '\'') {
+    const auto end = line.find("': ", start + 1);
+    return line.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1);
+  }
+  return line.substr(start, line.find(' ', start) - start);
+}
+
+// DIR/errors/<id>.log: one line per failed attempt, written by the runner as
+// "<time> host=.. rank=.. attempt=N cell='<label>': <message>".
+std::vector<FailedCell> read_error_logs(const std::string& dir, const std::set<std::string>& complete) {
+  std::vector<FailedCell> failed;
+  std::error_code ec;
+  std::vector<fs::path> logs;
+  for (fs::directory_iterator it(fs::path(dir) / "errors", ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().extension() == ".log") logs.push_back(it->path());
+  std::sort(logs.begin(), logs.end());
+  for (const auto& log : logs) {
+    FailedCell cell;
+    cell.cell_id = log.stem().string();
+    if (complete.count(cell.cell_id)) continue;  // failed before, then succeeded
+    std::ifstream in(log);
+    std::string last;
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) ++cell.attempts, last = line;
+    cell.label = field(last, "cell");
+    const auto message = last.find("': ");
+    cell.last_error = message == std::string::npos ? last : last.substr(message + 3);
+    failed.push_back(std::move(cell));
+  }
+  return failed;
+}
+
+// "key=a/b" for every setting that differs, to say why two results collide.
+std::string differing_settings(const store::ResultSummary& a, const store::ResultSummary& b) {
+  std::set<std::string> keys;
+  for (const auto& [k, v] : a.config) keys.insert(k);
+  for (const auto& [k, v] : b.config) keys.insert(k);
+  std::vector<std::string> diffs;
+  for (const auto& k : keys) {
+    const auto ia = a.config.find(k), ib = b.config.find(k);
+    const std::string va = ia == a.config.end() ? "(unset)" : ia->second;
+    const std::string vb = ib == b.config.end() ? "(unset)" : ib->second;
+    if (va != vb) diffs.push_back(fmt::format("{}={}/{}", k, va, vb));
+  }
+  return diffs.empty() ? "no differing settings" : fmt::format("differing settings: {}", fmt::join(diffs, ", "));
+}
+
+}  // namespace
+
+const FailedCell* ResultsDir::find_failed(const std::string& cell_id) const {
+  for (const auto& cell : failed)
+    if (cell.cell_id == cell_id) return &cell;
+  return nullptr;
+}
+
+void find_missing(ResultsDir& results) {
+  std::set<std::string> complete;
+  for (const auto& r : results.results) complete.insert(r.cell_id);
+  results.missing.clear();
+  for (const auto& cell : results.manifest)
+    if (!complete.count(cell.cell_id)) results.missing.push_back(cell);
+}
+
+ResultsDir load_results_dir(const std::string& dir) {
+  std::error_code ec;
+  AUXGRID_CHECK(fs::is_directory(dir, ec), "results directory '{}' does not exist or is not a directory", dir);
+  ResultsDir out;
+  out.dir = dir;
+  out.results = store::scan_results(dir, &out.unreadable);
+  out.manifest = store::read_manifest(dir);
+  find_missing(out);
+  std::set<std::string> complete;
+  for (const auto& r : out.results) complete.insert(r.cell_id);
+  out.failed = read_error_logs(dir, complete);
+  return out;
+}
+
+double score_of(const store::ResultSummary& result, const std::string& condition, Metric metric) {
+  const auto& [micro, macro] = result.f1.at(condition);
+  return metric == Metric::micro_f1 ? micro : macro;
+}
+
+Selection::Selection(const ResultsDir& results, const Study& study) : results_(results) {
+  const Config defaults = Config::defaults();
+  for (const auto& key : study.study_keys) study_defaults_[key] = to_string(defaults.get(key));
+
+  std::set<std::string> seen;
+  for (const auto& r : results.results) seen.insert(r.corpus);
+  for (const auto& c : results.manifest) seen.insert(c.corpus);
+  for (const auto& corpus : study.corpus_order)
+    if (seen.erase(corpus)) corpora_.push_back(corpus);
+  corpora_.insert(corpora_.end(), seen.begin(), seen.end());  // the rest, alphabetically
+}
+
+bool Selection::matches(const std::map<std::string, std::string>& config, const Selector& selector) const {
+  for (const auto& [key, default_text] : study_defaults_) {
+    const auto wanted = selector.match.find(key);
+    const std::string& want = wanted == selector.match.end() ? default_text : wanted->second;
+    const auto have = config.find(key);
+    if ((have == config.end() ? default_text : have->second) != want) return false;
+  }
+  return true;
+}
+
+Trials Selection::trials(const Selector& selector, const std::string& corpus, const std::string& what) const {
+  Trials out;
+  for (const auto& r : results_.results) {
+    if (r.corpus != corpus || (!selector.condition.empty() && !r.f1.count(selector.condition)) ||
+        !matches(r.config, selector))
+      continue;
+    const auto [it, inserted] = out.emplace(r.seed, &r);
+    AUXGRID_CHECK(inserted,
+                  "{}: two results for seed {} on corpus '{}': {} and {} ({}); name the setting in the row's match "
+                  "to tell them apart",
+                  what, r.seed, corpus, it->second->path, r.path, differing_settings(*it->second, r));
+  }
+  return out;
+}
+
+std::map<std::int64_t, std::string> Selection::planned(const Selector& selector, const std::string& corpus) const {
+  std::map<std::int64_t, std::string> out;
+  for (const auto& cell : results_.manifest) {
+    if (cell.corpus != corpus || !matches(cell.config, selector)) continue;
+    const auto seed = cell.config.find("seed");
+    if (seed != cell.config.end()) out.emplace(std::stoll(seed->second), cell.cell_id);
+  }
+  return out;
+}
+
+}  // namespace auxgrid::analysis

@@ -1,0 +1,73 @@
+#pragma once
+// A results directory as the analysis sees it (complete results, unreadable
+// files, the manifest of planned cells, failed cells), and the selection of
+// the results that a row, bar or line of the study stands for.
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "analysis/study.hpp"
+#include "auxgrid/store/manifest.hpp"
+#include "auxgrid/store/result_file.hpp"
+
+namespace auxgrid::analysis {
+
+// A cell with an error log (DIR/errors/<id>.log) and no complete result.
+struct FailedCell {
+  std::string cell_id, label;
+  int attempts = 0;
+  std::string last_error;  // the last line of its log
+};
+
+struct ResultsDir {
+  std::string dir;
+  std::vector<store::ResultSummary> results;  // complete result files, in file-name order
+  std::vector<std::string> unreadable;        // "<path>: <reason>" for every other .h5 in cells/
+  std::vector<store::ManifestCell> manifest;  // every planned cell; empty when the run wrote no manifest
+  std::vector<store::ManifestCell> missing;   // planned cells without a complete result
+  std::vector<FailedCell> failed;
+
+  const FailedCell* find_failed(const std::string& cell_id) const;
+};
+
+// Scans DIR (only the attributes and datasets the tables need). Throws when
+// DIR is not a directory or the manifest is malformed; unreadable result files
+// are listed, not fatal.
+ResultsDir load_results_dir(const std::string& dir);
+// Fills `missing` from `manifest` and `results` (load_results_dir calls it).
+void find_missing(ResultsDir& results);
+
+// seed -> that trial's result
+using Trials = std::map<std::int64_t, const store::ResultSummary*>;
+
+// Matching results to selectors. A result matches when its corpus is the one
+// asked for, it has the selector's condition (if any), and every study key
+// has the selector's value, or its default where the selector names none.
+class Selection {
+ public:
+  Selection(const ResultsDir& results, const Study& study);
+
+  // Throws when two results match the same seed, naming both files, the
+  // settings they differ in and `what` (the row asking).
+  Trials trials(const Selector& selector, const std::string& corpus, const std::string& what) const;
+  // seed -> cell id of the manifest's cells for `selector` on `corpus`.
+  std::map<std::int64_t, std::string> planned(const Selector& selector, const std::string& corpus) const;
+  bool has_manifest() const { return !results_.manifest.empty(); }
+  // Every corpus with a result or a planned cell: the study's order first.
+  const std::vector<std::string>& corpora() const { return corpora_; }
+  const ResultsDir& results() const { return results_; }
+
+ private:
+  bool matches(const std::map<std::string, std::string>& config, const Selector& selector) const;
+
+  const ResultsDir& results_;
+  std::map<std::string, std::string> study_defaults_;  // study key -> default value text
+  std::vector<std::string> corpora_;
+};
+
+// The score of one result: its condition's micro- or macro-F1.
+double score_of(const store::ResultSummary& result, const std::string& condition, Metric metric);
+
+}  // namespace auxgrid::analysis

@@ -1,0 +1,87 @@
+#include "auxgrid/store/manifest.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <boost/filesystem.hpp>
+#include <cstdio>
+#include <fstream>
+#include <set>
+
+#include "auxgrid/core/check.hpp"
+
+namespace auxgrid::store {
+
+namespace {
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  for (std::size_t tab; (tab = line.find('\t', start)) != std::string::npos; start = tab + 1)
+    fields.push_back(line.substr(start, tab - start));
+  fields.push_back(line.substr(start));
+  return fields;
+}
+
+void check_field(const std::string& text, const std::string& path, const std::string& cell_id) {
+  AUXGRID_CHECK(text.find_first_of("\t\r\n") == std::string::npos,
+                "{}: cell {}: '{}' contains a tab or a line break, which the manifest cannot hold", path, cell_id,
+                text);
+}
+
+}  // namespace
+
+std::string manifest_path(const std::string& dir) { return (boost::filesystem::path(dir) / "manifest.tsv").string(); }
+
+void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& cells) {
+  const std::string path = manifest_path(dir);
+  std::vector<ManifestCell> all = read_manifest(dir);
+  std::set<std::string> known;
+  for (const auto& cell : all) known.insert(cell.cell_id);
+  for (const auto& cell : cells)
+    if (known.insert(cell.cell_id).second) all.push_back(cell);
+
+  boost::filesystem::create_directories(dir);
+  const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
+  {
+    std::ofstream out(temp);
+    AUXGRID_CHECK(out.is_open(), "cannot write '{}'", temp);
+    for (const auto& cell : all) {
+      for (const std::string* field : {&cell.cell_id, &cell.corpus, &cell.label}) check_field(*field, path, cell.cell_id);
+      out << cell.cell_id << '\t' << cell.corpus << '\t' << cell.label;
+      for (const auto& [key, value] : cell.config) {
+        check_field(value, path, cell.cell_id);
+        out << '\t' << key << '=' << value;
+      }
+      out << '\n';
+    }
+    out.close();
+    AUXGRID_CHECK(out.good(), "failed to write '{}'", temp);
+  }
+  AUXGRID_CHECK(std::rename(temp.c_str(), path.c_str()) == 0, "cannot rename '{}' to '{}'", temp, path);
+}
+
+std::vector<ManifestCell> read_manifest(const std::string& dir) {
+  const std::string path = manifest_path(dir);
+  std::vector<ManifestCell> cells;
+  std::ifstream in(path);
+  if (!in.is_open()) return cells;
+  int number = 0;
+  for (std::string line; std::getline(in, line);) {
+    ++number;
+    if (line.empty()) continue;
+    const auto fields = split_tabs(line);
+    AUXGRID_CHECK(fields.size() >= 3 && fields[0].size() == 16,
+                  "{}:{}: expected 'cell_id<TAB>corpus<TAB>label<TAB>key=value...', got '{}'", path, number, line);
+    ManifestCell cell{fields[0], fields[1], fields[2], {}};
+    for (std::size_t i = 3; i < fields.size(); ++i) {
+      const auto eq = fields[i].find('=');
+      AUXGRID_CHECK(eq != std::string::npos && eq > 0, "{}:{}: setting '{}' is not key=value", path, number, fields[i]);
+      cell.config[fields[i].substr(0, eq)] = fields[i].substr(eq + 1);
+    }
+    cells.push_back(std::move(cell));
+  }
+  return cells;
+}
+
+}  // namespace auxgrid::store
