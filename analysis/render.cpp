@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <cmath>
+#include <set>
 
 #include "analysis/tables.hpp"
 
@@ -67,6 +68,24 @@ std::string grouped(std::int64_t n) {
   return (n < 0 ? "-" : "") + out;
 }
 
+// The table's corpora for which the paper's values are to be shown.
+std::set<std::string> corpora_with_paper_values(const Table& table, const RenderOptions& options) {
+  std::set<std::string> out;
+  if (!options.paper) return out;
+  for (const auto& column : table.columns)
+    for (const auto& row : table.rows)
+      if (row.def.paper.count(column.corpus)) out.insert(column.corpus);
+  return out;
+}
+
+// A row without results is shown only for the paper's values beside it.
+bool shown(const Row& row, const std::set<std::string>& paper_corpora) {
+  if (!row.empty()) return true;
+  for (const auto& corpus : paper_corpora)
+    if (row.def.paper.count(corpus)) return true;
+  return false;
+}
+
 const PaperValue* paper_value(const RowDef& row, const std::string& corpus, std::size_t index) {
   const auto it = row.paper.find(corpus);
   return it == row.paper.end() || index >= it->second.size() ? nullptr : &it->second[index];
@@ -81,6 +100,7 @@ Layout layout(const Table& table, const RenderOptions& options, Style style) {
   out.label_columns = blocks ? 2 : 1;
   if (blocks) out.groups.push_back(""), out.titles.push_back(escape(table.def.block_title, style));
   out.groups.push_back(""), out.titles.push_back(escape(table.def.label_title, style));
+  const std::set<std::string> paper_corpora = corpora_with_paper_values(table, options);
   auto add = [&](const std::string& corpus, const std::string& title) {
     out.groups.push_back(escape(corpus, style));
     out.titles.push_back(escape(title, style));
@@ -89,16 +109,16 @@ Layout layout(const Table& table, const RenderOptions& options, Style style) {
     if (cost) {
       add(column.corpus, "parameters");
       add(column.corpus, "s/epoch");
-      if (options.paper) add(column.corpus, "paper parameters"), add(column.corpus, "paper s/epoch");
+      if (paper_corpora.count(column.corpus)) add(column.corpus, "paper parameters"), add(column.corpus, "paper s/epoch");
     } else {
       add(column.corpus, metric_title(column.metric));
-      if (options.paper) add(column.corpus, "paper"), add(column.corpus, "diff");
+      if (paper_corpora.count(column.corpus)) add(column.corpus, "paper"), add(column.corpus, "diff");
     }
   }
 
   std::string previous_block;
   for (const Row& row : table.rows) {
-    if (row.empty() && !options.paper) continue;
+    if (!shown(row, paper_corpora)) continue;
     std::vector<std::string> cells;
     const bool starts = out.rows.empty() || row.def.block != previous_block;
     previous_block = row.def.block;
@@ -112,7 +132,7 @@ Layout layout(const Table& table, const RenderOptions& options, Style style) {
                         : k.params_min == k.params_max ? grouped(k.params_max)
                                                        : grouped(k.params_min) + "-" + grouped(k.params_max));
         cells.push_back(k.cells == 0 ? "-" : fmt::format("{:.1f} {}", k.seconds_per_epoch, seeds(k.cells, 0, style)));
-        if (options.paper) {
+        if (paper_corpora.count(corpus)) {
           const PaperValue* params = paper_value(row.def, corpus, 0);
           const PaperValue* seconds = paper_value(row.def, corpus, 1);
           cells.push_back(params ? grouped(std::llround(params->value)) : "");
@@ -122,7 +142,7 @@ Layout layout(const Table& table, const RenderOptions& options, Style style) {
       }
       const Score& s = row.scores[c];
       cells.push_back(score_text(s, style));
-      if (!options.paper) continue;
+      if (!paper_corpora.count(corpus)) continue;
       // Columns are corpus x metric in the definition's metric order.
       const std::size_t metric_index = c % table.def.metrics.size();
       const PaperValue* paper = paper_value(row.def, corpus, metric_index);
@@ -137,19 +157,20 @@ Layout layout(const Table& table, const RenderOptions& options, Style style) {
 
 std::vector<std::string> legend(const Table& table, const RenderOptions& options) {
   std::vector<std::string> lines;
+  const bool paper = !corpora_with_paper_values(table, options).empty();
   if (table.def.kind == TableKind::cost) {
     lines.push_back(fmt::format(
         "{} result files. s/epoch: median over cells of each cell's mean seconds per training epoch (n = cells); "
         "measured on: {}.",
         table.results_used, table.devices.empty() ? "-" : fmt::format("{}", fmt::join(table.devices, "; "))));
-    if (options.paper && !table.def.paper_note.empty())
+    if (paper && !table.def.paper_note.empty())
       lines.push_back(fmt::format("The paper's timings: {}.", table.def.paper_note));
   } else {
     lines.push_back(fmt::format(
         "{} result files. Mean over seeds (n = seeds). * = the block's reference row is better than every other "
         "row of its block (one-tailed paired t-test over shared seeds, p < {}).",
         table.results_used, kSignificanceLevel));
-    if (options.paper) lines.push_back("paper: the value the paper reports (* its star); diff: reproduced - paper.");
+    if (paper) lines.push_back("paper: the value the paper reports (* its star); diff: reproduced - paper.");
   }
   for (const auto& note : table.notes) lines.push_back("Fewer seeds than planned: " + note + ".");
   return lines;
@@ -225,8 +246,9 @@ std::string render_csv(const Table& table, const RenderOptions& options) {
                          : "table,block,row,corpus,metric,mean,sd,n,expected,significant";
   if (options.paper) out += cost ? ",paper_parameters,paper_seconds_per_epoch" : ",paper,paper_significant,difference";
   out += "\n";
+  const std::set<std::string> paper_corpora = corpora_with_paper_values(table, options);
   for (const auto& row : table.rows) {
-    if (row.empty() && !options.paper) continue;
+    if (!shown(row, paper_corpora)) continue;
     for (std::size_t c = 0; c < table.columns.size(); ++c) {
       const Column& column = table.columns[c];
       out += fmt::format("{},{},{},{}", csv_field(table.def.name), csv_field(row.def.block), csv_field(row.def.label),

@@ -62,6 +62,13 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
+// The drawing's own width (gnuplot writes viewBox="0 0 W H"), so that the page
+// shows a figure at its size rather than stretched to the page's width.
+int svg_width(const std::string& svg) {
+  const auto at = svg.find("viewBox=\"0 0 ");
+  return at == std::string::npos ? 800 : std::atoi(svg.c_str() + at + 13);
+}
+
 std::string html(const std::string& text) {
   std::string out;
   for (char c : text)
@@ -270,7 +277,7 @@ th.group { text-align: center; border-bottom: 1px solid #9aa3b2; }
 thead th { background: #f5f7fa; } tr.block td { border-top: 2px solid #9aa3b2; }
 sup { color: #b3261e; font-weight: bold; } small { color: #6b7280; } small.short { color: #b3261e; font-weight: bold; }
 p.legend { color: #4b5563; font-size: 0.9em; margin: 0.2em 0; } .warn { color: #b3261e; }
-figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #e6e9ef; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; height: auto; border: 1px solid #e6e9ef; }
 figcaption { color: #4b5563; font-size: 0.9em; } meter { width: 14em; }
 )";
 
@@ -303,7 +310,7 @@ void tables_command(const AnalyzeOptions& options, std::ostream& out, std::ostre
   const RenderOptions render_options{options.paper, options.results_dir};
   bool first = true;
   for (const auto& table : tables) {
-    if (table.results_used == 0 && options.tables.empty()) continue;  // a table this grid has no cells for
+    if (options.tables.empty() && !table.has_content()) continue;  // a table this grid has (almost) no cells for
     if (!first) out << '\n';
     first = false;
     out << render(table, options.format, render_options);
@@ -337,7 +344,7 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
   const RenderOptions with_paper{true, options.results_dir};
   std::string table_html;
   for (const auto& table : tables) {
-    if (table.results_used == 0) continue;
+    if (!table.has_content()) continue;
     for (const auto& [format, extension] : std::vector<std::pair<std::string, std::string>>{
              {"md", "md"}, {"latex", "tex"}, {"csv", "csv"}})
       write_file((out / "tables" / (table.def.name + "." + extension)).string(), render(table, format, with_paper));
@@ -352,11 +359,12 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
     figure_html = fmt::format("<p class=\"warn\">{}</p>\n", html(gnuplot_missing_message()));
   } else {
     for (const auto& [def, files] : plot_figures(*a, (out / "figures").string(), log)) {
+      const std::string svg = read_file(files.svg);
       figure_html += fmt::format(
-          "<figure id=\"{0}\"><img class=\"figure\" alt=\"{1}\" src=\"data:image/svg+xml;base64,{2}\">"
+          "<figure id=\"{0}\"><img class=\"figure\" alt=\"{1}\" width=\"{3}\" src=\"data:image/svg+xml;base64,{2}\">"
           "<figcaption>{1} <a href=\"figures/{0}.png\">PNG</a> <a href=\"figures/{0}.svg\">SVG</a></figcaption>"
           "</figure>\n",
-          html(def->name), html(def->title), base64(read_file(files.svg)));
+          html(def->name), html(def->title), base64(svg), svg_width(svg));
     }
     if (figure_html.empty()) figure_html = "<p>No figure has results yet.</p>\n";
   }

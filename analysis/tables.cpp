@@ -61,6 +61,14 @@ bool Row::empty() const {
          std::all_of(costs.begin(), costs.end(), [](const Cost& c) { return c.cells == 0; });
 }
 
+bool Table::has_content() const {
+  const auto with_results = std::count_if(rows.begin(), rows.end(), [](const Row& r) {
+    return std::any_of(r.scores.begin(), r.scores.end(), [](const Score& s) { return s.n > 0; }) ||
+           std::any_of(r.costs.begin(), r.costs.end(), [](const Cost& c) { return c.cells > 0; });
+  });
+  return with_results >= (def.kind == TableKind::cost ? 1 : 2);
+}
+
 bool Table::has_blocks() const {
   return std::any_of(rows.begin(), rows.end(), [](const Row& r) { return !r.def.block.empty(); });
 }

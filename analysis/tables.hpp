@@ -67,6 +67,9 @@ struct Table {
   std::size_t results_used = 0;
 
   bool has_blocks() const;
+  // Worth printing when a table is not asked for by name: a scores table
+  // compares at least two rows with results, a cost table has one.
+  bool has_content() const;
 };
 
 // Expected seeds of a row on a corpus: the manifest's planned cells for it;
