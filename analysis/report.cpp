@@ -91,6 +91,7 @@ std::unique_ptr<Analysis> analyse(const AnalyzeOptions& options, std::ostream& l
   return a;
 }
 
+// The tables named, or every table worth showing.
 std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string>& names) {
   for (const auto& name : names)
     if (!a.study.find_table(name)) {
@@ -102,7 +103,16 @@ std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string
   for (const auto& def : a.study.tables)
     if (names.empty() || std::find(names.begin(), names.end(), def.name) != names.end())
       tables.push_back(build_table(def, a.selection));
-  return tables;
+  if (!names.empty()) return tables;
+  // Unasked for, a table is shown when it compares something; failing that
+  // (a grid of one model, say), when it has any result at all.
+  std::vector<Table> shown;
+  for (const auto& table : tables)
+    if (table.has_content()) shown.push_back(table);
+  if (shown.empty())
+    for (const auto& table : tables)
+      if (table.results_used > 0) shown.push_back(table);
+  return shown;
 }
 
 std::string render(const Table& table, const std::string& format, const RenderOptions& options) {
@@ -308,16 +318,14 @@ void tables_command(const AnalyzeOptions& options, std::ostream& out, std::ostre
   const auto a = analyse(options, log);
   const std::vector<Table> tables = build_tables(*a, options.tables);
   const RenderOptions render_options{options.paper, options.results_dir};
-  bool first = true;
+  AUXGRID_CHECK(!tables.empty(), "none of the {} results in {} belongs to a table of the study",
+                a->results.results.size(), options.results_dir);
   for (const auto& table : tables) {
-    if (options.tables.empty() && !table.has_content()) continue;  // a table this grid has (almost) no cells for
-    if (!first) out << '\n';
-    first = false;
+    if (&table != &tables.front()) out << '\n';
     out << render(table, options.format, render_options);
-    for (const auto& note : table.notes) log << "warning: " << table.def.name << ": fewer seeds than planned: " << note << '\n';
+    for (const auto& note : table.notes)
+      log << "warning: " << table.def.name << ": fewer seeds than planned: " << note << '\n';
   }
-  AUXGRID_CHECK(!first, "none of the {} results in {} belongs to a table of the study", a->results.results.size(),
-                options.results_dir);
   if (!options.comparisons_path.empty()) write_file(options.comparisons_path, render_comparisons_csv(tables));
 }
 
@@ -344,7 +352,6 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
   const RenderOptions with_paper{true, options.results_dir};
   std::string table_html;
   for (const auto& table : tables) {
-    if (!table.has_content()) continue;
     for (const auto& [format, extension] : std::vector<std::pair<std::string, std::string>>{
              {"md", "md"}, {"latex", "tex"}, {"csv", "csv"}})
       write_file((out / "tables" / (table.def.name + "." + extension)).string(), render(table, format, with_paper));
@@ -381,6 +388,7 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
       html(fmt::format("{}", fmt::join(grids, ", "))), kStyle, html(options.results_dir), html(version()),
       gnuplot.empty() ? "" : ", figures by " + html(gnuplot));
   page += status_section(a->results);
+  if (table_html.empty()) table_html = "<p>No table of the study has results yet.</p>\n";
   page += "<section id=\"tables\">\n<h2>Tables</h2>\n" + table_html +
           "<p class=\"legend\">Every table as Markdown, LaTeX and CSV, and every t-test, in <code>tables/</code>."
           "</p>\n</section>\n";
