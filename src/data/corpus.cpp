@@ -146,6 +146,37 @@ Batch make_batch(const store::CorpusData& corpus, const std::vector<std::int64_t
   return batch;
 }
 
+void zero_modalities(Batch& batch, const std::vector<Zero>& zero) {
+  for (std::size_t b = 0; b < zero.size(); ++b) {
+    if (zero[b] == Zero::audio) batch.audio[static_cast<std::int64_t>(b)].zero_();
+    if (zero[b] == Zero::video) batch.video[static_cast<std::int64_t>(b)].zero_();
+  }
+}
+
+std::int64_t frames_of(const store::CorpusData& corpus, std::int64_t i) {
+  return corpus.audio_offsets[i + 1] - corpus.audio_offsets[i] + corpus.video_offsets[i + 1] - corpus.video_offsets[i];
+}
+
+void bucket_by_length(std::vector<std::int64_t>& order, const store::CorpusData& corpus, std::int64_t batch_size,
+                      std::mt19937_64& rng, std::int64_t pool_batches) {
+  const auto pool = static_cast<std::size_t>(batch_size * pool_batches);
+  const auto longer = [&](std::int64_t a, std::int64_t b) { return frames_of(corpus, a) > frames_of(corpus, b); };
+  for (std::size_t start = 0; start < order.size(); start += pool)
+    std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(start),
+                     order.begin() + static_cast<std::ptrdiff_t>(std::min(order.size(), start + pool)), longer);
+  auto batches = chunk(order, batch_size);
+  // Every pool but the last is a whole number of batches, so only the last batch can be short.
+  const bool short_last = !batches.empty() && static_cast<std::int64_t>(batches.back().size()) < batch_size;
+  shuffle_in_place(batches, rng);
+  if (short_last) {
+    const auto it = std::find_if(batches.begin(), batches.end(),
+                                 [&](const auto& b) { return static_cast<std::int64_t>(b.size()) < batch_size; });
+    std::rotate(it, it + 1, batches.end());
+  }
+  order.clear();
+  for (const auto& b : batches) order.insert(order.end(), b.begin(), b.end());
+}
+
 std::vector<std::vector<std::int64_t>> chunk(const std::vector<std::int64_t>& indices, std::int64_t batch_size) {
   std::vector<std::vector<std::int64_t>> out;
   for (std::size_t start = 0; start < indices.size(); start += batch_size)

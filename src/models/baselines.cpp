@@ -16,6 +16,7 @@
 #include <torch/torch.h>
 
 #include "auxgrid/models/blocks.hpp"
+#include "auxgrid/models/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 
 namespace auxgrid::models {
@@ -91,7 +92,7 @@ class CrossModalImpl : public EmotionModelImpl {
     auto v_stream = video_weights_[0] * v + video_weights_[1] * v_from_a_(v, b.video_mask, a, b.audio_mask);
     auto h = summary(a_stream, b.audio_mask, token_, padding_mask_) +
              summary(v_stream, b.video_mask, token_, padding_mask_);
-    h = torch::nn::functional::dropout(h, torch::nn::functional::DropoutFuncOptions().p(out_dropout_).training(is_training()));
+    h = models::dropout(h, out_dropout_, is_training());
     return {{"av", out_(h), 1.0}};
   }
 

@@ -1,11 +1,12 @@
 #include "auxgrid/models/blocks.hpp"
 
-#include <torch/nn/functional/dropout.h>
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/models/kernels.hpp"
 
 namespace auxgrid::models {
 
@@ -71,12 +72,59 @@ at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, boo
   return pool(x, padding_mask ? mask : torch::ones_like(mask), token);
 }
 
+AttentionImpl::AttentionImpl(std::int64_t width, std::int64_t heads, double dropout)
+    : width_(width), heads_(heads), dropout_(dropout) {
+  // torch::nn::MultiheadAttention's parameters, created and initialised in its
+  // order, so that a seed gives the same initial model as before.
+  in_proj_weight_ = register_parameter("in_proj_weight", torch::empty({3 * width, width}));
+  in_proj_bias_ = register_parameter("in_proj_bias", torch::empty({3 * width}));
+  out_proj_ = register_module("out_proj", torch::nn::Linear(width, width));
+  torch::NoGradGuard no_grad;
+  torch::nn::init::xavier_uniform_(in_proj_weight_);
+  in_proj_bias_.zero_();
+  out_proj_->bias.zero_();
+}
+
+at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
+  const auto batch = q.size(0), length = q.size(1), keys = kv.size(1), head = width_ / heads_;
+  if (kernels() == Kernels::plain) {  // LibTorch's module, sequence-first
+    auto qs = q.transpose(0, 1), ks = kv.transpose(0, 1);
+    return std::get<0>(F::multi_head_attention_forward(
+                           qs, ks, ks,
+                           F::MultiheadAttentionForwardFuncOptions(width_, heads_, in_proj_weight_, in_proj_bias_, {},
+                                                                   {}, false, dropout_, out_proj_->weight,
+                                                                   out_proj_->bias)
+                               .training(is_training())
+                               .key_padding_mask(key_padding)
+                               .need_weights(false)))
+        .transpose(0, 1);
+  }
+  at::Tensor query, key, value;
+  if (q.is_same(kv)) {  // self-attention: one projection for all three
+    auto qkv = torch::linear(q, in_proj_weight_, in_proj_bias_).chunk(3, -1);
+    query = qkv[0], key = qkv[1], value = qkv[2];
+  } else {
+    query = torch::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_));
+    auto kv_proj = torch::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_),
+                                 in_proj_bias_.narrow(0, width_, 2 * width_))
+                       .chunk(2, -1);
+    key = kv_proj[0], value = kv_proj[1];
+  }
+  // [B, T, d] -> [B, H, T, head]
+  auto split = [&](const at::Tensor& x, std::int64_t t) { return x.view({batch, t, heads_, head}).transpose(1, 2); };
+  auto scores = torch::matmul(split(query, length) * (1.0 / std::sqrt(static_cast<double>(head))),
+                              split(key, keys).transpose(-2, -1));  // [B, H, T, S]
+  if (key_padding.defined())
+    scores = scores.masked_fill(key_padding.view({batch, 1, 1, keys}), -std::numeric_limits<float>::infinity());
+  auto weights = models::dropout(torch::softmax(scores, -1), dropout_, is_training());
+  auto attended = torch::matmul(weights, split(value, keys)).transpose(1, 2).reshape({batch, length, width_});
+  return out_proj_(attended);
+}
+
 EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
   AUXGRID_CHECK(o.width() % o.heads() == 0, "model width {} is not divisible by {} heads", o.width(), o.heads());
   ln0_ = register_module("ln0", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width()})));
-  attention_ = register_module(
-      "attention", torch::nn::MultiheadAttention(
-                       torch::nn::MultiheadAttentionOptions(o.width(), o.heads()).dropout(o.attn_dropout())));
+  attention_ = register_module("attention", Attention(o.width(), o.heads(), o.attn_dropout()));
   ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width()})));
   fc1_ = register_module("fc1", torch::nn::Linear(o.width(), 4 * o.width()));
   fc2_ = register_module("fc2", torch::nn::Linear(4 * o.width(), o.width()));
@@ -84,18 +132,16 @@ EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
 }
 
 at::Tensor EncoderLayerImpl::residual(const at::Tensor& x, const at::Tensor& update) {
-  auto dropped = F::dropout(update, F::DropoutFuncOptions().p(options_.res_dropout()).training(is_training()));
+  auto dropped = models::dropout(update, options_.res_dropout(), is_training());
   return options_.learnable_scaling() ? alpha_ * x + (1 - alpha_) * dropped : x + dropped;
 }
 
 at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& key_padding) {
   // The same LN0 normalises queries and keys/values (MulT).
-  auto q = ln0_(x).transpose(0, 1);  // MultiheadAttention is sequence-first
-  auto k = kv.defined() ? ln0_(kv).transpose(0, 1) : q;
-  auto attended = std::get<0>(attention_->forward(q, k, k, key_padding, /*need_weights=*/false)).transpose(0, 1);
+  auto q = ln0_(x);
+  auto attended = attention_(q, kv.defined() ? ln0_(kv) : q, key_padding);
   auto h = residual(x, attended);
-  auto ff = F::dropout(torch::relu(fc1_(ln1_(h))),
-                       F::DropoutFuncOptions().p(options_.relu_dropout()).training(is_training()));
+  auto ff = models::dropout(torch::relu(fc1_(ln1_(h))), options_.relu_dropout(), is_training());
   return residual(h, fc2_(ff));
 }
 
@@ -108,7 +154,7 @@ EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {
 at::Tensor EncoderImpl::embed(const at::Tensor& x, const at::Tensor& mask) {
   auto h = x * std::sqrt(static_cast<double>(options_.width()));
   if (options_.positional_encoding()) h = h + sinusoidal_encoding(mask, options_.width());
-  return F::dropout(h, F::DropoutFuncOptions().p(options_.embed_dropout()).training(is_training()));
+  return models::dropout(h, options_.embed_dropout(), is_training());
 }
 
 at::Tensor EncoderImpl::forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv,
@@ -137,7 +183,7 @@ at::Tensor ResidualHeadImpl::forward(const at::Tensor& h) {
   for (std::size_t i = 0; i < n; ++i) {
     x = layers_[i]->as<torch::nn::Linear>()->forward(x);
     if (i + 1 < n)
-      x = F::dropout(torch::relu(x), F::DropoutFuncOptions().p(options_.dropout()).training(is_training()));
+      x = models::dropout(torch::relu(x), options_.dropout(), is_training());
   }
   return out_(h + x);
 }

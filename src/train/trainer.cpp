@@ -9,6 +9,7 @@
 #include <boost/filesystem.hpp>
 #include <cerrno>
 #include <chrono>
+#include <future>
 #include <cstring>
 #include <sstream>
 
@@ -72,12 +73,24 @@ data::Batch on_device(data::Batch batch, const torch::Device& device) {
 Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& corpus,
                     const std::vector<std::int64_t>& indices, const data::Normalization* norm,
                     const std::string& condition, std::uint64_t seed, const std::function<void()>& heartbeat,
-                    const torch::Device& device) {
+                    const torch::Device& device, bool padding_masked) {
   torch::NoGradGuard no_grad;
   model.eval();
   Predictions out;
-  for (const auto& chunk : data::chunk(indices, kEvalBatch)) {
+  out.labels.resize(indices.size());
+  out.predicted.resize(indices.size());
+  // Positions into `indices`, in length order when padding is masked (the
+  // results do not depend on the batching then, and padding is work).
+  std::vector<std::int64_t> positions(indices.size());
+  for (std::size_t k = 0; k < positions.size(); ++k) positions[k] = static_cast<std::int64_t>(k);
+  if (padding_masked)
+    std::stable_sort(positions.begin(), positions.end(), [&](std::int64_t a, std::int64_t b) {
+      return data::frames_of(corpus, indices[a]) > data::frames_of(corpus, indices[b]);
+    });
+  for (const auto& part : data::chunk(positions, kEvalBatch)) {
     if (heartbeat) heartbeat();
+    std::vector<std::int64_t> chunk;
+    for (auto k : part) chunk.push_back(indices[k]);
     auto preparation = condition_preparation(condition, chunk.size(), seed);
     preparation.audio = norm;
     const auto host = data::make_batch(corpus, chunk, preparation);
@@ -88,8 +101,8 @@ Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& co
     auto truth = host.labels.accessor<std::int64_t, 1>();
     auto guess = argmax.accessor<std::int64_t, 1>();
     for (std::int64_t b = 0; b < batch.size(); ++b) {
-      out.labels.push_back(static_cast<std::int32_t>(truth[b]));
-      out.predicted.push_back(static_cast<std::int32_t>(guess[b]));
+      out.labels[part[b]] = static_cast<std::int32_t>(truth[b]);
+      out.predicted[part[b]] = static_cast<std::int32_t>(guess[b]);
     }
   }
   out.loss /= static_cast<double>(indices.size());
@@ -361,6 +374,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
   }
   const data::Normalization* audio_norm = c.flag("data.normalize_audio") ? &norm : nullptr;
   const auto patience = c.integer("train.early_stop");
+  const bool padding_masked = c.flag("model.padding_mask");
 
   while (p.epoch < epochs) {
     const auto start = std::chrono::steady_clock::now();
@@ -368,30 +382,49 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       return p.epoch_seconds + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     };
     model->train();
-    if (p.next_batch == 0) data::shuffle_in_place(p.order, p.rng);
-    const auto batches = data::chunk(p.order, c.integer("train.batch_size"));
+    const auto batch_size = c.integer("train.batch_size");
+    if (p.next_batch == 0) {  // the epoch's order, saved in checkpoints as it is
+      data::shuffle_in_place(p.order, p.rng);
+      if (c.str("train.batching") == "buckets") data::bucket_by_length(p.order, corpus, batch_size, p.rng);
+    }
+    const auto batches = data::chunk(p.order, batch_size);
+    // This rank's share of a batch: all of it, or its slice in a group.
+    const auto slice = [&](std::size_t n) -> std::pair<std::size_t, std::size_t> {
+      if (!group) return {0, n};
+      const auto r = static_cast<std::size_t>(group->rank()), g = static_cast<std::size_t>(group->size());
+      return {n * r / g, n * (r + 1) / g};
+    };
+    // The next batch is gathered on another thread while this one trains;
+    // modality drops are drawn here, in batch order, so checkpoints resume exactly.
+    const auto gather = [&](std::int64_t i) {
+      const auto [begin, end] = slice(batches[i].size());
+      std::vector<std::int64_t> chunk(batches[i].begin() + begin, batches[i].begin() + end);
+      return std::async(std::launch::async, [&corpus, audio_norm, chunk = std::move(chunk)] {
+        data::Preparation preparation;
+        preparation.audio = audio_norm;
+        return chunk.empty() ? data::Batch{} : data::make_batch(corpus, chunk, preparation);
+      });
+    };
+    std::future<data::Batch> next;
+    if (p.next_batch < static_cast<std::int64_t>(batches.size())) next = gather(p.next_batch);
     for (auto i = p.next_batch; i < static_cast<std::int64_t>(batches.size()); ++i) {
       const auto& full = batches[i];
       // The same draws on every rank; each rank then takes its slice.
       auto zero = modality_drop(c, full.size(), p.rng);
-      std::vector<std::int64_t> chunk = full;
-      if (group) {
-        const auto n = full.size(), r = static_cast<std::size_t>(group->rank()), g = static_cast<std::size_t>(group->size());
-        const auto begin = n * r / g, end = n * (r + 1) / g;
-        chunk.assign(full.begin() + begin, full.begin() + end);
-        zero.assign(zero.begin() + begin, zero.begin() + end);
-      }
+      const auto [begin, end] = slice(full.size());
+      zero.assign(zero.begin() + begin, zero.begin() + end);
+      data::Batch host = next.get();
+      if (i + 1 < static_cast<std::int64_t>(batches.size())) next = gather(i + 1);
+      const auto chunk_size = end - begin;
       double batch_loss = 0;
       optimizer.zero_grad();
-      if (!chunk.empty()) {
-        data::Preparation preparation;
-        preparation.zero = zero;
-        preparation.audio = audio_norm;
-        auto batch = on_device(data::make_batch(corpus, chunk, preparation), device);
+      if (chunk_size > 0) {
+        data::zero_modalities(host, zero);
+        auto batch = on_device(std::move(host), device);
         auto loss = models::weighted_loss(model->forward(batch), batch.labels);
-        batch_loss = loss.item<double>() * static_cast<double>(chunk.size());
+        batch_loss = loss.item<double>() * static_cast<double>(chunk_size);
         // Scaled so that the group's mean gradient is the full batch's.
-        if (group) loss = loss * (static_cast<double>(chunk.size()) * group->size() / static_cast<double>(full.size()));
+        if (group) loss = loss * (static_cast<double>(chunk_size) * group->size() / static_cast<double>(full.size()));
         loss.backward();
       }
       if (group) {
@@ -417,7 +450,8 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       }
     }
     if (group) check_identical(*group, *model, cell.label);
-    const double dev_loss = predict(*model, corpus, split.dev, audio_norm, "ideal", seed, control.heartbeat, device).loss;
+    const double dev_loss =
+        predict(*model, corpus, split.dev, audio_norm, "ideal", seed, control.heartbeat, device, padding_masked).loss;
     const double train_loss = p.epoch_loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
                   "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell.label, p.epoch + 1, train_loss,
@@ -453,7 +487,7 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     for (auto& t : model->buffers()) t.copy_(p.best_state[i++]);
   }
   for (const auto& condition : conditions_of(c)) {
-    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed, control.heartbeat, device);
+    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed, control.heartbeat, device, padding_masked);
     const auto confusion = stats::confusion_matrix(pr.labels, pr.predicted, static_cast<int>(dims.num_classes));
     store::EvalRecord eval;
     eval.condition = condition;

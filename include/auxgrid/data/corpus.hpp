@@ -65,6 +65,20 @@ inline Batch make_batch(const store::CorpusData& corpus, const std::vector<std::
   return make_batch(corpus, indices, p);
 }
 
+// Zeroes a modality of some utterances of an assembled batch, as
+// Preparation::zero would have (their frames stay valid).
+void zero_modalities(Batch& batch, const std::vector<Zero>& zero);
+
+// Frames of utterance i, audio and video together: the work it brings to a batch.
+std::int64_t frames_of(const store::CorpusData& corpus, std::int64_t i);
+
+// Reorders a shuffled training order so that chunk(order, batch_size) gives
+// batches of similar lengths: pools of `pool_batches` batches are sorted by
+// length and cut into batches, and the batches are shuffled, the one short
+// batch (if any) kept last. Randomness stays at the level of pools and batches.
+void bucket_by_length(std::vector<std::int64_t>& order, const store::CorpusData& corpus, std::int64_t batch_size,
+                      std::mt19937_64& rng, std::int64_t pool_batches = 50);
+
 // Consecutive batches of `batch_size` over `indices` (the last may be short).
 std::vector<std::vector<std::int64_t>> chunk(const std::vector<std::int64_t>& indices, std::int64_t batch_size);
 

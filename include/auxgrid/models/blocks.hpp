@@ -62,6 +62,24 @@ torch::nn::Linear projection(std::int64_t in, std::int64_t out);
 // behaviour) padded frames count as real: "last" is the last padded step.
 at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, bool padding_mask);
 
+// Multi-head attention with torch::nn::MultiheadAttention's parameters
+// (in_proj_weight [3d, d], in_proj_bias, out_proj) and initialisation, but
+// batch-first and with kernels.hpp's dropout on the attention weights; under
+// plain kernels it is LibTorch's multi_head_attention_forward.
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(std::int64_t width, std::int64_t heads, double dropout);
+  // q [B, T, d]; kv [B, S, d]; key_padding [B, S] true = ignore (or undefined). -> [B, T, d]
+  at::Tensor forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding);
+
+ private:
+  std::int64_t width_, heads_;
+  double dropout_;
+  at::Tensor in_proj_weight_, in_proj_bias_;
+  torch::nn::Linear out_proj_{nullptr};
+};
+TORCH_MODULE(Attention);
+
 class EncoderLayerImpl : public torch::nn::Module {
  public:
   explicit EncoderLayerImpl(const EncoderOptions& options);
@@ -72,7 +90,7 @@ class EncoderLayerImpl : public torch::nn::Module {
   at::Tensor residual(const at::Tensor& x, const at::Tensor& update);
   EncoderOptions options_;
   torch::nn::LayerNorm ln0_{nullptr}, ln1_{nullptr};
-  torch::nn::MultiheadAttention attention_{nullptr};
+  Attention attention_{nullptr};
   torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
   at::Tensor alpha_;
 };
