@@ -397,3 +397,33 @@ BOOST_AUTO_TEST_CASE(frame_masking_is_seeded_by_utterance_not_batch) {
   p.masking.seed = 8;
   BOOST_TEST(!at::equal(data::make_batch(corpus, {5}, p).video, alone.video));  // another trial, other frames
 }
+
+BOOST_AUTO_TEST_CASE(length_buckets_keep_every_utterance_and_cut_padding) {
+  auto o = small();
+  o.utterances_per_speaker = 40, o.min_audio_frames = 5, o.max_audio_frames = 80;
+  const auto corpus = data::synthesize(o, 5);
+  std::vector<std::int64_t> order(corpus.labels.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int64_t>(i);
+  std::mt19937_64 rng(1);
+  data::shuffle_in_place(order, rng);
+  const std::int64_t batch = 16;
+  auto padded_frames = [&](const std::vector<std::int64_t>& o) {  // what the batches cost
+    std::int64_t total = 0;
+    for (const auto& b : data::chunk(o, batch)) {
+      std::int64_t longest = 0;
+      for (auto i : b) longest = std::max(longest, data::frames_of(corpus, i));
+      total += longest * static_cast<std::int64_t>(b.size());
+    }
+    return total;
+  };
+  auto bucketed = order;
+  data::bucket_by_length(bucketed, corpus, batch, rng, 4);
+  BOOST_TEST(std::is_permutation(bucketed.begin(), bucketed.end(), order.begin(), order.end()));
+  const auto batches = data::chunk(bucketed, batch);
+  for (std::size_t b = 0; b + 1 < batches.size(); ++b) BOOST_TEST(batches[b].size() == static_cast<std::size_t>(batch));
+  BOOST_TEST(padded_frames(bucketed) < 0.8 * static_cast<double>(padded_frames(order)));
+  // The batch order is random: another draw gives another order of the same batches.
+  auto again = order;
+  data::bucket_by_length(again, corpus, batch, rng, 4);
+  BOOST_TEST(!std::equal(again.begin(), again.end(), bucketed.begin()));
+}

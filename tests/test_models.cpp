@@ -6,11 +6,13 @@
 #include "auxgrid/data/corpus.hpp"
 #include "auxgrid/data/synth.hpp"
 #include "auxgrid/models/blocks.hpp"
+#include "auxgrid/models/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 #include "expect_error.hpp"
 #include "model_variants.hpp"
 
 using namespace auxgrid;
+namespace tt = boost::test_tools;
 
 namespace {
 store::CorpusData tiny_corpus() {
@@ -187,4 +189,56 @@ BOOST_AUTO_TEST_CASE(plugins_load_and_fail_clearly) {
   auto model = models::make_model(c, kTinyDims);
   const auto heads = model->forward(data::make_batch(tiny_corpus(), {0, 1, 2}));
   BOOST_TEST(models::combined_logits(heads).sizes() == (std::vector<std::int64_t>{3, 4}));
+}
+
+// Restores the process's kernels when a test case ends.
+struct KernelsGuard {
+  models::Kernels saved = models::kernels();
+  ~KernelsGuard() { models::set_kernels(saved); }
+};
+
+BOOST_AUTO_TEST_CASE(fast_dropout_keeps_one_minus_p_scaled_and_follows_torch_seed) {
+  KernelsGuard guard;
+  models::set_kernels(models::Kernels::fast);
+  const auto x = torch::ones({1000, 1000});
+  for (double p : {0.1, 0.25, 0.5}) {
+    const auto y = models::dropout(x, p, true);
+    const double kept = y.ne(0).to(torch::kDouble).mean().item<double>();
+    BOOST_TEST(std::abs(kept - (1 - p)) < 0.003, "p=" << p << " kept " << kept);  // 1e6 draws: sd 0.0005
+    BOOST_TEST(y.max().item<float>() == static_cast<float>(1 / (1 - p)), tt::tolerance(1e-6f));
+    BOOST_TEST(y.mean().item<double>() == 1.0, tt::tolerance(0.01));  // inverted dropout keeps the mean
+  }
+  // Neighbouring elements are independent: the rate of a pair both dropped is p^2.
+  const auto d = models::dropout(x, 0.5, true).eq(0).view({-1});
+  const double both = (d.slice(0, 0, -1) & d.slice(0, 1)).to(torch::kDouble).mean().item<double>();
+  BOOST_TEST(std::abs(both - 0.25) < 0.003);
+  BOOST_TEST(models::dropout(x, 0.5, false).equal(x));  // eval: identity
+  torch::manual_seed(7);
+  const auto a = models::dropout(x, 0.3, true);
+  torch::manual_seed(7);
+  BOOST_TEST(models::dropout(x, 0.3, true).equal(a));
+  BOOST_TEST(!models::dropout(x, 0.3, true).equal(a));  // the generator moved on
+  // Gradients flow through the kept elements only, scaled.
+  auto w = torch::ones({4, 5}, torch::requires_grad());
+  auto out = models::dropout(w, 0.5, true);
+  out.sum().backward();
+  BOOST_TEST(w.grad().equal(out.detach()));
+}
+
+BOOST_AUTO_TEST_CASE(fast_and_plain_kernels_compute_the_same_model) {
+  KernelsGuard guard;
+  const auto corpus = tiny_corpus();
+  for (const auto& v : model_variants()) {
+    torch::manual_seed(3);
+    auto c = tiny_variant_config(v);
+    auto model = models::make_model(c, kTinyDims);
+    model->eval();
+    const auto batch = data::make_batch(corpus, {0, 5, 9, 11});
+    models::set_kernels(models::Kernels::plain);
+    const auto plain = models::combined_logits(model->forward(batch));
+    models::set_kernels(models::Kernels::fast);
+    const auto fast = models::combined_logits(model->forward(batch));
+    BOOST_TEST(torch::allclose(plain, fast, 1e-4, 1e-5),
+               v.name << ": max difference " << (plain - fast).abs().max().item<float>());
+  }
 }

@@ -8,6 +8,8 @@
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/data/synth.hpp"
+#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/stats/metrics.hpp"
 #include "auxgrid/train/trainer.hpp"
 #include "model_variants.hpp"
 
@@ -169,4 +171,32 @@ BOOST_AUTO_TEST_CASE(a_preempted_cell_resumes_to_the_same_bits) {
     }
   }
   fs::remove_all(dir);
+}
+
+// The speed work must not change what is learnt: the tiny AuxFormer trained
+// with the fast kernels and length buckets, and with LibTorch's kernels and
+// random batches, reaches the same test F1 within the noise over seeds.
+BOOST_AUTO_TEST_CASE(optimisations_leave_accuracy_unchanged) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  const auto saved = models::kernels();
+  std::vector<double> fast, plain;
+  for (int seed = 0; seed < 4; ++seed) {
+    auto c = cell("auxformer", "optimized", 6);
+    c.config.set("seed", std::int64_t{seed});
+    models::set_kernels(models::Kernels::fast);
+    c.config.set("train.batching", std::string("buckets"));
+    fast.push_back(train::train_cell(c, data).evals[0].micro_f1);
+    models::set_kernels(models::Kernels::plain);
+    c.config.set("train.batching", std::string("random"));
+    plain.push_back(train::train_cell(c, data).evals[0].micro_f1);
+  }
+  models::set_kernels(saved);
+  const double difference = stats::mean(fast) - stats::mean(plain);
+  const double noise = std::sqrt((std::pow(stats::sample_sd(fast), 2) + std::pow(stats::sample_sd(plain), 2)) / 4);
+  BOOST_TEST_MESSAGE("micro-F1 fast+buckets " << stats::mean(fast) << ", plain+random " << stats::mean(plain)
+                                              << ", difference " << difference << " (se " << noise << ")");
+  BOOST_TEST(stats::mean(fast) > 0.4);  // both learn (chance 0.25)
+  BOOST_TEST(stats::mean(plain) > 0.4);
+  BOOST_TEST(std::abs(difference) < std::max(0.05, 3 * noise));
 }
