@@ -3,6 +3,7 @@
 // the only place that catches errors.
 #include <iostream>
 
+#include "auxgrid/core/allocator.hpp"
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/dist/world.hpp"
 #include "commands.hpp"
@@ -64,6 +65,7 @@ po::variables_map parse(const Args& args, po::options_description& options, cons
 }  // namespace auxgrid::launcher
 
 int main(int argc, char** argv) {
+  tune_allocator();
   auto& world = dist::World::init(&argc, &argv);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << kUsage;

@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <limits>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/models/kernels.hpp"
@@ -112,12 +111,10 @@ at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, con
   }
   // [B, T, d] -> [B, H, T, head]
   auto split = [&](const at::Tensor& x, std::int64_t t) { return x.view({batch, t, heads_, head}).transpose(1, 2); };
-  auto scores = torch::matmul(split(query, length) * (1.0 / std::sqrt(static_cast<double>(head))),
-                              split(key, keys).transpose(-2, -1));  // [B, H, T, S]
-  if (key_padding.defined())
-    scores = scores.masked_fill(key_padding.view({batch, 1, 1, keys}), -std::numeric_limits<float>::infinity());
-  auto weights = models::dropout(torch::softmax(scores, -1), dropout_, is_training());
-  auto attended = torch::matmul(weights, split(value, keys)).transpose(1, 2).reshape({batch, length, width_});
+  auto attended = attention(split(query, length) * (1.0 / std::sqrt(static_cast<double>(head))), split(key, keys),
+                            split(value, keys), key_padding, dropout_, is_training())
+                      .transpose(1, 2)
+                      .reshape({batch, length, width_});
   return out_proj_(attended);
 }
 

@@ -1,9 +1,11 @@
 #include "auxgrid/models/kernels.hpp"
 
+#include "random_bits.hpp"
+
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/ops/dropout.h>
-#include <ATen/ops/empty_like.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/mul.h>
 
 #include <atomic>
@@ -25,12 +27,14 @@ std::atomic<Kernels>& current() {
   return k;
 }
 
-// SplitMix64's output function: a good 64-bit hash of a counter.
-inline std::uint64_t mix(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+__attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
+#endif
+void fill_mask(float* m, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
+  for (std::int64_t i = begin; i < end; ++i) m[i] = bits.keep(static_cast<std::uint32_t>(i));
 }
+
+}  // namespace
 
 std::uint64_t draw_seed() {
   auto generator = at::detail::getDefaultCPUGenerator();
@@ -38,30 +42,24 @@ std::uint64_t draw_seed() {
   return generator.get<at::CPUGeneratorImpl>()->random64();
 }
 
-}  // namespace
-
 Kernels kernels() { return current().load(std::memory_order_relaxed); }
 void set_kernels(Kernels k) { current().store(k, std::memory_order_relaxed); }
+
+at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p) {
+  const DropoutBits bits(seed, p);
+  at::Tensor mask = at::empty(shape, at::kFloat);
+  float* m = mask.data_ptr<float>();
+  at::parallel_for(0, mask.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+    fill_mask(m, begin, end, bits);
+  });
+  return mask;
+}
 
 at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   if (!training || p <= 0) return x;
   if (kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat)
     return at::dropout(x, p, training);
-  // mask = 1 / (1 - p) where kept, 0 where dropped; two 32-bit draws per hash.
-  const std::uint64_t seed = mix(draw_seed());
-  const auto threshold = static_cast<std::uint32_t>(p * 4294967296.0);
-  const float scale = static_cast<float>(1.0 / (1.0 - p));
-  at::Tensor mask = at::empty_like(x, at::MemoryFormat::Contiguous);
-  float* m = mask.data_ptr<float>();
-  const std::int64_t n = mask.numel(), pairs = (n + 1) / 2;
-  at::parallel_for(0, pairs, 1 << 14, [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      const std::uint64_t r = mix(seed + static_cast<std::uint64_t>(i) * 0x9e3779b97f4a7c15ULL);
-      m[2 * i] = static_cast<std::uint32_t>(r) >= threshold ? scale : 0.0f;
-      if (2 * i + 1 < n) m[2 * i + 1] = static_cast<std::uint32_t>(r >> 32) >= threshold ? scale : 0.0f;
-    }
-  });
-  return at::mul(x, mask);
+  return at::mul(x, dropout_mask(draw_seed(), x.sizes(), p));
 }
 
 }  // namespace auxgrid::models

@@ -296,20 +296,6 @@ void broadcast_parameters(dist::Communicator& group, torch::nn::Module& model) {
   unflatten(staged ? buffer.to(params.front().device()) : buffer, params);
 }
 
-void average_gradients(dist::Communicator& group, torch::nn::Module& model) {
-  std::vector<at::Tensor> grads;
-  for (auto& p : model.parameters()) {
-    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // a head with loss weight 0
-    grads.push_back(p.grad());
-  }
-  // NCCL reduces device memory; the host backends need host memory.
-  const bool staged = grads.front().is_cuda() && group.backend() != "nccl";
-  auto buffer = flat(grads).contiguous();
-  if (staged) buffer = buffer.cpu();
-  group.allreduce_mean(buffer.data_ptr<float>(), buffer.numel());
-  unflatten(staged ? buffer.to(grads.front().device()) : buffer, grads);
-}
-
 void check_identical(dist::Communicator& group, torch::nn::Module& model, const std::string& label) {
   const auto buffer = flat(model.parameters()).contiguous().cpu();
   const auto* bytes = reinterpret_cast<const unsigned char*>(buffer.data_ptr<float>());
@@ -324,6 +310,20 @@ void check_identical(dist::Communicator& group, torch::nn::Module& model, const 
 }
 
 }  // namespace
+
+void average_gradients(dist::Communicator& group, torch::nn::Module& model) {
+  std::vector<at::Tensor> grads;
+  for (auto& p : model.parameters()) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // a head with loss weight 0
+    grads.push_back(p.grad());
+  }
+  // NCCL reduces device memory; the host backends need host memory.
+  const bool staged = grads.front().is_cuda() && group.backend() != "nccl";
+  auto buffer = flat(grads).contiguous();
+  if (staged) buffer = buffer.cpu();
+  group.allreduce_mean(buffer.data_ptr<float>(), buffer.numel());
+  unflatten(staged ? buffer.to(grads.front().device()) : buffer, grads);
+}
 
 store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch,
                              const TrainControl& control) {

@@ -7,6 +7,8 @@
 // results with (AUXGRID_KERNELS=plain in the environment).
 #include <ATen/Tensor.h>
 
+#include <cstdint>
+
 namespace auxgrid::models {
 
 enum class Kernels {
@@ -23,5 +25,19 @@ void set_kernels(Kernels k);
 // (so torch::manual_seed and its saved state reproduce it); the same
 // Bernoulli(1 - p) distribution as torch::dropout, not the same draws.
 at::Tensor dropout(const at::Tensor& x, double p, bool training);
+
+// softmax(q k^T, padding masked) with dropout p on the weights, times v.
+// q [B, H, T, D] (already scaled), k and v [B, H, S, D]; key_padding [B, S],
+// true = ignore, or undefined. Fast on CPU floats: fused per query row
+// (attention_cpu.cpp), the [B, H, T, S] weights never stored. A query whose
+// keys are all padding gets a zero output (LibTorch's gives NaN).
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
+                     double p, bool training);
+// The fused kernel with a given dropout seed: element (b, h, t, s) of the
+// weights is kept as element b*H*T*S + h*T*S + t*S + s of dropout_mask(seed).
+at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                               const at::Tensor& key_padding, double p, bool training, std::uint64_t seed);
+// The mask the fast kernels use for `seed`: 1 / (1 - p) where kept, else 0.
+at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p);
 
 }  // namespace auxgrid::models

@@ -13,6 +13,10 @@
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/result_file.hpp"
 
+namespace torch::nn {
+class Module;
+}
+
 namespace auxgrid::train {
 
 struct EpochReport {
@@ -52,6 +56,11 @@ struct Preempted : std::runtime_error {
 
 // Trains and evaluates `cell` on `corpus`; the result is complete but for
 // provenance, which the caller adds. Deterministic for a given thread count.
+// Data-parallel training's exchange: every parameter's gradient becomes the
+// group's mean, flattened into one buffer and reduced in place (a parameter
+// without a gradient counts as zero).
+void average_gradients(dist::Communicator& group, torch::nn::Module& model);
+
 store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch = {},
                              const TrainControl& control = {});
 

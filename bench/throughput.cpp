@@ -1,0 +1,260 @@
+// Benchmark: training and evaluation throughput of the models at the paper's
+// size, on batches whose lengths follow the synthetic CREMA-D or MSP-IMPROV
+// plan (auxgrid synth's length distributions), next to the machine's
+// matrix-product ceiling measured in the same run.
+//
+//   throughput [--models auxformer,baseline1,...|all] [--corpora crema-d,msp-improv] [--batch 32]
+//              [--steps 1] [--warmup 1] [--threads N] [--buckets 4] [--profile]
+//
+// Variants, each over the same utterances:
+//   plain padded   LibTorch's dropout and attention (the implementation before
+//                  the speed work), random batches padded to their longest utterance
+//   fast padded    kernels.hpp's dropout and attention, the same batches
+//   fast buckets   the same kernels on the same utterances in batches of similar
+//                  lengths (train.batching = buckets)
+// Each variant runs over --buckets batches of one pool of utterances
+// (--steps passes after --warmup steps).
+//   eval buckets   inference (no gradients) on the bucketed batches
+// samples/s counts real utterances; GFLOP/s counts the matrix products LibTorch
+// executes (mm, addmm, bmm, from its profiler, forward and backward) per second.
+#include <fmt/format.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "auxgrid/core/allocator.hpp"
+#include "auxgrid/core/config.hpp"
+#include "auxgrid/data/batch.hpp"
+#include "auxgrid/data/corpus.hpp"
+#include "auxgrid/data/synth.hpp"
+#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/models/model.hpp"
+
+using namespace auxgrid;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Options {
+  std::vector<std::string> models{"auxformer"}, corpora{"crema-d"};
+  int batch = 32, steps = 1, warmup = 1, threads = 0, buckets = 4;
+  bool profile = false;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// A batch of random features with the given lengths (audio, video frames).
+data::Batch make_batch(const std::vector<std::pair<std::int64_t, std::int64_t>>& lengths, std::int64_t classes) {
+  const auto b = static_cast<std::int64_t>(lengths.size());
+  std::int64_t ta = 1, tv = 1;
+  for (const auto& [a, v] : lengths) ta = std::max(ta, a), tv = std::max(tv, v);
+  data::Batch batch;
+  batch.audio = torch::randn({b, ta, 130});
+  batch.video = torch::randn({b, tv, 4096});
+  batch.audio_mask = torch::zeros({b, ta}, torch::kBool);
+  batch.video_mask = torch::zeros({b, tv}, torch::kBool);
+  for (std::int64_t i = 0; i < b; ++i) {
+    batch.audio_mask[i].slice(0, 0, lengths[i].first).fill_(true);
+    batch.video_mask[i].slice(0, 0, lengths[i].second).fill_(true);
+    batch.audio[i].slice(0, lengths[i].first).zero_();
+    batch.video[i].slice(0, lengths[i].second).zero_();
+    batch.utterances.push_back(i);
+  }
+  batch.labels = torch::randint(classes, {b}, torch::kLong);
+  return batch;
+}
+
+// The same ceiling LibTorch's models can reach: a large single-precision mm.
+double matmul_ceiling_gflops() {
+  const auto a = torch::randn({2048, 2048}), b = torch::randn({2048, 2048});
+  double best = 0;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = Clock::now();
+    auto c = torch::mm(a, b);
+    const double s = seconds_since(start);
+    best = std::max(best, 2.0 * 2048 * 2048 * 2048 / s / 1e9);
+  }
+  return best;
+}
+
+// Matrix-product FLOPs of fn, counted by LibTorch's profiler (not timed).
+double matmul_flops(const std::function<void()>& fn) {
+  namespace prof = torch::autograd::profiler;
+  using torch::profiler::impl::ProfilerConfig;
+  using torch::profiler::impl::ProfilerState;
+  prof::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, false, false,
+                                            /*with_flops=*/true));
+  fn();
+  double flops = 0;
+  for (auto& events : prof::disableProfilerLegacy())
+    for (auto& e : events) {
+      const std::string name = e.name();
+      if (name == "aten::mm" || name == "aten::addmm" || name == "aten::bmm") flops += static_cast<double>(e.flops());
+    }
+  return flops;
+}
+
+// --profile: where one call of fn spends its time, by LibTorch operator
+// (self time, i.e. without the operators it calls), the largest first.
+void print_profile(const std::function<void()>& fn) {
+  namespace prof = torch::autograd::profiler;
+  using torch::profiler::impl::ProfilerConfig;
+  using torch::profiler::impl::ProfilerState;
+  prof::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU));
+  fn();
+  std::map<std::string, double> self_us;
+  double total = 0;
+  for (auto& events : prof::disableProfilerLegacy()) {
+    std::vector<std::pair<const prof::LegacyEvent*, double>> open;  // push event, children's time
+    for (auto& e : events) {
+      if (e.kindStr() == "push") open.emplace_back(&e, 0.0);
+      if (e.kindStr() != "pop" || open.empty()) continue;
+      const auto [push, children] = open.back();
+      open.pop_back();
+      const double elapsed = push->cpuElapsedUs(e);
+      self_us[push->name()] += elapsed - children;
+      if (open.empty()) total += elapsed;
+      else open.back().second += elapsed;
+    }
+  }
+  std::vector<std::pair<double, std::string>> ordered;
+  for (const auto& [name, us] : self_us) ordered.emplace_back(-us, name);
+  std::sort(ordered.begin(), ordered.end());
+  fmt::print("profile of one step, {:.2f} s in operators:\n", total / 1e6);
+  for (std::size_t i = 0; i < ordered.size() && i < 25; ++i)
+    fmt::print("  {:>6.1f} %  {:>8.3f} s  {}\n", -100 * ordered[i].first / total, -ordered[i].first / 1e6,
+               ordered[i].second);
+}
+
+struct Measure {
+  double samples_per_s = 0, gflops = 0, seconds_per_step = 0;
+};
+
+// Times `step` over `batches` (after warm-up steps on the first batch).
+Measure measure(const std::vector<data::Batch>& batches, const std::function<void(const data::Batch&)>& step,
+                const Options& o) {
+  for (int i = 0; i < o.warmup; ++i) step(batches.front());
+  double flops = 0;
+  for (const auto& b : batches) flops += matmul_flops([&] { step(b); });
+  std::int64_t samples = 0;
+  const auto start = Clock::now();
+  int steps = 0;
+  for (int r = 0; r < o.steps; ++r)
+    for (const auto& b : batches) step(b), samples += b.size(), ++steps;
+  const double s = seconds_since(start);
+  return {samples / s, flops * o.steps / s / 1e9, s / steps};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tune_allocator();
+  Options o;
+  for (int i = 1; i < argc; i += 2) {
+    const std::string key = argv[i], value = i + 1 < argc ? argv[i + 1] : "";
+    if (key == "--profile") o.profile = true, --i;
+    else if (key == "--models") o.models = value == "all" ? models::model_registry().names() : split_list(value);
+    else if (key == "--corpora") o.corpora = split_list(value);
+    else if (key == "--batch") o.batch = std::stoi(value);
+    else if (key == "--steps") o.steps = std::stoi(value);
+    else if (key == "--warmup") o.warmup = std::stoi(value);
+    else if (key == "--threads") o.threads = std::stoi(value);
+    else if (key == "--buckets") o.buckets = std::stoi(value);
+    else {
+      fmt::print(stderr, "throughput: unknown option {}\n", key);
+      return 2;
+    }
+  }
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  torch::manual_seed(0);
+  const double ceiling = matmul_ceiling_gflops();
+  fmt::print("LibTorch {}, {} threads; matrix-product ceiling (sgemm 2048^3, best of 5): {:.1f} GFLOP/s\n\n",
+             TORCH_VERSION, torch::get_num_threads(), ceiling);
+  fmt::print("| model | corpus | variant | samples/s | s/step | GFLOP/s | % of ceiling | x plain padded |\n");
+  fmt::print("|---|---|---|---:|---:|---:|---:|---:|\n");
+
+  for (const auto& corpus : o.corpora) {
+    const auto plan = data::plan_corpus(data::synth_preset(corpus), 0);
+    const std::int64_t classes = static_cast<std::int64_t>(plan.info.class_names.size());
+    std::mt19937_64 rng(1);
+    // One pool of utterances: random batches (padded) and the same utterances bucketed.
+    std::vector<std::pair<std::int64_t, std::int64_t>> pool;
+    for (int i = 0; i < o.batch * o.buckets; ++i) {
+      const auto& u = plan.utterances[rng() % plan.utterances.size()];
+      pool.emplace_back(u.audio_frames, u.video_frames);
+    }
+    std::vector<data::Batch> padded, bucketed;
+    auto sorted = pool;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first + a.second > b.first + b.second; });
+    for (int k = 0; k < o.buckets; ++k) {
+      const auto from = pool.begin() + k * o.batch, sfrom = sorted.begin() + k * o.batch;
+      padded.push_back(make_batch({from, from + o.batch}, classes));
+      bucketed.push_back(make_batch({sfrom, sfrom + o.batch}, classes));
+    }
+
+    for (const auto& name : o.models) {
+      auto c = Config::defaults();
+      c.set("model.name", name);
+      apply_model_defaults(c);
+      auto model = models::make_model(c, {130, 4096, classes});
+      torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(7.25e-4));
+      const std::function<void(const data::Batch&)> train_step = [&](const data::Batch& b) {
+        model->train();
+        optimizer.zero_grad();
+        models::weighted_loss(model->forward(b), b.labels).backward();
+        torch::nn::utils::clip_grad_norm_(model->parameters(), 0.8);
+        optimizer.step();
+      };
+      const std::function<void(const data::Batch&)> eval_step = [&](const data::Batch& b) {
+        torch::NoGradGuard no_grad;
+        model->eval();
+        models::combined_logits(model->forward(b)).argmax(1);
+      };
+      struct Variant {
+        const char* label;
+        models::Kernels kernels;
+        const std::vector<data::Batch>* batches;
+        bool train;
+      };
+      if (o.profile) {
+        for (auto k : {models::Kernels::plain, models::Kernels::fast}) {
+          models::set_kernels(k);
+          train_step(padded.front());
+          fmt::print("{} kernels, {} padded batch of {}:\n", k == models::Kernels::fast ? "fast" : "plain", name,
+                     o.batch);
+          print_profile([&] { train_step(padded.front()); });
+        }
+        continue;
+      }
+      double plain = 0;
+      for (const Variant& v : {Variant{"plain padded", models::Kernels::plain, &padded, true},
+                               Variant{"fast padded", models::Kernels::fast, &padded, true},
+                               Variant{"fast buckets", models::Kernels::fast, &bucketed, true},
+                               Variant{"eval buckets", models::Kernels::fast, &bucketed, false}}) {
+        models::set_kernels(v.kernels);
+        const Measure m = measure(*v.batches, v.train ? train_step : eval_step, o);
+        if (plain == 0) plain = m.samples_per_s;
+        fmt::print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.0f} % | {:.2f} |\n", name, corpus, v.label,
+                   m.samples_per_s, m.seconds_per_step, m.gflops, 100 * m.gflops / ceiling,
+                   v.train ? m.samples_per_s / plain : 0.0);
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}

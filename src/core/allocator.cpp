@@ -1,0 +1,17 @@
+#include "auxgrid/core/allocator.hpp"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace auxgrid {
+
+void tune_allocator() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 1 << 30);
+#endif
+}
+
+}  // namespace auxgrid

@@ -1,0 +1,41 @@
+#pragma once
+// Dropout's random bits, shared by kernels.cpp and attention_cpu.cpp: element
+// i of a tensor is kept when a 32-bit hash of (seed, i) is at least p * 2^32.
+// A counter-based hash, so any thread can draw any element, in any order, and
+// backward recomputes the forward's mask from the seed alone.
+#include <cstdint>
+
+namespace auxgrid::models {
+
+// A seed from LibTorch's default CPU generator (torch::manual_seed and its
+// saved state reproduce it).
+std::uint64_t draw_seed();
+
+// MurmurHash3's finaliser: 32-bit multiplies only, which vectorise everywhere.
+inline std::uint32_t fmix32(std::uint32_t h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+struct DropoutBits {
+  std::uint32_t seed_lo = 0, seed_hi = 0, threshold = 0;
+  float scale = 1;  // 1 / (1 - p)
+
+  DropoutBits(std::uint64_t seed, double p)
+      : seed_lo(static_cast<std::uint32_t>(seed)),
+        seed_hi(static_cast<std::uint32_t>(seed >> 32)),
+        threshold(static_cast<std::uint32_t>(p * 4294967296.0)),
+        scale(static_cast<float>(1.0 / (1.0 - p))) {}
+
+  // scale where element i (modulo 2^32) is kept, 0 where it is dropped.
+  float keep(std::uint32_t i) const {
+    const std::uint32_t u = fmix32(fmix32(i ^ seed_lo) + seed_hi);
+    return u >= threshold ? scale : 0.0f;
+  }
+};
+
+}  // namespace auxgrid::models
