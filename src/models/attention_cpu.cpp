@@ -53,21 +53,43 @@ struct Shape {
   std::int64_t heads = 0, t = 0, s = 0, d = 0;  // per batch element: heads; per head: queries, keys, width
 };
 
-// One head's keys or values transposed to [D, S], the layout the loops want.
-void transpose_into(const float* x, std::int64_t s, std::int64_t d, float* out) {
+// One head's keys or values [S, D] transposed to [D, stride], the layout the
+// loops want (stride >= S, a multiple of the register block; the rest stays 0).
+void transpose_into(const float* x, std::int64_t s, std::int64_t d, std::int64_t stride, float* out) {
   for (std::int64_t j = 0; j < s; ++j)
-    for (std::int64_t c = 0; c < d; ++c) out[c * s + j] = x[j * d + c];
+    for (std::int64_t c = 0; c < d; ++c) out[c * stride + j] = x[j * d + c];
 }
 
-// scores[j] = q . k_j, -inf where the key is padding. Returns the maximum.
+// The reverse: [D, stride] back to [S, D].
+void transpose_back(const float* x, std::int64_t s, std::int64_t d, std::int64_t stride, float* out) {
+  for (std::int64_t j = 0; j < s; ++j)
+    for (std::int64_t c = 0; c < d; ++c) out[j * d + c] = x[c * stride + j];
+}
+
+constexpr std::int64_t kBlock = 16;  // keys per register block (one AVX-512 vector)
+
+// out[j] = sum_c a[c] * y[c][j] for j < s, y of row stride `stride`: a block of
+// keys is summed in registers over c and stored once.
 AUXGRID_VECTOR_CLONES
-float row_scores(const float* q, const float* kt, const bool* ignore, std::int64_t s, std::int64_t d, float* scores) {
-  for (std::int64_t j = 0; j < s; ++j) scores[j] = 0;
-  for (std::int64_t c = 0; c < d; ++c) {
-    const float qc = q[c];
-    const float* k = kt + c * s;
-    for (std::int64_t j = 0; j < s; ++j) scores[j] += qc * k[j];
+void project(const float* a, const float* y, std::int64_t s, std::int64_t stride, std::int64_t d, float* out) {
+  for (std::int64_t jb = 0; jb < s; jb += kBlock) {
+    float acc[kBlock] = {};
+    for (std::int64_t c = 0; c < d; ++c) {
+      const float ac = a[c];
+      const float* row = y + c * stride + jb;
+      for (std::int64_t jj = 0; jj < kBlock; ++jj) acc[jj] += ac * row[jj];
+    }
+    for (std::int64_t jj = 0; jj < kBlock; ++jj) out[jb + jj] = acc[jj];
   }
+}
+
+// scores[j] = q . k_j, -inf where the key is padding (scores holds `stride`
+// floats; past s it is -inf). Returns the maximum.
+AUXGRID_VECTOR_CLONES
+float row_scores(const float* q, const float* kt, const bool* ignore, std::int64_t s, std::int64_t stride,
+                 std::int64_t d, float* scores) {
+  project(q, kt, s, stride, d, scores);
+  for (std::int64_t j = s; j < stride; ++j) scores[j] = -std::numeric_limits<float>::infinity();
   if (ignore)
     for (std::int64_t j = 0; j < s; ++j) scores[j] = ignore[j] ? -std::numeric_limits<float>::infinity() : scores[j];
   float m = -std::numeric_limits<float>::infinity();
@@ -97,9 +119,9 @@ void apply_dropout(float* weights, std::int64_t s, const DropoutBits bits, std::
 
 // out[c] = sum_j w[j] * vt[c][j]
 AUXGRID_VECTOR_CLONES
-void weighted_sum(const float* w, const float* vt, std::int64_t s, std::int64_t d, float* out) {
+void weighted_sum(const float* w, const float* vt, std::int64_t s, std::int64_t stride, std::int64_t d, float* out) {
   for (std::int64_t c = 0; c < d; ++c) {
-    const float* v = vt + c * s;
+    const float* v = vt + c * stride;
     float acc = 0;
 #pragma omp simd reduction(+ : acc)
     for (std::int64_t j = 0; j < s; ++j) acc += w[j] * v[j];
@@ -112,14 +134,9 @@ void weighted_sum(const float* w, const float* vt, std::int64_t s, std::int64_t 
 AUXGRID_VECTOR_CLONES
 void row_backward(const float* q, const float* kt, const float* vt, const float* dout, float delta, const float* p,
                   float* dp, float* scratch, const DropoutBits* bits, std::uint32_t first, std::int64_t s,
-                  std::int64_t d, float* dq, float* dkt, float* dvt) {
+                  std::int64_t stride, std::int64_t d, float* dq, float* dkt, float* dvt) {
   // dp_j = dout . v_j (the gradient of the dropped-out weight), then through dropout.
-  for (std::int64_t j = 0; j < s; ++j) dp[j] = 0;
-  for (std::int64_t c = 0; c < d; ++c) {
-    const float g = dout[c];
-    const float* v = vt + c * s;
-    for (std::int64_t j = 0; j < s; ++j) dp[j] += g * v[j];
-  }
+  project(dout, vt, s, stride, d, dp);
   // dV accumulates the weights after dropout (p * keep); dp goes back through dropout.
   if (bits) {
     const DropoutBits b = *bits;
@@ -133,14 +150,14 @@ void row_backward(const float* q, const float* kt, const float* vt, const float*
   }
   for (std::int64_t c = 0; c < d; ++c) {
     const float g = dout[c];
-    float* dv = dvt + c * s;
+    float* dv = dvt + c * stride;
     for (std::int64_t j = 0; j < s; ++j) dv[j] += scratch[j] * g;
   }
   // Softmax: ds_j = p_j (dp_j - delta), delta = dout . out.
   for (std::int64_t j = 0; j < s; ++j) dp[j] = p[j] * (dp[j] - delta);
   for (std::int64_t c = 0; c < d; ++c) {
-    const float* k = kt + c * s;
-    float* dk = dkt + c * s;
+    const float* k = kt + c * stride;
+    float* dk = dkt + c * stride;
     const float qc = q[c];
     float acc = 0;
 #pragma omp simd reduction(+ : acc)
@@ -160,6 +177,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     const auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
     const Shape n{q.size(1), q.size(2), k.size(2), q.size(3)};
     const auto heads_total = q.size(0) * n.heads;
+    const std::int64_t stride = (n.s + kBlock - 1) / kBlock * kBlock;
     auto out = at::empty_like(q);
     auto lse = at::empty({q.size(0), n.heads, n.t}, q.options());
     const auto padding = key_padding.contiguous();
@@ -168,13 +186,14 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     float *op = out.data_ptr<float>(), *lp = lse.data_ptr<float>();
     const bool* ignore_all = padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr;
     at::parallel_for(0, heads_total, 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> kt(n.d * n.s), vt(n.d * n.s), scores(n.s);
+      std::vector<float> kt(n.d * stride), vt(n.d * stride), scores(stride);
       for (std::int64_t bh = begin; bh < end; ++bh) {
-        transpose_into(kp + bh * n.s * n.d, n.s, n.d, kt.data());
-        transpose_into(vp + bh * n.s * n.d, n.s, n.d, vt.data());
+        transpose_into(kp + bh * n.s * n.d, n.s, n.d, stride, kt.data());
+        transpose_into(vp + bh * n.s * n.d, n.s, n.d, stride, vt.data());
         const bool* ignore = ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr;
         for (std::int64_t t = 0; t < n.t; ++t) {
-          const float m = row_scores(qp + (bh * n.t + t) * n.d, kt.data(), ignore, n.s, n.d, scores.data());
+          const float m =
+              row_scores(qp + (bh * n.t + t) * n.d, kt.data(), ignore, n.s, stride, n.d, scores.data());
           float* o = op + (bh * n.t + t) * n.d;
           if (m == -std::numeric_limits<float>::infinity()) {  // every key is padding: no attention
             std::fill(o, o + n.d, 0.0f);
@@ -185,7 +204,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
           const float inv = 1.0f / sum;
           for (std::int64_t j = 0; j < n.s; ++j) scores[j] *= inv;
           if (p > 0) apply_dropout(scores.data(), n.s, bits, static_cast<std::uint32_t>((bh * n.t + t) * n.s));
-          weighted_sum(scores.data(), vt.data(), n.s, n.d, o);
+          weighted_sum(scores.data(), vt.data(), n.s, stride, n.d, o);
           lp[bh * n.t + t] = m + std::log(sum);
         }
       }
@@ -205,17 +224,18 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     const auto dout = grads[0].contiguous();
     const Shape n{q.size(1), q.size(2), k.size(2), q.size(3)};
     const auto heads_total = q.size(0) * n.heads;
+    const std::int64_t stride = (n.s + kBlock - 1) / kBlock * kBlock;
     auto dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
     const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
     const float *op = out.data_ptr<float>(), *lp = lse.data_ptr<float>(), *gp = dout.data_ptr<float>();
     float *dqp = dq.data_ptr<float>(), *dkp = dk.data_ptr<float>(), *dvp = dv.data_ptr<float>();
     const bool* ignore_all = padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr;
     at::parallel_for(0, heads_total, 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> kt(n.d * n.s), vt(n.d * n.s), dkt(n.d * n.s), dvt(n.d * n.s), probs(n.s), dp(n.s),
-          scratch(n.s);
+      std::vector<float> kt(n.d * stride), vt(n.d * stride), dkt(n.d * stride), dvt(n.d * stride), probs(stride),
+          dp(stride), scratch(stride);
       for (std::int64_t bh = begin; bh < end; ++bh) {
-        transpose_into(kp + bh * n.s * n.d, n.s, n.d, kt.data());
-        transpose_into(vp + bh * n.s * n.d, n.s, n.d, vt.data());
+        transpose_into(kp + bh * n.s * n.d, n.s, n.d, stride, kt.data());
+        transpose_into(vp + bh * n.s * n.d, n.s, n.d, stride, vt.data());
         std::fill(dkt.begin(), dkt.end(), 0.0f);
         std::fill(dvt.begin(), dvt.end(), 0.0f);
         const bool* ignore = ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr;
@@ -227,16 +247,16 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
             std::fill(dqr, dqr + n.d, 0.0f);
             continue;
           }
-          row_scores(qp + row * n.d, kt.data(), ignore, n.s, n.d, probs.data());
+          row_scores(qp + row * n.d, kt.data(), ignore, n.s, stride, n.d, probs.data());
           exponentiate(probs.data(), n.s, l);  // the softmax probabilities, exp(s - lse)
           float delta = 0;
           for (std::int64_t c = 0; c < n.d; ++c) delta += gp[row * n.d + c] * op[row * n.d + c];
           row_backward(qp + row * n.d, kt.data(), vt.data(), gp + row * n.d, delta, probs.data(), dp.data(),
-                       scratch.data(), p > 0 ? &bits : nullptr, static_cast<std::uint32_t>(row * n.s), n.s, n.d, dqr,
-                       dkt.data(), dvt.data());
+                       scratch.data(), p > 0 ? &bits : nullptr, static_cast<std::uint32_t>(row * n.s), n.s, stride,
+                       n.d, dqr, dkt.data(), dvt.data());
         }
-        transpose_into(dkt.data(), n.d, n.s, dkp + bh * n.s * n.d);
-        transpose_into(dvt.data(), n.d, n.s, dvp + bh * n.s * n.d);
+        transpose_back(dkt.data(), n.s, n.d, stride, dkp + bh * n.s * n.d);
+        transpose_back(dvt.data(), n.s, n.d, stride, dvp + bh * n.s * n.d);
       }
     });
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
