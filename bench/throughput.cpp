@@ -10,13 +10,13 @@
 //   plain padded   LibTorch's dropout and attention (the implementation before
 //                  the speed work), random batches padded to their longest utterance
 //   fast padded    kernels.hpp's dropout and attention, the same batches
-//   fast buckets   the same kernels on the same utterances in batches of similar
-//                  lengths (train.batching = buckets)
-// Each variant runs over --buckets batches of one pool of utterances
-// (--steps passes after --warmup steps).
+//   fast buckets   the same kernels on batches of similar lengths cut from a
+//                  pool of 50 batches, as train.batching = buckets does
+// Each variant times --buckets batches (--steps passes after --warmup steps).
 //   eval buckets   inference (no gradients) on the bucketed batches
 // samples/s counts real utterances; GFLOP/s counts the matrix products LibTorch
-// executes (mm, addmm, bmm, from its profiler, forward and backward) per second.
+// executes (mm, addmm, bmm, from its profiler, forward and backward), and the
+// fused attention's as the products it replaces, per second.
 #include <fmt/format.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
@@ -92,15 +92,16 @@ double matmul_ceiling_gflops() {
   return best;
 }
 
-// Matrix-product FLOPs of fn, counted by LibTorch's profiler (not timed).
+// Matrix-product FLOPs of fn: LibTorch's, counted by its profiler, and the fused attention's (not timed).
 double matmul_flops(const std::function<void()>& fn) {
   namespace prof = torch::autograd::profiler;
   using torch::profiler::impl::ProfilerConfig;
   using torch::profiler::impl::ProfilerState;
   prof::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, false, false,
                                             /*with_flops=*/true));
+  const auto fused_before = models::fused_attention_flops();
   fn();
-  double flops = 0;
+  double flops = static_cast<double>(models::fused_attention_flops() - fused_before);
   for (auto& events : prof::disableProfilerLegacy())
     for (auto& e : events) {
       const std::string name = e.name();
@@ -192,17 +193,23 @@ int main(int argc, char** argv) {
     const auto plan = data::plan_corpus(data::synth_preset(corpus), 0);
     const std::int64_t classes = static_cast<std::int64_t>(plan.info.class_names.size());
     std::mt19937_64 rng(1);
-    // One pool of utterances: random batches (padded) and the same utterances bucketed.
+    // Random batches (padded) are --buckets batches of a pool of the trainer's
+    // size (50 batches, train.batching = buckets); bucketed batches are the
+    // same pool sorted by length and cut into batches, of which --buckets
+    // evenly spaced ones are timed: the epoch's mix of lengths.
+    constexpr int kPoolBatches = 50;
     std::vector<std::pair<std::int64_t, std::int64_t>> pool;
-    for (int i = 0; i < o.batch * o.buckets; ++i) {
+    for (int i = 0; i < o.batch * kPoolBatches; ++i) {
       const auto& u = plan.utterances[rng() % plan.utterances.size()];
       pool.emplace_back(u.audio_frames, u.video_frames);
     }
     std::vector<data::Batch> padded, bucketed;
     auto sorted = pool;
-    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.first + a.second > b.first + b.second; });
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.first + a.second > b.first + b.second; });
     for (int k = 0; k < o.buckets; ++k) {
-      const auto from = pool.begin() + k * o.batch, sfrom = sorted.begin() + k * o.batch;
+      const auto from = pool.begin() + k * o.batch;
+      const auto sfrom = sorted.begin() + (kPoolBatches * (2 * k + 1) / (2 * o.buckets)) * o.batch;
       padded.push_back(make_batch({from, from + o.batch}, classes));
       bucketed.push_back(make_batch({sfrom, sfrom + o.batch}, classes));
     }

@@ -11,12 +11,13 @@
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "auxgrid/models/kernels.hpp"
+#include "device_attention.hpp"
 #include "random_bits.hpp"
 
 namespace auxgrid::models {
@@ -32,10 +33,9 @@ namespace {
 // exp(x) for x <= 0 to about 2e-7 relative error (0 below -87), in a form
 // compilers vectorise: 2^k by exponent bits, the rest by a degree-6 polynomial.
 inline float fast_exp(float x) {
-  const bool underflow = x < -87.0f;  // exactly 0 there: no denormals downstream, none for padding's -inf
-  x = std::max(x, -87.0f);
-  const float k = std::floor(x * 1.44269504f + 0.5f);  // round(x / ln 2)
-  const float r = x - k * 0.693145752f - k * 1.42860677e-06f;
+  const float xc = x < -87.0f ? -87.0f : x;  // selects, not branches: the loops stay vectorisable
+  const float k = std::floor(xc * 1.44269504f + 0.5f);  // round(x / ln 2)
+  const float r = xc - k * 0.693145752f - k * 1.42860677e-06f;
   float p = 1.0f / 720;
   p = p * r + 1.0f / 120;
   p = p * r + 1.0f / 24;
@@ -43,11 +43,11 @@ inline float fast_exp(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return underflow ? 0.0f : p * scale;
+  const float scale = __builtin_bit_cast(float, (static_cast<std::int32_t>(k) + 127) << 23);  // 2^k
+  return x < -87.0f ? 0.0f : p * scale;  // exactly 0 below: no denormals downstream, none for padding's -inf
 }
+
+std::atomic<std::uint64_t> flops_done{0};
 
 struct Shape {
   std::int64_t heads = 0, t = 0, s = 0, d = 0;  // per batch element: heads; per head: queries, keys, width
@@ -83,27 +83,33 @@ void project(const float* a, const float* y, std::int64_t s, std::int64_t stride
   }
 }
 
-// scores[j] = q . k_j, -inf where the key is padding (scores holds `stride`
-// floats; past s it is -inf). Returns the maximum.
+// scores[j] = q . k_j + bias[j] (bias: 0, or -inf for padding and past s;
+// scores and bias hold `stride` floats). Returns the maximum.
 AUXGRID_VECTOR_CLONES
-float row_scores(const float* q, const float* kt, const bool* ignore, std::int64_t s, std::int64_t stride,
-                 std::int64_t d, float* scores) {
-  project(q, kt, s, stride, d, scores);
-  for (std::int64_t j = s; j < stride; ++j) scores[j] = -std::numeric_limits<float>::infinity();
-  if (ignore)
-    for (std::int64_t j = 0; j < s; ++j) scores[j] = ignore[j] ? -std::numeric_limits<float>::infinity() : scores[j];
+float row_scores(const float* q, const float* kt, const float* bias, std::int64_t stride, std::int64_t d,
+                 float* scores) {
+  project(q, kt, stride, stride, d, scores);
   float m = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : m)
-  for (std::int64_t j = 0; j < s; ++j) m = std::max(m, scores[j]);
+  for (std::int64_t j = 0; j < stride; ++j) {
+    scores[j] += bias[j];
+    m = m > scores[j] ? m : scores[j];
+  }
   return m;
+}
+
+// 0 for the keys of batch element b, -inf for its padding and past s.
+void key_bias(const bool* ignore, std::int64_t s, std::int64_t stride, float* bias) {
+  for (std::int64_t j = 0; j < stride; ++j)
+    bias[j] = j < s && !(ignore && ignore[j]) ? 0.0f : -std::numeric_limits<float>::infinity();
 }
 
 // scores <- exp(scores - shift); returns their sum.
 AUXGRID_VECTOR_CLONES
-float exponentiate(float* scores, std::int64_t s, float shift) {
+float exponentiate(float* scores, std::int64_t stride, float shift) {
   float sum = 0;
 #pragma omp simd reduction(+ : sum)
-  for (std::int64_t j = 0; j < s; ++j) {
+  for (std::int64_t j = 0; j < stride; ++j) {
     const float e = fast_exp(scores[j] - shift);
     scores[j] = e;
     sum += e;
@@ -186,21 +192,20 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     float *op = out.data_ptr<float>(), *lp = lse.data_ptr<float>();
     const bool* ignore_all = padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr;
     at::parallel_for(0, heads_total, 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> kt(n.d * stride), vt(n.d * stride), scores(stride);
+      std::vector<float> kt(n.d * stride), vt(n.d * stride), scores(stride), bias(stride);
       for (std::int64_t bh = begin; bh < end; ++bh) {
         transpose_into(kp + bh * n.s * n.d, n.s, n.d, stride, kt.data());
         transpose_into(vp + bh * n.s * n.d, n.s, n.d, stride, vt.data());
-        const bool* ignore = ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr;
+        key_bias(ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr, n.s, stride, bias.data());
         for (std::int64_t t = 0; t < n.t; ++t) {
-          const float m =
-              row_scores(qp + (bh * n.t + t) * n.d, kt.data(), ignore, n.s, stride, n.d, scores.data());
+          const float m = row_scores(qp + (bh * n.t + t) * n.d, kt.data(), bias.data(), stride, n.d, scores.data());
           float* o = op + (bh * n.t + t) * n.d;
           if (m == -std::numeric_limits<float>::infinity()) {  // every key is padding: no attention
             std::fill(o, o + n.d, 0.0f);
             lp[bh * n.t + t] = std::numeric_limits<float>::infinity();
             continue;
           }
-          const float sum = exponentiate(scores.data(), n.s, m);
+          const float sum = exponentiate(scores.data(), stride, m);
           const float inv = 1.0f / sum;
           for (std::int64_t j = 0; j < n.s; ++j) scores[j] *= inv;
           if (p > 0) apply_dropout(scores.data(), n.s, bits, static_cast<std::uint32_t>((bh * n.t + t) * n.s));
@@ -209,6 +214,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
         }
       }
     });
+    flops_done += static_cast<std::uint64_t>(4 * heads_total * n.t * n.s * n.d);
     ctx->save_for_backward({q, k, v, out, lse, padding});
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = seed;
@@ -232,13 +238,13 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     const bool* ignore_all = padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr;
     at::parallel_for(0, heads_total, 1, [&](std::int64_t begin, std::int64_t end) {
       std::vector<float> kt(n.d * stride), vt(n.d * stride), dkt(n.d * stride), dvt(n.d * stride), probs(stride),
-          dp(stride), scratch(stride);
+          dp(stride), scratch(stride), bias(stride);
       for (std::int64_t bh = begin; bh < end; ++bh) {
         transpose_into(kp + bh * n.s * n.d, n.s, n.d, stride, kt.data());
         transpose_into(vp + bh * n.s * n.d, n.s, n.d, stride, vt.data());
         std::fill(dkt.begin(), dkt.end(), 0.0f);
         std::fill(dvt.begin(), dvt.end(), 0.0f);
-        const bool* ignore = ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr;
+        key_bias(ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr, n.s, stride, bias.data());
         for (std::int64_t t = 0; t < n.t; ++t) {
           const auto row = bh * n.t + t;
           float* dqr = dqp + row * n.d;
@@ -247,8 +253,8 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
             std::fill(dqr, dqr + n.d, 0.0f);
             continue;
           }
-          row_scores(qp + row * n.d, kt.data(), ignore, n.s, stride, n.d, probs.data());
-          exponentiate(probs.data(), n.s, l);  // the softmax probabilities, exp(s - lse)
+          row_scores(qp + row * n.d, kt.data(), bias.data(), stride, n.d, probs.data());
+          exponentiate(probs.data(), stride, l);  // the softmax probabilities, exp(s - lse)
           float delta = 0;
           for (std::int64_t c = 0; c < n.d; ++c) delta += gp[row * n.d + c] * op[row * n.d + c];
           row_backward(qp + row * n.d, kt.data(), vt.data(), gp + row * n.d, delta, probs.data(), dp.data(),
@@ -259,11 +265,14 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
         transpose_back(dvt.data(), n.s, n.d, stride, dvp + bh * n.s * n.d);
       }
     });
+    flops_done += static_cast<std::uint64_t>(8 * heads_total * n.t * n.s * n.d);
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
+
+std::uint64_t fused_attention_flops() { return flops_done.load(); }
 
 at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& key_padding, double p, bool training, std::uint64_t seed) {
@@ -274,8 +283,8 @@ at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const a
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
                      double p, bool training) {
-  const bool fused = kernels() == Kernels::fast && q.device().is_cpu() && q.scalar_type() == at::kFloat;
-  if (!fused) {  // the straightforward way: materialised scores
+  if (!q.device().is_cpu()) return device_attention(q, k, v, key_padding, p, training);
+  if (kernels() == Kernels::plain || q.scalar_type() != at::kFloat) {  // the straightforward way: materialised scores
     auto scores = torch::matmul(q, k.transpose(-2, -1));
     if (key_padding.defined())
       scores = scores.masked_fill(key_padding.view({q.size(0), 1, 1, k.size(2)}),

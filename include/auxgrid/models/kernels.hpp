@@ -37,6 +37,10 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 // weights is kept as element b*H*T*S + h*T*S + t*S + s of dropout_mask(seed).
 at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& key_padding, double p, bool training, std::uint64_t seed);
+// Matrix-product FLOPs the fused kernel has done so far in this process, counted
+// as the materialised attention's products (forward q k^T and p v; backward
+// four of them), for benchmarks that count LibTorch's own products.
+std::uint64_t fused_attention_flops();
 // The mask the fast kernels use for `seed`: 1 / (1 - p) where kept, else 0.
 at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p);
 
