@@ -142,9 +142,14 @@ submit_long() {
   for ((i = 0; i < 300; i++)); do grep -q "epoch 2/30" "$log" 2>/dev/null && break; sleep 0.1; done
   grep -q "epoch 2/30" "$log" || fail "the long cell did not get to epoch 2"
 }
-# wait_gone JOB SECONDS: waits until the job has left the queue.
+# wait_gone JOB SECONDS: waits until the job has left the queue. A squeue that
+# fails (munge can refuse a credential now and then) says nothing about it.
 wait_gone() {
-  for ((i = 0; i < $2 * 10; i++)); do [ -z "$(squeue -h -j "$1" -o %i)" ] && return 0; sleep 0.1; done
+  local queue
+  for ((i = 0; i < $2 * 10; i++)); do
+    if queue=$(squeue -h -o %i 2>/dev/null); then grep -q "^$1\(_\|$\)" <<< "$queue" || return 0; fi
+    sleep 0.1
+  done
   fail "job $1 is still queued after $2 s: $(squeue -j "$1")"
 }
 submit_long res3

@@ -64,8 +64,8 @@ at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, boo
 
 // Multi-head attention with torch::nn::MultiheadAttention's parameters
 // (in_proj_weight [3d, d], in_proj_bias, out_proj) and initialisation, but
-// batch-first and with kernels.hpp's dropout on the attention weights; under
-// plain kernels it is LibTorch's multi_head_attention_forward.
+// batch-first and computed by kernels.hpp's attention(); under plain kernels
+// it is LibTorch's multi_head_attention_forward.
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(std::int64_t width, std::int64_t heads, double dropout);
