@@ -194,12 +194,13 @@ std::string render_markdown(const Table& table, const RenderOptions& options) {
 
 std::string render_latex(const Table& table, const RenderOptions& options) {
   const Layout l = layout(table, options, Style::latex);
+  const std::vector<std::string> notes = legend(table, options);
   const std::size_t n = l.titles.size();
   std::string out = fmt::format("% {} (auxgrid-analyze{}); needs \\usepackage{{booktabs}}\n",
                                 table.def.name, options.source.empty() ? "" : ", results " + options.source);
   out += "\\begin{table}[t]\n  \\centering\n  \\small\n";
   out += fmt::format("  \\caption{{{}. {}}}\n", escape(table.def.title, Style::latex),
-                     escape(legend(table, options).front(), Style::latex));
+                     escape(notes.front(), Style::latex));
   out += fmt::format("  \\label{{tab:{}}}\n", table.def.name);
   out += fmt::format("  \\begin{{tabular}}{{{}{}}}\n    \\toprule\n", std::string(l.label_columns, 'l'),
                      std::string(n - l.label_columns, 'r'));
@@ -220,8 +221,7 @@ std::string render_latex(const Table& table, const RenderOptions& options) {
     out += fmt::format("    {} \\\\\n", fmt::join(l.rows[r], " & "));
   }
   out += "    \\bottomrule\n  \\end{tabular}\n";
-  for (std::size_t i = 1; i < legend(table, options).size(); ++i)
-    out += fmt::format("  % {}\n", legend(table, options)[i]);
+  for (std::size_t i = 1; i < notes.size(); ++i) out += fmt::format("  % {}\n", notes[i]);
   out += "\\end{table}\n";
   return out;
 }

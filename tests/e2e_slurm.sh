@@ -156,7 +156,10 @@ submit_long res3
 scancel --batch --signal=USR1 "${job}_0"
 for ((i = 0; i < 300; i++)); do [ "$(squeue -h -j "$job" -o %T)" = PENDING ] && break; sleep 0.1; done
 [ "$(squeue -h -j "$job" -o %T)" = PENDING ] || fail "the task was not requeued: $(cat "$log")"
-scontrol update JobId="${job}_0" StartTime=now  # a requeued job waits ~120 s otherwise
+# A requeued job waits ~120 s unless told otherwise; restarted within the
+# second it was requeued, slurmd kills it ("Job credential revoked").
+sleep 2
+scontrol update JobId="${job}_0" StartTime=now
 wait_gone "$job" 60
 for line in "exiting with code 3" "requeueing job $job" "resumed from checkpoint" "all 1 cells trained"; do
   grep -q "$line" "$log" || fail "no '$line' in the preempted task's log"
