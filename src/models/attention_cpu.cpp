@@ -25,7 +25,7 @@ namespace auxgrid::models {
 namespace {
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define AUXGRID_VECTOR_CLONES __attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
+#define AUXGRID_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define AUXGRID_VECTOR_CLONES
 #endif

@@ -28,7 +28,7 @@ std::atomic<Kernels>& current() {
 }
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-__attribute__((target_clones("arch=skylake-avx512", "avx2", "default")))
+__attribute__((target_clones("avx512f", "avx2", "default")))
 #endif
 void fill_mask(float* m, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
   for (std::int64_t i = begin; i < end; ++i) m[i] = bits.keep(static_cast<std::uint32_t>(i));
