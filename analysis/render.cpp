@@ -12,30 +12,6 @@ namespace auxgrid::analysis {
 
 namespace {
 
-std::string escape(const std::string& text, Style style) {
-  std::string out;
-  for (char c : text) {
-    switch (style) {
-      case Style::markdown:
-        out += c == '|' ? std::string("\\|") : std::string(1, c);
-        break;
-      case Style::html:
-        out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
-        break;
-      case Style::latex:
-        if (c == '\\')
-          out += "\\textbackslash{}";
-        else if (c == '~' || c == '^')
-          out += fmt::format("\\{}{{}}", c == '~' ? "textasciitilde" : "textasciicircum");
-        else if (std::string("&%$#_{}").find(c) != std::string::npos)
-          out += std::string("\\") + c;
-        else
-          out += c;
-        break;
-    }
-  }
-  return out;
-}
 
 std::string star(Style style) {
   return style == Style::latex ? "$^{*}$" : style == Style::html ? "<sup>*</sup>" : "*";
@@ -92,6 +68,31 @@ const PaperValue* paper_value(const RowDef& row, const std::string& corpus, std:
 }
 
 }  // namespace
+
+std::string escape(const std::string& text, Style style) {
+  std::string out;
+  for (char c : text) {
+    switch (style) {
+      case Style::markdown:
+        out += c == '|' ? std::string("\\|") : std::string(1, c);
+        break;
+      case Style::html:
+        out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
+        break;
+      case Style::latex:
+        if (c == '\\')
+          out += "\\textbackslash{}";
+        else if (c == '~' || c == '^')
+          out += fmt::format("\\{}{{}}", c == '~' ? "textasciitilde" : "textasciicircum");
+        else if (std::string("&%$#_{}").find(c) != std::string::npos)
+          out += std::string("\\") + c;
+        else
+          out += c;
+        break;
+    }
+  }
+  return out;
+}
 
 Layout layout(const Table& table, const RenderOptions& options, Style style) {
   Layout out;

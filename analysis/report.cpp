@@ -69,12 +69,7 @@ int svg_width(const std::string& svg) {
   return at == std::string::npos ? 800 : std::atoi(svg.c_str() + at + 13);
 }
 
-std::string html(const std::string& text) {
-  std::string out;
-  for (char c : text)
-    out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
-  return out;
-}
+std::string html(const std::string& text) { return escape(text, Style::html); }
 
 // Everything one run of a command needs: the study, the results, the selection.
 struct Analysis {

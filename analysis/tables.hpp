@@ -94,6 +94,8 @@ struct Layout {
   std::vector<bool> block_starts;        // per row: the first of a new block (a rule goes above it)
 };
 Layout layout(const Table& table, const RenderOptions& options, Style style);
+// Text made literal in the given format (| for Markdown, & < > " for HTML, LaTeX's specials).
+std::string escape(const std::string& text, Style style);
 // The legend under a table: what the star and n mean, the seed notes, the devices.
 std::vector<std::string> legend(const Table& table, const RenderOptions& options);
 

@@ -281,16 +281,20 @@ at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const a
   return FusedAttention::apply(q, k, v, padding, training ? p : 0.0, static_cast<std::int64_t>(seed));
 }
 
+at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const at::Tensor& key_padding, double p, bool training) {
+  auto scores = torch::matmul(q, k.transpose(-2, -1));
+  if (key_padding.defined())
+    scores =
+        scores.masked_fill(key_padding.view({q.size(0), 1, 1, k.size(2)}), -std::numeric_limits<float>::infinity());
+  return torch::matmul(models::dropout(torch::softmax(scores, -1), p, training), v);
+}
+
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
                      double p, bool training) {
   if (!q.device().is_cpu()) return device_attention(q, k, v, key_padding, p, training);
-  if (kernels() == Kernels::plain || q.scalar_type() != at::kFloat) {  // the straightforward way: materialised scores
-    auto scores = torch::matmul(q, k.transpose(-2, -1));
-    if (key_padding.defined())
-      scores = scores.masked_fill(key_padding.view({q.size(0), 1, 1, k.size(2)}),
-                                  -std::numeric_limits<float>::infinity());
-    return torch::matmul(models::dropout(torch::softmax(scores, -1), p, training), v);
-  }
+  if (kernels() == Kernels::plain || q.scalar_type() != at::kFloat)
+    return materialised_attention(q, k, v, key_padding, p, training);
   return attention_with_seed(q, k, v, key_padding, p, training, training && p > 0 ? draw_seed() : 0);
 }
 
