@@ -5,6 +5,7 @@
 //
 //   throughput [--models auxformer,baseline1,...|all] [--corpora crema-d,msp-improv] [--batch 32]
 //              [--steps 1] [--warmup 1] [--threads N] [--buckets 4] [--profile]
+//              [--variants "plain padded,fast padded,fast buckets,eval buckets"]
 //
 // Variants, each over the same utterances:
 //   plain padded   LibTorch's dropout and attention (the implementation before
@@ -44,7 +45,8 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Options {
-  std::vector<std::string> models{"auxformer"}, corpora{"crema-d"};
+  std::vector<std::string> models{"auxformer"}, corpora{"crema-d"},
+      variants{"plain padded", "fast padded", "fast buckets", "eval buckets"};
   int batch = 32, steps = 1, warmup = 1, threads = 0, buckets = 4;
   bool profile = false;
 };
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
     if (key == "--profile") o.profile = true, --i;
     else if (key == "--models") o.models = value == "all" ? models::model_registry().names() : split_list(value);
     else if (key == "--corpora") o.corpora = split_list(value);
+    else if (key == "--variants") o.variants = split_list(value);
     else if (key == "--batch") o.batch = std::stoi(value);
     else if (key == "--steps") o.steps = std::stoi(value);
     else if (key == "--warmup") o.warmup = std::stoi(value);
@@ -253,12 +256,13 @@ int main(int argc, char** argv) {
                                Variant{"fast padded", models::Kernels::fast, &padded, true},
                                Variant{"fast buckets", models::Kernels::fast, &bucketed, true},
                                Variant{"eval buckets", models::Kernels::fast, &bucketed, false}}) {
+        if (std::find(o.variants.begin(), o.variants.end(), v.label) == o.variants.end()) continue;
         models::set_kernels(v.kernels);
         const Measure m = measure(*v.batches, v.train ? train_step : eval_step, o);
-        if (plain == 0) plain = m.samples_per_s;
-        fmt::print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.0f} % | {:.2f} |\n", name, corpus, v.label,
+        if (v.kernels == models::Kernels::plain) plain = m.samples_per_s;
+        fmt::print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.0f} % | {} |\n", name, corpus, v.label,
                    m.samples_per_s, m.seconds_per_step, m.gflops, 100 * m.gflops / ceiling,
-                   v.train ? m.samples_per_s / plain : 0.0);
+                   v.train && plain > 0 ? fmt::format("{:.2f}", m.samples_per_s / plain) : "");
         std::fflush(stdout);
       }
     }

@@ -1,4 +1,5 @@
 #define BOOST_TEST_MODULE models
+#include <fmt/format.h>
 #include <torch/torch.h>
 
 #include <boost/test/unit_test.hpp>
@@ -245,31 +246,59 @@ BOOST_AUTO_TEST_CASE(fast_and_plain_kernels_compute_the_same_model) {
 
 BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradients) {
   torch::manual_seed(11);
-  const std::int64_t b = 2, h = 3, t = 7, s = 19, d = 5;
-  auto key_padding = torch::zeros({b, s}, torch::kBool);
-  key_padding[1].slice(0, 12).fill_(true);  // the second sequence has 12 real keys
-  for (double p : {0.0, 0.3}) {
-    auto q = torch::randn({b, h, t, d}, torch::requires_grad()), k = torch::randn({b, h, s, d}, torch::requires_grad()),
-         v = torch::randn({b, h, s, d}, torch::requires_grad());
-    const std::uint64_t seed = 12345;
-    const auto fused = models::attention_with_seed(q, k, v, key_padding, p, true, seed);
-    const auto upstream = torch::randn({b, h, t, d});
-    (fused * upstream).sum().backward();
-    const auto grads = std::vector<at::Tensor>{q.grad().clone(), k.grad().clone(), v.grad().clone()};
-    for (auto* x : {&q, &k, &v}) x->mutable_grad().zero_();
+  // Query counts around the kernel's 8-row tiles, key counts around its
+  // 16-key vectors, head sizes of one and two vectors.
+  struct Case {
+    std::int64_t t, s, d;
+  };
+  for (const auto [t, s, d] : {Case{7, 19, 5}, Case{21, 37, 13}, Case{9, 40, 20}}) {
+    const std::int64_t b = 3, h = 3;
+    auto key_padding = torch::zeros({b, s}, torch::kBool);
+    key_padding[1].slice(0, 12).fill_(true);  // the second sequence has 12 real keys
+    key_padding[2][3] = true;                 // the third a hole
+    for (double p : {0.0, 0.3}) {
+      // As the model passes them: [B, H, N, D] views of [B, N, H, D] projections.
+      auto q_base = torch::randn({b, t, h, d}, torch::requires_grad()),
+           k_base = torch::randn({b, s, h, d}, torch::requires_grad()),
+           v_base = torch::randn({b, s, h, d}, torch::requires_grad());
+      const auto q = q_base.transpose(1, 2), k = k_base.transpose(1, 2), v = v_base.transpose(1, 2);
+      const std::uint64_t seed = 12345;
+      const auto fused = models::attention_with_seed(q, k, v, key_padding, p, true, seed);
+      const auto upstream = torch::randn({b, h, t, d});
+      (fused * upstream).sum().backward();
+      const auto grads = std::vector<at::Tensor>{q_base.grad().clone(), k_base.grad().clone(), v_base.grad().clone()};
+      for (auto* x : {&q_base, &k_base, &v_base}) x->mutable_grad().zero_();
 
-    // The same computation with the score matrix materialised and the same mask.
-    auto scores = torch::matmul(q, k.transpose(-2, -1)).masked_fill(key_padding.view({b, 1, 1, s}), -INFINITY);
-    auto attn = torch::softmax(scores, -1);
-    if (p > 0) attn = attn * models::dropout_mask(seed, {b, h, t, s}, p);
-    const auto reference = torch::matmul(attn, v);
-    (reference * upstream).sum().backward();
-    BOOST_TEST(torch::allclose(fused, reference, 1e-5, 1e-5), "p=" << p << " output differs by "
-                                                                   << (fused - reference).abs().max().item<float>());
-    const std::vector<at::Tensor> expected{q.grad(), k.grad(), v.grad()};
-    for (int i = 0; i < 3; ++i)
-      BOOST_TEST(torch::allclose(grads[i], expected[i], 1e-4, 1e-5),
-                 "p=" << p << " gradient " << "qkv"[i] << " differs by "
-                      << (grads[i] - expected[i]).abs().max().item<float>());
+      // The same computation with the score matrix materialised and the same mask.
+      auto scores = torch::matmul(q, k.transpose(-2, -1)).masked_fill(key_padding.view({b, 1, 1, s}), -INFINITY);
+      auto attn = torch::softmax(scores, -1);
+      if (p > 0) attn = attn * models::dropout_mask(seed, {b, h, t, s}, p);
+      const auto reference = torch::matmul(attn, v);
+      (reference * upstream).sum().backward();
+      const auto where = [&, t = t, s = s, d = d] { return fmt::format("t={} s={} d={} p={}", t, s, d, p); };
+      BOOST_TEST(torch::allclose(fused, reference, 1e-5, 1e-5),
+                 where() << ": output differs by " << (fused - reference).abs().max().item<float>());
+      const std::vector<at::Tensor> expected{q_base.grad(), k_base.grad(), v_base.grad()};
+      for (int i = 0; i < 3; ++i)
+        BOOST_TEST(torch::allclose(grads[i], expected[i], 1e-4, 1e-5),
+                   where() << ": gradient " << "qkv"[i] << " differs by "
+                           << (grads[i] - expected[i]).abs().max().item<float>());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fused_attention_of_a_sequence_without_keys_is_zero) {
+  torch::manual_seed(12);
+  auto q = torch::randn({2, 2, 5, 4}, torch::requires_grad()), k = torch::randn({2, 2, 6, 4}, torch::requires_grad()),
+       v = torch::randn({2, 2, 6, 4}, torch::requires_grad());
+  auto key_padding = torch::zeros({2, 6}, torch::kBool);
+  key_padding[0].fill_(true);
+  const auto out = models::attention_with_seed(q, k, v, key_padding, 0.1, true, 7);
+  out.sum().backward();
+  BOOST_TEST(out[0].abs().max().item<float>() == 0.0f);
+  BOOST_TEST(out[1].abs().min().item<float>() > 0.0f);
+  for (const auto* x : {&q, &k, &v}) {
+    BOOST_TEST(x->grad()[0].abs().max().item<float>() == 0.0f);
+    BOOST_TEST(std::isfinite(x->grad().sum().item<float>()));
   }
 }

@@ -1,18 +1,28 @@
 // Fused scaled-dot-product attention for CPU floats (kernels.hpp). Per head the
 // model's attention is softmax(q k^T) v with a head size of 13: LibTorch's
-// batched products, softmax and dropout then spend their time writing and
-// reading the [T, S] score matrix of every head, several times per step.
-// Here each query row's scores live in a thread-local buffer only: forward
-// keeps the row's log-sum-exp, backward recomputes the scores (as
-// FlashAttention does), and the dropout mask is recomputed from its seed.
-// Inner loops run over keys, on transposed [D, S] copies of k and v, so that
-// they vectorise; target_clones builds them for AVX-512 and AVX2 too.
+// batched products, softmax and dropout spend their time writing and reading
+// the [T, S] score matrix of every head, several times per step, and products
+// with an inner size of 13 run far below the machine's peak.
+//
+// Here kRows query rows are done at once and their scores live in a thread's
+// buffer only: forward keeps each row's log-sum-exp, backward recomputes the
+// scores (as FlashAttention does) and the dropout mask from its seed. Every
+// product is a register tile (kRows rows times one or two vectors of keys or
+// of head channels), so that each load feeds kRows multiply-adds. Keys after a
+// sequence's last real one are skipped: their weight is exactly 0.
+// q, k and v are read in place through their strides (the model passes views
+// of its projections) and outputs are written in the [B, T, H, D] order that
+// the model reshapes them to: no layout copies around the kernel.
+// Vector code uses GCC's vector extension; target_clones builds it for
+// AVX-512, AVX2 and plain x86-64.
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -29,192 +39,404 @@ namespace {
 #else
 #define AUXGRID_VECTOR_CLONES
 #endif
+#define AUXGRID_INLINE inline __attribute__((always_inline))
 
-// exp(x) for x <= 0 to about 2e-7 relative error (0 below -87), in a form
-// compilers vectorise: 2^k by exponent bits, the rest by a degree-6 polynomial.
-inline float fast_exp(float x) {
-  const float xc = x < -87.0f ? -87.0f : x;  // selects, not branches: the loops stay vectorisable
-  const float k = std::floor(xc * 1.44269504f + 0.5f);  // round(x / ln 2)
-  const float r = xc - k * 0.693145752f - k * 1.42860677e-06f;
-  float p = 1.0f / 720;
+constexpr std::int64_t kLanes = 16;  // floats per vector: one AVX-512 register, two AVX2 ones
+constexpr int kRows = 8;             // query rows per register tile
+constexpr float kInfinity = std::numeric_limits<float>::infinity();
+
+typedef float Vec __attribute__((vector_size(64)));
+typedef std::int32_t IntVec __attribute__((vector_size(64)));
+typedef std::uint32_t UintVec __attribute__((vector_size(64)));
+typedef float UnalignedVec __attribute__((vector_size(64), aligned(4), may_alias));
+
+AUXGRID_INLINE Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
+AUXGRID_INLINE void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
+AUXGRID_INLINE Vec splat(float x) { return Vec{} + x; }
+AUXGRID_INLINE Vec maximum(Vec a, Vec b) { return a > b ? a : b; }
+
+AUXGRID_INLINE float horizontal_sum(Vec v) {
+  float s = 0;
+  for (int i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
+
+AUXGRID_INLINE float horizontal_max(Vec v) {
+  float m = v[0];
+  for (int i = 1; i < kLanes; ++i) m = std::max(m, v[i]);
+  return m;
+}
+
+// The first `lanes` floats of v to dst.
+AUXGRID_INLINE void store_lanes(float* dst, Vec v, std::int64_t lanes) {
+  float tmp[kLanes];
+  store(tmp, v);
+  std::memcpy(dst, tmp, static_cast<std::size_t>(lanes) * sizeof(float));
+}
+
+// exp(x) for x <= 0 to about 2e-7 relative error, exactly 0 below -87 (the
+// padding's -inf gives 0 and no denormals appear): 2^k by exponent bits, the
+// rest by a degree-6 polynomial.
+AUXGRID_INLINE Vec exp_nonpositive(Vec x) {
+  const Vec low = splat(-87.0f), magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+  const Vec xc = x < low ? low : x;
+  const Vec k = (xc * 1.44269504f + magic) - magic;  // round(x / ln 2)
+  const Vec r = xc - k * 0.693145752f - k * 1.42860677e-06f;
+  Vec p = splat(1.0f / 720);
   p = p * r + 1.0f / 120;
   p = p * r + 1.0f / 24;
   p = p * r + 1.0f / 6;
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const float scale = __builtin_bit_cast(float, (static_cast<std::int32_t>(k) + 127) << 23);  // 2^k
-  return x < -87.0f ? 0.0f : p * scale;  // exactly 0 below: no denormals downstream, none for padding's -inf
+  const Vec two_to_k = reinterpret_cast<Vec>((__builtin_convertvector(k, IntVec) + 127) << 23);
+  return x < low ? splat(0.0f) : p * two_to_k;
+}
+
+AUXGRID_INLINE UintVec fmix32(UintVec h) {
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+// DropoutBits::keep (random_bits.hpp) of the 16 elements first .. first + 15.
+AUXGRID_INLINE Vec keep_vector(const DropoutBits& bits, std::uint32_t first) {
+  const UintVec index = UintVec{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first;
+  const UintVec u = fmix32(fmix32(index ^ bits.seed_lo) + bits.seed_hi);
+  return u >= bits.threshold ? splat(bits.scale) : splat(0.0f);
+}
+
+// The rows of one (batch element, head) of a [B, H, N, D] tensor whose D is contiguous.
+struct Rows {
+  float* data;
+  std::int64_t stride;
+  float* operator[](std::int64_t i) const { return data + i * stride; }
+};
+
+struct HeadRows {
+  float* data = nullptr;
+  std::int64_t batch_stride = 0, head_stride = 0, row_stride = 0;
+  explicit HeadRows(const at::Tensor& x)
+      : data(x.data_ptr<float>()), batch_stride(x.stride(0)), head_stride(x.stride(1)), row_stride(x.stride(2)) {}
+  Rows at(std::int64_t b, std::int64_t h) const { return {data + b * batch_stride + h * head_stride, row_stride}; }
+};
+
+struct Shape {
+  std::int64_t batch, heads, queries, keys, d;
+  std::int64_t width() const { return (d + kLanes - 1) / kLanes * kLanes; }  // d in whole vectors
+  std::int64_t padded_keys() const { return (keys + kLanes - 1) / kLanes * kLanes; }
+};
+
+std::int64_t round_to_vectors(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
+// A thread's buffers, reused for every head it does.
+struct Scratch {
+  std::vector<float> kt, vt;            // [D][n] keys and values transposed (n: used keys in whole vectors)
+  std::vector<float> kw, vw, dkw, dvw;  // [S][width] keys, values and their gradients, channels zero-padded
+  std::vector<float> bias;              // [n] 0 for a key, -inf for padding
+  std::vector<float> scores, grads;     // [kRows][n] a tile's scores (then weights) and their gradients
+  std::vector<float> qw, gw;            // [kRows][width] a tile's query and output-gradient rows, zero-padded
+  std::vector<float> zero;              // [width] the rows of a tile past the last query
+  explicit Scratch(const Shape& n)
+      : kt(n.d * n.padded_keys()),
+        vt(n.d * n.padded_keys()),
+        kw(n.keys * n.width()),
+        vw(n.keys * n.width()),
+        dkw(n.keys * n.width()),
+        dvw(n.keys * n.width()),
+        bias(n.padded_keys()),
+        scores(kRows * n.padded_keys()),
+        grads(kRows * n.padded_keys()),
+        qw(kRows * n.width()),
+        gw(kRows * n.width()),
+        zero(n.width()) {}
+};
+
+// Keys 0 .. s-1 of one head as [D][n] (zero past s) and as [S][width] (zero past D).
+void transpose_keys(Rows x, std::int64_t s, std::int64_t d, std::int64_t n, float* xt) {
+  std::fill(xt, xt + d * n, 0.0f);
+  for (std::int64_t j = 0; j < s; ++j)
+    for (std::int64_t c = 0; c < d; ++c) xt[c * n + j] = x[j][c];
+}
+
+void widen_rows(Rows x, std::int64_t s, std::int64_t d, std::int64_t width, float* xw) {
+  for (std::int64_t j = 0; j < s; ++j) {
+    std::memcpy(xw + j * width, x[j], static_cast<std::size_t>(d) * sizeof(float));
+    std::fill(xw + j * width + d, xw + (j + 1) * width, 0.0f);
+  }
+}
+
+// The number of keys up to the last real one of batch element b, and the
+// bias of keys 0 .. n-1: 0 for a key, -inf for padding and past that.
+std::int64_t used_keys(const bool* ignore, std::int64_t keys) {
+  if (!ignore) return keys;
+  std::int64_t s = keys;
+  while (s > 0 && ignore[s - 1]) --s;
+  return s;
+}
+
+void key_bias(const bool* ignore, std::int64_t s, std::int64_t n, float* bias) {
+  for (std::int64_t j = 0; j < n; ++j) bias[j] = j < s && !(ignore && ignore[j]) ? 0.0f : -kInfinity;
+}
+
+// tile[r][j] = x_r . yt[.][j] (+ bias[j]) for the kRows rows x_r and the keys
+// j < n (a multiple of kLanes; yt and tile have rows of n floats). With a
+// bias, row_max[r] gets the maximum of row r.
+template <bool kBias>
+AUXGRID_INLINE void tile_products(const float* const* x, const float* yt, std::int64_t n, std::int64_t d,
+                                  const float* bias, float* tile, float* row_max) {
+  Vec most[kRows];
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r) most[r] = splat(-kInfinity);
+  std::int64_t j = 0;
+  for (; j + 2 * kLanes <= n; j += 2 * kLanes) {  // two vectors of keys
+    Vec a0[kRows], a1[kRows];
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) a0[r] = a1[r] = splat(0.0f);
+    for (std::int64_t c = 0; c < d; ++c) {
+      const Vec y0 = load(yt + c * n + j), y1 = load(yt + c * n + j + kLanes);
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) {
+        const float xr = x[r][c];
+        a0[r] += y0 * xr;
+        a1[r] += y1 * xr;
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      if (kBias) {
+        a0[r] += load(bias + j), a1[r] += load(bias + j + kLanes);
+        most[r] = maximum(most[r], maximum(a0[r], a1[r]));
+      }
+      store(tile + r * n + j, a0[r]);
+      store(tile + r * n + j + kLanes, a1[r]);
+    }
+  }
+  if (j < n) {  // one vector left
+    Vec a[kRows];
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) a[r] = splat(0.0f);
+    for (std::int64_t c = 0; c < d; ++c) {
+      const Vec y = load(yt + c * n + j);
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) a[r] += y * x[r][c];
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      if (kBias) {
+        a[r] += load(bias + j);
+        most[r] = maximum(most[r], a[r]);
+      }
+      store(tile + r * n + j, a[r]);
+    }
+  }
+  if (kBias)
+    for (int r = 0; r < kRows; ++r) row_max[r] = horizontal_max(most[r]);
+}
+
+// The rows of a tile starting at query t0: real rows, then the zero row.
+void tile_rows(Rows x, std::int64_t t0, std::int64_t queries, const float* zero, const float** rows) {
+  for (int r = 0; r < kRows; ++r) rows[r] = t0 + r < queries ? x[t0 + r] : zero;
+}
+
+// The same rows zero-padded to whole vectors.
+void widen_tile(const float* const* rows, std::int64_t d, std::int64_t width, float* out) {
+  for (int r = 0; r < kRows; ++r) {
+    std::memcpy(out + r * width, rows[r], static_cast<std::size_t>(d) * sizeof(float));
+    std::fill(out + r * width + d, out + (r + 1) * width, 0.0f);
+  }
 }
 
 std::atomic<std::uint64_t> flops_done{0};
 
-struct Shape {
-  std::int64_t heads = 0, t = 0, s = 0, d = 0;  // per batch element: heads; per head: queries, keys, width
+struct Forward {
+  Shape n;
+  HeadRows q, k, v, out;
+  float* lse;           // [B, H, T]
+  const bool* ignore;   // [B, S], true = padding, or null
+  const DropoutBits* bits;  // null without dropout
 };
 
-// One head's keys or values [S, D] transposed to [D, stride], the layout the
-// loops want (stride >= S, a multiple of the register block; the rest stays 0).
-void transpose_into(const float* x, std::int64_t s, std::int64_t d, std::int64_t stride, float* out) {
-  for (std::int64_t j = 0; j < s; ++j)
-    for (std::int64_t c = 0; c < d; ++c) out[c * stride + j] = x[j * d + c];
-}
-
-// The reverse: [D, stride] back to [S, D].
-void transpose_back(const float* x, std::int64_t s, std::int64_t d, std::int64_t stride, float* out) {
-  for (std::int64_t j = 0; j < s; ++j)
-    for (std::int64_t c = 0; c < d; ++c) out[j * d + c] = x[c * stride + j];
-}
-
-constexpr std::int64_t kBlock = 16;  // keys per register block (one AVX-512 vector)
-
-// out[j] = sum_c a[c] * y[c][j] for j < s, y of row stride `stride`: a block of
-// keys is summed in registers over c and stored once.
+// One head of one batch element, whose first s keys are used.
 AUXGRID_VECTOR_CLONES
-void project(const float* a, const float* y, std::int64_t s, std::int64_t stride, std::int64_t d, float* out) {
-  for (std::int64_t jb = 0; jb < s; jb += kBlock) {
-    float acc[kBlock] = {};
-    for (std::int64_t c = 0; c < d; ++c) {
-      const float ac = a[c];
-      const float* row = y + c * stride + jb;
-      for (std::int64_t jj = 0; jj < kBlock; ++jj) acc[jj] += ac * row[jj];
+void forward_head(const Forward& f, std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
+  const Shape& n = f.n;
+  const std::int64_t keys = round_to_vectors(s), width = n.width(), head = b * n.heads + h;
+  const Rows q = f.q.at(b, h), out = f.out.at(b, h);
+  float* lse = f.lse + head * n.queries;
+  transpose_keys(f.k.at(b, h), s, n.d, keys, w.kt.data());
+  widen_rows(f.v.at(b, h), s, n.d, width, w.vw.data());
+  key_bias(f.ignore ? f.ignore + b * n.keys : nullptr, s, keys, w.bias.data());
+  float* scores = w.scores.data();
+  for (std::int64_t t0 = 0; t0 < n.queries; t0 += kRows) {
+    const float* rows[kRows];
+    tile_rows(q, t0, n.queries, w.zero.data(), rows);
+    float row_max[kRows], inverse_sum[kRows];
+    tile_products<true>(rows, w.kt.data(), keys, n.d, w.bias.data(), scores, row_max);
+    for (int r = 0; r < kRows; ++r) {  // scores -> exp(score - max) * keep, and the log-sum-exp
+      float* e = scores + r * keys;
+      const Vec most = splat(row_max[r]);
+      Vec sum = splat(0.0f);
+      const auto first = static_cast<std::uint32_t>((head * n.queries + t0 + r) * n.keys);
+      for (std::int64_t j = 0; j < keys; j += kLanes) {
+        Vec x = exp_nonpositive(load(e + j) - most);
+        sum += x;
+        if (f.bits) x *= keep_vector(*f.bits, first + static_cast<std::uint32_t>(j));
+        store(e + j, x);
+      }
+      const float total = horizontal_sum(sum);
+      inverse_sum[r] = 1.0f / total;
+      if (t0 + r < n.queries) lse[t0 + r] = row_max[r] + std::log(total);
     }
-    for (std::int64_t jj = 0; jj < kBlock; ++jj) out[jb + jj] = acc[jj];
-  }
-}
-
-// scores[j] = q . k_j + bias[j] (bias: 0, or -inf for padding and past s;
-// scores and bias hold `stride` floats). Returns the maximum.
-AUXGRID_VECTOR_CLONES
-float row_scores(const float* q, const float* kt, const float* bias, std::int64_t stride, std::int64_t d,
-                 float* scores) {
-  project(q, kt, stride, stride, d, scores);
-  float m = -std::numeric_limits<float>::infinity();
-#pragma omp simd reduction(max : m)
-  for (std::int64_t j = 0; j < stride; ++j) {
-    scores[j] += bias[j];
-    m = m > scores[j] ? m : scores[j];
-  }
-  return m;
-}
-
-// 0 for the keys of batch element b, -inf for its padding and past s.
-void key_bias(const bool* ignore, std::int64_t s, std::int64_t stride, float* bias) {
-  for (std::int64_t j = 0; j < stride; ++j)
-    bias[j] = j < s && !(ignore && ignore[j]) ? 0.0f : -std::numeric_limits<float>::infinity();
-}
-
-// scores <- exp(scores - shift); returns their sum.
-AUXGRID_VECTOR_CLONES
-float exponentiate(float* scores, std::int64_t stride, float shift) {
-  float sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (std::int64_t j = 0; j < stride; ++j) {
-    const float e = fast_exp(scores[j] - shift);
-    scores[j] = e;
-    sum += e;
-  }
-  return sum;
-}
-
-// weights[j] *= keep(j) for the row starting at flat element `first`.
-AUXGRID_VECTOR_CLONES
-void apply_dropout(float* weights, std::int64_t s, const DropoutBits bits, std::uint32_t first) {
-  for (std::int64_t j = 0; j < s; ++j) weights[j] *= bits.keep(first + static_cast<std::uint32_t>(j));
-}
-
-// out[c] = sum_j w[j] * vt[c][j]
-AUXGRID_VECTOR_CLONES
-void weighted_sum(const float* w, const float* vt, std::int64_t s, std::int64_t stride, std::int64_t d, float* out) {
-  for (std::int64_t c = 0; c < d; ++c) {
-    const float* v = vt + c * stride;
-    float acc = 0;
-#pragma omp simd reduction(+ : acc)
-    for (std::int64_t j = 0; j < s; ++j) acc += w[j] * v[j];
-    out[c] = acc;
-  }
-}
-
-// The backward of one query row, given its recomputed probabilities p (before
-// dropout): accumulates dK^T and dV^T, writes dq.
-AUXGRID_VECTOR_CLONES
-void row_backward(const float* q, const float* kt, const float* vt, const float* dout, float delta, const float* p,
-                  float* dp, float* scratch, const DropoutBits* bits, std::uint32_t first, std::int64_t s,
-                  std::int64_t stride, std::int64_t d, float* dq, float* dkt, float* dvt) {
-  // dp_j = dout . v_j (the gradient of the dropped-out weight), then through dropout.
-  project(dout, vt, s, stride, d, dp);
-  // dV accumulates the weights after dropout (p * keep); dp goes back through dropout.
-  if (bits) {
-    const DropoutBits b = *bits;
-    for (std::int64_t j = 0; j < s; ++j) {
-      const float keep = b.keep(first + static_cast<std::uint32_t>(j));
-      dp[j] *= keep;
-      scratch[j] = p[j] * keep;
+    for (std::int64_t c0 = 0; c0 < width; c0 += kLanes) {  // out_r = sum_j weight_rj v_j / sum_r
+      Vec acc[kRows];
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) acc[r] = splat(0.0f);
+      for (std::int64_t j = 0; j < s; ++j) {
+        const Vec vj = load(w.vw.data() + j * width + c0);
+#pragma GCC unroll 8
+        for (int r = 0; r < kRows; ++r) acc[r] += vj * scores[r * keys + j];
+      }
+      for (int r = 0; r < kRows && t0 + r < n.queries; ++r)
+        store_lanes(out[t0 + r] + c0, acc[r] * inverse_sum[r], std::min(kLanes, n.d - c0));
     }
-  } else {
-    for (std::int64_t j = 0; j < s; ++j) scratch[j] = p[j];
-  }
-  for (std::int64_t c = 0; c < d; ++c) {
-    const float g = dout[c];
-    float* dv = dvt + c * stride;
-    for (std::int64_t j = 0; j < s; ++j) dv[j] += scratch[j] * g;
-  }
-  // Softmax: ds_j = p_j (dp_j - delta), delta = dout . out.
-  for (std::int64_t j = 0; j < s; ++j) dp[j] = p[j] * (dp[j] - delta);
-  for (std::int64_t c = 0; c < d; ++c) {
-    const float* k = kt + c * stride;
-    float* dk = dkt + c * stride;
-    const float qc = q[c];
-    float acc = 0;
-#pragma omp simd reduction(+ : acc)
-    for (std::int64_t j = 0; j < s; ++j) {
-      acc += dp[j] * k[j];
-      dk[j] += dp[j] * qc;
-    }
-    dq[c] = acc;
   }
 }
+
+struct Backward {
+  Shape n;
+  HeadRows q, k, v, out, dout, dq, dk, dv;
+  const float* lse;
+  const bool* ignore;
+  const DropoutBits* bits;
+};
+
+AUXGRID_VECTOR_CLONES
+void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
+  const Shape& n = g.n;
+  const std::int64_t keys = round_to_vectors(s), width = n.width(), head = b * n.heads + h;
+  const Rows q = g.q.at(b, h), out = g.out.at(b, h), dout = g.dout.at(b, h), dq = g.dq.at(b, h);
+  const float* lse = g.lse + head * n.queries;
+  const Rows k = g.k.at(b, h), v = g.v.at(b, h);
+  transpose_keys(k, s, n.d, keys, w.kt.data());
+  transpose_keys(v, s, n.d, keys, w.vt.data());
+  widen_rows(k, s, n.d, width, w.kw.data());
+  std::fill(w.dkw.begin(), w.dkw.begin() + s * width, 0.0f);
+  std::fill(w.dvw.begin(), w.dvw.begin() + s * width, 0.0f);
+  key_bias(g.ignore ? g.ignore + b * n.keys : nullptr, s, keys, w.bias.data());
+  float *weights = w.scores.data(), *grads = w.grads.data();
+  for (std::int64_t t0 = 0; t0 < n.queries; t0 += kRows) {
+    const float *q_rows[kRows], *g_rows[kRows];
+    tile_rows(q, t0, n.queries, w.zero.data(), q_rows);
+    tile_rows(dout, t0, n.queries, w.zero.data(), g_rows);
+    float row_lse[kRows], delta[kRows], unused[kRows];
+    for (int r = 0; r < kRows; ++r) {  // delta_r = dout_r . out_r; rows past the end get weight 0
+      const bool real = t0 + r < n.queries;
+      row_lse[r] = real ? lse[t0 + r] : kInfinity;
+      delta[r] = 0;
+      for (std::int64_t c = 0; real && c < n.d; ++c) delta[r] += g_rows[r][c] * out[t0 + r][c];
+    }
+    tile_products<true>(q_rows, w.kt.data(), keys, n.d, w.bias.data(), weights, unused);
+    tile_products<false>(g_rows, w.vt.data(), keys, n.d, nullptr, grads, nullptr);
+    for (int r = 0; r < kRows; ++r) {  // weights after dropout, and the scores' gradients
+      const auto first = static_cast<std::uint32_t>((head * n.queries + t0 + r) * n.keys);
+      const Vec lse_r = splat(row_lse[r]), delta_r = splat(delta[r]);
+      for (std::int64_t j = 0; j < keys; j += kLanes) {
+        const Vec p = exp_nonpositive(load(weights + r * keys + j) - lse_r);
+        Vec dp = load(grads + r * keys + j), kept = p;
+        if (g.bits) {
+          const Vec keep = keep_vector(*g.bits, first + static_cast<std::uint32_t>(j));
+          kept = p * keep, dp = dp * keep;
+        }
+        store(weights + r * keys + j, kept);
+        store(grads + r * keys + j, p * (dp - delta_r));
+      }
+    }
+    widen_tile(q_rows, n.d, width, w.qw.data());
+    widen_tile(g_rows, n.d, width, w.gw.data());
+    for (std::int64_t c0 = 0; c0 < width; c0 += kLanes) {
+      // dv_j += sum_r weight_rj dout_r; dk_j += sum_r ds_rj q_r; dq_r = sum_j ds_rj k_j
+      Vec qr[kRows], gr[kRows], dqr[kRows];
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) {
+        qr[r] = load(w.qw.data() + r * width + c0);
+        gr[r] = load(w.gw.data() + r * width + c0);
+        dqr[r] = splat(0.0f);
+      }
+      for (std::int64_t j = 0; j < s; ++j) {
+        float *dkj = w.dkw.data() + j * width + c0, *dvj = w.dvw.data() + j * width + c0;
+        const Vec kj = load(w.kw.data() + j * width + c0);
+        Vec dk = load(dkj), dv = load(dvj);
+#pragma GCC unroll 8
+        for (int r = 0; r < kRows; ++r) {
+          const float ds = grads[r * keys + j];
+          dv += gr[r] * weights[r * keys + j];
+          dk += qr[r] * ds;
+          dqr[r] += kj * ds;
+        }
+        store(dkj, dk);
+        store(dvj, dv);
+      }
+      for (int r = 0; r < kRows && t0 + r < n.queries; ++r)
+        store_lanes(dq[t0 + r] + c0, dqr[r], std::min(kLanes, n.d - c0));
+    }
+  }
+  const Rows dk = g.dk.at(b, h), dv = g.dv.at(b, h);
+  for (std::int64_t j = 0; j < n.keys; ++j) {
+    if (j < s) {
+      std::memcpy(dk[j], w.dkw.data() + j * width, static_cast<std::size_t>(n.d) * sizeof(float));
+      std::memcpy(dv[j], w.dvw.data() + j * width, static_cast<std::size_t>(n.d) * sizeof(float));
+    } else {
+      std::fill(dk[j], dk[j] + n.d, 0.0f);
+      std::fill(dv[j], dv[j] + n.d, 0.0f);
+    }
+  }
+}
+
+// [B, H, N, D] laid out as [B, N, H, D]: the order the model reshapes attention's output to.
+at::Tensor empty_heads_inside(const at::Tensor& like, std::int64_t rows) {
+  const auto b = like.size(0), h = like.size(1), d = like.size(3);
+  return at::empty_strided({b, h, rows, d}, {rows * h * d, d, h * d, 1}, like.options());
+}
+
+// Inner dimension contiguous, as the kernels read rows.
+at::Tensor unit_stride_rows(const at::Tensor& x) { return x.stride(3) == 1 ? x : x.contiguous(); }
 
 class FusedAttention : public torch::autograd::Function<FusedAttention> {
  public:
   // q [B, H, T, D] (scaled), k and v [B, H, S, D], key_padding [B, S] (true = ignore) or empty.
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
                             const at::Tensor& v_in, const at::Tensor& key_padding, double p, std::int64_t seed) {
-    const auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
-    const Shape n{q.size(1), q.size(2), k.size(2), q.size(3)};
-    const auto heads_total = q.size(0) * n.heads;
-    const std::int64_t stride = (n.s + kBlock - 1) / kBlock * kBlock;
-    auto out = at::empty_like(q);
-    auto lse = at::empty({q.size(0), n.heads, n.t}, q.options());
+    const auto q = unit_stride_rows(q_in), k = unit_stride_rows(k_in), v = unit_stride_rows(v_in);
     const auto padding = key_padding.contiguous();
+    const Shape n{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
+    auto out = empty_heads_inside(q, n.queries);
+    auto lse = at::empty({n.batch, n.heads, n.queries}, q.options());
     const DropoutBits bits(static_cast<std::uint64_t>(seed), p);
-    const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
-    float *op = out.data_ptr<float>(), *lp = lse.data_ptr<float>();
-    const bool* ignore_all = padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr;
-    at::parallel_for(0, heads_total, 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> kt(n.d * stride), vt(n.d * stride), scores(stride), bias(stride);
-      for (std::int64_t bh = begin; bh < end; ++bh) {
-        transpose_into(kp + bh * n.s * n.d, n.s, n.d, stride, kt.data());
-        transpose_into(vp + bh * n.s * n.d, n.s, n.d, stride, vt.data());
-        key_bias(ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr, n.s, stride, bias.data());
-        for (std::int64_t t = 0; t < n.t; ++t) {
-          const float m = row_scores(qp + (bh * n.t + t) * n.d, kt.data(), bias.data(), stride, n.d, scores.data());
-          float* o = op + (bh * n.t + t) * n.d;
-          if (m == -std::numeric_limits<float>::infinity()) {  // every key is padding: no attention
-            std::fill(o, o + n.d, 0.0f);
-            lp[bh * n.t + t] = std::numeric_limits<float>::infinity();
-            continue;
-          }
-          const float sum = exponentiate(scores.data(), stride, m);
-          const float inv = 1.0f / sum;
-          for (std::int64_t j = 0; j < n.s; ++j) scores[j] *= inv;
-          if (p > 0) apply_dropout(scores.data(), n.s, bits, static_cast<std::uint32_t>((bh * n.t + t) * n.s));
-          weighted_sum(scores.data(), vt.data(), n.s, stride, n.d, o);
-          lp[bh * n.t + t] = m + std::log(sum);
+    const Forward f{n,         HeadRows(q),
+                    HeadRows(k), HeadRows(v),
+                    HeadRows(out), lse.data_ptr<float>(),
+                    padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr, p > 0 ? &bits : nullptr};
+    std::atomic<std::uint64_t> flops{0};
+    at::parallel_for(0, n.batch * n.heads, 1, [&](std::int64_t begin, std::int64_t end) {
+      Scratch scratch(n);
+      for (std::int64_t i = begin; i < end; ++i) {
+        const auto b = i / n.heads, h = i % n.heads;
+        const auto s = used_keys(f.ignore ? f.ignore + b * n.keys : nullptr, n.keys);
+        if (s > 0) {
+          forward_head(f, b, h, s, scratch);
+          flops += static_cast<std::uint64_t>(4 * n.queries * s * n.d);
+          continue;
         }
+        const Rows o = f.out.at(b, h);  // no keys at all: no attention
+        for (std::int64_t t = 0; t < n.queries; ++t) std::fill(o[t], o[t] + n.d, 0.0f);
+        std::fill(f.lse + i * n.queries, f.lse + (i + 1) * n.queries, kInfinity);
       }
     });
-    flops_done += static_cast<std::uint64_t>(4 * heads_total * n.t * n.s * n.d);
+    flops_done += flops;
     ctx->save_for_backward({q, k, v, out, lse, padding});
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = seed;
@@ -227,45 +449,39 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &lse = saved[4], &padding = saved[5];
     const double p = ctx->saved_data["p"].toDouble();
     const DropoutBits bits(static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()), p);
-    const auto dout = grads[0].contiguous();
-    const Shape n{q.size(1), q.size(2), k.size(2), q.size(3)};
-    const auto heads_total = q.size(0) * n.heads;
-    const std::int64_t stride = (n.s + kBlock - 1) / kBlock * kBlock;
-    auto dq = at::empty_like(q), dk = at::empty_like(k), dv = at::empty_like(v);
-    const float *qp = q.data_ptr<float>(), *kp = k.data_ptr<float>(), *vp = v.data_ptr<float>();
-    const float *op = out.data_ptr<float>(), *lp = lse.data_ptr<float>(), *gp = dout.data_ptr<float>();
-    float *dqp = dq.data_ptr<float>(), *dkp = dk.data_ptr<float>(), *dvp = dv.data_ptr<float>();
-    const bool* ignore_all = padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr;
-    at::parallel_for(0, heads_total, 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> kt(n.d * stride), vt(n.d * stride), dkt(n.d * stride), dvt(n.d * stride), probs(stride),
-          dp(stride), scratch(stride), bias(stride);
-      for (std::int64_t bh = begin; bh < end; ++bh) {
-        transpose_into(kp + bh * n.s * n.d, n.s, n.d, stride, kt.data());
-        transpose_into(vp + bh * n.s * n.d, n.s, n.d, stride, vt.data());
-        std::fill(dkt.begin(), dkt.end(), 0.0f);
-        std::fill(dvt.begin(), dvt.end(), 0.0f);
-        key_bias(ignore_all ? ignore_all + (bh / n.heads) * n.s : nullptr, n.s, stride, bias.data());
-        for (std::int64_t t = 0; t < n.t; ++t) {
-          const auto row = bh * n.t + t;
-          float* dqr = dqp + row * n.d;
-          const float l = lp[row];
-          if (std::isinf(l)) {  // a row without keys had no output
-            std::fill(dqr, dqr + n.d, 0.0f);
-            continue;
-          }
-          row_scores(qp + row * n.d, kt.data(), bias.data(), stride, n.d, probs.data());
-          exponentiate(probs.data(), stride, l);  // the softmax probabilities, exp(s - lse)
-          float delta = 0;
-          for (std::int64_t c = 0; c < n.d; ++c) delta += gp[row * n.d + c] * op[row * n.d + c];
-          row_backward(qp + row * n.d, kt.data(), vt.data(), gp + row * n.d, delta, probs.data(), dp.data(),
-                       scratch.data(), p > 0 ? &bits : nullptr, static_cast<std::uint32_t>(row * n.s), n.s, stride,
-                       n.d, dqr, dkt.data(), dvt.data());
+    const auto dout = unit_stride_rows(grads[0]);
+    const Shape n{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
+    auto dq = empty_heads_inside(q, n.queries), dk = empty_heads_inside(k, n.keys), dv = empty_heads_inside(v, n.keys);
+    const Backward g{n,
+                     HeadRows(q),
+                     HeadRows(k),
+                     HeadRows(v),
+                     HeadRows(out),
+                     HeadRows(dout),
+                     HeadRows(dq),
+                     HeadRows(dk),
+                     HeadRows(dv),
+                     lse.data_ptr<float>(),
+                     padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr,
+                     p > 0 ? &bits : nullptr};
+    std::atomic<std::uint64_t> flops{0};
+    at::parallel_for(0, n.batch * n.heads, 1, [&](std::int64_t begin, std::int64_t end) {
+      Scratch scratch(n);
+      for (std::int64_t i = begin; i < end; ++i) {
+        const auto b = i / n.heads, h = i % n.heads;
+        const auto s = used_keys(g.ignore ? g.ignore + b * n.keys : nullptr, n.keys);
+        if (s > 0) {
+          backward_head(g, b, h, s, scratch);
+          flops += static_cast<std::uint64_t>(8 * n.queries * s * n.d);
+          continue;
         }
-        transpose_back(dkt.data(), n.s, n.d, stride, dkp + bh * n.s * n.d);
-        transpose_back(dvt.data(), n.s, n.d, stride, dvp + bh * n.s * n.d);
+        for (const auto& [x, rows] : {std::pair{g.dq, n.queries}, {g.dk, n.keys}, {g.dv, n.keys}}) {
+          const Rows r = x.at(b, h);
+          for (std::int64_t t = 0; t < rows; ++t) std::fill(r[t], r[t] + n.d, 0.0f);
+        }
       }
     });
-    flops_done += static_cast<std::uint64_t>(8 * heads_total * n.t * n.s * n.d);
+    flops_done += flops;
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
