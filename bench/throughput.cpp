@@ -241,23 +241,21 @@ int main(int argc, char** argv) {
         const std::vector<data::Batch>* batches;
         bool train;
       };
-      if (o.profile) {
-        for (auto k : {models::Kernels::plain, models::Kernels::fast}) {
-          models::set_kernels(k);
-          train_step(padded.front());
-          fmt::print("{} kernels, {} padded batch of {}:\n", k == models::Kernels::fast ? "fast" : "plain", name,
-                     o.batch);
-          print_profile([&] { train_step(padded.front()); });
-        }
-        continue;
-      }
       double plain = 0;
+      if (o.profile) fmt::print("\n");
       for (const Variant& v : {Variant{"plain padded", models::Kernels::plain, &padded, true},
                                Variant{"fast padded", models::Kernels::fast, &padded, true},
                                Variant{"fast buckets", models::Kernels::fast, &bucketed, true},
                                Variant{"eval buckets", models::Kernels::fast, &bucketed, false}}) {
         if (std::find(o.variants.begin(), o.variants.end(), v.label) == o.variants.end()) continue;
         models::set_kernels(v.kernels);
+        if (o.profile) {
+          if (!v.train) continue;
+          for (int i = 0; i < std::max(o.warmup, 1); ++i) train_step(v.batches->front());
+          fmt::print("{}, {} batch of {}:\n", v.label, name, o.batch);
+          print_profile([&] { train_step(v.batches->front()); });
+          continue;
+        }
         const Measure m = measure(*v.batches, v.train ? train_step : eval_step, o);
         if (v.kernels == models::Kernels::plain) plain = m.samples_per_s;
         fmt::print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.0f} % | {} |\n", name, corpus, v.label,

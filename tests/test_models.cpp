@@ -226,6 +226,23 @@ BOOST_AUTO_TEST_CASE(fast_dropout_keeps_one_minus_p_scaled_and_follows_torch_see
   BOOST_TEST(w.grad().equal(out.detach()));
 }
 
+BOOST_AUTO_TEST_CASE(fused_relu_dropout_equals_relu_then_dropout_with_its_gradient) {
+  KernelsGuard guard;
+  models::set_kernels(models::Kernels::fast);
+  const auto x0 = torch::randn({37, 41}), upstream = torch::randn({37, 41});
+  auto fused_x = x0.clone().requires_grad_(), separate_x = x0.clone().requires_grad_();
+  torch::manual_seed(5);
+  const auto fused = models::relu_dropout(fused_x, 0.3, true);
+  torch::manual_seed(5);
+  const auto separate = models::dropout(torch::relu(separate_x), 0.3, true);
+  BOOST_TEST(fused.equal(separate));
+  BOOST_TEST(fused.eq(0).sum().item<std::int64_t>() > x0.le(0).sum().item<std::int64_t>());  // dropout did drop
+  (fused * upstream).sum().backward();
+  (separate * upstream).sum().backward();
+  BOOST_TEST(fused_x.grad().equal(separate_x.grad()));
+  BOOST_TEST(models::relu_dropout(x0, 0.3, false).equal(torch::relu(x0)));  // eval: relu only
+}
+
 BOOST_AUTO_TEST_CASE(fast_and_plain_kernels_compute_the_same_model) {
   KernelsGuard guard;
   const auto corpus = tiny_corpus();

@@ -16,6 +16,7 @@
 // Vector code uses GCC's vector extension; target_clones builds it for
 // AVX-512, AVX2 and plain x86-64.
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/torch.h>
 
@@ -402,6 +403,27 @@ at::Tensor empty_heads_inside(const at::Tensor& like, std::int64_t rows) {
   return at::empty_strided({b, h, rows, d}, {rows * h * d, d, h * d, 1}, like.options());
 }
 
+// work(b, h, s, scratch) for every head, where s is the number of keys of
+// batch element b up to its last real one: longest first, each thread taking
+// the next head when it is done (lengths differ, so fixed shares would not balance).
+template <class Work>
+std::uint64_t for_each_head(const Shape& n, const bool* ignore, const Work& work) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> order;  // (keys, batch element)
+  for (std::int64_t b = 0; b < n.batch; ++b) order.emplace_back(used_keys(ignore ? ignore + b * n.keys : nullptr, n.keys), b);
+  std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
+  std::atomic<std::int64_t> next{0};
+  at::parallel_for(0, at::get_num_threads(), 1, [&](std::int64_t, std::int64_t) {
+    Scratch scratch(n);
+    for (std::int64_t i = next++; i < n.batch * n.heads; i = next++) {
+      const auto [s, b] = order[i / n.heads];
+      work(b, i % n.heads, s, scratch);
+    }
+  });
+  std::uint64_t products = 0;  // query-key pairs
+  for (const auto& [s, b] : order) products += static_cast<std::uint64_t>(n.heads * n.queries * s);
+  return products;
+}
+
 // Inner dimension contiguous, as the kernels read rows.
 at::Tensor unit_stride_rows(const at::Tensor& x) { return x.stride(3) == 1 ? x : x.contiguous(); }
 
@@ -410,6 +432,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
   // q [B, H, T, D] (scaled), k and v [B, H, S, D], key_padding [B, S] (true = ignore) or empty.
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
                             const at::Tensor& v_in, const at::Tensor& key_padding, double p, std::int64_t seed) {
+    RECORD_FUNCTION("auxgrid::attention", c10::ArrayRef<const c10::IValue>{});  // for profilers (bench --profile)
     const auto q = unit_stride_rows(q_in), k = unit_stride_rows(k_in), v = unit_stride_rows(v_in);
     const auto padding = key_padding.contiguous();
     const Shape n{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
@@ -420,23 +443,13 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
                     HeadRows(k), HeadRows(v),
                     HeadRows(out), lse.data_ptr<float>(),
                     padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr, p > 0 ? &bits : nullptr};
-    std::atomic<std::uint64_t> flops{0};
-    at::parallel_for(0, n.batch * n.heads, 1, [&](std::int64_t begin, std::int64_t end) {
-      Scratch scratch(n);
-      for (std::int64_t i = begin; i < end; ++i) {
-        const auto b = i / n.heads, h = i % n.heads;
-        const auto s = used_keys(f.ignore ? f.ignore + b * n.keys : nullptr, n.keys);
-        if (s > 0) {
-          forward_head(f, b, h, s, scratch);
-          flops += static_cast<std::uint64_t>(4 * n.queries * s * n.d);
-          continue;
-        }
-        const Rows o = f.out.at(b, h);  // no keys at all: no attention
-        for (std::int64_t t = 0; t < n.queries; ++t) std::fill(o[t], o[t] + n.d, 0.0f);
-        std::fill(f.lse + i * n.queries, f.lse + (i + 1) * n.queries, kInfinity);
-      }
+    const auto pairs = for_each_head(n, f.ignore, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
+      if (s > 0) return forward_head(f, b, h, s, w);
+      const Rows o = f.out.at(b, h);  // no keys at all: no attention
+      for (std::int64_t t = 0; t < n.queries; ++t) std::fill(o[t], o[t] + n.d, 0.0f);
+      std::fill(f.lse + (b * n.heads + h) * n.queries, f.lse + (b * n.heads + h + 1) * n.queries, kInfinity);
     });
-    flops_done += flops;
+    flops_done += 4 * pairs * static_cast<std::uint64_t>(n.d);
     ctx->save_for_backward({q, k, v, out, lse, padding});
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = seed;
@@ -464,24 +477,14 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
                      lse.data_ptr<float>(),
                      padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr,
                      p > 0 ? &bits : nullptr};
-    std::atomic<std::uint64_t> flops{0};
-    at::parallel_for(0, n.batch * n.heads, 1, [&](std::int64_t begin, std::int64_t end) {
-      Scratch scratch(n);
-      for (std::int64_t i = begin; i < end; ++i) {
-        const auto b = i / n.heads, h = i % n.heads;
-        const auto s = used_keys(g.ignore ? g.ignore + b * n.keys : nullptr, n.keys);
-        if (s > 0) {
-          backward_head(g, b, h, s, scratch);
-          flops += static_cast<std::uint64_t>(8 * n.queries * s * n.d);
-          continue;
-        }
-        for (const auto& [x, rows] : {std::pair{g.dq, n.queries}, {g.dk, n.keys}, {g.dv, n.keys}}) {
-          const Rows r = x.at(b, h);
-          for (std::int64_t t = 0; t < rows; ++t) std::fill(r[t], r[t] + n.d, 0.0f);
-        }
+    const auto pairs = for_each_head(n, g.ignore, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
+      if (s > 0) return backward_head(g, b, h, s, w);
+      for (const auto& [x, rows] : {std::pair{g.dq, n.queries}, {g.dk, n.keys}, {g.dv, n.keys}}) {
+        const Rows r = x.at(b, h);  // no keys at all: no gradient
+        for (std::int64_t t = 0; t < rows; ++t) std::fill(r[t], r[t] + n.d, 0.0f);
       }
     });
-    flops_done += flops;
+    flops_done += 8 * pairs * static_cast<std::uint64_t>(n.d);
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };

@@ -138,7 +138,7 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, 
   auto q = ln0_(x);
   auto attended = attention_(q, kv.defined() ? ln0_(kv) : q, key_padding);
   auto h = residual(x, attended);
-  auto ff = models::dropout(torch::relu(fc1_(ln1_(h))), options_.relu_dropout(), is_training());
+  auto ff = models::relu_dropout(fc1_(ln1_(h)), options_.relu_dropout(), is_training());
   return residual(h, fc2_(ff));
 }
 
@@ -180,7 +180,7 @@ at::Tensor ResidualHeadImpl::forward(const at::Tensor& h) {
   for (std::size_t i = 0; i < n; ++i) {
     x = layers_[i]->as<torch::nn::Linear>()->forward(x);
     if (i + 1 < n)
-      x = models::dropout(torch::relu(x), options_.dropout(), is_training());
+      x = models::relu_dropout(x, options_.dropout(), is_training());
   }
   return out_(h + x);
 }

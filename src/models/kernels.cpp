@@ -4,9 +4,11 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/relu.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <atomic>
@@ -45,6 +47,19 @@ void masked_copy(const float* x, float* out, std::int64_t begin, std::int64_t en
   for (std::int64_t i = begin; i < end; ++i) out[i] = x[i] * bits.keep(static_cast<std::uint32_t>(i));
 }
 
+// out[i] = max(x[i], 0) * keep(i): relu and dropout in one pass.
+AUXGRID_VECTOR_CLONES
+void relu_masked_copy(const float* x, float* out, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
+  for (std::int64_t i = begin; i < end; ++i) out[i] = (x[i] > 0.0f ? x[i] : 0.0f) * bits.keep(static_cast<std::uint32_t>(i));
+}
+
+// The gradient of relu-then-dropout from its output alone: an element passed
+// both (y > 0) or it did not.
+AUXGRID_VECTOR_CLONES
+void relu_dropout_grad(const float* y, const float* dy, float* dx, std::int64_t begin, std::int64_t end, float scale) {
+  for (std::int64_t i = begin; i < end; ++i) dx[i] = y[i] > 0.0f ? dy[i] * scale : 0.0f;
+}
+
 at::Tensor apply_mask(const at::Tensor& x, const DropoutBits& bits) {
   const auto in = x.contiguous();
   auto out = at::empty_like(in);
@@ -59,6 +74,7 @@ at::Tensor apply_mask(const at::Tensor& x, const DropoutBits& bits) {
 class Dropout : public torch::autograd::Function<Dropout> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, double p, std::int64_t seed) {
+    RECORD_FUNCTION("auxgrid::dropout", c10::ArrayRef<const c10::IValue>{});  // for profilers (bench --profile)
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = seed;
     return apply_mask(x, DropoutBits(static_cast<std::uint64_t>(seed), p));
@@ -67,6 +83,38 @@ class Dropout : public torch::autograd::Function<Dropout> {
                                                  torch::autograd::variable_list grads) {
     const DropoutBits bits(static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()), ctx->saved_data["p"].toDouble());
     return {apply_mask(grads[0], bits), at::Tensor(), at::Tensor()};
+  }
+};
+
+// relu then dropout, saving only the output (which the next layer keeps anyway).
+class ReluDropout : public torch::autograd::Function<ReluDropout> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x_in, double p,
+                            std::int64_t seed) {
+    RECORD_FUNCTION("auxgrid::relu_dropout", c10::ArrayRef<const c10::IValue>{});
+    const auto x = x_in.contiguous();
+    auto y = at::empty_like(x);
+    const DropoutBits bits(static_cast<std::uint64_t>(seed), p);
+    const float* src = x.data_ptr<float>();
+    float* dst = y.data_ptr<float>();
+    at::parallel_for(0, x.numel(), 1 << 14,
+                     [&](std::int64_t begin, std::int64_t end) { relu_masked_copy(src, dst, begin, end, bits); });
+    ctx->save_for_backward({y});
+    ctx->saved_data["scale"] = static_cast<double>(bits.scale);
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto y = ctx->get_saved_variables()[0];
+    const auto dy = grads[0].contiguous();
+    auto dx = at::empty_like(y);
+    const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const float *yp = y.data_ptr<float>(), *dyp = dy.data_ptr<float>();
+    float* dxp = dx.data_ptr<float>();
+    at::parallel_for(0, y.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+      relu_dropout_grad(yp, dyp, dxp, begin, end, scale);
+    });
+    return {dx, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -96,6 +144,12 @@ at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   if (kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat)
     return at::dropout(x, p, training);
   return Dropout::apply(x, p, static_cast<std::int64_t>(draw_seed()));
+}
+
+at::Tensor relu_dropout(const at::Tensor& x, double p, bool training) {
+  if (!training || p <= 0 || kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat)
+    return models::dropout(at::relu(x), p, training);
+  return ReluDropout::apply(x, p, static_cast<std::int64_t>(draw_seed()));
 }
 
 }  // namespace auxgrid::models

@@ -25,6 +25,9 @@ void set_kernels(Kernels k);
 // (so torch::manual_seed and its saved state reproduce it); the same
 // Bernoulli(1 - p) distribution as torch::dropout, not the same draws.
 at::Tensor dropout(const at::Tensor& x, double p, bool training);
+// dropout(relu(x), p, training), fused on CPU floats: one pass forward, and a
+// backward that needs only the output (the same mask as dropout() draws).
+at::Tensor relu_dropout(const at::Tensor& x, double p, bool training);
 
 // softmax(q k^T, padding masked) with dropout p on the weights, times v.
 // q [B, H, T, D] (already scaled), k and v [B, H, S, D]; key_padding [B, S],
