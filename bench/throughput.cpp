@@ -23,7 +23,9 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <limits>
 #include <functional>
 #include <map>
 #include <random>
@@ -94,8 +96,12 @@ double matmul_ceiling_gflops() {
   return best;
 }
 
-// Matrix-product FLOPs of fn: LibTorch's, counted by its profiler, and the fused attention's (not timed).
-double matmul_flops(const std::function<void()>& fn) {
+// The (m, k, n) of LibTorch's matrix products in a step, with how often each occurs.
+using GemmShapes = std::map<std::array<std::int64_t, 3>, int>;
+
+// Matrix-product FLOPs of fn: LibTorch's, counted by its profiler, and the
+// fused attention's (not timed); with `shapes`, LibTorch's products' shapes.
+double matmul_flops(const std::function<void()>& fn, GemmShapes* shapes = nullptr) {
   namespace prof = torch::autograd::profiler;
   using torch::profiler::impl::ProfilerConfig;
   using torch::profiler::impl::ProfilerState;
@@ -108,8 +114,34 @@ double matmul_flops(const std::function<void()>& fn) {
     for (auto& e : events) {
       const std::string name = e.name();
       if (name == "aten::mm" || name == "aten::addmm" || name == "aten::bmm") flops += static_cast<double>(e.flops());
+      const auto in = e.shapes();  // mm: a, b; addmm: bias, a, b
+      if (shapes && (name == "aten::mm" || name == "aten::addmm") && in.size() >= 2) {
+        const auto &a = in[in.size() - 2], &b = in[in.size() - 1];
+        if (a.size() == 2 && b.size() == 2) ++(*shapes)[{a[0], a[1], b[1]}];
+      }
     }
   return flops;
+}
+
+// How fast those products run on their own, each shape timed alone (best of
+// 3, operands in row-major order): the rate a step made of nothing but them
+// would reach, an upper bound on a real step's.
+double gemm_shapes_gflops(const GemmShapes& shapes) {
+  double flops = 0, seconds = 0;
+  for (const auto& [mkn, count] : shapes) {
+    const auto [m, k, n] = mkn;
+    const auto a = torch::randn({m, k}), b = torch::randn({k, n});
+    auto c = torch::empty({m, n});
+    double best = std::numeric_limits<double>::infinity();
+    for (int i = 0; i < 3; ++i) {
+      const auto start = Clock::now();
+      torch::mm_out(c, a, b);
+      best = std::min(best, seconds_since(start));
+    }
+    flops += 2.0 * static_cast<double>(m * k * n) * count;
+    seconds += best * count;
+  }
+  return flops / seconds / 1e9;
 }
 
 // --profile: where one call of fn spends its time, by LibTorch operator
@@ -189,6 +221,7 @@ int main(int argc, char** argv) {
   const double ceiling = matmul_ceiling_gflops();
   fmt::print("LibTorch {}, {} threads; matrix-product ceiling (sgemm 2048^3, best of 5): {:.1f} GFLOP/s\n\n",
              TORCH_VERSION, torch::get_num_threads(), ceiling);
+  std::vector<std::string> bounds;  // per model and corpus: the rate its own products reach alone
   fmt::print("| model | corpus | variant | samples/s | s/step | GFLOP/s | % of ceiling | x plain padded |\n");
   fmt::print("|---|---|---|---:|---:|---:|---:|---:|\n");
 
@@ -263,7 +296,16 @@ int main(int argc, char** argv) {
                    v.train && plain > 0 ? fmt::format("{:.2f}", m.samples_per_s / plain) : "");
         std::fflush(stdout);
       }
+      if (o.profile) continue;
+      GemmShapes shapes;
+      models::set_kernels(models::Kernels::fast);
+      matmul_flops([&] { train_step(padded.front()); }, &shapes);
+      const double bound = gemm_shapes_gflops(shapes);
+      bounds.push_back(fmt::format("{} on {}: its {} matrix-product shapes, timed alone, run at {:.1f} GFLOP/s = {:.0f} % "
+                                   "of the ceiling",
+                                   name, corpus, shapes.size(), bound, 100 * bound / ceiling));
     }
   }
+  for (const auto& line : bounds) fmt::print("{}{}\n", &line == &bounds.front() ? "\n" : "", line);
   return 0;
 }
