@@ -404,24 +404,25 @@ at::Tensor empty_heads_inside(const at::Tensor& like, std::int64_t rows) {
 }
 
 // work(b, h, s, scratch) for every head, where s is the number of keys of
-// batch element b up to its last real one: longest first, each thread taking
-// the next head when it is done (lengths differ, so fixed shares would not balance).
+// batch element b up to its last real one. A thread takes a whole batch
+// element (its heads share the cache lines of the [B, T, H, D] outputs),
+// longest first, and the next one when it is done: lengths differ, so fixed
+// shares would not balance.
 template <class Work>
 std::uint64_t for_each_head(const Shape& n, const bool* ignore, const Work& work) {
   std::vector<std::pair<std::int64_t, std::int64_t>> order;  // (keys, batch element)
-  for (std::int64_t b = 0; b < n.batch; ++b) order.emplace_back(used_keys(ignore ? ignore + b * n.keys : nullptr, n.keys), b);
+  for (std::int64_t b = 0; b < n.batch; ++b)
+    order.emplace_back(used_keys(ignore ? ignore + b * n.keys : nullptr, n.keys), b);
   std::stable_sort(order.begin(), order.end(), [](const auto& x, const auto& y) { return x.first > y.first; });
-  std::atomic<std::int64_t> next{0};
+  std::atomic<std::size_t> next{0};
   at::parallel_for(0, at::get_num_threads(), 1, [&](std::int64_t, std::int64_t) {
     Scratch scratch(n);
-    for (std::int64_t i = next++; i < n.batch * n.heads; i = next++) {
-      const auto [s, b] = order[i / n.heads];
-      work(b, i % n.heads, s, scratch);
-    }
+    for (std::size_t i = next++; i < order.size(); i = next++)
+      for (std::int64_t h = 0; h < n.heads; ++h) work(order[i].second, h, order[i].first, scratch);
   });
-  std::uint64_t products = 0;  // query-key pairs
-  for (const auto& [s, b] : order) products += static_cast<std::uint64_t>(n.heads * n.queries * s);
-  return products;
+  std::uint64_t pairs = 0;  // query-key pairs computed
+  for (const auto& [s, b] : order) pairs += static_cast<std::uint64_t>(n.heads * n.queries * s);
+  return pairs;
 }
 
 // Inner dimension contiguous, as the kernels read rows.
