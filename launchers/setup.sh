@@ -10,7 +10,9 @@ packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-
   gnuplot-nox
   # LibTorch's speed depends on the BLAS: the OpenMP OpenBLAS is ~15x faster than
   # the reference BLAS that a --no-install-recommends install would leave.
-  libopenblas0-openmp)
+  libopenblas0-openmp
+  # oneDNN's headers: the linear layers use its sgemm (LibTorch already links the library).
+  libdnnl-dev)
 # Only with --for-tests: a local SLURM for tests/e2e_slurm.sh, and a headless
 # browser for tests/e2e_report.sh (both skip that part without them).
 test_packages=(slurm-wlm munge chromium)

@@ -251,8 +251,6 @@ void widen_tile(const float* const* rows, std::int64_t d, std::int64_t width, fl
   }
 }
 
-std::atomic<std::uint64_t> flops_done{0};
-
 struct Forward {
   Shape n;
   HeadRows q, k, v, out;
@@ -450,7 +448,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
       for (std::int64_t t = 0; t < n.queries; ++t) std::fill(o[t], o[t] + n.d, 0.0f);
       std::fill(f.lse + (b * n.heads + h) * n.queries, f.lse + (b * n.heads + h + 1) * n.queries, kInfinity);
     });
-    flops_done += 4 * pairs * static_cast<std::uint64_t>(n.d);
+    count_kernel_flops(4 * pairs * static_cast<std::uint64_t>(n.d));
     ctx->save_for_backward({q, k, v, out, lse, padding});
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = seed;
@@ -485,14 +483,12 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
         for (std::int64_t t = 0; t < rows; ++t) std::fill(r[t], r[t] + n.d, 0.0f);
       }
     });
-    flops_done += 8 * pairs * static_cast<std::uint64_t>(n.d);
+    count_kernel_flops(8 * pairs * static_cast<std::uint64_t>(n.d));
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 }  // namespace
-
-std::uint64_t fused_attention_flops() { return flops_done.load(); }
 
 at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& key_padding, double p, bool training, std::uint64_t seed) {

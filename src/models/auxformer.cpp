@@ -14,6 +14,7 @@
 #include <torch/torch.h>
 
 #include "auxgrid/models/blocks.hpp"
+#include "auxgrid/models/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 
 namespace auxgrid::models {
@@ -40,7 +41,7 @@ struct Stream {
   at::Tensor x, mask;
 };
 Stream stream(const at::Tensor& features, const at::Tensor& mask, torch::nn::Linear& proj, const at::Tensor& cls) {
-  Stream s{proj(features), mask};
+  Stream s{models::linear(features, proj->weight, proj->bias), mask};
   if (cls.defined()) std::tie(s.x, s.mask) = prepend_cls(s.x, s.mask, cls);
   return s;
 }

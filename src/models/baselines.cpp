@@ -47,7 +47,8 @@ class MulTImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    auto a = audio_proj_(b.audio), v = video_proj_(b.video);
+    auto a = models::linear(b.audio, audio_proj_->weight, audio_proj_->bias),
+         v = models::linear(b.video, video_proj_->weight, video_proj_->bias);
     auto a_out = a_mem_(a_with_v_(a, b.audio_mask, v, b.video_mask), b.audio_mask);
     auto v_out = v_mem_(v_with_a_(v, b.video_mask, a, b.audio_mask), b.video_mask);
     auto h = torch::cat({summary(a_out, b.audio_mask, token_, padding_mask_),
@@ -86,8 +87,8 @@ class CrossModalImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    auto a = audio_encoder_(audio_proj_(b.audio), b.audio_mask);
-    auto v = video_encoder_(video_proj_(b.video), b.video_mask);
+    auto a = audio_encoder_(models::linear(b.audio, audio_proj_->weight, audio_proj_->bias), b.audio_mask);
+    auto v = video_encoder_(models::linear(b.video, video_proj_->weight, video_proj_->bias), b.video_mask);
     auto a_stream = audio_weights_[0] * a + audio_weights_[1] * a_from_v_(a, b.audio_mask, v, b.video_mask);
     auto v_stream = video_weights_[0] * v + video_weights_[1] * v_from_a_(v, b.video_mask, a, b.audio_mask);
     auto h = summary(a_stream, b.audio_mask, token_, padding_mask_) +

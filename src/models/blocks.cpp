@@ -100,11 +100,11 @@ at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, con
   }
   at::Tensor query, key, value;
   if (q.is_same(kv)) {  // self-attention: one projection for all three
-    auto qkv = torch::linear(q, in_proj_weight_, in_proj_bias_).chunk(3, -1);
+    auto qkv = models::linear(q, in_proj_weight_, in_proj_bias_).chunk(3, -1);
     query = qkv[0], key = qkv[1], value = qkv[2];
   } else {
-    query = torch::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_));
-    auto kv_proj = torch::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_),
+    query = models::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_));
+    auto kv_proj = models::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_),
                                  in_proj_bias_.narrow(0, width_, 2 * width_))
                        .chunk(2, -1);
     key = kv_proj[0], value = kv_proj[1];
@@ -115,7 +115,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, con
                             split(value, keys), key_padding, dropout_, is_training())
                       .transpose(1, 2)
                       .reshape({batch, length, width_});
-  return out_proj_(attended);
+  return models::linear(attended, out_proj_->weight, out_proj_->bias);
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
@@ -138,8 +138,9 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, 
   auto q = ln0_(x);
   auto attended = attention_(q, kv.defined() ? ln0_(kv) : q, key_padding);
   auto h = residual(x, attended);
-  auto ff = models::relu_dropout(fc1_(ln1_(h)), options_.relu_dropout(), is_training());
-  return residual(h, fc2_(ff));
+  auto ff = models::relu_dropout(models::linear(ln1_(h), fc1_->weight, fc1_->bias), options_.relu_dropout(),
+                                 is_training());
+  return residual(h, models::linear(ff, fc2_->weight, fc2_->bias));
 }
 
 EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {

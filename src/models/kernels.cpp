@@ -126,6 +126,13 @@ std::uint64_t draw_seed() {
   return generator.get<at::CPUGeneratorImpl>()->random64();
 }
 
+namespace {
+std::atomic<std::uint64_t> flops_done{0};
+}
+
+std::uint64_t kernel_flops() { return flops_done.load(); }
+void count_kernel_flops(std::uint64_t flops) { flops_done += flops; }
+
 Kernels kernels() { return current().load(std::memory_order_relaxed); }
 void set_kernels(Kernels k) { current().store(k, std::memory_order_relaxed); }
 

@@ -29,6 +29,11 @@ at::Tensor dropout(const at::Tensor& x, double p, bool training);
 // backward that needs only the output (the same mask as dropout() draws).
 at::Tensor relu_dropout(const at::Tensor& x, double p, bool training);
 
+// x weight^T + bias, as torch::linear (bias may be undefined). With fast
+// kernels on CPU floats the products run through oneDNN's sgemm when auxgrid
+// is built with it (CMake option AUXGRID_ONEDNN; src/models/linear/).
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
 // softmax(q k^T, padding masked) with dropout p on the weights, times v.
 // q [B, H, T, D] (already scaled), k and v [B, H, S, D]; key_padding [B, S],
 // true = ignore, or undefined. Fast on CPU floats: fused per query row
@@ -40,10 +45,13 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 // weights is kept as element b*H*T*S + h*T*S + t*S + s of dropout_mask(seed).
 at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                const at::Tensor& key_padding, double p, bool training, std::uint64_t seed);
-// Matrix-product FLOPs the fused kernel has done so far in this process, counted
-// as the materialised attention's products (forward q k^T and p v; backward
-// four of them), for benchmarks that count LibTorch's own products.
-std::uint64_t fused_attention_flops();
+// Matrix-product FLOPs that auxgrid's own kernels (the fused attention, the
+// oneDNN linear layers) have done so far in this process, for benchmarks that
+// count LibTorch's products with its profiler, which cannot see these. The
+// attention's are counted as the materialised products it replaces (forward
+// q k^T and p v, backward four), over the keys it computes.
+std::uint64_t kernel_flops();
+void count_kernel_flops(std::uint64_t flops);
 // The mask the fast kernels use for `seed`: 1 / (1 - p) where kept, else 0.
 at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p);
 
