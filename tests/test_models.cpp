@@ -243,6 +243,31 @@ BOOST_AUTO_TEST_CASE(fused_relu_dropout_equals_relu_then_dropout_with_its_gradie
   BOOST_TEST(models::relu_dropout(x0, 0.3, false).equal(torch::relu(x0)));  // eval: relu only
 }
 
+BOOST_AUTO_TEST_CASE(fast_linear_matches_torch_linear_with_its_gradients) {
+  KernelsGuard guard;
+  models::set_kernels(models::Kernels::fast);
+  torch::manual_seed(9);
+  for (const bool with_bias : {true, false}) {
+    // A batch-first 3-D input that is a transposed view, as layers receive them.
+    auto x = torch::randn({23, 4, 17}, torch::requires_grad()), w = torch::randn({11, 17}, torch::requires_grad()),
+         b = torch::randn({11}, torch::requires_grad());
+    const auto input = x.transpose(0, 1);
+    const auto bias = with_bias ? b : at::Tensor();
+    const auto upstream = torch::randn({4, 23, 11});
+    const auto fast = models::linear(input, w, bias);
+    (fast * upstream).sum().backward();
+    const std::vector<at::Tensor> grads{x.grad().clone(), w.grad().clone()};
+    const auto b_grad = with_bias ? b.grad().clone() : at::Tensor();
+    x.mutable_grad().zero_(), w.mutable_grad().zero_();
+    const auto reference = torch::linear(input, w, bias);
+    (reference * upstream).sum().backward();
+    BOOST_TEST(torch::allclose(fast, reference, 1e-5, 1e-5), "bias " << with_bias);
+    BOOST_TEST(torch::allclose(grads[0], x.grad(), 1e-5, 1e-5), "input gradient, bias " << with_bias);
+    BOOST_TEST(torch::allclose(grads[1], w.grad(), 1e-4, 1e-5), "weight gradient, bias " << with_bias);
+    if (with_bias) BOOST_TEST(torch::allclose(b_grad, b.grad(), 1e-4, 1e-5));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(fast_and_plain_kernels_compute_the_same_model) {
   KernelsGuard guard;
   const auto corpus = tiny_corpus();

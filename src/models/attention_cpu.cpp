@@ -94,15 +94,6 @@ AUXGRID_INLINE Vec exp_nonpositive(Vec x) {
   return x < low ? splat(0.0f) : p * two_to_k;
 }
 
-AUXGRID_INLINE UintVec fmix32(UintVec h) {
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
-}
-
 // DropoutBits::keep (random_bits.hpp) of the 16 elements first .. first + 15.
 AUXGRID_INLINE Vec keep_vector(const DropoutBits& bits, std::uint32_t first) {
   const UintVec index = UintVec{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first;
@@ -125,13 +116,13 @@ struct HeadRows {
   Rows at(std::int64_t b, std::int64_t h) const { return {data + b * batch_stride + h * head_stride, row_stride}; }
 };
 
+std::int64_t round_to_vectors(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
+
 struct Shape {
   std::int64_t batch, heads, queries, keys, d;
-  std::int64_t width() const { return (d + kLanes - 1) / kLanes * kLanes; }  // d in whole vectors
-  std::int64_t padded_keys() const { return (keys + kLanes - 1) / kLanes * kLanes; }
+  std::int64_t width() const { return round_to_vectors(d); }  // d in whole vectors
+  std::int64_t padded_keys() const { return round_to_vectors(keys); }
 };
-
-std::int64_t round_to_vectors(std::int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
 // A thread's buffers, reused for every head it does.
 struct Scratch {

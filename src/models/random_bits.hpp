@@ -12,7 +12,9 @@ namespace auxgrid::models {
 std::uint64_t draw_seed();
 
 // MurmurHash3's finaliser: 32-bit multiplies only, which vectorise everywhere.
-inline std::uint32_t fmix32(std::uint32_t h) {
+// For a uint32 or a vector of them (GCC's vector extension, attention_cpu.cpp).
+template <class Uint32>
+inline Uint32 fmix32(Uint32 h) {
   h ^= h >> 16;
   h *= 0x85ebca6bu;
   h ^= h >> 13;
