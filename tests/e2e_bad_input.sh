@@ -40,6 +40,9 @@ expect_failure "width mismatch" "model.video_dim = 4096" "corpus.h5" "cell 'seed
 expect_failure "unknown CLI setting" "--set" "model.depth" -- "$build/auxgrid" run good.toml --out res --set model.depth=3
 expect_failure "missing grid" "nogrid.toml" -- "$build/auxgrid" run nogrid.toml
 expect_failure "no GPU" "--device cuda" "no usable CUDA device" -- "$build/auxgrid" run good.toml --out res2 --device cuda
+grid bf16.toml 'train.precision = "bf16"'
+expect_failure "bf16 without a GPU" "bf16.toml" "cell 'seed=0'" "train.precision = bf16 needs a CUDA device" -- \
+  "$build/auxgrid" run bf16.toml --out res2
 [ ! -e res2/cells ] || [ -z "$(ls res2/cells)" ] || fail "a failed validation trained something"
 [ "$md5_before" = "$(md5sum res/cells/*.h5)" ] || fail "a complete result was touched"
 

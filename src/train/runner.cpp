@@ -244,6 +244,11 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
         spdlog::warn("{} cell(s) failed {} times and are not run again (see {}/errors; --retry-failed runs them)",
                      plan.given_up, options.max_attempts, options.out_dir);
       throw_if_invalid(plan, grid);
+      if (options.device == "cpu" || !torch::cuda::is_available())  // GPU-only settings fail before any work
+        for (const auto& cell : grid.cells)
+          AUXGRID_CHECK(cell.config.str("train.precision") != "bf16",
+                        "{}: cell '{}': train.precision = bf16 needs a CUDA device, and this run has none",
+                        grid.path, cell.label);
       store::add_to_manifest(options.out_dir, manifest_cells(grid));
       complete = static_cast<std::int64_t>(plan.complete);
       std::vector<double> costs;

@@ -4,11 +4,14 @@
 #include <torch/torch.h>
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
 #include <unistd.h>
 
 #include <boost/filesystem.hpp>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <cstring>
 #include <sstream>
@@ -62,18 +65,73 @@ struct Predictions {
   std::vector<std::int32_t> labels, predicted;
 };
 
-// Batches are assembled on the host and moved to the model's device.
+data::Batch& each_tensor(data::Batch& batch, const std::function<at::Tensor(const at::Tensor&)>& f) {
+  for (auto* t : {&batch.audio, &batch.audio_mask, &batch.video, &batch.video_mask, &batch.labels}) *t = f(*t);
+  return batch;
+}
+
+// Batches are assembled on the host (in page-locked memory for CUDA, see
+// pin_for) and moved to the model's device without waiting for the copy.
 data::Batch on_device(data::Batch batch, const torch::Device& device) {
   if (device.is_cpu()) return batch;
-  for (auto* t : {&batch.audio, &batch.audio_mask, &batch.video, &batch.video_mask, &batch.labels})
-    *t = t->to(device, /*non_blocking=*/true);
-  return batch;
+  return each_tensor(batch, [&](const at::Tensor& t) { return t.to(device, /*non_blocking=*/true); });
+}
+
+// Page-locked host memory, so that the copy to a CUDA device is asynchronous;
+// done on the thread that gathers the next batch.
+data::Batch pin_for(data::Batch batch, const torch::Device& device) {
+  if (!device.is_cuda() || batch.size() == 0) return batch;
+  return each_tensor(batch, [](const at::Tensor& t) { return t.pin_memory(); });
+}
+
+// train.precision = bf16: LibTorch's autocast to bfloat16 on CUDA for the
+// forward passes and losses in its scope (as torch.autocast("cuda",
+// torch.bfloat16)); nothing for fp32. bfloat16 needs no loss scaling.
+class CudaAutocast {
+ public:
+  explicit CudaAutocast(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    set(true);
+    at::autocast::increment_nesting();
+  }
+  ~CudaAutocast() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+    set(false);
+  }
+  CudaAutocast(const CudaAutocast&) = delete;
+  CudaAutocast& operator=(const CudaAutocast&) = delete;
+
+ private:
+  static void set(bool on) {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    at::autocast::set_autocast_enabled(at::kCUDA, on);
+    if (on) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+#else
+    at::autocast::set_enabled(on);
+    if (on) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+#endif
+  }
+  bool enabled_;
+};
+
+// torch::nn::utils::clip_grad_norm_ (2-norm) without its final .item(): the
+// norm stays on the device, so a CUDA step never waits for the GPU.
+void clip_gradient_norm(const std::vector<at::Tensor>& parameters, double max_norm) {
+  std::vector<at::Tensor> norms;
+  for (const auto& p : parameters)
+    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+  if (norms.empty()) return;
+  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
+  const auto coefficient = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  for (const auto& p : parameters)
+    if (p.grad().defined()) p.grad().mul_(coefficient);
 }
 
 Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& corpus,
                     const std::vector<std::int64_t>& indices, const data::Normalization* norm,
                     const std::string& condition, std::uint64_t seed, const std::function<void()>& heartbeat,
-                    const torch::Device& device, bool padding_masked) {
+                    const torch::Device& device, bool padding_masked, bool bf16) {
   torch::NoGradGuard no_grad;
   model.eval();
   Predictions out;
@@ -95,8 +153,13 @@ Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& co
     preparation.audio = norm;
     const auto host = data::make_batch(corpus, chunk, preparation);
     const auto batch = on_device(host, device);
-    auto logits = models::combined_logits(model.forward(batch));
-    out.loss += torch::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum).item<double>();
+    at::Tensor logits, loss;
+    {
+      CudaAutocast autocast(bf16);
+      logits = models::combined_logits(model.forward(batch));
+      loss = torch::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum);
+    }
+    out.loss += loss.item<double>();
     auto argmax = logits.argmax(1).cpu();
     auto truth = host.labels.accessor<std::int64_t, 1>();
     auto guess = argmax.accessor<std::int64_t, 1>();
@@ -375,6 +438,9 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
   const data::Normalization* audio_norm = c.flag("data.normalize_audio") ? &norm : nullptr;
   const auto patience = c.integer("train.early_stop");
   const bool padding_masked = c.flag("model.padding_mask");
+  const bool bf16 = c.str("train.precision") == "bf16";
+  AUXGRID_CHECK(!bf16 || device.is_cuda(), "cell '{}': train.precision = bf16 needs a CUDA device (--device cuda); "
+                "this cell runs on {}", cell.label, device.str());
 
   while (p.epoch < epochs) {
     const auto start = std::chrono::steady_clock::now();
@@ -399,14 +465,18 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     const auto gather = [&](std::int64_t i) {
       const auto [begin, end] = slice(batches[i].size());
       std::vector<std::int64_t> chunk(batches[i].begin() + begin, batches[i].begin() + end);
-      return std::async(std::launch::async, [&corpus, audio_norm, chunk = std::move(chunk)] {
+      return std::async(std::launch::async, [&corpus, audio_norm, device, chunk = std::move(chunk)] {
         data::Preparation preparation;
         preparation.audio = audio_norm;
-        return chunk.empty() ? data::Batch{} : data::make_batch(corpus, chunk, preparation);
+        return chunk.empty() ? data::Batch{} : pin_for(data::make_batch(corpus, chunk, preparation), device);
       });
     };
     std::future<data::Batch> next;
     if (p.next_batch < static_cast<std::int64_t>(batches.size())) next = gather(p.next_batch);
+    // The epoch's loss stays on the device and is read once an epoch (or at a
+    // checkpoint): the step itself never waits for the device. Summed in
+    // double, batch by batch, as the host did.
+    auto epoch_loss = torch::full({}, p.epoch_loss, torch::TensorOptions(device).dtype(torch::kDouble));
     for (auto i = p.next_batch; i < static_cast<std::int64_t>(batches.size()); ++i) {
       const auto& full = batches[i];
       // The same draws on every rank; each rank then takes its slice.
@@ -416,30 +486,39 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       data::Batch host = next.get();
       if (i + 1 < static_cast<std::int64_t>(batches.size())) next = gather(i + 1);
       const auto chunk_size = end - begin;
-      double batch_loss = 0;
+      at::Tensor batch_loss;  // this rank's summed loss, on the device
       optimizer.zero_grad();
       if (chunk_size > 0) {
         data::zero_modalities(host, zero);
         auto batch = on_device(std::move(host), device);
-        auto loss = models::weighted_loss(model->forward(batch), batch.labels);
-        batch_loss = loss.item<double>() * static_cast<double>(chunk_size);
+        at::Tensor loss;
+        {
+          CudaAutocast autocast(bf16);
+          loss = models::weighted_loss(model->forward(batch), batch.labels);
+        }
+        batch_loss = loss.detach().to(torch::kDouble) * static_cast<double>(chunk_size);
         // Scaled so that the group's mean gradient is the full batch's.
         if (group) loss = loss * (static_cast<double>(chunk_size) * group->size() / static_cast<double>(full.size()));
         loss.backward();
       }
       if (group) {
         average_gradients(*group, *model);
-        group->allreduce_sum_host(&batch_loss, 1);
+        double summed = batch_loss.defined() ? batch_loss.item<double>() : 0.0;  // MPI sums host values
+        group->allreduce_sum_host(&summed, 1);
+        epoch_loss.add_(summed);
+      } else if (batch_loss.defined()) {
+        epoch_loss.add_(batch_loss);
       }
-      if (clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), clip);
+      if (clip > 0) clip_gradient_norm(model->parameters(), clip);
       optimizer.step();
-      p.epoch_loss += batch_loss;
       p.next_batch = i + 1;
       if (control.heartbeat) control.heartbeat();
-      spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, p.epoch + 1, i + 1, batches.size(),
-                    batch_loss / static_cast<double>(full.size()));
+      if (spdlog::should_log(spdlog::level::debug) && batch_loss.defined())  // a read-back: verbose runs only
+        spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell.label, p.epoch + 1, i + 1, batches.size(),
+                      batch_loss.item<double>() / static_cast<double>(chunk_size));
       double stop = control.stop_requested && control.stop_requested() ? 1 : 0;
       if (group) group->allreduce_sum_host(&stop, 1);  // the whole group stops at the same step
+      if (stop > 0) p.epoch_loss = epoch_loss.item<double>();
       if (stop > 0) {
         AUXGRID_CHECK(!control.checkpoint_path.empty(), "cell '{}': stop requested but no checkpoint path", cell.label);
         p.epoch_seconds = elapsed();
@@ -449,9 +528,11 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
                                     p.next_batch));
       }
     }
+    p.epoch_loss = epoch_loss.item<double>();
     if (group) check_identical(*group, *model, cell.label);
     const double dev_loss =
-        predict(*model, corpus, split.dev, audio_norm, "ideal", seed, control.heartbeat, device, padding_masked).loss;
+        predict(*model, corpus, split.dev, audio_norm, "ideal", seed, control.heartbeat, device, padding_masked, bf16)
+            .loss;
     const double train_loss = p.epoch_loss;
     AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
                   "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell.label, p.epoch + 1, train_loss,
@@ -487,7 +568,8 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
     for (auto& t : model->buffers()) t.copy_(p.best_state[i++]);
   }
   for (const auto& condition : conditions_of(c)) {
-    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed, control.heartbeat, device, padding_masked);
+    auto pr = predict(*model, corpus, split.test, audio_norm, condition, seed, control.heartbeat, device,
+                      padding_masked, bf16);
     const auto confusion = stats::confusion_matrix(pr.labels, pr.predicted, static_cast<int>(dims.num_classes));
     store::EvalRecord eval;
     eval.condition = condition;
