@@ -245,8 +245,8 @@ void widen_tile(const float* const* rows, std::int64_t d, std::int64_t width, fl
 struct Forward {
   Shape n;
   HeadRows q, k, v, out;
-  float* lse;           // [B, H, T]
-  const bool* ignore;   // [B, S], true = padding, or null
+  float* lse;               // [B, H, T]
+  const bool* ignore;       // [B, S], true = padding, or null
   const DropoutBits* bits;  // null without dropout
 };
 
@@ -296,7 +296,7 @@ void forward_head(const Forward& f, std::int64_t b, std::int64_t h, std::int64_t
   }
 }
 
-struct Backward {
+struct Backward {  // as Forward, with the output's gradient and the inputs' gradients
   Shape n;
   HeadRows q, k, v, out, dout, dq, dk, dv;
   const float* lse;

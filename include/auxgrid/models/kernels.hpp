@@ -12,8 +12,8 @@
 namespace auxgrid::models {
 
 enum class Kernels {
-  fast,  // multi-threaded dropout masks, batch-first attention
-  plain  // torch::dropout and torch::nn::functional::multi_head_attention_forward
+  fast,  // multi-threaded dropout masks, fused attention, oneDNN linear layers
+  plain  // torch::dropout, torch::nn::functional::multi_head_attention_forward, torch::linear
 };
 
 // Process-wide; the default is fast unless AUXGRID_KERNELS=plain.
@@ -35,10 +35,12 @@ at::Tensor relu_dropout(const at::Tensor& x, double p, bool training);
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 // softmax(q k^T, padding masked) with dropout p on the weights, times v.
-// q [B, H, T, D] (already scaled), k and v [B, H, S, D]; key_padding [B, S],
-// true = ignore, or undefined. Fast on CPU floats: fused per query row
-// (attention_cpu.cpp), the [B, H, T, S] weights never stored. A query whose
-// keys are all padding gets a zero output (LibTorch's gives NaN).
+// q [B, H, T, D] (already scaled), k and v [B, H, S, D], any strides with D
+// contiguous (views of the projections are read in place); key_padding
+// [B, S], true = ignore, or undefined. Fast on CPU floats: fused and
+// register-tiled (attention_cpu.cpp), the [B, H, T, S] weights never stored;
+// the output is laid out as [B, T, H, D]. A query whose keys are all padding
+// gets a zero output (LibTorch's gives NaN).
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
                      double p, bool training);
 // The fused kernel with a given dropout seed: element (b, h, t, s) of the
