@@ -107,11 +107,12 @@ double product_seconds(std::int64_t m, std::int64_t k, std::int64_t n, int repea
 // single-precision product, through the faster of the two libraries.
 double matmul_ceiling_gflops() { return 2.0 * 2048 * 2048 * 2048 / product_seconds(2048, 2048, 2048, 5) / 1e9; }
 
-// The (m, k, n) of LibTorch's matrix products in a step, with how often each occurs.
+// The (m, k, n) of a step's matrix products, with how often each occurs.
 using GemmShapes = std::map<std::array<std::int64_t, 3>, int>;
 
-// Matrix-product FLOPs of fn: LibTorch's, counted by its profiler, and the
-// fused attention's (not timed); with `shapes`, LibTorch's products' shapes.
+// Matrix-product FLOPs of fn: LibTorch's, counted by its profiler, and
+// auxgrid's kernels' (not timed); with `shapes`, the shapes of LibTorch's
+// products and of auxgrid's linear layers.
 double matmul_flops(const std::function<void()>& fn, GemmShapes* shapes = nullptr) {
   namespace prof = torch::autograd::profiler;
   using torch::profiler::impl::ProfilerConfig;
@@ -119,7 +120,10 @@ double matmul_flops(const std::function<void()>& fn, GemmShapes* shapes = nullpt
   prof::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, false, false,
                                             /*with_flops=*/true));
   const auto kernels_before = models::kernel_flops();
+  if (shapes)
+    models::observe_products([shapes](std::int64_t m, std::int64_t k, std::int64_t n) { ++(*shapes)[{m, k, n}]; });
   fn();
+  models::observe_products({});
   double flops = static_cast<double>(models::kernel_flops() - kernels_before);
   for (auto& events : prof::disableProfilerLegacy())
     for (auto& e : events) {
@@ -301,10 +305,9 @@ int main(int argc, char** argv) {
         std::fflush(stdout);
       }
       if (o.profile) continue;
-      GemmShapes shapes;  // recorded from LibTorch's own products: the same ones the fast kernels compute
-      models::set_kernels(models::Kernels::plain);
-      matmul_flops([&] { train_step(padded.front()); }, &shapes);
+      GemmShapes shapes;
       models::set_kernels(models::Kernels::fast);
+      matmul_flops([&] { train_step(padded.front()); }, &shapes);
       const double bound = gemm_shapes_gflops(shapes);
       bounds.push_back(fmt::format("{} on {}: its {} matrix-product shapes, timed alone, run at {:.1f} GFLOP/s = {:.0f} % "
                                    "of the ceiling",

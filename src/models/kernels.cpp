@@ -128,10 +128,16 @@ std::uint64_t draw_seed() {
 
 namespace {
 std::atomic<std::uint64_t> flops_done{0};
-}
+ProductObserver product_observer;  // set and read by the benchmark's thread only
+}  // namespace
 
 std::uint64_t kernel_flops() { return flops_done.load(); }
 void count_kernel_flops(std::uint64_t flops) { flops_done += flops; }
+void observe_products(ProductObserver observer) { product_observer = std::move(observer); }
+void count_product(std::int64_t m, std::int64_t k, std::int64_t n) {
+  count_kernel_flops(static_cast<std::uint64_t>(2 * m * k * n));
+  if (product_observer) product_observer(m, k, n);
+}
 
 Kernels kernels() { return current().load(std::memory_order_relaxed); }
 void set_kernels(Kernels k) { current().store(k, std::memory_order_relaxed); }

@@ -8,6 +8,7 @@
 #include <ATen/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 
 namespace auxgrid::models {
 
@@ -54,6 +55,11 @@ at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const a
 // q k^T and p v, backward four), over the keys it computes.
 std::uint64_t kernel_flops();
 void count_kernel_flops(std::uint64_t flops);
+// Benchmarks: while set, called with the (m, k, n) of every product that
+// auxgrid's own linear layers run (oneDNN builds); unset with {}.
+using ProductObserver = std::function<void(std::int64_t m, std::int64_t k, std::int64_t n)>;
+void observe_products(ProductObserver observer);
+void count_product(std::int64_t m, std::int64_t k, std::int64_t n);  // kernel_flops and the observer
 // The mask the fast kernels use for `seed`: 1 / (1 - p) where kept, else 0.
 at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p);
 

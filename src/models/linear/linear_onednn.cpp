@@ -22,7 +22,7 @@ void sgemm(char transa, char transb, std::int64_t m, std::int64_t n, std::int64_
   const auto status = dnnl_sgemm(transa, transb, m, n, k, 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, n);
   AUXGRID_CHECK(status == dnnl_success, "oneDNN sgemm ({}x{} times {}x{}) failed with status {}", m, k, k, n,
                 static_cast<int>(status));
-  count_kernel_flops(static_cast<std::uint64_t>(2 * m * n * k));
+  count_product(m, k, n);
 }
 
 class Linear : public torch::autograd::Function<Linear> {
