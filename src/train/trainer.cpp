@@ -518,8 +518,8 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
                       batch_loss.item<double>() / static_cast<double>(chunk_size));
       double stop = control.stop_requested && control.stop_requested() ? 1 : 0;
       if (group) group->allreduce_sum_host(&stop, 1);  // the whole group stops at the same step
-      if (stop > 0) p.epoch_loss = epoch_loss.item<double>();
       if (stop > 0) {
+        p.epoch_loss = epoch_loss.item<double>();
         AUXGRID_CHECK(!control.checkpoint_path.empty(), "cell '{}': stop requested but no checkpoint path", cell.label);
         p.epoch_seconds = elapsed();
         if (leader) save_checkpoint(control.checkpoint_path, p, *model, optimizer);

@@ -13,7 +13,7 @@
 namespace auxgrid::models {
 
 enum class Kernels {
-  fast,  // multi-threaded dropout masks, fused attention, oneDNN linear layers
+  fast,  // multi-threaded dropout masks, fused attention (and oneDNN linear layers when built with them)
   plain  // torch::dropout, torch::nn::functional::multi_head_attention_forward, torch::linear
 };
 
@@ -32,7 +32,7 @@ at::Tensor relu_dropout(const at::Tensor& x, double p, bool training);
 
 // x weight^T + bias, as torch::linear (bias may be undefined). With fast
 // kernels on CPU floats the products run through oneDNN's sgemm when auxgrid
-// is built with it (CMake option AUXGRID_ONEDNN; src/models/linear/).
+// is built with the experimental CMake option AUXGRID_ONEDNN (src/models/linear/).
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
 // softmax(q k^T, padding masked) with dropout p on the weights, times v.

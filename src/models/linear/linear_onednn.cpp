@@ -1,7 +1,8 @@
-// Linear layers through oneDNN's sgemm (CMakeLists.txt picks this file when
-// oneDNN, which LibTorch itself links, has its headers). On the model's
-// shapes (thousands of rows, inner sizes of 130 to 520) it runs 25-45 % faster
-// than the OpenBLAS behind LibTorch's CPU matmul (bench/throughput).
+// Linear layers through oneDNN's sgemm (CMakeLists.txt picks this file with
+// -DAUXGRID_ONEDNN=ON when oneDNN, which LibTorch itself links, has its
+// headers). On the model's shapes (thousands of rows, inner sizes of 130 to
+// 520) it runs 25-45 % faster than the OpenBLAS behind LibTorch's CPU matmul
+// (bench/throughput). Experimental: README, "Speed", says why it is off.
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
 #include <ATen/record_function.h>
