@@ -60,14 +60,20 @@ void relu_dropout_grad(const float* y, const float* dy, float* dx, std::int64_t 
   for (std::int64_t i = begin; i < end; ++i) dx[i] = y[i] > 0.0f ? dy[i] * scale : 0.0f;
 }
 
+// A new contiguous tensor shaped as `like`, written by write(out, begin, end)
+// over element ranges on every thread.
+template <class Write>
+at::Tensor write_in_parallel(const at::Tensor& like, const Write& write) {
+  auto out = at::empty_like(like, at::MemoryFormat::Contiguous);
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, out.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) { write(dst, begin, end); });
+  return out;
+}
+
 at::Tensor apply_mask(const at::Tensor& x, const DropoutBits& bits) {
   const auto in = x.contiguous();
-  auto out = at::empty_like(in);
   const float* src = in.data_ptr<float>();
-  float* dst = out.data_ptr<float>();
-  at::parallel_for(0, in.numel(), 1 << 14,
-                   [&](std::int64_t begin, std::int64_t end) { masked_copy(src, dst, begin, end, bits); });
-  return out;
+  return write_in_parallel(in, [&](float* dst, std::int64_t b, std::int64_t e) { masked_copy(src, dst, b, e, bits); });
 }
 
 // Dropout whose backward recomputes the mask from the seed instead of saving it.
@@ -93,12 +99,10 @@ class ReluDropout : public torch::autograd::Function<ReluDropout> {
                             std::int64_t seed) {
     RECORD_FUNCTION("auxgrid::relu_dropout", c10::ArrayRef<const c10::IValue>{});
     const auto x = x_in.contiguous();
-    auto y = at::empty_like(x);
     const DropoutBits bits(static_cast<std::uint64_t>(seed), p);
     const float* src = x.data_ptr<float>();
-    float* dst = y.data_ptr<float>();
-    at::parallel_for(0, x.numel(), 1 << 14,
-                     [&](std::int64_t begin, std::int64_t end) { relu_masked_copy(src, dst, begin, end, bits); });
+    auto y = write_in_parallel(
+        x, [&](float* dst, std::int64_t b, std::int64_t e) { relu_masked_copy(src, dst, b, e, bits); });
     ctx->save_for_backward({y});
     ctx->saved_data["scale"] = static_cast<double>(bits.scale);
     return y;
@@ -107,13 +111,10 @@ class ReluDropout : public torch::autograd::Function<ReluDropout> {
                                                  torch::autograd::variable_list grads) {
     const auto y = ctx->get_saved_variables()[0];
     const auto dy = grads[0].contiguous();
-    auto dx = at::empty_like(y);
     const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
     const float *yp = y.data_ptr<float>(), *dyp = dy.data_ptr<float>();
-    float* dxp = dx.data_ptr<float>();
-    at::parallel_for(0, y.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
-      relu_dropout_grad(yp, dyp, dxp, begin, end, scale);
-    });
+    auto dx = write_in_parallel(
+        y, [&](float* dst, std::int64_t b, std::int64_t e) { relu_dropout_grad(yp, dyp, dst, b, e, scale); });
     return {dx, at::Tensor(), at::Tensor()};
   }
 };
