@@ -5,11 +5,16 @@
 #include <boost/filesystem.hpp>
 #include <fstream>
 #include <set>
+#include <signal.h>
+#include <unistd.h>
+#include <chrono>
+#include <thread>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/config.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/core/registry.hpp"
+#include "auxgrid/core/stop_signals.hpp"
 
 using namespace auxgrid;
 
@@ -171,4 +176,25 @@ BOOST_AUTO_TEST_CASE(the_paper_grid_has_about_a_thousand_cells) {
   const auto g = load_grid(std::string(AUXGRID_SOURCE_DIR) + "/experiments/paper.toml");
   BOOST_TEST(g.cells.size() == 1000u);
   BOOST_TEST(g.parts.size() == 7u);
+}
+
+// Stop signals never reach a thread started after watch_stop_signals (which
+// may be inside oneDNN's JIT code): they are blocked there and taken by the
+// waiting thread, and the run still sees them.
+BOOST_AUTO_TEST_CASE(stop_signals_are_blocked_in_new_threads_and_still_seen) {
+  watch_stop_signals();
+  watch_stop_signals();  // idempotent
+  bool blocked_in_worker = false;
+  std::thread([&] {
+    sigset_t mask;
+    pthread_sigmask(SIG_BLOCK, nullptr, &mask);
+    blocked_in_worker = sigismember(&mask, SIGTERM) && sigismember(&mask, SIGUSR1);
+  }).join();
+  BOOST_TEST(blocked_in_worker);
+  BOOST_TEST(stop_signal_received() == 0);
+  kill(getpid(), SIGUSR1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (stop_signal_received() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  BOOST_TEST(stop_signal_received() == SIGUSR1);
 }

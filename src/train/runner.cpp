@@ -8,7 +8,6 @@
 #include <chrono>
 #include <boost/filesystem.hpp>
 #include <atomic>
-#include <csignal>
 #include <fstream>
 #include <cstdio>
 #include <ctime>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/stop_signals.hpp"
 #include "auxgrid/core/version.hpp"
 #include "auxgrid/dist/communicator.hpp"
 #include "auxgrid/dist/device.hpp"
@@ -31,10 +31,6 @@ namespace auxgrid::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// SIGUSR1 (SLURM's --signal) or SIGTERM: checkpoint at the next step boundary.
-volatile std::sig_atomic_t stop_signal = 0;
-void on_stop_signal(int signal) { stop_signal = signal; }
 
 std::string duration_text(double seconds) {
   const auto s = static_cast<long>(seconds + 0.5);
@@ -290,10 +286,9 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                  grid.cells.size(), complete, total, world.size(), threads);
   }
 
-  std::signal(SIGUSR1, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
+  watch_stop_signals();  // SIGUSR1 or SIGTERM: checkpoint at the next step boundary
   TrainControl control;
-  control.stop_requested = [] { return stop_signal != 0; };
+  control.stop_requested = [] { return stop_signal_received() != 0; };
 
   // Groups of ranks_per_cell ranks train one cell each; the group's first rank
   // claims cells from the shared counter and the others follow it.
@@ -331,7 +326,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
     std::int64_t decision[2] = {total, 0};  // the cell to train (total = none left), and whether to train it
     std::unique_ptr<CellClaim> claim;
     const bool too_many_failures = options.fail_fast > 0 && failures.fetch_add(0) >= options.fail_fast;
-    if (leader && !stop_signal && !too_many_failures) {
+    if (leader && !stop_signal_received() && !too_many_failures) {
       decision[0] = counter.fetch_add();
       if (decision[0] < total) {
         const Cell& cell = grid.cells[pending[decision[0]]];
@@ -427,7 +422,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   failed = world.sum(failed);
   held = world.sum(held);
   preempted = world.sum(preempted);
-  if (preempted || stop_signal) {
+  if (preempted || stop_signal_received()) {
     if (world.rank() == 0)
       spdlog::warn("grid '{}': stopped by a signal after {} cells; {} checkpointed; rerun to continue", grid.name,
                    trained, preempted);

@@ -1,0 +1,22 @@
+#pragma once
+// SIGTERM and SIGUSR1 (SLURM's --signal, a preempting scheduler, kill) ask a
+// run to checkpoint and stop at the next step boundary.
+//
+// No signal handler may run on a compute thread: oneDNN's JIT f32 GEMM kernels
+// (LibTorch's and auxgrid's linear layers use them) point the stack pointer
+// into the heap while they run, so a handler's frame pushed there corrupts the
+// heap (oneDNN issue 4845, fixed in 3.11.2; Debian ships 2.6). So the signals
+// are blocked in the calling thread, and in every thread it starts afterwards,
+// and one dedicated thread takes them with sigwait. A handler is installed as
+// well, for threads started before the call (MPI's, whose code is not JIT).
+
+namespace auxgrid {
+
+// Idempotent. Call from main before any compute thread starts (OpenMP's
+// workers, LibTorch's, the batch prefetcher).
+void watch_stop_signals();
+
+// The signal that asked to stop, or 0.
+int stop_signal_received();
+
+}  // namespace auxgrid
