@@ -226,21 +226,27 @@ BOOST_AUTO_TEST_CASE(fast_dropout_keeps_one_minus_p_scaled_and_follows_torch_see
   BOOST_TEST(w.grad().equal(out.detach()));
 }
 
-BOOST_AUTO_TEST_CASE(fused_relu_dropout_equals_relu_then_dropout_with_its_gradient) {
+BOOST_AUTO_TEST_CASE(fused_linear_relu_dropout_equals_the_three_steps_with_their_gradients) {
   KernelsGuard guard;
   models::set_kernels(models::Kernels::fast);
-  const auto x0 = torch::randn({37, 41}), upstream = torch::randn({37, 41});
+  const auto x0 = torch::randn({3, 37, 19}), w0 = torch::randn({41, 19}), b0 = torch::randn({41});
+  const auto upstream = torch::randn({3, 37, 41});
   auto fused_x = x0.clone().requires_grad_(), separate_x = x0.clone().requires_grad_();
+  auto fused_w = w0.clone().requires_grad_(), separate_w = w0.clone().requires_grad_();
+  auto fused_b = b0.clone().requires_grad_(), separate_b = b0.clone().requires_grad_();
   torch::manual_seed(5);
-  const auto fused = models::relu_dropout(fused_x, 0.3, true);
+  const auto fused = models::linear_relu_dropout(fused_x, fused_w, fused_b, 0.3, true);
   torch::manual_seed(5);
-  const auto separate = models::dropout(torch::relu(separate_x), 0.3, true);
-  BOOST_TEST(fused.equal(separate));
-  BOOST_TEST(fused.eq(0).sum().item<std::int64_t>() > x0.le(0).sum().item<std::int64_t>());  // dropout did drop
+  const auto separate = models::dropout(torch::relu(torch::linear(separate_x, separate_w, separate_b)), 0.3, true);
+  BOOST_TEST(torch::allclose(fused, separate, 1e-5, 1e-5));
+  const auto relu_zeros = torch::linear(x0, w0, b0).le(0).sum().item<std::int64_t>();
+  BOOST_TEST(fused.eq(0).sum().item<std::int64_t>() > relu_zeros);  // dropout did drop
   (fused * upstream).sum().backward();
   (separate * upstream).sum().backward();
-  BOOST_TEST(fused_x.grad().equal(separate_x.grad()));
-  BOOST_TEST(models::relu_dropout(x0, 0.3, false).equal(torch::relu(x0)));  // eval: relu only
+  BOOST_TEST(torch::allclose(fused_x.grad(), separate_x.grad(), 1e-4, 1e-4));
+  BOOST_TEST(torch::allclose(fused_w.grad(), separate_w.grad(), 1e-4, 1e-4));
+  BOOST_TEST(torch::allclose(fused_b.grad(), separate_b.grad(), 1e-4, 1e-4));
+  BOOST_TEST(models::linear_relu_dropout(x0, w0, b0, 0.3, false).equal(torch::relu(torch::linear(x0, w0, b0))));
 }
 
 #ifdef AUXGRID_LINEAR_ONEDNN

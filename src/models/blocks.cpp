@@ -138,8 +138,7 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, 
   auto q = ln0_(x);
   auto attended = attention_(q, kv.defined() ? ln0_(kv) : q, key_padding);
   auto h = residual(x, attended);
-  auto ff = models::relu_dropout(models::linear(ln1_(h), fc1_->weight, fc1_->bias), options_.relu_dropout(),
-                                 is_training());
+  auto ff = models::linear_relu_dropout(ln1_(h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
   return residual(h, models::linear(ff, fc2_->weight, fc2_->bias));
 }
 
@@ -179,9 +178,9 @@ at::Tensor ResidualHeadImpl::forward(const at::Tensor& h) {
   auto x = h;
   const auto n = layers_->size();
   for (std::size_t i = 0; i < n; ++i) {
-    x = layers_[i]->as<torch::nn::Linear>()->forward(x);
-    if (i + 1 < n)
-      x = models::relu_dropout(x, options_.dropout(), is_training());
+    const auto& layer = layers_[i]->as<torch::nn::Linear>();
+    x = i + 1 < n ? models::linear_relu_dropout(x, layer->weight, layer->bias, options_.dropout(), is_training())
+                  : layer->forward(x);
   }
   return out_(h + x);
 }

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 namespace auxgrid::models {
 
@@ -47,33 +48,44 @@ void masked_copy(const float* x, float* out, std::int64_t begin, std::int64_t en
   for (std::int64_t i = begin; i < end; ++i) out[i] = x[i] * bits.keep(static_cast<std::uint32_t>(i));
 }
 
-// out[i] = max(x[i], 0) * keep(i): relu and dropout in one pass.
+// Rows [begin, end) of [rows, n]: out = max(x + bias, 0) * keep, bias added,
+// relu and dropout in one pass.
 AUXGRID_VECTOR_CLONES
-void relu_masked_copy(const float* x, float* out, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
-  for (std::int64_t i = begin; i < end; ++i) out[i] = (x[i] > 0.0f ? x[i] : 0.0f) * bits.keep(static_cast<std::uint32_t>(i));
+void bias_relu_masked_rows(const float* x, const float* bias, float* out, std::int64_t n, std::int64_t begin,
+                           std::int64_t end, const DropoutBits bits) {
+  for (std::int64_t r = begin; r < end; ++r)
+    for (std::int64_t c = 0; c < n; ++c) {
+      const std::int64_t i = r * n + c;
+      const float v = x[i] + bias[c];
+      out[i] = (v > 0.0f ? v : 0.0f) * bits.keep(static_cast<std::uint32_t>(i));
+    }
 }
 
-// The gradient of relu-then-dropout from its output alone: an element passed
-// both (y > 0) or it did not.
+// The gradient of that from its output alone (an element passed both the relu
+// and the mask, y > 0, or it did not), and the column sums of the gradient
+// (the bias's) added to db.
 AUXGRID_VECTOR_CLONES
-void relu_dropout_grad(const float* y, const float* dy, float* dx, std::int64_t begin, std::int64_t end, float scale) {
-  for (std::int64_t i = begin; i < end; ++i) dx[i] = y[i] > 0.0f ? dy[i] * scale : 0.0f;
+void relu_dropout_grad_rows(const float* y, const float* dy, float* dx, float* db, std::int64_t n, std::int64_t begin,
+                            std::int64_t end, float scale) {
+  for (std::int64_t r = begin; r < end; ++r)
+    for (std::int64_t c = 0; c < n; ++c) {
+      const std::int64_t i = r * n + c;
+      dx[i] = y[i] > 0.0f ? dy[i] * scale : 0.0f;
+      db[c] += dx[i];
+    }
 }
 
 // A new contiguous tensor shaped as `like`, written by write(out, begin, end)
 // over element ranges on every thread.
-template <class Write>
-at::Tensor write_in_parallel(const at::Tensor& like, const Write& write) {
-  auto out = at::empty_like(like, at::MemoryFormat::Contiguous);
-  float* dst = out.data_ptr<float>();
-  at::parallel_for(0, out.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) { write(dst, begin, end); });
-  return out;
-}
+constexpr std::int64_t kGrain = 1 << 14;  // elements per parallel task at least
 
 at::Tensor apply_mask(const at::Tensor& x, const DropoutBits& bits) {
   const auto in = x.contiguous();
+  auto out = at::empty_like(in, at::MemoryFormat::Contiguous);
   const float* src = in.data_ptr<float>();
-  return write_in_parallel(in, [&](float* dst, std::int64_t b, std::int64_t e) { masked_copy(src, dst, b, e, bits); });
+  float* dst = out.data_ptr<float>();
+  at::parallel_for(0, in.numel(), kGrain, [&](std::int64_t b, std::int64_t e) { masked_copy(src, dst, b, e, bits); });
+  return out;
 }
 
 // Dropout whose backward recomputes the mask from the seed instead of saving it.
@@ -92,17 +104,22 @@ class Dropout : public torch::autograd::Function<Dropout> {
   }
 };
 
-// relu then dropout, saving only the output (which the next layer keeps anyway).
-class ReluDropout : public torch::autograd::Function<ReluDropout> {
+// dropout(relu(x + bias)) over the rows of x [rows, n], saving only the
+// output (which the next layer keeps anyway).
+class BiasReluDropout : public torch::autograd::Function<BiasReluDropout> {
  public:
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x_in, double p,
-                            std::int64_t seed) {
-    RECORD_FUNCTION("auxgrid::relu_dropout", c10::ArrayRef<const c10::IValue>{});
-    const auto x = x_in.contiguous();
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& bias_in,
+                            double p, std::int64_t seed) {
+    RECORD_FUNCTION("auxgrid::bias_relu_dropout", c10::ArrayRef<const c10::IValue>{});
+    const auto x = x_in.contiguous(), bias = bias_in.contiguous();
+    const auto n = bias.numel(), rows = x.numel() / n;
     const DropoutBits bits(static_cast<std::uint64_t>(seed), p);
-    const float* src = x.data_ptr<float>();
-    auto y = write_in_parallel(
-        x, [&](float* dst, std::int64_t b, std::int64_t e) { relu_masked_copy(src, dst, b, e, bits); });
+    const float *src = x.data_ptr<float>(), *b = bias.data_ptr<float>();
+    auto y = at::empty_like(x, at::MemoryFormat::Contiguous);
+    float* dst = y.data_ptr<float>();
+    at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
+      bias_relu_masked_rows(src, b, dst, n, begin, end, bits);
+    });
     ctx->save_for_backward({y});
     ctx->saved_data["scale"] = static_cast<double>(bits.scale);
     return y;
@@ -112,10 +129,21 @@ class ReluDropout : public torch::autograd::Function<ReluDropout> {
     const auto y = ctx->get_saved_variables()[0];
     const auto dy = grads[0].contiguous();
     const auto scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const auto n = y.size(-1), rows = y.numel() / n;
     const float *yp = y.data_ptr<float>(), *dyp = dy.data_ptr<float>();
-    auto dx = write_in_parallel(
-        y, [&](float* dst, std::int64_t b, std::int64_t e) { relu_dropout_grad(yp, dyp, dst, b, e, scale); });
-    return {dx, at::Tensor(), at::Tensor()};
+    auto dx = at::empty_like(y);
+    float* dst = dx.data_ptr<float>();
+    std::vector<double> db_sum(static_cast<std::size_t>(n), 0.0);
+    std::mutex db_lock;
+    at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
+      std::vector<float> db(static_cast<std::size_t>(n), 0.0f);
+      relu_dropout_grad_rows(yp, dyp, dst, db.data(), n, begin, end, scale);
+      std::lock_guard<std::mutex> lock(db_lock);
+      for (std::int64_t c = 0; c < n; ++c) db_sum[c] += db[c];
+    });
+    auto db = at::empty({n}, y.options());
+    for (std::int64_t c = 0; c < n; ++c) db.data_ptr<float>()[c] = static_cast<float>(db_sum[c]);
+    return {dx, db, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -147,7 +175,7 @@ at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p) {
   const DropoutBits bits(seed, p);
   at::Tensor mask = at::empty(shape, at::kFloat);
   float* m = mask.data_ptr<float>();
-  at::parallel_for(0, mask.numel(), 1 << 14, [&](std::int64_t begin, std::int64_t end) {
+  at::parallel_for(0, mask.numel(), kGrain, [&](std::int64_t begin, std::int64_t end) {
     fill_mask(m, begin, end, bits);
   });
   return mask;
@@ -160,10 +188,12 @@ at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   return Dropout::apply(x, p, static_cast<std::int64_t>(draw_seed()));
 }
 
-at::Tensor relu_dropout(const at::Tensor& x, double p, bool training) {
-  if (!training || p <= 0 || kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat)
-    return models::dropout(at::relu(x), p, training);
-  return ReluDropout::apply(x, p, static_cast<std::int64_t>(draw_seed()));
+at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
+                               bool training) {
+  if (!training || p <= 0 || kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat ||
+      !bias.defined())
+    return models::dropout(at::relu(models::linear(x, weight, bias)), p, training);
+  return BiasReluDropout::apply(models::linear(x, weight, {}), bias, p, static_cast<std::int64_t>(draw_seed()));
 }
 
 }  // namespace auxgrid::models

@@ -26,14 +26,17 @@ void set_kernels(Kernels k);
 // (so torch::manual_seed and its saved state reproduce it); the same
 // Bernoulli(1 - p) distribution as torch::dropout, not the same draws.
 at::Tensor dropout(const at::Tensor& x, double p, bool training);
-// dropout(relu(x), p, training), fused on CPU floats: one pass forward, and a
-// backward that needs only the output (the same mask as dropout() draws).
-at::Tensor relu_dropout(const at::Tensor& x, double p, bool training);
 
 // x weight^T + bias, as torch::linear (bias may be undefined). With fast
 // kernels on CPU floats the products run through oneDNN's sgemm when auxgrid
 // is built with the experimental CMake option AUXGRID_ONEDNN (src/models/linear/).
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// dropout(relu(linear(x, weight, bias)), p, training). Fast on CPU floats: the
+// bias, relu and dropout are one pass after the product, and one pass back
+// (from the output alone: the same mask as dropout() draws) that also sums
+// the bias's gradient.
+at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
+                               bool training);
 
 // softmax(q k^T, padding masked) with dropout p on the weights, times v.
 // q [B, H, T, D] (already scaled), k and v [B, H, S, D], any strides with D
