@@ -24,7 +24,6 @@
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
-#include <sys/resource.h>
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -171,7 +170,6 @@ void print_profile(const std::function<void()>& fn) {
       open.pop_back();
       const double elapsed = push->cpuElapsedUs(e);
       self_us[push->name()] += elapsed - children;
-      if (!open.empty() && (std::string(push->name()) == "aten::copy_" || std::string(push->name()) == "aten::add" || std::string(push->name()) == "aten::mul"|| std::string(push->name()) == "aten::sum"|| std::string(push->name()) == "aten::cat")) self_us[std::string("   ") + push->name() + " in " + open.back().first->name()] += elapsed - children;
       if (open.empty()) total += elapsed;
       else open.back().second += elapsed;
     }
@@ -180,7 +178,7 @@ void print_profile(const std::function<void()>& fn) {
   for (const auto& [name, us] : self_us) ordered.emplace_back(-us, name);
   std::sort(ordered.begin(), ordered.end());
   fmt::print("profile of one step, {:.2f} s in operators:\n", total / 1e6);
-  for (std::size_t i = 0; i < ordered.size() && i < 60; ++i)
+  for (std::size_t i = 0; i < ordered.size() && i < 25; ++i)
     fmt::print("  {:>6.1f} %  {:>8.3f} s  {}\n", -100 * ordered[i].first / total, -ordered[i].first / 1e6,
                ordered[i].second);
 }
@@ -199,15 +197,7 @@ Measure measure(const std::vector<data::Batch>& batches, const std::function<voi
   const auto start = Clock::now();
   int steps = 0;
   for (int r = 0; r < o.steps; ++r)
-    for (const auto& b : batches) {
-      struct rusage r0, r1; getrusage(RUSAGE_SELF, &r0);
-      const auto t0 = Clock::now();
-      const auto kf0 = models::kernel_flops();
-      step(b), samples += b.size(), ++steps;
-      fmt::print(stderr, "DBG attention GFLOP {:.1f}\n", (models::kernel_flops() - kf0) / 1e9);
-      getrusage(RUSAGE_SELF, &r1);
-      fmt::print(stderr, "DBG step {:.2f} s, {} minflt, sys {:.2f}\n", seconds_since(t0), r1.ru_minflt - r0.ru_minflt, (r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) + 1e-6*(r1.ru_stime.tv_usec - r0.ru_stime.tv_usec));
-    }
+    for (const auto& b : batches) step(b), samples += b.size(), ++steps;
   const double s = seconds_since(start);
   return {samples / s, flops * o.steps / s / 1e9, s / steps};
 }
@@ -304,7 +294,7 @@ int main(int argc, char** argv) {
           if (!v.train) continue;
           for (int i = 0; i < std::max(o.warmup, 1); ++i) train_step(v.batches->front());
           fmt::print("{}, {} batch of {}:\n", v.label, name, o.batch);
-          print_profile([&] { train_step(v.batches->front()); }); print_profile([&] { train_step(v.batches->front()); });
+          print_profile([&] { train_step(v.batches->front()); });
           continue;
         }
         const Measure m = measure(*v.batches, v.train ? train_step : eval_step, o);
