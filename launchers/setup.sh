@@ -11,7 +11,7 @@ packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-
   # LibTorch's speed depends on the BLAS: the OpenMP OpenBLAS is ~15x faster than
   # the reference BLAS that a --no-install-recommends install would leave.
   libopenblas0-openmp
-  # oneDNN's headers, for the experimental -DAUXGRID_ONEDNN=ON build (LibTorch already links the library).
+  # oneDNN's headers, for the linear layers (LibTorch already links the library).
   libdnnl-dev)
 # Only with --for-tests: a local SLURM for tests/e2e_slurm.sh, and a headless
 # browser for tests/e2e_report.sh (both skip that part without them).

@@ -280,6 +280,10 @@ BOOST_AUTO_TEST_CASE(fast_linear_matches_torch_linear_with_its_gradients,
     BOOST_TEST(torch::allclose(grads[1], w.grad(), 1e-4, 1e-5), "weight gradient, bias " << with_bias);
     if (with_bias) BOOST_TEST(torch::allclose(b_grad, b.grad(), 1e-4, 1e-5));
   }
+  // One row (a batch of one summary vector): the bias is left as it was.
+  const auto x = torch::randn({1, 17}), w = torch::randn({11, 17}), b = torch::randn({11}), b_before = b.clone();
+  BOOST_TEST(torch::allclose(models::linear(x, w, b), torch::linear(x, w, b_before), 1e-5, 1e-5));
+  BOOST_TEST(b.equal(b_before));
 }
 
 BOOST_AUTO_TEST_CASE(fast_and_plain_kernels_compute_the_same_model) {
@@ -303,57 +307,66 @@ BOOST_AUTO_TEST_CASE(fast_and_plain_kernels_compute_the_same_model) {
 BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradients) {
   torch::manual_seed(11);
   // Query counts around the kernel's 8-row tiles, key counts around its
-  // 16-key vectors, head sizes of one and two vectors.
+  // 16-key vectors, head sizes of one and two vectors; cross-attention (q
+  // and [k v] projections) and self-attention (one packed [q k v]).
   struct Case {
     std::int64_t t, s, d;
+    bool self;
   };
-  for (const auto [t, s, d] : {Case{7, 19, 5}, Case{21, 37, 13}, Case{9, 40, 20}}) {
-    const std::int64_t b = 3, h = 3;
+  for (const auto [t, s, d, self] :
+       {Case{7, 19, 5, false}, Case{21, 37, 13, false}, Case{9, 40, 20, false}, Case{19, 19, 13, true}}) {
+    const std::int64_t b = 3, h = 3, width = h * d;
     auto key_padding = torch::zeros({b, s}, torch::kBool);
     key_padding[1].slice(0, 12).fill_(true);  // the second sequence has 12 real keys
     key_padding[2][3] = true;                 // the third a hole
     for (double p : {0.0, 0.3}) {
-      // As the model passes them: [B, H, N, D] views of [B, N, H, D] projections.
-      auto q_base = torch::randn({b, t, h, d}, torch::requires_grad()),
-           k_base = torch::randn({b, s, h, d}, torch::requires_grad()),
-           v_base = torch::randn({b, s, h, d}, torch::requires_grad());
-      const auto q = q_base.transpose(1, 2), k = k_base.transpose(1, 2), v = v_base.transpose(1, 2);
+      auto query = torch::randn({b, t, self ? 3 * width : width}, torch::requires_grad());
+      auto keys_values = self ? at::Tensor() : torch::randn({b, s, 2 * width}, torch::requires_grad());
       const std::uint64_t seed = 12345;
-      const auto fused = models::attention_with_seed(q, k, v, key_padding, p, true, seed);
-      const auto upstream = torch::randn({b, h, t, d});
+      const auto fused = models::multi_head_attention_with_seed(query, keys_values, h, key_padding, p, true, seed);
+      const auto upstream = torch::randn({b, t, width});
       (fused * upstream).sum().backward();
-      const auto grads = std::vector<at::Tensor>{q_base.grad().clone(), k_base.grad().clone(), v_base.grad().clone()};
-      for (auto* x : {&q_base, &k_base, &v_base}) x->mutable_grad().zero_();
+      const auto fused_grads = std::vector<at::Tensor>{query.grad().clone(), self ? at::Tensor() : keys_values.grad().clone()};
+      query.mutable_grad().zero_();
+      if (!self) keys_values.mutable_grad().zero_();
 
-      // The same computation with the score matrix materialised and the same mask.
+      // The same computation per head with the score matrix materialised and the same mask.
+      const auto& kv = self ? query : keys_values;
+      const auto heads = [&](const at::Tensor& x, std::int64_t offset) {
+        return x.narrow(2, offset, width).view({b, x.size(1), h, d}).transpose(1, 2);
+      };
+      const auto q = heads(query, 0) / std::sqrt(static_cast<double>(d));
+      const auto k = heads(kv, self ? width : 0), v = heads(kv, self ? 2 * width : width);
       auto scores = torch::matmul(q, k.transpose(-2, -1)).masked_fill(key_padding.view({b, 1, 1, s}), -INFINITY);
       auto attn = torch::softmax(scores, -1);
       if (p > 0) attn = attn * models::dropout_mask(seed, {b, h, t, s}, p);
-      const auto reference = torch::matmul(attn, v);
+      const auto reference = torch::matmul(attn, v).transpose(1, 2).reshape({b, t, width});
       (reference * upstream).sum().backward();
-      const auto where = [&, t = t, s = s, d = d] { return fmt::format("t={} s={} d={} p={}", t, s, d, p); };
+      const auto where = [&, t = t, s = s, d = d, self = self] {
+        return fmt::format("t={} s={} d={} self={} p={}", t, s, d, self, p);
+      };
       BOOST_TEST(torch::allclose(fused, reference, 1e-5, 1e-5),
                  where() << ": output differs by " << (fused - reference).abs().max().item<float>());
-      const std::vector<at::Tensor> expected{q_base.grad(), k_base.grad(), v_base.grad()};
-      for (int i = 0; i < 3; ++i)
-        BOOST_TEST(torch::allclose(grads[i], expected[i], 1e-4, 1e-5),
-                   where() << ": gradient " << "qkv"[i] << " differs by "
-                           << (grads[i] - expected[i]).abs().max().item<float>());
+      for (int i = 0; i < (self ? 1 : 2); ++i) {
+        const auto& expected = i == 0 ? query.grad() : keys_values.grad();
+        BOOST_TEST(torch::allclose(fused_grads[i], expected, 1e-4, 1e-5),
+                   where() << ": gradient of " << (i == 0 ? "query" : "keys_values") << " differs by "
+                           << (fused_grads[i] - expected).abs().max().item<float>());
+      }
     }
   }
 }
 
 BOOST_AUTO_TEST_CASE(fused_attention_of_a_sequence_without_keys_is_zero) {
   torch::manual_seed(12);
-  auto q = torch::randn({2, 2, 5, 4}, torch::requires_grad()), k = torch::randn({2, 2, 6, 4}, torch::requires_grad()),
-       v = torch::randn({2, 2, 6, 4}, torch::requires_grad());
+  auto query = torch::randn({2, 5, 8}, torch::requires_grad()), keys_values = torch::randn({2, 6, 16}, torch::requires_grad());
   auto key_padding = torch::zeros({2, 6}, torch::kBool);
   key_padding[0].fill_(true);
-  const auto out = models::attention_with_seed(q, k, v, key_padding, 0.1, true, 7);
+  const auto out = models::multi_head_attention_with_seed(query, keys_values, 2, key_padding, 0.1, true, 7);
   out.sum().backward();
   BOOST_TEST(out[0].abs().max().item<float>() == 0.0f);
   BOOST_TEST(out[1].abs().min().item<float>() > 0.0f);
-  for (const auto* x : {&q, &k, &v}) {
+  for (const auto* x : {&query, &keys_values}) {
     BOOST_TEST(x->grad()[0].abs().max().item<float>() == 0.0f);
     BOOST_TEST(std::isfinite(x->grad().sum().item<float>()));
   }

@@ -10,9 +10,10 @@
 // product is a register tile (kRows rows times one or two vectors of keys or
 // of head channels), so that each load feeds kRows multiply-adds. Keys after a
 // sequence's last real one are skipped: their weight is exactly 0.
-// q, k and v are read in place through their strides (the model passes views
-// of its projections) and outputs are written in the [B, T, H, D] order that
-// the model reshapes them to: no layout copies around the kernel.
+// q, k and v are read in place from the projections as the linear layers make
+// them (packed [q k v], or q and [k v]), outputs and gradients are written in
+// those same layouts, and the 1/sqrt(D) scale is applied to the keys inside:
+// no split, concatenation, scaling or layout copy around the kernel.
 // Vector code uses GCC's vector extension; target_clones builds it for
 // AVX-512, AVX2 and plain x86-64.
 #include <ATen/Parallel.h>
@@ -108,11 +109,13 @@ struct Rows {
   float* operator[](std::int64_t i) const { return data + i * stride; }
 };
 
+// The heads of a [B, N, C] projection whose channels offset .. offset + H*D
+// hold heads of D channels each.
 struct HeadRows {
   float* data = nullptr;
   std::int64_t batch_stride = 0, head_stride = 0, row_stride = 0;
-  explicit HeadRows(const at::Tensor& x)
-      : data(x.data_ptr<float>()), batch_stride(x.stride(0)), head_stride(x.stride(1)), row_stride(x.stride(2)) {}
+  HeadRows(const at::Tensor& x, std::int64_t offset, std::int64_t d)
+      : data(x.data_ptr<float>() + offset), batch_stride(x.stride(0)), head_stride(d), row_stride(x.stride(1)) {}
   Rows at(std::int64_t b, std::int64_t h) const { return {data + b * batch_stride + h * head_stride, row_stride}; }
 };
 
@@ -120,6 +123,7 @@ std::int64_t round_to_vectors(std::int64_t n) { return (n + kLanes - 1) / kLanes
 
 struct Shape {
   std::int64_t batch, heads, queries, keys, d;
+  float scale;  // of the scores: 1 / sqrt(d)
   std::int64_t width() const { return round_to_vectors(d); }  // d in whole vectors
   std::int64_t padded_keys() const { return round_to_vectors(keys); }
 };
@@ -147,16 +151,17 @@ struct Scratch {
         zero(n.width()) {}
 };
 
-// Keys 0 .. s-1 of one head as [D][n] (zero past s) and as [S][width] (zero past D).
-void transpose_keys(Rows x, std::int64_t s, std::int64_t d, std::int64_t n, float* xt) {
+// Keys 0 .. s-1 of one head, times `scale`, as [D][n] (zero past s) and as
+// [S][width] (zero past D). The scores' scale is applied to the keys.
+void transpose_keys(Rows x, std::int64_t s, std::int64_t d, std::int64_t n, float scale, float* xt) {
   std::fill(xt, xt + d * n, 0.0f);
   for (std::int64_t j = 0; j < s; ++j)
-    for (std::int64_t c = 0; c < d; ++c) xt[c * n + j] = x[j][c];
+    for (std::int64_t c = 0; c < d; ++c) xt[c * n + j] = x[j][c] * scale;
 }
 
-void widen_rows(Rows x, std::int64_t s, std::int64_t d, std::int64_t width, float* xw) {
+void widen_rows(Rows x, std::int64_t s, std::int64_t d, std::int64_t width, float scale, float* xw) {
   for (std::int64_t j = 0; j < s; ++j) {
-    std::memcpy(xw + j * width, x[j], static_cast<std::size_t>(d) * sizeof(float));
+    for (std::int64_t c = 0; c < d; ++c) xw[j * width + c] = x[j][c] * scale;
     std::fill(xw + j * width + d, xw + (j + 1) * width, 0.0f);
   }
 }
@@ -257,8 +262,8 @@ void forward_head(const Forward& f, std::int64_t b, std::int64_t h, std::int64_t
   const std::int64_t keys = round_to_vectors(s), width = n.width(), head = b * n.heads + h;
   const Rows q = f.q.at(b, h), out = f.out.at(b, h);
   float* lse = f.lse + head * n.queries;
-  transpose_keys(f.k.at(b, h), s, n.d, keys, w.kt.data());
-  widen_rows(f.v.at(b, h), s, n.d, width, w.vw.data());
+  transpose_keys(f.k.at(b, h), s, n.d, keys, n.scale, w.kt.data());
+  widen_rows(f.v.at(b, h), s, n.d, width, 1.0f, w.vw.data());
   key_bias(f.ignore ? f.ignore + b * n.keys : nullptr, s, keys, w.bias.data());
   float* scores = w.scores.data();
   for (std::int64_t t0 = 0; t0 < n.queries; t0 += kRows) {
@@ -311,9 +316,9 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
   const Rows q = g.q.at(b, h), out = g.out.at(b, h), dout = g.dout.at(b, h), dq = g.dq.at(b, h);
   const float* lse = g.lse + head * n.queries;
   const Rows k = g.k.at(b, h), v = g.v.at(b, h);
-  transpose_keys(k, s, n.d, keys, w.kt.data());
-  transpose_keys(v, s, n.d, keys, w.vt.data());
-  widen_rows(k, s, n.d, width, w.kw.data());
+  transpose_keys(k, s, n.d, keys, n.scale, w.kt.data());
+  transpose_keys(v, s, n.d, keys, 1.0f, w.vt.data());
+  widen_rows(k, s, n.d, width, n.scale, w.kw.data());  // dq_r = sum_j ds_rj scale k_j
   std::fill(w.dkw.begin(), w.dkw.begin() + s * width, 0.0f);
   std::fill(w.dvw.begin(), w.dvw.begin() + s * width, 0.0f);
   key_bias(g.ignore ? g.ignore + b * n.keys : nullptr, s, keys, w.bias.data());
@@ -348,7 +353,7 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
     widen_tile(q_rows, n.d, width, w.qw.data());
     widen_tile(g_rows, n.d, width, w.gw.data());
     for (std::int64_t c0 = 0; c0 < width; c0 += kLanes) {
-      // dv_j += sum_r weight_rj dout_r; dk_j += sum_r ds_rj q_r; dq_r = sum_j ds_rj k_j
+      // dv_j += sum_r weight_rj dout_r; dk_j += sum_r ds_rj q_r (times scale at the end); dq_r = sum_j ds_rj k_j
       Vec qr[kRows], gr[kRows], dqr[kRows];
 #pragma GCC unroll 8
       for (int r = 0; r < kRows; ++r) {
@@ -377,19 +382,13 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
   const Rows dk = g.dk.at(b, h), dv = g.dv.at(b, h);
   for (std::int64_t j = 0; j < n.keys; ++j) {
     if (j < s) {
-      std::memcpy(dk[j], w.dkw.data() + j * width, static_cast<std::size_t>(n.d) * sizeof(float));
+      for (std::int64_t c = 0; c < n.d; ++c) dk[j][c] = w.dkw[j * width + c] * n.scale;
       std::memcpy(dv[j], w.dvw.data() + j * width, static_cast<std::size_t>(n.d) * sizeof(float));
     } else {
       std::fill(dk[j], dk[j] + n.d, 0.0f);
       std::fill(dv[j], dv[j] + n.d, 0.0f);
     }
   }
-}
-
-// [B, H, N, D] laid out as [B, N, H, D]: the order the model reshapes attention's output to.
-at::Tensor empty_heads_inside(const at::Tensor& like, std::int64_t rows) {
-  const auto b = like.size(0), h = like.size(1), d = like.size(3);
-  return at::empty_strided({b, h, rows, d}, {rows * h * d, d, h * d, 1}, like.options());
 }
 
 // work(b, h, s, scratch) for every head, where s is the number of keys of
@@ -414,25 +413,38 @@ std::uint64_t for_each_head(const Shape& n, const bool* ignore, const Work& work
   return pairs;
 }
 
-// Inner dimension contiguous, as the kernels read rows.
-at::Tensor unit_stride_rows(const at::Tensor& x) { return x.stride(3) == 1 ? x : x.contiguous(); }
+// Channels contiguous, as the kernels read rows.
+at::Tensor unit_stride_rows(const at::Tensor& x) { return x.stride(-1) == 1 ? x : x.contiguous(); }
 
+// The heads of `query` [B, T, C] at channels 0 .. H*D, and of the keys and
+// values of `keys_values` [B, S, C'] at channels `key_offset` .. + H*D and
+// `key_offset` + H*D .. + 2*H*D (self-attention: both are the packed
+// [B, T, 3*H*D] projections, key_offset H*D). Gradients come back in the
+// inputs' own layout, so that no split or concatenation surrounds the kernel.
 class FusedAttention : public torch::autograd::Function<FusedAttention> {
  public:
-  // q [B, H, T, D] (scaled), k and v [B, H, S, D], key_padding [B, S] (true = ignore) or empty.
-  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& q_in, const at::Tensor& k_in,
-                            const at::Tensor& v_in, const at::Tensor& key_padding, double p, std::int64_t seed) {
+  // keys_values empty: self-attention on query. key_padding [B, S] (true = ignore) or empty.
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& query_in,
+                            const at::Tensor& keys_values_in, const at::Tensor& key_padding, std::int64_t heads,
+                            double p, std::int64_t seed) {
     RECORD_FUNCTION("auxgrid::attention", c10::ArrayRef<const c10::IValue>{});  // for profilers (bench --profile)
-    const auto q = unit_stride_rows(q_in), k = unit_stride_rows(k_in), v = unit_stride_rows(v_in);
+    const auto query = unit_stride_rows(query_in);
+    const bool self = keys_values_in.numel() == 0;
+    const auto keys_values = self ? query : unit_stride_rows(keys_values_in);
     const auto padding = key_padding.contiguous();
-    const Shape n{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
-    auto out = empty_heads_inside(q, n.queries);
-    auto lse = at::empty({n.batch, n.heads, n.queries}, q.options());
+    const Shape n = shape(query, keys_values, heads, self);
+    const std::int64_t width = n.heads * n.d, key_offset = self ? width : 0;
+    auto out = at::empty({n.batch, n.queries, width}, query.options());
+    auto lse = at::empty({n.batch, n.heads, n.queries}, query.options());
     const DropoutBits bits(static_cast<std::uint64_t>(seed), p);
-    const Forward f{n,         HeadRows(q),
-                    HeadRows(k), HeadRows(v),
-                    HeadRows(out), lse.data_ptr<float>(),
-                    padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr, p > 0 ? &bits : nullptr};
+    const Forward f{n,
+                    HeadRows(query, 0, n.d),
+                    HeadRows(keys_values, key_offset, n.d),
+                    HeadRows(keys_values, key_offset + width, n.d),
+                    HeadRows(out, 0, n.d),
+                    lse.data_ptr<float>(),
+                    padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr,
+                    p > 0 ? &bits : nullptr};
     const auto pairs = for_each_head(n, f.ignore, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
       if (s > 0) return forward_head(f, b, h, s, w);
       const Rows o = f.out.at(b, h);  // no keys at all: no attention
@@ -440,7 +452,8 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
       std::fill(f.lse + (b * n.heads + h) * n.queries, f.lse + (b * n.heads + h + 1) * n.queries, kInfinity);
     });
     count_kernel_flops(4 * pairs * static_cast<std::uint64_t>(n.d));
-    ctx->save_for_backward({q, k, v, out, lse, padding});
+    ctx->save_for_backward({query, self ? at::Tensor() : keys_values, out, lse, padding});
+    ctx->saved_data["heads"] = heads;
     ctx->saved_data["p"] = p;
     ctx->saved_data["seed"] = seed;
     return out;
@@ -449,21 +462,26 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &q = saved[0], &k = saved[1], &v = saved[2], &out = saved[3], &lse = saved[4], &padding = saved[5];
+    const auto &query = saved[0], &out = saved[2], &lse = saved[3], &padding = saved[4];
+    const bool self = !saved[1].defined();
+    const auto& keys_values = self ? query : saved[1];
     const double p = ctx->saved_data["p"].toDouble();
     const DropoutBits bits(static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()), p);
     const auto dout = unit_stride_rows(grads[0]);
-    const Shape n{q.size(0), q.size(1), q.size(2), k.size(2), q.size(3)};
-    auto dq = empty_heads_inside(q, n.queries), dk = empty_heads_inside(k, n.keys), dv = empty_heads_inside(v, n.keys);
+    const Shape n = shape(query, keys_values, ctx->saved_data["heads"].toInt(), self);
+    const std::int64_t width = n.heads * n.d, key_offset = self ? width : 0;
+    // Gradients in the inputs' layout: one [B, T, 3*H*D] for self-attention.
+    auto dquery = at::empty_like(query, at::MemoryFormat::Contiguous);
+    auto dkeys_values = self ? dquery : at::empty_like(keys_values, at::MemoryFormat::Contiguous);
     const Backward g{n,
-                     HeadRows(q),
-                     HeadRows(k),
-                     HeadRows(v),
-                     HeadRows(out),
-                     HeadRows(dout),
-                     HeadRows(dq),
-                     HeadRows(dk),
-                     HeadRows(dv),
+                     HeadRows(query, 0, n.d),
+                     HeadRows(keys_values, key_offset, n.d),
+                     HeadRows(keys_values, key_offset + width, n.d),
+                     HeadRows(out, 0, n.d),
+                     HeadRows(dout, 0, n.d),
+                     HeadRows(dquery, 0, n.d),
+                     HeadRows(dkeys_values, key_offset, n.d),
+                     HeadRows(dkeys_values, key_offset + width, n.d),
                      lse.data_ptr<float>(),
                      padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr,
                      p > 0 ? &bits : nullptr};
@@ -475,17 +493,32 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
       }
     });
     count_kernel_flops(8 * pairs * static_cast<std::uint64_t>(n.d));
-    return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dquery, self ? at::Tensor() : dkeys_values, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+
+ private:
+  static Shape shape(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads, bool self) {
+    const auto d = query.size(2) / (self ? 3 : 1) / heads;
+    return {query.size(0), heads, query.size(1), keys_values.size(1), d, static_cast<float>(1.0 / std::sqrt(d))};
   }
 };
 
+// [B, N, H*D] channels offset .. offset + H*D as [B, H, N, D].
+at::Tensor split_heads(const at::Tensor& x, std::int64_t offset, std::int64_t heads) {
+  const auto d = x.size(2) / heads;
+  return x.narrow(2, offset, heads * d).view({x.size(0), x.size(1), heads, d}).transpose(1, 2);
+}
+
 }  // namespace
 
-at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                               const at::Tensor& key_padding, double p, bool training, std::uint64_t seed) {
-  // Custom functions take defined tensors only: no padding is an empty one.
-  const auto padding = key_padding.defined() ? key_padding : at::empty({0}, q.options().dtype(at::kBool));
-  return FusedAttention::apply(q, k, v, padding, training ? p : 0.0, static_cast<std::int64_t>(seed));
+at::Tensor multi_head_attention_with_seed(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
+                                          const at::Tensor& key_padding, double p, bool training,
+                                          std::uint64_t seed) {
+  // Custom functions take defined tensors only: none is an empty one.
+  const auto none = at::empty({0}, query.options());
+  const auto padding = key_padding.defined() ? key_padding : none.to(at::kBool);
+  return FusedAttention::apply(query, keys_values.defined() ? keys_values : none, padding, heads, training ? p : 0.0,
+                               static_cast<std::int64_t>(seed));
 }
 
 at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
@@ -497,12 +530,21 @@ at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, cons
   return torch::matmul(models::dropout(torch::softmax(scores, -1), p, training), v);
 }
 
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
-                     double p, bool training) {
-  if (!q.device().is_cpu()) return device_attention(q, k, v, key_padding, p, training);
-  if (kernels() == Kernels::plain || q.scalar_type() != at::kFloat)
-    return materialised_attention(q, k, v, key_padding, p, training);
-  return attention_with_seed(q, k, v, key_padding, p, training, training && p > 0 ? draw_seed() : 0);
+at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
+                                const at::Tensor& key_padding, double p, bool training) {
+  if (query.device().is_cpu() && kernels() == Kernels::fast && query.scalar_type() == at::kFloat)
+    return multi_head_attention_with_seed(query, keys_values, heads, key_padding, p, training,
+                                          training && p > 0 ? draw_seed() : 0);
+  // Elsewhere per head, on [B, H, N, D] views: LibTorch's kernels.
+  const bool self = !keys_values.defined();
+  const auto width = self ? query.size(2) / 3 : query.size(2);
+  const auto& kv = self ? query : keys_values;
+  const auto key_offset = self ? width : 0;
+  const auto q = split_heads(query, 0, heads) * (1.0 / std::sqrt(static_cast<double>(width / heads)));
+  const auto k = split_heads(kv, key_offset, heads), v = split_heads(kv, key_offset + width, heads);
+  const auto attended = query.device().is_cpu() ? materialised_attention(q, k, v, key_padding, p, training)
+                                                : device_attention(q, k, v, key_padding, p, training);
+  return attended.transpose(1, 2).reshape({query.size(0), query.size(1), width});
 }
 
 }  // namespace auxgrid::models

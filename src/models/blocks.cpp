@@ -85,7 +85,6 @@ AttentionImpl::AttentionImpl(std::int64_t width, std::int64_t heads, double drop
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
-  const auto batch = q.size(0), length = q.size(1), keys = kv.size(1), head = width_ / heads_;
   if (kernels() == Kernels::plain) {  // LibTorch's module, sequence-first
     auto qs = q.transpose(0, 1), ks = kv.transpose(0, 1);
     return std::get<0>(F::multi_head_attention_forward(
@@ -98,23 +97,16 @@ at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, con
                                .need_weights(false)))
         .transpose(0, 1);
   }
-  at::Tensor query, key, value;
-  if (q.is_same(kv)) {  // self-attention: one projection for all three
-    auto qkv = models::linear(q, in_proj_weight_, in_proj_bias_).chunk(3, -1);
-    query = qkv[0], key = qkv[1], value = qkv[2];
-  } else {
-    query = models::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_));
-    auto kv_proj = models::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_),
-                                 in_proj_bias_.narrow(0, width_, 2 * width_))
-                       .chunk(2, -1);
-    key = kv_proj[0], value = kv_proj[1];
-  }
-  // [B, T, d] -> [B, H, T, head]
-  auto split = [&](const at::Tensor& x, std::int64_t t) { return x.view({batch, t, heads_, head}).transpose(1, 2); };
-  auto attended = attention(split(query, length) * (1.0 / std::sqrt(static_cast<double>(head))), split(key, keys),
-                            split(value, keys), key_padding, dropout_, is_training())
-                      .transpose(1, 2)
-                      .reshape({batch, length, width_});
+  // The projections go to the kernel packed ([q k v] or q and [k v]) as they come out.
+  const auto attended =
+      q.is_same(kv)
+          ? models::multi_head_attention(models::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
+                                 dropout_, is_training())
+          : models::multi_head_attention(
+                models::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_)),
+                models::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_),
+                               in_proj_bias_.narrow(0, width_, 2 * width_)),
+                heads_, key_padding, dropout_, is_training());
   return models::linear(attended, out_proj_->weight, out_proj_->bias);
 }
 

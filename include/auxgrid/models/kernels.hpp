@@ -38,19 +38,24 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
                                bool training);
 
-// softmax(q k^T, padding masked) with dropout p on the weights, times v.
-// q [B, H, T, D] (already scaled), k and v [B, H, S, D], any strides with D
-// contiguous (views of the projections are read in place); key_padding
-// [B, S], true = ignore, or undefined. Fast on CPU floats: fused and
-// register-tiled (attention_cpu.cpp), the [B, H, T, S] weights never stored;
-// the output is laid out as [B, T, H, D]. A query whose keys are all padding
-// gets a zero output (LibTorch's gives NaN).
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
-                     double p, bool training);
+// Multi-head attention of projections: per head softmax(q k^T / sqrt(D),
+// padding masked) with dropout p on the weights, times v. `query` is the
+// [B, T, H*D] query projection and `keys_values` the [B, S, 2*H*D] key and
+// value projections side by side; for self-attention `keys_values` is
+// undefined and `query` the packed [B, T, 3*H*D] (q, k, v), as one linear
+// layer makes them. key_padding [B, S], true = ignore, or undefined. Returns
+// [B, T, H*D], the heads side by side. Fast on CPU floats: fused and
+// register-tiled (attention_cpu.cpp), the [B, H, T, S] weights never stored,
+// the projections read in place and their gradients written in the same
+// packed layout. A query whose keys are all padding gets a zero output
+// (LibTorch's gives NaN).
+at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
+                                const at::Tensor& key_padding, double p, bool training);
 // The fused kernel with a given dropout seed: element (b, h, t, s) of the
 // weights is kept as element b*H*T*S + h*T*S + t*S + s of dropout_mask(seed).
-at::Tensor attention_with_seed(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                               const at::Tensor& key_padding, double p, bool training, std::uint64_t seed);
+at::Tensor multi_head_attention_with_seed(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
+                                          const at::Tensor& key_padding, double p, bool training,
+                                          std::uint64_t seed);
 // Matrix-product FLOPs that auxgrid's own kernels (the fused attention, the
 // oneDNN linear layers) have done so far in this process, for benchmarks that
 // count LibTorch's products with its profiler, which cannot see these. The

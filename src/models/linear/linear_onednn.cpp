@@ -35,7 +35,9 @@ class Linear : public torch::autograd::Function<Linear> {
     const auto in = weight.size(1), out = weight.size(0);
     const auto rows = x.numel() / in;
     const auto x2 = x.reshape({rows, in}).contiguous(), w = weight.contiguous();
-    auto y = bias.numel() > 0 ? bias.expand({rows, out}).contiguous() : at::empty({rows, out}, x.options());
+    // A fresh output, the bias copied in (expand().contiguous() of one row would be the bias itself).
+    auto y = at::empty({rows, out}, x.options());
+    if (bias.numel() > 0) y.copy_(bias.expand({rows, out}));
     sgemm('N', 'T', rows, out, in, x2.data_ptr<float>(), w.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
     ctx->save_for_backward({x2, w});
     ctx->saved_data["has_bias"] = bias.numel() > 0;
