@@ -249,6 +249,35 @@ BOOST_AUTO_TEST_CASE(fused_linear_relu_dropout_equals_the_three_steps_with_their
   BOOST_TEST(models::linear_relu_dropout(x0, w0, b0, 0.3, false).equal(torch::relu(torch::linear(x0, w0, b0))));
 }
 
+BOOST_AUTO_TEST_CASE(fused_residual_step_equals_its_composition_with_gradients) {
+  KernelsGuard guard;
+  models::set_kernels(models::Kernels::fast);
+  for (const bool scaled : {false, true}) {
+    const auto x0 = torch::randn({3, 29, 11}), in0 = torch::randn({3, 29, 19}), w0 = torch::randn({11, 19}),
+               b0 = torch::randn({11}), alpha0 = torch::rand({1});
+    const auto upstream = torch::randn({3, 29, 11});
+    std::vector<at::Tensor> fused_inputs, separate_inputs;
+    for (const auto& t : {x0, in0, w0, b0, alpha0}) {
+      fused_inputs.push_back(t.clone().requires_grad_());
+      separate_inputs.push_back(t.clone().requires_grad_());
+    }
+    const auto alpha = [&](const std::vector<at::Tensor>& v) { return scaled ? v[4] : at::Tensor(); };
+    torch::manual_seed(3);
+    const auto& f = fused_inputs;
+    const auto fused = models::residual_linear_dropout(f[0], f[1], f[2], f[3], alpha(f), 0.3, true);
+    torch::manual_seed(3);
+    const auto& r = separate_inputs;
+    const auto separate = models::residual_dropout(r[0], torch::linear(r[1], r[2], r[3]), alpha(r), 0.3, true);
+    BOOST_TEST(torch::allclose(fused, separate, 1e-5, 1e-5), "scaled " << scaled);
+    (fused * upstream).sum().backward();
+    (separate * upstream).sum().backward();
+    for (int i = 0; i < (scaled ? 5 : 4); ++i)
+      BOOST_TEST(torch::allclose(f[i].grad(), r[i].grad(), 1e-4, 1e-4),
+                 "scaled " << scaled << ", gradient " << i << " differs by "
+                           << (f[i].grad() - r[i].grad()).abs().max().item<float>());
+  }
+}
+
 #ifdef AUXGRID_LINEAR_ONEDNN
 constexpr bool kLinearOneDnn = true;
 #else

@@ -97,17 +97,18 @@ at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, con
                                .need_weights(false)))
         .transpose(0, 1);
   }
+  return models::linear(attend(q, kv, key_padding), out_proj_->weight, out_proj_->bias);
+}
+
+at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
   // The projections go to the kernel packed ([q k v] or q and [k v]) as they come out.
-  const auto attended =
-      q.is_same(kv)
-          ? models::multi_head_attention(models::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
-                                 dropout_, is_training())
-          : models::multi_head_attention(
-                models::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_)),
-                models::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_),
-                               in_proj_bias_.narrow(0, width_, 2 * width_)),
-                heads_, key_padding, dropout_, is_training());
-  return models::linear(attended, out_proj_->weight, out_proj_->bias);
+  if (q.is_same(kv))
+    return models::multi_head_attention(models::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
+                                        dropout_, is_training());
+  return models::multi_head_attention(
+      models::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_)),
+      models::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_), in_proj_bias_.narrow(0, width_, 2 * width_)),
+      heads_, key_padding, dropout_, is_training());
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
@@ -120,18 +121,19 @@ EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
   if (o.learnable_scaling()) alpha_ = register_parameter("alpha", torch::rand({1}));
 }
 
-at::Tensor EncoderLayerImpl::residual(const at::Tensor& x, const at::Tensor& update) {
-  auto dropped = models::dropout(update, options_.res_dropout(), is_training());
-  return options_.learnable_scaling() ? alpha_ * x + (1 - alpha_) * dropped : x + dropped;
-}
-
 at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& key_padding) {
   // The same LN0 normalises queries and keys/values (MulT).
-  auto q = ln0_(x);
-  auto attended = attention_(q, kv.defined() ? ln0_(kv) : q, key_padding);
-  auto h = residual(x, attended);
-  auto ff = models::linear_relu_dropout(ln1_(h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
-  return residual(h, models::linear(ff, fc2_->weight, fc2_->bias));
+  const auto q = ln0_(x), keys = kv.defined() ? ln0_(kv) : q;
+  const auto alpha = options_.learnable_scaling() ? alpha_ : at::Tensor();
+  const double p = options_.res_dropout();
+  // Residual steps x + dropout(linear(...)) (or with alpha), fused with the output projections' biases.
+  const auto h = kernels() == Kernels::plain  // LibTorch's attention module, output projection inside
+                     ? models::residual_dropout(x, attention_(q, keys, key_padding), alpha, p, is_training())
+                     : models::residual_linear_dropout(x, attention_->attend(q, keys, key_padding),
+                                                       attention_->out_proj()->weight, attention_->out_proj()->bias,
+                                                       alpha, p, is_training());
+  const auto ff = models::linear_relu_dropout(ln1_(h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
+  return models::residual_linear_dropout(h, ff, fc2_->weight, fc2_->bias, alpha, p, is_training());
 }
 
 EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {

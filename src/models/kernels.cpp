@@ -4,10 +4,12 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/TensorOperators.h>
 #include <ATen/record_function.h>
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
+#include <ATen/ops/full.h>
 #include <ATen/ops/relu.h>
 #include <torch/csrc/autograd/custom_function.h>
 
@@ -77,6 +79,37 @@ void relu_dropout_grad_rows(const float* y, const float* dy, float* dx, float* d
 
 // A new contiguous tensor shaped as `like`, written by write(out, begin, end)
 // over element ranges on every thread.
+// Rows [begin, end) of [rows, n]: out = a x + c keep (z + bias), the residual
+// step x + dropout(z + bias) (a = c = 1) or its learnable-scaling form
+// (a = alpha, c = 1 - alpha).
+AUXGRID_VECTOR_CLONES
+void residual_rows(const float* x, const float* z, const float* bias, float* out, float a, float c, std::int64_t n,
+                   std::int64_t begin, std::int64_t end, const DropoutBits bits) {
+  for (std::int64_t r = begin; r < end; ++r)
+    for (std::int64_t k = 0; k < n; ++k) {
+      const std::int64_t i = r * n + k;
+      out[i] = a * x[i] + c * bits.keep(static_cast<std::uint32_t>(i)) * (z[i] + bias[k]);
+    }
+}
+
+// Its gradient for z (dz = c keep dout; the bias's is the column sums of dz,
+// added to db) and, with x and z given, the sum of dout (x - keep (z + bias)),
+// alpha's gradient, returned.
+AUXGRID_VECTOR_CLONES
+float residual_grad_rows(const float* dout, const float* x, const float* z, const float* bias, float* dz, float* db,
+                         float c, std::int64_t n, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
+  float dalpha = 0;
+  for (std::int64_t r = begin; r < end; ++r)
+    for (std::int64_t k = 0; k < n; ++k) {
+      const std::int64_t i = r * n + k;
+      const float keep = bits.keep(static_cast<std::uint32_t>(i));
+      dz[i] = c * keep * dout[i];
+      db[k] += dz[i];
+      if (x) dalpha += dout[i] * (x[i] - keep * (z[i] + bias[k]));
+    }
+  return dalpha;
+}
+
 constexpr std::int64_t kGrain = 1 << 14;  // elements per parallel task at least
 
 at::Tensor apply_mask(const at::Tensor& x, const DropoutBits& bits) {
@@ -147,6 +180,65 @@ class BiasReluDropout : public torch::autograd::Function<BiasReluDropout> {
   }
 };
 
+// x + dropout(z + bias) over the rows of [rows, n] tensors, or with a
+// learnable alpha: alpha x + (1 - alpha) dropout(z + bias).
+class Residual : public torch::autograd::Function<Residual> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& z_in,
+                            const at::Tensor& bias_in, const at::Tensor& alpha, double p, std::int64_t seed) {
+    RECORD_FUNCTION("auxgrid::residual", c10::ArrayRef<const c10::IValue>{});
+    const auto x = x_in.contiguous(), z = z_in.contiguous(), bias = bias_in.contiguous();
+    const auto n = bias.numel(), rows = x.numel() / n;
+    const bool scaled = alpha.numel() > 0;
+    const float a = scaled ? alpha.item<float>() : 1.0f;
+    const DropoutBits bits(static_cast<std::uint64_t>(seed), p);
+    const float *xp = x.data_ptr<float>(), *zp = z.data_ptr<float>(), *b = bias.data_ptr<float>();
+    auto out = at::empty_like(x, at::MemoryFormat::Contiguous);
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
+      residual_rows(xp, zp, b, dst, a, scaled ? 1.0f - a : 1.0f, n, begin, end, bits);
+    });
+    // alpha's gradient needs x and z; without alpha only the seed is kept.
+    ctx->save_for_backward(scaled ? torch::autograd::variable_list{x, z, bias} : torch::autograd::variable_list{bias});
+    ctx->saved_data["alpha"] = static_cast<double>(a);
+    ctx->saved_data["scaled"] = scaled;
+    ctx->saved_data["p"] = p;
+    ctx->saved_data["seed"] = seed;
+    return out;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const bool scaled = ctx->saved_data["scaled"].toBool();
+    const auto& bias = saved.back();
+    const auto dout = grads[0].contiguous();
+    const auto a = static_cast<float>(ctx->saved_data["alpha"].toDouble());
+    const DropoutBits bits(static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()),
+                           ctx->saved_data["p"].toDouble());
+    const auto n = bias.numel(), rows = dout.numel() / n;
+    const float *dp = dout.data_ptr<float>(), *b = bias.data_ptr<float>();
+    const float* xp = scaled ? saved[0].data_ptr<float>() : nullptr;
+    const float* zp = scaled ? saved[1].data_ptr<float>() : nullptr;
+    auto dz = at::empty_like(dout);
+    float* dzp = dz.data_ptr<float>();
+    std::vector<double> db_sum(static_cast<std::size_t>(n), 0.0);
+    double dalpha = 0;
+    std::mutex sums_lock;
+    at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
+      std::vector<float> db(static_cast<std::size_t>(n), 0.0f);
+      const float da = residual_grad_rows(dp, xp, zp, b, dzp, db.data(), scaled ? 1.0f - a : 1.0f, n, begin, end, bits);
+      std::lock_guard<std::mutex> lock(sums_lock);
+      for (std::int64_t k = 0; k < n; ++k) db_sum[k] += db[k];
+      dalpha += da;
+    });
+    auto db = at::empty({n}, dout.options());
+    for (std::int64_t k = 0; k < n; ++k) db.data_ptr<float>()[k] = static_cast<float>(db_sum[k]);
+    const auto dx = scaled ? dout * a : dout;
+    const auto dalpha_tensor = scaled ? at::full({1}, dalpha, dout.options()) : at::Tensor();
+    return {dx, dz, db, dalpha_tensor, at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
 
 std::uint64_t draw_seed() {
@@ -186,6 +278,21 @@ at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   if (kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat)
     return at::dropout(x, p, training);
   return Dropout::apply(x, p, static_cast<std::int64_t>(draw_seed()));
+}
+
+at::Tensor residual_dropout(const at::Tensor& x, const at::Tensor& update, const at::Tensor& alpha, double p,
+                            bool training) {
+  const auto dropped = models::dropout(update, p, training);
+  return alpha.defined() ? alpha * x + (1 - alpha) * dropped : x + dropped;
+}
+
+at::Tensor residual_linear_dropout(const at::Tensor& x, const at::Tensor& input, const at::Tensor& weight,
+                                   const at::Tensor& bias, const at::Tensor& alpha, double p, bool training) {
+  if (kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat || !bias.defined())
+    return residual_dropout(x, models::linear(input, weight, bias), alpha, p, training);
+  const auto none = at::empty({0}, x.options());
+  return Residual::apply(x, models::linear(input, weight, {}), bias, alpha.defined() ? alpha : none,
+                         training ? p : 0.0, training && p > 0 ? static_cast<std::int64_t>(draw_seed()) : 0);
 }
 
 at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,

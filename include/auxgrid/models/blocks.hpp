@@ -71,6 +71,9 @@ class AttentionImpl : public torch::nn::Module {
   AttentionImpl(std::int64_t width, std::int64_t heads, double dropout);
   // q [B, T, d]; kv [B, S, d]; key_padding [B, S] true = ignore (or undefined). -> [B, T, d]
   at::Tensor forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding);
+  // The same before the output projection (auxgrid's kernels only: the layer fuses it with its residual step).
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding);
+  const torch::nn::Linear& out_proj() const { return out_proj_; }
 
  private:
   std::int64_t width_, heads_;
@@ -87,7 +90,6 @@ class EncoderLayerImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& key_padding);
 
  private:
-  at::Tensor residual(const at::Tensor& x, const at::Tensor& update);
   EncoderOptions options_;
   torch::nn::LayerNorm ln0_{nullptr}, ln1_{nullptr};
   Attention attention_{nullptr};

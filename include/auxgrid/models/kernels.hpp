@@ -37,6 +37,15 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
 // the bias's gradient.
 at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
                                bool training);
+// A residual step: x + dropout(update), or with a learnable scalar alpha
+// (defined): alpha x + (1 - alpha) dropout(update).
+at::Tensor residual_dropout(const at::Tensor& x, const at::Tensor& update, const at::Tensor& alpha, double p,
+                            bool training);
+// The same with update = linear(input, weight, bias). Fast on CPU floats: the
+// bias, dropout, scaling and sum are one pass after the product, and one pass
+// back that also sums the bias's and alpha's gradients.
+at::Tensor residual_linear_dropout(const at::Tensor& x, const at::Tensor& input, const at::Tensor& weight,
+                                   const at::Tensor& bias, const at::Tensor& alpha, double p, bool training);
 
 // Multi-head attention of projections: per head softmax(q k^T / sqrt(D),
 // padding masked) with dropout p on the weights, times v. `query` is the
