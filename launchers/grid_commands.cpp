@@ -10,6 +10,7 @@
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/core/log.hpp"
+#include "auxgrid/core/stop_signals.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/train/claim.hpp"
 #include "auxgrid/train/runner.hpp"
@@ -68,6 +69,7 @@ po::options_description grid_options(GridArgs& a) {
 }  // namespace
 
 int run(const Args& args, dist::World& world) {
+  watch_stop_signals();  // before any compute thread starts (core/stop_signals.hpp says why)
   GridArgs a;
   auto o = grid_options(a);
   parse(args, o, "grid");

@@ -5,7 +5,6 @@
 
 #include "auxgrid/core/allocator.hpp"
 #include "auxgrid/core/check.hpp"
-#include "auxgrid/core/stop_signals.hpp"
 #include "auxgrid/dist/world.hpp"
 #include "commands.hpp"
 
@@ -68,7 +67,6 @@ po::variables_map parse(const Args& args, po::options_description& options, cons
 int main(int argc, char** argv) {
   tune_allocator();
   auto& world = dist::World::init(&argc, &argv);
-  watch_stop_signals();  // before any compute thread starts: core/stop_signals.hpp says why
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;

@@ -12,8 +12,10 @@
 
 namespace auxgrid {
 
-// Idempotent. Call from main before any compute thread starts (OpenMP's
-// workers, LibTorch's, the batch prefetcher).
+// Idempotent. Call before any compute thread starts (OpenMP's workers,
+// LibTorch's, the batch prefetcher): `auxgrid run` does first thing. Only
+// for commands that check stop_signal_received(): the signals no longer
+// terminate the process.
 void watch_stop_signals();
 
 // The signal that asked to stop, or 0.
