@@ -355,7 +355,8 @@ BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradi
       const auto fused = models::multi_head_attention_with_seed(query, keys_values, h, key_padding, p, true, seed);
       const auto upstream = torch::randn({b, t, width});
       (fused * upstream).sum().backward();
-      const auto fused_grads = std::vector<at::Tensor>{query.grad().clone(), self ? at::Tensor() : keys_values.grad().clone()};
+      const std::vector<at::Tensor> fused_grads{query.grad().clone(),
+                                                self ? at::Tensor() : keys_values.grad().clone()};
       query.mutable_grad().zero_();
       if (!self) keys_values.mutable_grad().zero_();
 
@@ -388,7 +389,8 @@ BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradi
 
 BOOST_AUTO_TEST_CASE(fused_attention_of_a_sequence_without_keys_is_zero) {
   torch::manual_seed(12);
-  auto query = torch::randn({2, 5, 8}, torch::requires_grad()), keys_values = torch::randn({2, 6, 16}, torch::requires_grad());
+  auto query = torch::randn({2, 5, 8}, torch::requires_grad()),
+       keys_values = torch::randn({2, 6, 16}, torch::requires_grad());
   auto key_padding = torch::zeros({2, 6}, torch::kBool);
   key_padding[0].fill_(true);
   const auto out = models::multi_head_attention_with_seed(query, keys_values, 2, key_padding, 0.1, true, 7);

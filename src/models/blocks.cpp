@@ -132,7 +132,8 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, 
                      : models::residual_linear_dropout(x, attention_->attend(q, keys, key_padding),
                                                        attention_->out_proj()->weight, attention_->out_proj()->bias,
                                                        alpha, p, is_training());
-  const auto ff = models::linear_relu_dropout(ln1_(h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
+  const auto ff =
+      models::linear_relu_dropout(ln1_(h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
   return models::residual_linear_dropout(h, ff, fc2_->weight, fc2_->bias, alpha, p, is_training());
 }
 

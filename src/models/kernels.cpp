@@ -13,10 +13,12 @@
 #include <ATen/ops/relu.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <numeric>
 #include <vector>
 
 namespace auxgrid::models {
@@ -92,22 +94,21 @@ void residual_rows(const float* x, const float* z, const float* bias, float* out
     }
 }
 
-// Its gradient for z (dz = c keep dout; the bias's is the column sums of dz,
-// added to db) and, with x and z given, the sum of dout (x - keep (z + bias)),
-// alpha's gradient, returned.
+// Its gradient for z (dz = c keep dout), with the column sums of dz (the
+// bias's gradient) added to db and, when x and z are given, the column sums of
+// dout (x - keep (z + bias)) (alpha's gradient, summed over them) added to da.
 AUXGRID_VECTOR_CLONES
-float residual_grad_rows(const float* dout, const float* x, const float* z, const float* bias, float* dz, float* db,
-                         float c, std::int64_t n, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
-  float dalpha = 0;
+void residual_grad_rows(const float* dout, const float* x, const float* z, const float* bias, float* dz, float* db,
+                        float* da, float c, std::int64_t n, std::int64_t begin, std::int64_t end,
+                        const DropoutBits bits) {
   for (std::int64_t r = begin; r < end; ++r)
     for (std::int64_t k = 0; k < n; ++k) {
       const std::int64_t i = r * n + k;
       const float keep = bits.keep(static_cast<std::uint32_t>(i));
       dz[i] = c * keep * dout[i];
       db[k] += dz[i];
-      if (x) dalpha += dout[i] * (x[i] - keep * (z[i] + bias[k]));
+      if (x) da[k] += dout[i] * (x[i] - keep * (z[i] + bias[k]));
     }
-  return dalpha;
 }
 
 constexpr std::int64_t kGrain = 1 << 14;  // elements per parallel task at least
@@ -118,6 +119,29 @@ at::Tensor apply_mask(const at::Tensor& x, const DropoutBits& bits) {
   const float* src = in.data_ptr<float>();
   float* dst = out.data_ptr<float>();
   at::parallel_for(0, in.numel(), kGrain, [&](std::int64_t b, std::int64_t e) { masked_copy(src, dst, b, e, bits); });
+  return out;
+}
+
+// Runs pass(begin, end, sums) over ranges of the rows of a [rows, n] tensor
+// on every thread, each range adding into its own zeroed `count` partial sums
+// (a bias's gradient: column sums), and returns their totals, summed in double.
+template <class RowsPass>
+std::vector<double> rows_with_sums(std::int64_t rows, std::int64_t n, std::int64_t count, const RowsPass& pass) {
+  std::vector<double> totals(static_cast<std::size_t>(count), 0.0);
+  std::mutex totals_lock;
+  at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
+    std::vector<float> sums(static_cast<std::size_t>(count), 0.0f);
+    pass(begin, end, sums.data());
+    std::lock_guard<std::mutex> lock(totals_lock);
+    for (std::int64_t k = 0; k < count; ++k) totals[k] += sums[k];
+  });
+  return totals;
+}
+
+// The first n of `values` as a float tensor.
+at::Tensor float_tensor(const std::vector<double>& values, std::int64_t n, const at::TensorOptions& options) {
+  auto out = at::empty({n}, options);
+  std::copy(values.begin(), values.begin() + n, out.data_ptr<float>());
   return out;
 }
 
@@ -166,17 +190,10 @@ class BiasReluDropout : public torch::autograd::Function<BiasReluDropout> {
     const float *yp = y.data_ptr<float>(), *dyp = dy.data_ptr<float>();
     auto dx = at::empty_like(y);
     float* dst = dx.data_ptr<float>();
-    std::vector<double> db_sum(static_cast<std::size_t>(n), 0.0);
-    std::mutex db_lock;
-    at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> db(static_cast<std::size_t>(n), 0.0f);
-      relu_dropout_grad_rows(yp, dyp, dst, db.data(), n, begin, end, scale);
-      std::lock_guard<std::mutex> lock(db_lock);
-      for (std::int64_t c = 0; c < n; ++c) db_sum[c] += db[c];
+    const auto db = rows_with_sums(rows, n, n, [&](std::int64_t begin, std::int64_t end, float* sums) {
+      relu_dropout_grad_rows(yp, dyp, dst, sums, n, begin, end, scale);
     });
-    auto db = at::empty({n}, y.options());
-    for (std::int64_t c = 0; c < n; ++c) db.data_ptr<float>()[c] = static_cast<float>(db_sum[c]);
-    return {dx, db, at::Tensor(), at::Tensor()};
+    return {dx, float_tensor(db, n, y.options()), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -221,21 +238,16 @@ class Residual : public torch::autograd::Function<Residual> {
     const float* zp = scaled ? saved[1].data_ptr<float>() : nullptr;
     auto dz = at::empty_like(dout);
     float* dzp = dz.data_ptr<float>();
-    std::vector<double> db_sum(static_cast<std::size_t>(n), 0.0);
-    double dalpha = 0;
-    std::mutex sums_lock;
-    at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
-      std::vector<float> db(static_cast<std::size_t>(n), 0.0f);
-      const float da = residual_grad_rows(dp, xp, zp, b, dzp, db.data(), scaled ? 1.0f - a : 1.0f, n, begin, end, bits);
-      std::lock_guard<std::mutex> lock(sums_lock);
-      for (std::int64_t k = 0; k < n; ++k) db_sum[k] += db[k];
-      dalpha += da;
-    });
-    auto db = at::empty({n}, dout.options());
-    for (std::int64_t k = 0; k < n; ++k) db.data_ptr<float>()[k] = static_cast<float>(db_sum[k]);
+    const float c = scaled ? 1.0f - a : 1.0f;
+    // Column sums: the bias's gradient, then (scaled) alpha's per column.
+    const auto pass = [&](std::int64_t begin, std::int64_t end, float* partial) {
+      residual_grad_rows(dp, xp, zp, b, dzp, partial, partial + n, c, n, begin, end, bits);
+    };
+    const auto sums = rows_with_sums(rows, n, scaled ? 2 * n : n, pass);
     const auto dx = scaled ? dout * a : dout;
-    const auto dalpha_tensor = scaled ? at::full({1}, dalpha, dout.options()) : at::Tensor();
-    return {dx, dz, db, dalpha_tensor, at::Tensor(), at::Tensor()};
+    const auto dalpha = scaled ? at::full({1}, std::accumulate(sums.begin() + n, sums.end(), 0.0), dout.options())
+                               : at::Tensor();
+    return {dx, dz, float_tensor(sums, n, dout.options()), dalpha, at::Tensor(), at::Tensor()};
   }
 };
 

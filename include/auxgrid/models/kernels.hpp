@@ -13,7 +13,7 @@
 namespace auxgrid::models {
 
 enum class Kernels {
-  fast,  // multi-threaded dropout masks, fused attention (and oneDNN linear layers when built with them)
+  fast,  // hashed dropout masks fused with the passes around the products, fused attention, oneDNN linear layers
   plain  // torch::dropout, torch::nn::functional::multi_head_attention_forward, torch::linear
 };
 
@@ -28,8 +28,8 @@ void set_kernels(Kernels k);
 at::Tensor dropout(const at::Tensor& x, double p, bool training);
 
 // x weight^T + bias, as torch::linear (bias may be undefined). With fast
-// kernels on CPU floats the products run through oneDNN's sgemm when auxgrid
-// is built with the experimental CMake option AUXGRID_ONEDNN (src/models/linear/).
+// kernels on CPU floats the products run through oneDNN's sgemm (CMake option
+// AUXGRID_ONEDNN, on by default when its headers are there; src/models/linear/).
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 // dropout(relu(linear(x, weight, bias)), p, training). Fast on CPU floats: the
 // bias, relu and dropout are one pass after the product, and one pass back

@@ -2,7 +2,8 @@
 // -DAUXGRID_ONEDNN=ON when oneDNN, which LibTorch itself links, has its
 // headers). On the model's shapes (thousands of rows, inner sizes of 130 to
 // 520) it runs 25-45 % faster than the OpenBLAS behind LibTorch's CPU matmul
-// (bench/throughput). Experimental: README, "Speed", says why it is off.
+// (bench/throughput). Its JIT kernels must never be interrupted by a signal
+// handler (core/stop_signals.hpp).
 #include <ATen/ops/empty.h>
 #include <ATen/ops/linear.h>
 #include <ATen/record_function.h>
