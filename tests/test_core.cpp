@@ -4,12 +4,14 @@
 #include "expect_error.hpp"
 #include <boost/filesystem.hpp>
 #include <fstream>
+#include <cstdlib>
 #include <set>
 #include <signal.h>
 #include <unistd.h>
 #include <chrono>
 #include <thread>
 
+#include "auxgrid/core/allocator.hpp"
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/config.hpp"
 #include "auxgrid/core/grid.hpp"
@@ -198,3 +200,20 @@ BOOST_AUTO_TEST_CASE(stop_signals_are_blocked_in_new_threads_and_still_seen) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   BOOST_TEST(stop_signal_received() == SIGUSR1);
 }
+
+#if defined(__GLIBC__)
+// After tune_allocator a large block comes from the heap (no mmap), and
+// freeing it leaves the heap where it was (no trim): the next step reuses
+// those pages instead of faulting fresh ones in.
+BOOST_AUTO_TEST_CASE(tuned_heap_serves_large_blocks_and_is_never_trimmed) {
+  tune_allocator();
+  constexpr std::uintptr_t kBlock = 64u << 20;
+  auto* block = static_cast<char*>(std::malloc(kBlock));
+  BOOST_REQUIRE(block != nullptr);
+  block[0] = block[kBlock - 1] = 1;
+  const auto heap_end = reinterpret_cast<std::uintptr_t>(sbrk(0));
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(block) + kBlock <= heap_end);  // in the brk heap, not its own mapping
+  std::free(block);
+  BOOST_TEST(reinterpret_cast<std::uintptr_t>(sbrk(0)) == heap_end);
+}
+#endif
