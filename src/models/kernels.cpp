@@ -215,7 +215,7 @@ class Residual : public torch::autograd::Function<Residual> {
     at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
       residual_rows(xp, zp, b, dst, a, scaled ? 1.0f - a : 1.0f, n, begin, end, bits);
     });
-    // alpha's gradient needs x and z; without alpha only the seed is kept.
+    // alpha's gradient needs x and z; without alpha only the bias (and the seed) are kept.
     ctx->save_for_backward(scaled ? torch::autograd::variable_list{x, z, bias} : torch::autograd::variable_list{bias});
     ctx->saved_data["alpha"] = static_cast<double>(a);
     ctx->saved_data["scaled"] = scaled;
