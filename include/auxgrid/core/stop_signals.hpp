@@ -9,6 +9,8 @@
 // are blocked in the calling thread, and in every thread it starts afterwards,
 // and one dedicated thread takes them with sigwait. A handler is installed as
 // well, for threads started before the call (MPI's, whose code is not JIT).
+// Other signals with handlers (a sampling profiler's SIGPROF) are not kept
+// off the compute threads: with such a tool attached, use -DAUXGRID_ONEDNN=OFF.
 
 namespace auxgrid {
 
