@@ -454,8 +454,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     count_kernel_flops(4 * pairs * static_cast<std::uint64_t>(n.d));
     ctx->save_for_backward({query, self ? at::Tensor() : keys_values, out, lse, padding});
     ctx->saved_data["heads"] = heads;
-    ctx->saved_data["p"] = p;
-    ctx->saved_data["seed"] = seed;
+    save_dropout(ctx, p, seed);
     return out;
   }
 
@@ -465,8 +464,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
     const auto &query = saved[0], &out = saved[2], &lse = saved[3], &padding = saved[4];
     const bool self = !saved[1].defined();
     const auto& keys_values = self ? query : saved[1];
-    const double p = ctx->saved_data["p"].toDouble();
-    const DropoutBits bits(static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()), p);
+    const DropoutBits bits = saved_dropout(ctx);
     const auto dout = unit_stride_rows(grads[0]);
     const Shape n = shape(query, keys_values, ctx->saved_data["heads"].toInt(), self);
     const std::int64_t width = n.heads * n.d, key_offset = self ? width : 0;
@@ -484,7 +482,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
                      HeadRows(dkeys_values, key_offset + width, n.d),
                      lse.data_ptr<float>(),
                      padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr,
-                     p > 0 ? &bits : nullptr};
+                     bits.p > 0 ? &bits : nullptr};
     const auto pairs = for_each_head(n, g.ignore, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
       if (s > 0) return backward_head(g, b, h, s, w);
       for (const auto& [x, rows] : {std::pair{g.dq, n.queries}, {g.dk, n.keys}, {g.dv, n.keys}}) {
@@ -532,7 +530,7 @@ at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, cons
 
 at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
                                 const at::Tensor& key_padding, double p, bool training) {
-  if (query.device().is_cpu() && kernels() == Kernels::fast && query.scalar_type() == at::kFloat)
+  if (fast_kernels_for(query))
     return multi_head_attention_with_seed(query, keys_values, heads, key_padding, p, training,
                                           training && p > 0 ? draw_seed() : 0);
   // Elsewhere per head, on [B, H, N, D] views: LibTorch's kernels.

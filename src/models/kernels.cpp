@@ -79,8 +79,6 @@ void relu_dropout_grad_rows(const float* y, const float* dy, float* dx, float* d
     }
 }
 
-// A new contiguous tensor shaped as `like`, written by write(out, begin, end)
-// over element ranges on every thread.
 // Rows [begin, end) of [rows, n]: out = a x + c keep (z + bias), the residual
 // step x + dropout(z + bias) (a = c = 1) or its learnable-scaling form
 // (a = alpha, c = 1 - alpha).
@@ -150,14 +148,12 @@ class Dropout : public torch::autograd::Function<Dropout> {
  public:
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, double p, std::int64_t seed) {
     RECORD_FUNCTION("auxgrid::dropout", c10::ArrayRef<const c10::IValue>{});  // for profilers (bench --profile)
-    ctx->saved_data["p"] = p;
-    ctx->saved_data["seed"] = seed;
+    save_dropout(ctx, p, seed);
     return apply_mask(x, DropoutBits(static_cast<std::uint64_t>(seed), p));
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    const DropoutBits bits(static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()), ctx->saved_data["p"].toDouble());
-    return {apply_mask(grads[0], bits), at::Tensor(), at::Tensor()};
+    return {apply_mask(grads[0], saved_dropout(ctx)), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -219,8 +215,7 @@ class Residual : public torch::autograd::Function<Residual> {
     ctx->save_for_backward(scaled ? torch::autograd::variable_list{x, z, bias} : torch::autograd::variable_list{bias});
     ctx->saved_data["alpha"] = static_cast<double>(a);
     ctx->saved_data["scaled"] = scaled;
-    ctx->saved_data["p"] = p;
-    ctx->saved_data["seed"] = seed;
+    save_dropout(ctx, p, seed);
     return out;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -230,8 +225,7 @@ class Residual : public torch::autograd::Function<Residual> {
     const auto& bias = saved.back();
     const auto dout = grads[0].contiguous();
     const auto a = static_cast<float>(ctx->saved_data["alpha"].toDouble());
-    const DropoutBits bits(static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()),
-                           ctx->saved_data["p"].toDouble());
+    const DropoutBits bits = saved_dropout(ctx);
     const auto n = bias.numel(), rows = dout.numel() / n;
     const float *dp = dout.data_ptr<float>(), *b = bias.data_ptr<float>();
     const float* xp = scaled ? saved[0].data_ptr<float>() : nullptr;
@@ -273,6 +267,9 @@ void count_product(std::int64_t m, std::int64_t k, std::int64_t n) {
 }
 
 Kernels kernels() { return current().load(std::memory_order_relaxed); }
+bool fast_kernels_for(const at::Tensor& x) {
+  return kernels() == Kernels::fast && x.device().is_cpu() && x.scalar_type() == at::kFloat;
+}
 void set_kernels(Kernels k) { current().store(k, std::memory_order_relaxed); }
 
 at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p) {
@@ -287,8 +284,7 @@ at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p) {
 
 at::Tensor dropout(const at::Tensor& x, double p, bool training) {
   if (!training || p <= 0) return x;
-  if (kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat)
-    return at::dropout(x, p, training);
+  if (!fast_kernels_for(x)) return at::dropout(x, p, training);
   return Dropout::apply(x, p, static_cast<std::int64_t>(draw_seed()));
 }
 
@@ -300,7 +296,7 @@ at::Tensor residual_dropout(const at::Tensor& x, const at::Tensor& update, const
 
 at::Tensor residual_linear_dropout(const at::Tensor& x, const at::Tensor& input, const at::Tensor& weight,
                                    const at::Tensor& bias, const at::Tensor& alpha, double p, bool training) {
-  if (kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat || !bias.defined())
+  if (!fast_kernels_for(x) || !bias.defined())
     return residual_dropout(x, models::linear(input, weight, bias), alpha, p, training);
   const auto none = at::empty({0}, x.options());
   return Residual::apply(x, models::linear(input, weight, {}), bias, alpha.defined() ? alpha : none,
@@ -309,8 +305,7 @@ at::Tensor residual_linear_dropout(const at::Tensor& x, const at::Tensor& input,
 
 at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
                                bool training) {
-  if (!training || p <= 0 || kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat ||
-      !bias.defined())
+  if (!training || p <= 0 || !fast_kernels_for(x) || !bias.defined())
     return models::dropout(at::relu(models::linear(x, weight, bias)), p, training);
   return BiasReluDropout::apply(models::linear(x, weight, {}), bias, p, static_cast<std::int64_t>(draw_seed()));
 }

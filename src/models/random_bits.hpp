@@ -3,6 +3,8 @@
 // i of a tensor is kept when a 32-bit hash of (seed, i) is at least p * 2^32.
 // A counter-based hash, so any thread can draw any element, in any order, and
 // backward recomputes the forward's mask from the seed alone.
+#include <torch/csrc/autograd/custom_function.h>
+
 #include <cstdint>
 
 namespace auxgrid::models {
@@ -26,12 +28,14 @@ inline Uint32 fmix32(Uint32 h) {
 struct DropoutBits {
   std::uint32_t seed_lo = 0, seed_hi = 0, threshold = 0;
   float scale = 1;  // 1 / (1 - p)
+  double p = 0;
 
-  DropoutBits(std::uint64_t seed, double p)
+  DropoutBits(std::uint64_t seed, double p_)
       : seed_lo(static_cast<std::uint32_t>(seed)),
         seed_hi(static_cast<std::uint32_t>(seed >> 32)),
-        threshold(static_cast<std::uint32_t>(p * 4294967296.0)),
-        scale(static_cast<float>(1.0 / (1.0 - p))) {}
+        threshold(static_cast<std::uint32_t>(p_ * 4294967296.0)),
+        scale(static_cast<float>(1.0 / (1.0 - p_))),
+        p(p_) {}
 
   // scale where element i (modulo 2^32) is kept, 0 where it is dropped.
   float keep(std::uint32_t i) const {
@@ -39,5 +43,15 @@ struct DropoutBits {
     return u >= threshold ? scale : 0.0f;
   }
 };
+
+// Custom autograd functions keep their dropout as (p, seed) and draw the same
+// mask again in backward.
+inline void save_dropout(torch::autograd::AutogradContext* ctx, double p, std::int64_t seed) {
+  ctx->saved_data["p"] = p;
+  ctx->saved_data["seed"] = seed;
+}
+inline DropoutBits saved_dropout(torch::autograd::AutogradContext* ctx) {
+  return {static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()), ctx->saved_data["p"].toDouble()};
+}
 
 }  // namespace auxgrid::models

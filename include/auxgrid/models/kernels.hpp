@@ -20,6 +20,8 @@ enum class Kernels {
 // Process-wide; the default is fast unless AUXGRID_KERNELS=plain.
 Kernels kernels();
 void set_kernels(Kernels k);
+// Whether auxgrid's own kernels take x: fast kernels, a CPU float tensor.
+bool fast_kernels_for(const at::Tensor& x);
 
 // Inverted dropout. Fast on CPU floats: a mask drawn by every thread from a
 // counter-based hash of one seed that comes from LibTorch's default generator

@@ -73,8 +73,7 @@ class Linear : public torch::autograd::Function<Linear> {
 }  // namespace
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
-  if (kernels() == Kernels::plain || !x.device().is_cpu() || x.scalar_type() != at::kFloat || x.numel() == 0)
-    return at::linear(x, weight, bias);
+  if (!fast_kernels_for(x) || x.numel() == 0) return at::linear(x, weight, bias);
   // Custom functions take defined tensors only: no bias is an empty one.
   return Linear::apply(x, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
 }
