@@ -253,9 +253,10 @@ BOOST_AUTO_TEST_CASE(fused_residual_step_equals_its_composition_with_gradients) 
   KernelsGuard guard;
   models::set_kernels(models::Kernels::fast);
   for (const bool scaled : {false, true}) {
-    const auto x0 = torch::randn({3, 29, 11}), in0 = torch::randn({3, 29, 19}), w0 = torch::randn({11, 19}),
-               b0 = torch::randn({11}), alpha0 = torch::rand({1});
-    const auto upstream = torch::randn({3, 29, 11});
+    // 37 columns: whole vectors of the fused kernels and a partial one.
+    const auto x0 = torch::randn({3, 29, 37}), in0 = torch::randn({3, 29, 19}), w0 = torch::randn({37, 19}),
+               b0 = torch::randn({37}), alpha0 = torch::rand({1});
+    const auto upstream = torch::randn({3, 29, 37});
     std::vector<at::Tensor> fused_inputs, separate_inputs;
     for (const auto& t : {x0, in0, w0, b0, alpha0}) {
       fused_inputs.push_back(t.clone().requires_grad_());

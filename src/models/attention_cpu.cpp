@@ -14,8 +14,7 @@
 // them (packed [q k v], or q and [k v]), outputs and gradients are written in
 // those same layouts, and the 1/sqrt(D) scale is applied to the keys inside:
 // no split, concatenation, scaling or layout copy around the kernel.
-// Vector code uses GCC's vector extension; target_clones builds it for
-// AVX-512, AVX2 and plain x86-64.
+// Vector code: vectors.hpp.
 #include <ATen/Parallel.h>
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -31,30 +30,15 @@
 #include "auxgrid/models/kernels.hpp"
 #include "device_attention.hpp"
 #include "random_bits.hpp"
+#include "vectors.hpp"
 
 namespace auxgrid::models {
 
 namespace {
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define AUXGRID_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define AUXGRID_VECTOR_CLONES
-#endif
-#define AUXGRID_INLINE inline __attribute__((always_inline))
-
-constexpr std::int64_t kLanes = 16;  // floats per vector: one AVX-512 register, two AVX2 ones
-constexpr int kRows = 8;             // query rows per register tile
+constexpr int kRows = 8;  // query rows per register tile
 constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
-typedef float Vec __attribute__((vector_size(64)));
-typedef std::int32_t IntVec __attribute__((vector_size(64)));
-typedef std::uint32_t UintVec __attribute__((vector_size(64)));
-typedef float UnalignedVec __attribute__((vector_size(64), aligned(4), may_alias));
-
-AUXGRID_INLINE Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
-AUXGRID_INLINE void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
-AUXGRID_INLINE Vec splat(float x) { return Vec{} + x; }
 AUXGRID_INLINE Vec maximum(Vec a, Vec b) { return a > b ? a : b; }
 
 AUXGRID_INLINE float horizontal_sum(Vec v) {
@@ -67,13 +51,6 @@ AUXGRID_INLINE float horizontal_max(Vec v) {
   float m = v[0];
   for (int i = 1; i < kLanes; ++i) m = std::max(m, v[i]);
   return m;
-}
-
-// The first `lanes` floats of v to dst.
-AUXGRID_INLINE void store_lanes(float* dst, Vec v, std::int64_t lanes) {
-  float tmp[kLanes];
-  store(tmp, v);
-  std::memcpy(dst, tmp, static_cast<std::size_t>(lanes) * sizeof(float));
 }
 
 // exp(x) for x <= 0 to about 2e-7 relative error, exactly 0 below -87 (the
@@ -93,13 +70,6 @@ AUXGRID_INLINE Vec exp_nonpositive(Vec x) {
   p = p * r + 1.0f;
   const Vec two_to_k = reinterpret_cast<Vec>((__builtin_convertvector(k, IntVec) + 127) << 23);
   return x < low ? splat(0.0f) : p * two_to_k;
-}
-
-// DropoutBits::keep (random_bits.hpp) of the 16 elements first .. first + 15.
-AUXGRID_INLINE Vec keep_vector(const DropoutBits& bits, std::uint32_t first) {
-  const UintVec index = UintVec{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first;
-  const UintVec u = fmix32(fmix32(index ^ bits.seed_lo) + bits.seed_hi);
-  return u >= bits.threshold ? splat(bits.scale) : splat(0.0f);
 }
 
 // The rows of one (batch element, head) of a [B, H, N, D] tensor whose D is contiguous.

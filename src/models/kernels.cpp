@@ -1,6 +1,7 @@
 #include "auxgrid/models/kernels.hpp"
 
 #include "random_bits.hpp"
+#include "vectors.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -35,21 +36,22 @@ std::atomic<Kernels>& current() {
   return k;
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define AUXGRID_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define AUXGRID_VECTOR_CLONES
-#endif
-
 AUXGRID_VECTOR_CLONES
 void fill_mask(float* m, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
   for (std::int64_t i = begin; i < end; ++i) m[i] = bits.keep(static_cast<std::uint32_t>(i));
 }
 
+AUXGRID_INLINE Vec keep_at(const DropoutBits& bits, std::int64_t i) {
+  return keep_vector(bits, static_cast<std::uint32_t>(i));
+}
+
 // out[i] = x[i] * keep(i): the mask is never stored.
 AUXGRID_VECTOR_CLONES
 void masked_copy(const float* x, float* out, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
-  for (std::int64_t i = begin; i < end; ++i) out[i] = x[i] * bits.keep(static_cast<std::uint32_t>(i));
+  for (std::int64_t i = begin; i < end; i += kLanes) {
+    const auto lanes = std::min(kLanes, end - i);
+    store_lanes(out + i, load_lanes(x + i, lanes) * keep_at(bits, i), lanes);
+  }
 }
 
 // Rows [begin, end) of [rows, n]: out = max(x + bias, 0) * keep, bias added,
@@ -58,10 +60,11 @@ AUXGRID_VECTOR_CLONES
 void bias_relu_masked_rows(const float* x, const float* bias, float* out, std::int64_t n, std::int64_t begin,
                            std::int64_t end, const DropoutBits bits) {
   for (std::int64_t r = begin; r < end; ++r)
-    for (std::int64_t c = 0; c < n; ++c) {
+    for (std::int64_t c = 0; c < n; c += kLanes) {
+      const auto lanes = std::min(kLanes, n - c);
       const std::int64_t i = r * n + c;
-      const float v = x[i] + bias[c];
-      out[i] = (v > 0.0f ? v : 0.0f) * bits.keep(static_cast<std::uint32_t>(i));
+      const Vec v = load_lanes(x + i, lanes) + load_lanes(bias + c, lanes);
+      store_lanes(out + i, (v > 0.0f ? v : splat(0.0f)) * keep_at(bits, i), lanes);
     }
 }
 
@@ -72,10 +75,12 @@ AUXGRID_VECTOR_CLONES
 void relu_dropout_grad_rows(const float* y, const float* dy, float* dx, float* db, std::int64_t n, std::int64_t begin,
                             std::int64_t end, float scale) {
   for (std::int64_t r = begin; r < end; ++r)
-    for (std::int64_t c = 0; c < n; ++c) {
+    for (std::int64_t c = 0; c < n; c += kLanes) {
+      const auto lanes = std::min(kLanes, n - c);
       const std::int64_t i = r * n + c;
-      dx[i] = y[i] > 0.0f ? dy[i] * scale : 0.0f;
-      db[c] += dx[i];
+      const Vec g = load_lanes(y + i, lanes) > 0.0f ? load_lanes(dy + i, lanes) * scale : splat(0.0f);
+      store_lanes(dx + i, g, lanes);
+      store_lanes(db + c, load_lanes(db + c, lanes) + g, lanes);
     }
 }
 
@@ -86,9 +91,11 @@ AUXGRID_VECTOR_CLONES
 void residual_rows(const float* x, const float* z, const float* bias, float* out, float a, float c, std::int64_t n,
                    std::int64_t begin, std::int64_t end, const DropoutBits bits) {
   for (std::int64_t r = begin; r < end; ++r)
-    for (std::int64_t k = 0; k < n; ++k) {
+    for (std::int64_t k = 0; k < n; k += kLanes) {
+      const auto lanes = std::min(kLanes, n - k);
       const std::int64_t i = r * n + k;
-      out[i] = a * x[i] + c * bits.keep(static_cast<std::uint32_t>(i)) * (z[i] + bias[k]);
+      const Vec update = keep_at(bits, i) * (load_lanes(z + i, lanes) + load_lanes(bias + k, lanes));
+      store_lanes(out + i, a * load_lanes(x + i, lanes) + c * update, lanes);
     }
 }
 
@@ -100,12 +107,16 @@ void residual_grad_rows(const float* dout, const float* x, const float* z, const
                         float* da, float c, std::int64_t n, std::int64_t begin, std::int64_t end,
                         const DropoutBits bits) {
   for (std::int64_t r = begin; r < end; ++r)
-    for (std::int64_t k = 0; k < n; ++k) {
+    for (std::int64_t k = 0; k < n; k += kLanes) {
+      const auto lanes = std::min(kLanes, n - k);
       const std::int64_t i = r * n + k;
-      const float keep = bits.keep(static_cast<std::uint32_t>(i));
-      dz[i] = c * keep * dout[i];
-      db[k] += dz[i];
-      if (x) da[k] += dout[i] * (x[i] - keep * (z[i] + bias[k]));
+      const Vec keep = keep_at(bits, i), g = load_lanes(dout + i, lanes), dzi = c * keep * g;
+      store_lanes(dz + i, dzi, lanes);
+      store_lanes(db + k, load_lanes(db + k, lanes) + dzi, lanes);
+      if (x) {
+        const Vec update = keep * (load_lanes(z + i, lanes) + load_lanes(bias + k, lanes));
+        store_lanes(da + k, load_lanes(da + k, lanes) + g * (load_lanes(x + i, lanes) - update), lanes);
+      }
     }
 }
 

@@ -1,0 +1,54 @@
+#pragma once
+// Vector code for the CPU kernels (kernels.cpp, attention_cpu.cpp): 16 floats
+// through GCC's vector extension, built by target_clones for AVX-512, AVX2
+// and plain x86-64. Written out rather than left to the auto-vectoriser,
+// which gives up on loops that read and write several float arrays it cannot
+// prove apart (a residual pass's gradient with its column sums ran scalar).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "random_bits.hpp"
+
+namespace auxgrid::models {
+
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define AUXGRID_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define AUXGRID_VECTOR_CLONES
+#endif
+#define AUXGRID_INLINE inline __attribute__((always_inline))
+
+constexpr std::int64_t kLanes = 16;  // floats per vector: one AVX-512 register, two AVX2 ones
+
+typedef float Vec __attribute__((vector_size(64)));
+typedef std::int32_t IntVec __attribute__((vector_size(64)));
+typedef std::uint32_t UintVec __attribute__((vector_size(64)));
+typedef float UnalignedVec __attribute__((vector_size(64), aligned(4), may_alias));
+
+AUXGRID_INLINE Vec load(const float* p) { return *reinterpret_cast<const UnalignedVec*>(p); }
+AUXGRID_INLINE void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
+AUXGRID_INLINE Vec splat(float x) { return Vec{} + x; }
+
+// The first `lanes` floats at p, the rest 0; and the first `lanes` of v to p.
+AUXGRID_INLINE Vec load_lanes(const float* p, std::int64_t lanes) {
+  if (lanes == kLanes) return load(p);
+  float tmp[kLanes] = {};
+  std::memcpy(tmp, p, static_cast<std::size_t>(lanes) * sizeof(float));
+  return load(tmp);
+}
+AUXGRID_INLINE void store_lanes(float* p, Vec v, std::int64_t lanes) {
+  if (lanes == kLanes) return store(p, v);
+  float tmp[kLanes];
+  store(tmp, v);
+  std::memcpy(p, tmp, static_cast<std::size_t>(lanes) * sizeof(float));
+}
+
+// DropoutBits::keep of the 16 elements first .. first + 15.
+AUXGRID_INLINE Vec keep_vector(const DropoutBits& bits, std::uint32_t first) {
+  const UintVec index = UintVec{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first;
+  const UintVec u = fmix32(fmix32(index ^ bits.seed_lo) + bits.seed_hi);
+  return u >= bits.threshold ? splat(bits.scale) : splat(0.0f);
+}
+
+}  // namespace auxgrid::models
