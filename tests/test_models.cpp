@@ -279,6 +279,30 @@ BOOST_AUTO_TEST_CASE(fused_residual_step_equals_its_composition_with_gradients) 
   }
 }
 
+BOOST_AUTO_TEST_CASE(fused_layer_norm_equals_torch_layer_norm_with_gradients) {
+  KernelsGuard guard;
+  models::set_kernels(models::Kernels::fast);
+  for (const std::int64_t width : {11, 37, 130}) {  // a partial vector only, whole and partial, the model's width
+    // A large mean: the variance must not cancel.
+    const auto x0 = torch::randn({3, 29, width}) * 3 + 100, w0 = torch::randn({width}), b0 = torch::randn({width});
+    const auto upstream = torch::randn({3, 29, width});
+    std::vector<at::Tensor> fused, reference;
+    for (const auto& t : {x0, w0, b0}) {
+      fused.push_back(t.clone().requires_grad_());
+      reference.push_back(t.clone().requires_grad_());
+    }
+    const auto y = models::layer_norm(fused[0], fused[1], fused[2], 1e-5);
+    const auto expected = torch::layer_norm(reference[0], {width}, reference[1], reference[2], 1e-5);
+    BOOST_TEST(torch::allclose(y, expected, 1e-4, 1e-4), "width " << width);
+    (y * upstream).sum().backward();
+    (expected * upstream).sum().backward();
+    for (int i = 0; i < 3; ++i)
+      BOOST_TEST(torch::allclose(fused[i].grad(), reference[i].grad(), 1e-3, 1e-3),
+                 "width " << width << ", gradient " << i << " differs by "
+                          << (fused[i].grad() - reference[i].grad()).abs().max().item<float>());
+  }
+}
+
 #ifdef AUXGRID_LINEAR_ONEDNN
 constexpr bool kLinearOneDnn = true;
 #else

@@ -41,12 +41,6 @@ constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
 AUXGRID_INLINE Vec maximum(Vec a, Vec b) { return a > b ? a : b; }
 
-AUXGRID_INLINE float horizontal_sum(Vec v) {
-  float s = 0;
-  for (int i = 0; i < kLanes; ++i) s += v[i];
-  return s;
-}
-
 AUXGRID_INLINE float horizontal_max(Vec v) {
   float m = v[0];
   for (int i = 1; i < kLanes; ++i) m = std::max(m, v[i]);

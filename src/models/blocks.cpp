@@ -11,6 +11,13 @@ namespace auxgrid::models {
 
 namespace F = torch::nn::functional;
 
+namespace {
+// A LayerNorm module's normalisation through kernels.hpp's layer_norm.
+at::Tensor normalise(const torch::nn::LayerNorm& ln, const at::Tensor& x) {
+  return models::layer_norm(x, ln->weight, ln->bias, ln->options.eps());
+}
+}  // namespace
+
 at::Tensor sinusoidal_encoding(const at::Tensor& mask, std::int64_t dim) {
   const auto half = dim / 2;
   const auto length = mask.size(1);
@@ -123,7 +130,7 @@ EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
 
 at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& key_padding) {
   // The same LN0 normalises queries and keys/values (MulT).
-  const auto q = ln0_(x), keys = kv.defined() ? ln0_(kv) : q;
+  const auto q = normalise(ln0_, x), keys = kv.defined() ? normalise(ln0_, kv) : q;
   const auto alpha = options_.learnable_scaling() ? alpha_ : at::Tensor();
   const double p = options_.res_dropout();
   // Residual steps x + dropout(linear(...)) (or with alpha), fused with the output projections' biases.
@@ -133,7 +140,7 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, 
                                                        attention_->out_proj()->weight, attention_->out_proj()->bias,
                                                        alpha, p, is_training());
   const auto ff =
-      models::linear_relu_dropout(ln1_(h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
+      models::linear_relu_dropout(normalise(ln1_, h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
   return models::residual_linear_dropout(h, ff, fc2_->weight, fc2_->bias, alpha, p, is_training());
 }
 
@@ -157,7 +164,7 @@ at::Tensor EncoderImpl::forward(const at::Tensor& x, const at::Tensor& mask, con
   at::Tensor key_padding;
   if (options_.padding_mask()) key_padding = torch::logical_not(cross ? kv_mask : mask);
   for (const auto& layer : *layers_) h = layer->as<EncoderLayer>()->forward(h, memory, key_padding);
-  return final_ln_(h);
+  return normalise(final_ln_, h);
 }
 
 ResidualHeadImpl::ResidualHeadImpl(const ResidualHeadOptions& o) : options_(o) {

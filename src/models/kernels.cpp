@@ -11,11 +11,13 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/full.h>
+#include <ATen/ops/layer_norm.h>
 #include <ATen/ops/relu.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -118,6 +120,59 @@ void residual_grad_rows(const float* dout, const float* x, const float* z, const
         store_lanes(da + k, load_lanes(da + k, lanes) + g * (load_lanes(x + i, lanes) - update), lanes);
       }
     }
+}
+
+// Rows [begin, end) of [rows, n]: y = (x - mean) rstd weight + bias, each
+// row's mean and rstd = 1 / sqrt(variance + eps) kept for the gradient.
+AUXGRID_VECTOR_CLONES
+void layer_norm_rows(const float* x, const float* weight, const float* bias, float* y, float* mean, float* rstd,
+                     std::int64_t n, float eps, std::int64_t begin, std::int64_t end) {
+  for (std::int64_t r = begin; r < end; ++r) {
+    const float *xr = x + r * n;
+    Vec sum = splat(0.0f);
+    for (std::int64_t c = 0; c < n; c += kLanes) sum += load_lanes(xr + c, std::min(kLanes, n - c));
+    const float mu = horizontal_sum(sum) / static_cast<float>(n);
+    Vec squares = splat(0.0f);  // two passes: no cancellation when the mean is large
+    for (std::int64_t c = 0; c < n; c += kLanes) {
+      const auto lanes = std::min(kLanes, n - c);
+      const Vec d = first_lanes(load_lanes(xr + c, lanes) - mu, lanes);
+      squares += d * d;
+    }
+    const float rs = 1.0f / std::sqrt(horizontal_sum(squares) / static_cast<float>(n) + eps);
+    mean[r] = mu, rstd[r] = rs;
+    for (std::int64_t c = 0; c < n; c += kLanes) {
+      const auto lanes = std::min(kLanes, n - c);
+      const Vec xhat = (load_lanes(xr + c, lanes) - mu) * rs;
+      store_lanes(y + r * n + c, xhat * load_lanes(weight + c, lanes) + load_lanes(bias + c, lanes), lanes);
+    }
+  }
+}
+
+// Its gradient: dx = rstd (g - mean(g) - xhat mean(g xhat)) with g = dy
+// weight, and the column sums of dy xhat (weight's) and dy (bias's) added to
+// dw and db.
+AUXGRID_VECTOR_CLONES
+void layer_norm_grad_rows(const float* x, const float* dy, const float* weight, const float* mean, const float* rstd,
+                          float* dx, float* dw, float* db, std::int64_t n, std::int64_t begin, std::int64_t end) {
+  for (std::int64_t r = begin; r < end; ++r) {
+    const float *xr = x + r * n, *dyr = dy + r * n, mu = mean[r], rs = rstd[r];
+    Vec g_sum = splat(0.0f), gx_sum = splat(0.0f);  // past n, dy and weight load as 0: so do g and g xhat
+    for (std::int64_t c = 0; c < n; c += kLanes) {
+      const auto lanes = std::min(kLanes, n - c);
+      const Vec g = load_lanes(dyr + c, lanes) * load_lanes(weight + c, lanes);
+      g_sum += g;
+      gx_sum += g * ((load_lanes(xr + c, lanes) - mu) * rs);
+    }
+    const float g_mean = horizontal_sum(g_sum) / static_cast<float>(n);
+    const float gx_mean = horizontal_sum(gx_sum) / static_cast<float>(n);
+    for (std::int64_t c = 0; c < n; c += kLanes) {
+      const auto lanes = std::min(kLanes, n - c);
+      const Vec xhat = (load_lanes(xr + c, lanes) - mu) * rs, d = load_lanes(dyr + c, lanes);
+      store_lanes(dx + r * n + c, rs * (d * load_lanes(weight + c, lanes) - g_mean - xhat * gx_mean), lanes);
+      store_lanes(dw + c, load_lanes(dw + c, lanes) + d * xhat, lanes);
+      store_lanes(db + c, load_lanes(db + c, lanes) + d, lanes);
+    }
+  }
 }
 
 constexpr std::int64_t kGrain = 1 << 14;  // elements per parallel task at least
@@ -256,6 +311,43 @@ class Residual : public torch::autograd::Function<Residual> {
   }
 };
 
+// LayerNorm over the last dimension, one pass forward (after the row's
+// statistics) and one back that also sums weight's and bias's gradients.
+class LayerNorm : public torch::autograd::Function<LayerNorm> {
+ public:
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x_in, const at::Tensor& weight_in,
+                            const at::Tensor& bias_in, double eps) {
+    RECORD_FUNCTION("auxgrid::layer_norm", c10::ArrayRef<const c10::IValue>{});
+    const auto x = x_in.contiguous(), weight = weight_in.contiguous(), bias = bias_in.contiguous();
+    const auto n = weight.numel(), rows = x.numel() / n;
+    auto y = at::empty_like(x, at::MemoryFormat::Contiguous);
+    auto mean = at::empty({rows}, x.options()), rstd = at::empty({rows}, x.options());
+    const float *xp = x.data_ptr<float>(), *w = weight.data_ptr<float>(), *b = bias.data_ptr<float>();
+    float *yp = y.data_ptr<float>(), *mp = mean.data_ptr<float>(), *rp = rstd.data_ptr<float>();
+    at::parallel_for(0, rows, kGrain / n + 1, [&](std::int64_t begin, std::int64_t end) {
+      layer_norm_rows(xp, w, b, yp, mp, rp, n, static_cast<float>(eps), begin, end);
+    });
+    ctx->save_for_backward({x, weight, mean, rstd});
+    return y;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto &x = saved[0], &weight = saved[1], &mean = saved[2], &rstd = saved[3];
+    const auto dy = grads[0].contiguous();
+    const auto n = weight.numel(), rows = x.numel() / n;
+    auto dx = at::empty_like(x);
+    const float *xp = x.data_ptr<float>(), *dyp = dy.data_ptr<float>(), *w = weight.data_ptr<float>();
+    const float *mp = mean.data_ptr<float>(), *rp = rstd.data_ptr<float>();
+    float* dxp = dx.data_ptr<float>();
+    const auto sums = rows_with_sums(rows, n, 2 * n, [&](std::int64_t begin, std::int64_t end, float* partial) {
+      layer_norm_grad_rows(xp, dyp, w, mp, rp, dxp, partial, partial + n, n, begin, end);
+    });
+    return {dx, float_tensor(sums, n, x.options()),
+            float_tensor(std::vector<double>(sums.begin() + n, sums.end()), n, x.options()), at::Tensor()};
+  }
+};
+
 }  // namespace
 
 std::uint64_t draw_seed() {
@@ -319,6 +411,13 @@ at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, co
   if (!training || p <= 0 || !fast_kernels_for(x) || !bias.defined())
     return models::dropout(at::relu(models::linear(x, weight, bias)), p, training);
   return BiasReluDropout::apply(models::linear(x, weight, {}), bias, p, static_cast<std::int64_t>(draw_seed()));
+}
+
+
+at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps) {
+  if (!fast_kernels_for(x) || !weight.defined() || !bias.defined())
+    return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);
+  return LayerNorm::apply(x, weight, bias, eps);
 }
 
 }  // namespace auxgrid::models

@@ -44,6 +44,18 @@ AUXGRID_INLINE void store_lanes(float* p, Vec v, std::int64_t lanes) {
   std::memcpy(p, tmp, static_cast<std::size_t>(lanes) * sizeof(float));
 }
 
+// v with the lanes from `lanes` on set to 0.
+AUXGRID_INLINE Vec first_lanes(Vec v, std::int64_t lanes) {
+  const IntVec lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  return lane < static_cast<std::int32_t>(lanes) ? v : splat(0.0f);
+}
+
+AUXGRID_INLINE float horizontal_sum(Vec v) {
+  float s = 0;
+  for (int i = 0; i < kLanes; ++i) s += v[i];
+  return s;
+}
+
 // DropoutBits::keep of the 16 elements first .. first + 15.
 AUXGRID_INLINE Vec keep_vector(const DropoutBits& bits, std::uint32_t first) {
   const UintVec index = UintVec{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + first;
