@@ -204,11 +204,10 @@ void tile_rows(Rows x, std::int64_t t0, std::int64_t queries, const float* zero,
 }
 
 // The same rows zero-padded to whole vectors.
-void widen_tile(const float* const* rows, std::int64_t d, std::int64_t width, float* out) {
-  for (int r = 0; r < kRows; ++r) {
-    std::memcpy(out + r * width, rows[r], static_cast<std::size_t>(d) * sizeof(float));
-    std::fill(out + r * width + d, out + (r + 1) * width, 0.0f);
-  }
+AUXGRID_INLINE void widen_tile(const float* const* rows, std::int64_t d, std::int64_t width, float* out) {
+  for (int r = 0; r < kRows; ++r)
+    for (std::int64_t c = 0; c < width; c += kLanes)
+      store(out + r * width + c, load_lanes(rows[r] + c, std::min(kLanes, d - c)));
 }
 
 struct Forward {

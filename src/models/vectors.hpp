@@ -30,18 +30,28 @@ AUXGRID_INLINE Vec load(const float* p) { return *reinterpret_cast<const Unalign
 AUXGRID_INLINE void store(float* p, Vec v) { *reinterpret_cast<UnalignedVec*>(p) = v; }
 AUXGRID_INLINE Vec splat(float x) { return Vec{} + x; }
 
+// Copies n < kLanes floats in pieces of 8, 4, 2 and 1: fixed-size moves, not
+// a call to the C library's memcpy for every partial vector.
+AUXGRID_INLINE void copy_few(float* dst, const float* src, std::int64_t n) {
+  for (const std::int64_t piece : {8, 4, 2, 1})
+    if (n & piece) {
+      std::memcpy(dst, src, static_cast<std::size_t>(piece) * sizeof(float));
+      dst += piece, src += piece;
+    }
+}
+
 // The first `lanes` floats at p, the rest 0; and the first `lanes` of v to p.
 AUXGRID_INLINE Vec load_lanes(const float* p, std::int64_t lanes) {
   if (lanes == kLanes) return load(p);
   float tmp[kLanes] = {};
-  std::memcpy(tmp, p, static_cast<std::size_t>(lanes) * sizeof(float));
+  copy_few(tmp, p, lanes);
   return load(tmp);
 }
 AUXGRID_INLINE void store_lanes(float* p, Vec v, std::int64_t lanes) {
   if (lanes == kLanes) return store(p, v);
   float tmp[kLanes];
   store(tmp, v);
-  std::memcpy(p, tmp, static_cast<std::size_t>(lanes) * sizeof(float));
+  copy_few(p, tmp, lanes);
 }
 
 // v with the lanes from `lanes` on set to 0.
