@@ -128,7 +128,7 @@ AUXGRID_VECTOR_CLONES
 void layer_norm_rows(const float* x, const float* weight, const float* bias, float* y, float* mean, float* rstd,
                      std::int64_t n, float eps, std::int64_t begin, std::int64_t end) {
   for (std::int64_t r = begin; r < end; ++r) {
-    const float *xr = x + r * n;
+    const float* xr = x + r * n;
     Vec sum = splat(0.0f);
     for (std::int64_t c = 0; c < n; c += kLanes) sum += load_lanes(xr + c, std::min(kLanes, n - c));
     const float mu = horizontal_sum(sum) / static_cast<float>(n);
