@@ -238,11 +238,11 @@ void forward_head(const Forward& f, std::int64_t b, std::int64_t h, std::int64_t
       float* e = scores + r * keys;
       const Vec most = splat(row_max[r]);
       Vec sum = splat(0.0f);
-      const auto first = static_cast<std::uint32_t>((head * n.queries + t0 + r) * n.keys);
+      const std::int64_t first = (head * n.queries + t0 + r) * n.keys;
       for (std::int64_t j = 0; j < keys; j += kLanes) {
         Vec x = exp_nonpositive(load(e + j) - most);
         sum += x;
-        if (f.bits) x *= keep_vector(*f.bits, first + static_cast<std::uint32_t>(j));
+        if (f.bits) x *= keep_vector(*f.bits, first + j);
         store(e + j, x);
       }
       const float total = horizontal_sum(sum);
@@ -300,13 +300,13 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
     tile_products<true>(q_rows, w.kt.data(), keys, n.d, w.bias.data(), weights, unused);
     tile_products<false>(g_rows, w.vt.data(), keys, n.d, nullptr, grads, nullptr);
     for (int r = 0; r < kRows; ++r) {  // weights after dropout, and the scores' gradients
-      const auto first = static_cast<std::uint32_t>((head * n.queries + t0 + r) * n.keys);
+      const std::int64_t first = (head * n.queries + t0 + r) * n.keys;
       const Vec lse_r = splat(row_lse[r]), delta_r = splat(delta[r]);
       for (std::int64_t j = 0; j < keys; j += kLanes) {
         const Vec p = exp_nonpositive(load(weights + r * keys + j) - lse_r);
         Vec dp = load(grads + r * keys + j), kept = p;
         if (g.bits) {
-          const Vec keep = keep_vector(*g.bits, first + static_cast<std::uint32_t>(j));
+          const Vec keep = keep_vector(*g.bits, first + j);
           kept = p * keep, dp = dp * keep;
         }
         store(weights + r * keys + j, kept);

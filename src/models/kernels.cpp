@@ -43,16 +43,12 @@ void fill_mask(float* m, std::int64_t begin, std::int64_t end, const DropoutBits
   for (std::int64_t i = begin; i < end; ++i) m[i] = bits.keep(static_cast<std::uint32_t>(i));
 }
 
-AUXGRID_INLINE Vec keep_at(const DropoutBits& bits, std::int64_t i) {
-  return keep_vector(bits, static_cast<std::uint32_t>(i));
-}
-
 // out[i] = x[i] * keep(i): the mask is never stored.
 AUXGRID_VECTOR_CLONES
 void masked_copy(const float* x, float* out, std::int64_t begin, std::int64_t end, const DropoutBits bits) {
   for (std::int64_t i = begin; i < end; i += kLanes) {
     const auto lanes = std::min(kLanes, end - i);
-    store_lanes(out + i, load_lanes(x + i, lanes) * keep_at(bits, i), lanes);
+    store_lanes(out + i, load_lanes(x + i, lanes) * keep_vector(bits, i), lanes);
   }
 }
 
@@ -66,7 +62,7 @@ void bias_relu_masked_rows(const float* x, const float* bias, float* out, std::i
       const auto lanes = std::min(kLanes, n - c);
       const std::int64_t i = r * n + c;
       const Vec v = load_lanes(x + i, lanes) + load_lanes(bias + c, lanes);
-      store_lanes(out + i, (v > 0.0f ? v : splat(0.0f)) * keep_at(bits, i), lanes);
+      store_lanes(out + i, (v > 0.0f ? v : splat(0.0f)) * keep_vector(bits, i), lanes);
     }
 }
 
@@ -96,7 +92,7 @@ void residual_rows(const float* x, const float* z, const float* bias, float* out
     for (std::int64_t k = 0; k < n; k += kLanes) {
       const auto lanes = std::min(kLanes, n - k);
       const std::int64_t i = r * n + k;
-      const Vec update = keep_at(bits, i) * (load_lanes(z + i, lanes) + load_lanes(bias + k, lanes));
+      const Vec update = keep_vector(bits, i) * (load_lanes(z + i, lanes) + load_lanes(bias + k, lanes));
       store_lanes(out + i, a * load_lanes(x + i, lanes) + c * update, lanes);
     }
 }
@@ -112,7 +108,7 @@ void residual_grad_rows(const float* dout, const float* x, const float* z, const
     for (std::int64_t k = 0; k < n; k += kLanes) {
       const auto lanes = std::min(kLanes, n - k);
       const std::int64_t i = r * n + k;
-      const Vec keep = keep_at(bits, i), g = load_lanes(dout + i, lanes), dzi = c * keep * g;
+      const Vec keep = keep_vector(bits, i), g = load_lanes(dout + i, lanes), dzi = c * keep * g;
       store_lanes(dz + i, dzi, lanes);
       store_lanes(db + k, load_lanes(db + k, lanes) + dzi, lanes);
       if (x) {
@@ -135,7 +131,8 @@ void layer_norm_rows(const float* x, const float* weight, const float* bias, flo
     Vec squares = splat(0.0f);  // two passes: no cancellation when the mean is large
     for (std::int64_t c = 0; c < n; c += kLanes) {
       const auto lanes = std::min(kLanes, n - c);
-      const Vec d = first_lanes(load_lanes(xr + c, lanes) - mu, lanes);
+      Vec d = load_lanes(xr + c, lanes) - mu;
+      if (lanes < kLanes) d = first_lanes(d, lanes);  // past the row's end d is -mu, not 0
       squares += d * d;
     }
     const float rs = 1.0f / std::sqrt(horizontal_sum(squares) / static_cast<float>(n) + eps);
@@ -203,9 +200,9 @@ std::vector<double> rows_with_sums(std::int64_t rows, std::int64_t n, std::int64
 }
 
 // The first n of `values` as a float tensor.
-at::Tensor float_tensor(const std::vector<double>& values, std::int64_t n, const at::TensorOptions& options) {
+at::Tensor float_tensor(const double* values, std::int64_t n, const at::TensorOptions& options) {
   auto out = at::empty({n}, options);
-  std::copy(values.begin(), values.begin() + n, out.data_ptr<float>());
+  std::copy(values, values + n, out.data_ptr<float>());
   return out;
 }
 
@@ -255,7 +252,7 @@ class BiasReluDropout : public torch::autograd::Function<BiasReluDropout> {
     const auto db = rows_with_sums(rows, n, n, [&](std::int64_t begin, std::int64_t end, float* sums) {
       relu_dropout_grad_rows(yp, dyp, dst, sums, n, begin, end, scale);
     });
-    return {dx, float_tensor(db, n, y.options()), at::Tensor(), at::Tensor()};
+    return {dx, float_tensor(db.data(), n, y.options()), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -307,7 +304,7 @@ class Residual : public torch::autograd::Function<Residual> {
     const auto dx = scaled ? dout * a : dout;
     const auto dalpha = scaled ? at::full({1}, std::accumulate(sums.begin() + n, sums.end(), 0.0), dout.options())
                                : at::Tensor();
-    return {dx, dz, float_tensor(sums, n, dout.options()), dalpha, at::Tensor(), at::Tensor()};
+    return {dx, dz, float_tensor(sums.data(), n, dout.options()), dalpha, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -343,8 +340,7 @@ class LayerNorm : public torch::autograd::Function<LayerNorm> {
     const auto sums = rows_with_sums(rows, n, 2 * n, [&](std::int64_t begin, std::int64_t end, float* partial) {
       layer_norm_grad_rows(xp, dyp, w, mp, rp, dxp, partial, partial + n, n, begin, end);
     });
-    return {dx, float_tensor(sums, n, x.options()),
-            float_tensor(std::vector<double>(sums.begin() + n, sums.end()), n, x.options()), at::Tensor()};
+    return {dx, float_tensor(sums.data(), n, x.options()), float_tensor(sums.data() + n, n, x.options()), at::Tensor()};
   }
 };
 
