@@ -4,6 +4,8 @@
 # uninterrupted run. (2) Kill test: one rank of `mpirun -np 2` is SIGKILLed at
 # a random moment, several times; each rerun completes every cell exactly once,
 # no result file is corrupted, and the results equal a clean run's.
+# Both signals are timed by the run's own log, not by the clock, so that they
+# land mid-training however fast or loaded the machine is.
 # Usage: tests/e2e_resilience.sh BUILD_DIR
 source "$(dirname "$0")/e2e_common.sh" "$1"
 trap 'pkill -9 -f "$work" 2>/dev/null || true; cleanup' EXIT  # no stray ranks
@@ -26,7 +28,7 @@ data.corpus = "$work/corpus.h5"
 model.width = 16
 model.heads = 2
 model.layers = 1
-train.epochs = 6
+train.epochs = 8
 train.batch_size = 16
 [axes]
 model.name = ["auxformer", "baseline1"]
@@ -36,13 +38,24 @@ TOML
 "$build/auxgrid" run grid.toml --out clean --threads 1 -q
 clean=$(fingerprint clean)
 
+# wait_for_lines FILE PATTERN N: until FILE has N lines matching PATTERN.
+wait_for_lines() {
+  for _ in $(seq 3000); do
+    [ "$(grep -c "$2" "$1" 2>/dev/null || true)" -ge "$3" ] && return 0
+    sleep 0.02
+  done
+  fail "timed out waiting for $3 lines of '$2' in $1"
+}
+
 # (1) Preemption by signal.
 "$build/auxgrid" run grid.toml --out pre --threads 1 2> pre.log &
 pid=$!
-for _ in $(seq 200); do grep -q "epoch 2/6" pre.log && break; sleep 0.1; done
+wait_for_lines pre.log "epoch 1/8" 1
+kill -STOP $pid  # held mid-cell while status looks at it, so the signal cannot miss the training
 "$build/auxgrid" status grid.toml --out pre > status.txt
-grep -q "heartbeat" status.txt || { cat status.txt; fail "status does not show the running cell"; }
 kill -USR1 $pid
+kill -CONT $pid
+grep -q "heartbeat" status.txt || { cat status.txt; fail "status does not show the running cell"; }
 code=0; wait $pid || code=$?
 [ $code -eq 3 ] || { cat pre.log; fail "preempted run exited $code, expected 3"; }
 ls pre/checkpoints/*.pt >/dev/null 2>&1 || fail "no checkpoint after SIGUSR1"
@@ -58,9 +71,12 @@ for round in 1 2 3; do
   out="kill$round"
   mpirun_ "$build/auxgrid" run grid.toml --out "$out" --threads 1 > "$out.log" 2>&1 &
   launcher=$!
-  sleep "$(awk -v s=$RANDOM 'BEGIN { srand(s); printf "%.1f", 1 + 5 * rand() }')"
+  # A random moment in the run: after 1 to 24 of its 32 epochs (4 cells x 8).
+  after=$((1 + RANDOM % 24))
+  wait_for_lines "$out.log" " epoch [0-9]*/8:" $after
   victim=$(pgrep -f "^$build/auxgrid run grid.toml --out $out " | shuf -n 1 || true)  # a rank, not mpirun
-  [ -n "$victim" ] && kill -9 "$victim" || true
+  [ -n "$victim" ] || { cat "$out.log"; fail "round $round: no rank left to kill"; }
+  kill -9 "$victim"
   wait $launcher || true
   mpirun_ "$build/auxgrid" run grid.toml --out "$out" --threads 1 > "$out.rerun.log" 2>&1 ||
     { cat "$out.rerun.log"; fail "round $round: rerun failed"; }
@@ -69,6 +85,6 @@ for round in 1 2 3; do
   "$build/auxgrid-analyze" tables "$out" > /dev/null 2> "$out.warn" || fail "round $round: analysis"
   [ ! -s "$out.warn" ] || { cat "$out.warn"; fail "round $round: a result file is corrupted"; }
   [ "$(fingerprint "$out")" = "$clean" ] || fail "round $round: results differ from a clean run"
-  echo "ok: round $round (killed pid ${victim:-none}; $(grep -c 'resumed from checkpoint' "$out.rerun.log" || true) cell(s) resumed)"
+  echo "ok: round $round (killed pid $victim after $after of 32 epochs; $(grep -c 'resumed from checkpoint' "$out.rerun.log" || true) cell(s) resumed)"
 done
 echo "e2e_resilience: ok"
