@@ -13,15 +13,20 @@ namespace auxgrid::models {
 // saved state reproduce it).
 std::uint64_t draw_seed();
 
-// MurmurHash3's finaliser: 32-bit multiplies only, which vectorise everywhere.
-// For a uint32 or a vector of them (GCC's vector extension, attention_cpu.cpp).
+// The hash that decides element i: a Weyl step (i + seed_lo times an odd
+// constant), seed_hi mixed in, then MurmurHash3's finaliser without its last
+// shift, which changes only the low bits: elements are dropped by comparing
+// the high ones. 32-bit multiplies only, so it vectorises everywhere; for a
+// uint32 or a vector of them (GCC's vector extension, vectors.hpp). It costs
+// half the two full finaliser rounds it replaced, with the same drop rates
+// and no correlation between neighbours or seeds found at 4M elements.
 template <class Uint32>
-inline Uint32 fmix32(Uint32 h) {
+inline Uint32 dropout_hash(Uint32 index_plus_seed_lo, std::uint32_t seed_hi) {
+  Uint32 h = index_plus_seed_lo * 0x9e3779b1u ^ seed_hi;
   h ^= h >> 16;
   h *= 0x85ebca6bu;
   h ^= h >> 13;
   h *= 0xc2b2ae35u;
-  h ^= h >> 16;
   return h;
 }
 
@@ -39,8 +44,7 @@ struct DropoutBits {
 
   // scale where element i (modulo 2^32) is kept, 0 where it is dropped.
   float keep(std::uint32_t i) const {
-    const std::uint32_t u = fmix32(fmix32(i ^ seed_lo) + seed_hi);
-    return u >= threshold ? scale : 0.0f;
+    return dropout_hash(i + seed_lo, seed_hi) >= threshold ? scale : 0.0f;
   }
 };
 

@@ -68,9 +68,9 @@ AUXGRID_INLINE float horizontal_sum(Vec v) {
 
 // DropoutBits::keep of the 16 elements first .. first + 15 (indices modulo 2^32).
 AUXGRID_INLINE Vec keep_vector(const DropoutBits& bits, std::int64_t first) {
-  const UintVec index = UintVec{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} + static_cast<std::uint32_t>(first);
-  const UintVec u = fmix32(fmix32(index ^ bits.seed_lo) + bits.seed_hi);
-  return u >= bits.threshold ? splat(bits.scale) : splat(0.0f);
+  const UintVec index = UintVec{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15} +
+                        (static_cast<std::uint32_t>(first) + bits.seed_lo);
+  return dropout_hash(index, bits.seed_hi) >= bits.threshold ? splat(bits.scale) : splat(0.0f);
 }
 
 }  // namespace auxgrid::models
