@@ -314,13 +314,14 @@ BOOST_AUTO_TEST_CASE(fast_linear_matches_torch_linear_with_its_gradients,
   KernelsGuard guard;
   models::set_kernels(models::Kernels::fast);
   torch::manual_seed(9);
-  for (const bool with_bias : {true, false}) {
+  // 92 and 276 rows: below and above the row count from which the weight is transposed first.
+  for (const auto [with_bias, batch] : {std::pair{true, 4}, {false, 4}, {true, 12}, {false, 12}}) {
     // A batch-first 3-D input that is a transposed view, as layers receive them.
-    auto x = torch::randn({23, 4, 17}, torch::requires_grad()), w = torch::randn({11, 17}, torch::requires_grad()),
+    auto x = torch::randn({23, batch, 17}, torch::requires_grad()), w = torch::randn({11, 17}, torch::requires_grad()),
          b = torch::randn({11}, torch::requires_grad());
     const auto input = x.transpose(0, 1);
     const auto bias = with_bias ? b : at::Tensor();
-    const auto upstream = torch::randn({4, 23, 11});
+    const auto upstream = torch::randn({batch, 23, 11});
     const auto fast = models::linear(input, w, bias);
     (fast * upstream).sum().backward();
     const std::vector<at::Tensor> grads{x.grad().clone(), w.grad().clone()};
@@ -329,7 +330,7 @@ BOOST_AUTO_TEST_CASE(fast_linear_matches_torch_linear_with_its_gradients,
       if (t->grad().defined()) t->mutable_grad().zero_();
     const auto reference = torch::linear(input, w, bias);
     (reference * upstream).sum().backward();
-    BOOST_TEST(torch::allclose(fast, reference, 1e-5, 1e-5), "bias " << with_bias);
+    BOOST_TEST(torch::allclose(fast, reference, 1e-5, 1e-5), "bias " << with_bias << ", batch " << batch);
     BOOST_TEST(torch::allclose(grads[0], x.grad(), 1e-5, 1e-5), "input gradient, bias " << with_bias);
     BOOST_TEST(torch::allclose(grads[1], w.grad(), 1e-4, 1e-5), "weight gradient, bias " << with_bias);
     if (with_bias) BOOST_TEST(torch::allclose(b_grad, b.grad(), 1e-4, 1e-5));

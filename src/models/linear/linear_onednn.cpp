@@ -27,6 +27,8 @@ void sgemm(char transa, char transb, std::int64_t m, std::int64_t n, std::int64_
   count_product(m, k, n);
 }
 
+constexpr std::int64_t kTransposeWeightRows = 256, kTransposeWeightElements = 1 << 20;
+
 class Linear : public torch::autograd::Function<Linear> {
  public:
   // x [..., in], weight [out, in], bias [out] or empty.
@@ -39,7 +41,17 @@ class Linear : public torch::autograd::Function<Linear> {
     // A fresh output, the bias copied in (expand().contiguous() of one row would be the bias itself).
     auto y = at::empty({rows, out}, x.options());
     if (bias.numel() > 0) y.copy_(bias.expand({rows, out}));
-    sgemm('N', 'T', rows, out, in, x2.data_ptr<float>(), w.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
+    // x w^T with w transposed first: oneDNN's sgemm runs x [rows, in] times a
+    // row-major [in, out] 6-7 % faster than times a transposed [out, in] on
+    // the models' shapes, and 35 % faster for the video's 4096 inputs, for a
+    // copy of w of a few hundred KB. Not for a handful of rows, nor for large
+    // weights (a 2048 x 2048 one runs as fast either way, and its copy costs).
+    if (rows >= kTransposeWeightRows && in * out <= kTransposeWeightElements) {
+      const auto wt = w.t().contiguous();
+      sgemm('N', 'N', rows, out, in, x2.data_ptr<float>(), wt.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
+    } else {
+      sgemm('N', 'T', rows, out, in, x2.data_ptr<float>(), w.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
+    }
     ctx->save_for_backward({x2, w});
     ctx->saved_data["has_bias"] = bias.numel() > 0;
     auto shape = x.sizes().vec();
