@@ -35,6 +35,13 @@ std::int64_t paper_count(const std::string& name, std::int64_t classes, const st
 double relative_gap(std::int64_t count, std::int64_t target) {
   return std::abs(static_cast<double>(count - target)) / static_cast<double>(target);
 }
+
+// This LibTorch build starts with one intra-op thread: two, so that the
+// kernels' work splits and partial sums across threads are what is tested.
+struct TwoThreads {
+  TwoThreads() { torch::set_num_threads(2); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(TwoThreads);
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(table5_parameter_counts) {
@@ -314,8 +321,10 @@ BOOST_AUTO_TEST_CASE(fast_linear_matches_torch_linear_with_its_gradients,
   KernelsGuard guard;
   models::set_kernels(models::Kernels::fast);
   torch::manual_seed(9);
-  // 92 and 276 rows: below and above the row count from which the weight is transposed first.
-  for (const auto [with_bias, batch] : {std::pair{true, 4}, {false, 4}, {true, 12}, {false, 12}}) {
+  // 92, 276 and 1104 rows: below and above the row counts from which the
+  // weight is transposed first and its gradient split over threads.
+  BOOST_TEST_REQUIRE(torch::get_num_threads() == 2);  // TwoThreads
+  for (const auto [with_bias, batch] : {std::pair{true, 4}, {false, 4}, {true, 12}, {false, 12}, {true, 48}}) {
     // A batch-first 3-D input that is a transposed view, as layers receive them.
     auto x = torch::randn({23, batch, 17}, torch::requires_grad()), w = torch::randn({11, 17}, torch::requires_grad()),
          b = torch::randn({11}, torch::requires_grad());
