@@ -11,6 +11,7 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "auxgrid/core/check.hpp"
@@ -60,6 +61,21 @@ void weight_gradient(const float* dy, const float* x, std::int64_t rows, std::in
   count_product(out, rows, in);
 }
 
+// w [out, in] as a row-major [in, out], in blocks that stay in the cache
+// (LibTorch's strided copy took 0.2 ms for a 520 x 130 weight).
+at::Tensor transposed(const at::Tensor& w) {
+  constexpr std::int64_t kBlock = 32;
+  const std::int64_t out = w.size(0), in = w.size(1);
+  auto wt = at::empty({in, out}, w.options());
+  const float* from = w.data_ptr<float>();
+  float* to = wt.data_ptr<float>();
+  for (std::int64_t i0 = 0; i0 < out; i0 += kBlock)
+    for (std::int64_t j0 = 0; j0 < in; j0 += kBlock)
+      for (std::int64_t i = i0; i < std::min(i0 + kBlock, out); ++i)
+        for (std::int64_t j = j0; j < std::min(j0 + kBlock, in); ++j) to[j * out + i] = from[i * in + j];
+  return wt;
+}
+
 constexpr std::int64_t kTransposeWeightRows = 256, kTransposeWeightElements = 1 << 20;
 
 class Linear : public torch::autograd::Function<Linear> {
@@ -80,7 +96,7 @@ class Linear : public torch::autograd::Function<Linear> {
     // copy of w of a few hundred KB. Not for a handful of rows, nor for large
     // weights (a 2048 x 2048 one runs as fast either way, and its copy costs).
     if (rows >= kTransposeWeightRows && in * out <= kTransposeWeightElements) {
-      const auto wt = w.t().contiguous();
+      const auto wt = transposed(w);
       sgemm('N', 'N', rows, out, in, x2.data_ptr<float>(), wt.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
     } else {
       sgemm('N', 'T', rows, out, in, x2.data_ptr<float>(), w.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
