@@ -216,10 +216,17 @@ BOOST_AUTO_TEST_CASE(fast_dropout_keeps_one_minus_p_scaled_and_follows_torch_see
     BOOST_TEST(y.max().item<float>() == static_cast<float>(1 / (1 - p)), tt::tolerance(1e-6f));
     BOOST_TEST(y.mean().item<double>() == 1.0, tt::tolerance(0.01));  // inverted dropout keeps the mean
   }
-  // Neighbouring elements are independent: the rate of a pair both dropped is p^2.
-  const auto d = models::dropout(x, 0.5, true).eq(0).view({-1});
-  const double both = (d.slice(0, 0, -1) & d.slice(0, 1)).to(torch::kDouble).mean().item<double>();
-  BOOST_TEST(std::abs(both - 0.25) < 0.003);
+  // Elements 1, 16 (a vector) and 130 (a row of the model) apart, and the
+  // masks of two seeds, are independent: a pair is dropped at the rate p^2.
+  const auto d = models::dropout(x, 0.5, true).eq(0).view({-1}), e = models::dropout(x, 0.5, true).eq(0).view({-1});
+  const auto both_rate = [](const at::Tensor& a, const at::Tensor& b) {
+    return (a & b).to(torch::kDouble).mean().item<double>();
+  };
+  for (const std::int64_t lag : {1, 16, 130}) {
+    const double both = both_rate(d.slice(0, 0, -lag), d.slice(0, lag));
+    BOOST_TEST(std::abs(both - 0.25) < 0.003, "lag " << lag << ": both dropped at " << both);  // sd 0.0004
+  }
+  BOOST_TEST(std::abs(both_rate(d, e) - 0.25) < 0.003);
   BOOST_TEST(models::dropout(x, 0.5, false).equal(x));  // eval: identity
   torch::manual_seed(7);
   const auto a = models::dropout(x, 0.3, true);
