@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark in one command, printing their tables (bench/README.md says
 # what each measures). Run on an idle machine: nothing else may compete for
-# the cores or the memory (a full-size step at batch 32 needs about 10 GB).
+# the cores or the memory (the plain variant takes the throughput benchmark
+# to 22 GB at batch 32; the fast kernels need 4).
 #   bash bench/run.sh [BUILD_DIR=build] [--all]   (--all: every model, both corpora)
 set -euo pipefail
 build=${1:-build}
