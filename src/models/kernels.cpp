@@ -409,7 +409,6 @@ at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, co
   return BiasReluDropout::apply(models::linear(x, weight, {}), bias, p, static_cast<std::int64_t>(draw_seed()));
 }
 
-
 at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps) {
   if (!fast_kernels_for(x) || !weight.defined() || !bias.defined())
     return at::layer_norm(x, {x.size(-1)}, weight, bias, eps);

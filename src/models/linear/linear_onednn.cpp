@@ -95,12 +95,10 @@ class Linear : public torch::autograd::Function<Linear> {
     // the models' shapes, and 35 % faster for the video's 4096 inputs, for a
     // copy of w of a few hundred KB. Not for a handful of rows, nor for large
     // weights (a 2048 x 2048 one runs as fast either way, and its copy costs).
-    if (rows >= kTransposeWeightRows && in * out <= kTransposeWeightElements) {
-      const auto wt = transposed(w);
-      sgemm('N', 'N', rows, out, in, x2.data_ptr<float>(), wt.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
-    } else {
-      sgemm('N', 'T', rows, out, in, x2.data_ptr<float>(), w.data_ptr<float>(), bias.numel() > 0, y.data_ptr<float>());
-    }
+    const bool transpose_first = rows >= kTransposeWeightRows && in * out <= kTransposeWeightElements;
+    const auto weight_operand = transpose_first ? transposed(w) : w;
+    sgemm('N', transpose_first ? 'N' : 'T', rows, out, in, x2.data_ptr<float>(), weight_operand.data_ptr<float>(),
+          bias.numel() > 0, y.data_ptr<float>());
     ctx->save_for_backward({x2, w});
     ctx->saved_data["has_bias"] = bias.numel() > 0;
     auto shape = x.sizes().vec();
