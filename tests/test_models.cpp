@@ -260,7 +260,9 @@ BOOST_AUTO_TEST_CASE(fused_linear_relu_dropout_equals_the_three_steps_with_their
   BOOST_TEST(torch::allclose(fused_x.grad(), separate_x.grad(), 1e-4, 1e-4));
   BOOST_TEST(torch::allclose(fused_w.grad(), separate_w.grad(), 1e-4, 1e-4));
   BOOST_TEST(torch::allclose(fused_b.grad(), separate_b.grad(), 1e-4, 1e-4));
-  BOOST_TEST(models::linear_relu_dropout(x0, w0, b0, 0.3, false).equal(torch::relu(torch::linear(x0, w0, b0))));
+  // Without dropout: oneDNN's product against LibTorch's, which round differently.
+  BOOST_TEST(torch::allclose(models::linear_relu_dropout(x0, w0, b0, 0.3, false),
+                             torch::relu(torch::linear(x0, w0, b0)), 1e-5, 1e-5));
 }
 
 BOOST_AUTO_TEST_CASE(fused_residual_step_equals_its_composition_with_gradients) {
