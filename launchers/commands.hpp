@@ -19,6 +19,7 @@ int run(const Args& args, dist::World& world);  // grid_commands.cpp
 int plan(const Args& args);
 int status(const Args& args);
 int models(const Args& args);
+int version(const Args& args);
 int synth(const Args& args);                     // corpus_commands.cpp
 int corpus_info(const Args& args);
 int splits(const Args& args);                    // split_command.cpp

@@ -11,9 +11,13 @@
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/core/log.hpp"
 #include "auxgrid/core/stop_signals.hpp"
+#include "auxgrid/core/version.hpp"
+#include "auxgrid/dist/communicator.hpp"
+#include "auxgrid/models/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/train/claim.hpp"
 #include "auxgrid/train/runner.hpp"
+#include "auxgrid/train/trainer.hpp"
 #include "commands.hpp"
 
 namespace auxgrid::launcher {
@@ -228,6 +232,18 @@ int models(const Args& args) {
     for (auto i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
     fmt::print("{:<12} {:>12}  {}\n", name, digits, models::model_registry().get(name).description);
   }
+  return 0;
+}
+
+int version(const Args& args) {
+  po::options_description o("options");
+  parse(args, o);
+  fmt::print("auxgrid {} (commit {}{})\n", auxgrid::version(), git_commit(), git_dirty() == "true" ? ", dirty" : "");
+  fmt::print("LibTorch {}, CUDA devices: {}\n", train::libtorch_version(), train::cuda_device_count());
+  fmt::print("attention off auxgrid's fused CPU kernel: {}\n",
+             models::sdpa_available() ? "scaled_dot_product_attention" : "materialised");
+  fmt::print("train.precision = bf16 on: {}\n", train::bf16_supported(false) ? "CUDA, CPU" : "CUDA");
+  fmt::print("communicators: {}\n", fmt::join(dist::communicator_backends().names(), ", "));
   return 0;
 }
 

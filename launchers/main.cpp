@@ -46,6 +46,9 @@ commands:
   models [--classes C] [--audio-dim D] [--video-dim D] [--set key=value ...] [--plugin LIB ...]
         list the registered models with their parameter counts (default: the
         paper's sizes, 4 classes, audio 130, video 4096)
+  version
+        this build: auxgrid's commit, LibTorch, CUDA devices, the attention
+        and precisions it offers, the communicators
 
 --out defaults to results/<grid name>.
 )";
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
     if (command == "corpus-info") return launcher::corpus_info(args);
     if (command == "import") return launcher::import_corpus(args);
     if (command == "models") return launcher::models(args);
+    if (command == "version") return launcher::version(args);
     if (command == "splits") return launcher::splits(args);
     std::cerr << "auxgrid: unknown command '" << command << "'\n" << kUsage;
     return 2;

@@ -41,8 +41,12 @@ expect_failure "unknown CLI setting" "--set" "model.depth" -- "$build/auxgrid" r
 expect_failure "missing grid" "nogrid.toml" -- "$build/auxgrid" run nogrid.toml
 expect_failure "no GPU" "--device cuda" "no usable CUDA device" -- "$build/auxgrid" run good.toml --out res2 --device cuda
 grid bf16.toml 'train.precision = "bf16"'
-expect_failure "bf16 without a GPU" "bf16.toml" "cell 'seed=0'" "train.precision = bf16 needs a CUDA device" -- \
-  "$build/auxgrid" run bf16.toml --out res2
+if "$build/auxgrid" version | grep -q "bf16 on: CUDA, CPU"; then
+  echo "ok: bf16 without a GPU runs on the CPU with this LibTorch (test_train trains it)"
+else
+  expect_failure "bf16 without a GPU" "bf16.toml" "cell 'seed=0'" "train.precision = bf16 needs a CUDA device" -- \
+    "$build/auxgrid" run bf16.toml --out res2
+fi
 [ ! -e res2/cells ] || [ -z "$(ls res2/cells)" ] || fail "a failed validation trained something"
 [ "$md5_before" = "$(md5sum res/cells/*.h5)" ] || fail "a complete result was touched"
 

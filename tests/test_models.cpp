@@ -431,6 +431,61 @@ BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradi
   }
 }
 
+// The three ways multi_head_attention can compute (kernels.hpp's AttentionKernel),
+// forced one after the other on the same projections, without dropout (each
+// draws its own masks): outputs and gradients agree, with padding.
+BOOST_AUTO_TEST_CASE(fused_sdpa_and_materialised_attention_agree_with_padding) {
+  KernelsGuard guard;
+  models::set_kernels(models::Kernels::fast);
+  struct AttentionGuard {
+    ~AttentionGuard() { models::set_attention(std::nullopt); }
+  } attention_guard;
+  torch::manual_seed(21);
+  const std::int64_t b = 3, t = 17, s = 23, h = 2, width = 26;
+  auto key_padding = torch::zeros({b, s}, torch::kBool);
+  key_padding[1].slice(0, 15).fill_(true);  // two sequences shorter than the batch's longest
+  key_padding[2].slice(0, 4).fill_(true);
+  const auto query0 = torch::randn({b, t, width}), keys_values0 = torch::randn({b, s, 2 * width});
+  const auto upstream = torch::randn({b, t, width});
+  struct Run {
+    at::Tensor out, query_grad, keys_values_grad;
+  };
+  const auto run = [&](models::AttentionKernel how) {
+    models::set_attention(how);
+    auto query = query0.clone().requires_grad_(), keys_values = keys_values0.clone().requires_grad_();
+    auto out = models::multi_head_attention(query, keys_values, h, key_padding, 0.0, true);
+    (out * upstream).sum().backward();
+    return Run{out.detach(), query.grad(), keys_values.grad()};
+  };
+  const auto fused = run(models::AttentionKernel::fused), materialised = run(models::AttentionKernel::materialised);
+  const auto max_difference = [](const at::Tensor& a, const at::Tensor& b) {
+    return (a - b).abs().max().item<float>();
+  };
+  const auto agree = [&](const Run& a, const Run& b, const char* what) {
+    BOOST_TEST_MESSAGE(what << ": max difference of outputs " << max_difference(a.out, b.out) << ", of gradients "
+                            << max_difference(a.query_grad, b.query_grad) << " (query), "
+                            << max_difference(a.keys_values_grad, b.keys_values_grad) << " (keys and values)");
+    BOOST_TEST(torch::allclose(a.out, b.out, 1e-5, 1e-5), what);
+    BOOST_TEST(torch::allclose(a.query_grad, b.query_grad, 1e-4, 1e-5), what);
+    BOOST_TEST(torch::allclose(a.keys_values_grad, b.keys_values_grad, 1e-4, 1e-5), what);
+  };
+  agree(fused, materialised, "fused vs materialised");
+  if (models::sdpa_available()) {
+    const auto sdpa = run(models::AttentionKernel::sdpa);
+    agree(sdpa, fused, "sdpa vs fused");
+    agree(sdpa, materialised, "sdpa vs materialised");
+    // Unforced, CPU floats take the fused kernel, other tensors SDPA.
+    models::set_attention(std::nullopt);
+    BOOST_TEST((models::attention_for(query0) == models::AttentionKernel::fused));
+    BOOST_TEST((models::attention_for(query0.to(torch::kDouble)) == models::AttentionKernel::sdpa));
+  } else {
+    expect_error([&] { run(models::AttentionKernel::sdpa); }, {"needs LibTorch 2.x"});
+  }
+  // The fused kernel cannot take doubles: a clear error, not a silent fallback.
+  models::set_attention(models::AttentionKernel::fused);
+  expect_error([&] { models::attention_for(query0.to(torch::kDouble)); }, {"attention 'fused' runs on CPU float"});
+}
+
 BOOST_AUTO_TEST_CASE(fused_attention_of_a_sequence_without_keys_is_zero) {
   torch::manual_seed(12);
   auto query = torch::randn({2, 5, 8}, torch::requires_grad()),

@@ -56,7 +56,7 @@ std::vector<SettingSpec> make_specs() {
        "buckets: batches of similar lengths (less padding; batch order random); random: any utterances together",
        {"buckets", "random"}},
       {"train.precision", std::string("fp32"),
-       "fp32, or bf16: forward passes autocast to bfloat16 on CUDA devices (LibTorch's autocast)", {"fp32", "bf16"}},
+       "fp32, or bf16: forward passes autocast to bfloat16 (LibTorch's autocast; CUDA, or the CPU with LibTorch 2.x)", {"fp32", "bf16"}},
       {"train.early_stop", I{0}, "stop after this many epochs without a lower dev loss (0 = never)", {}, 0, 10000},
       {"train.scheduler", std::string("plateau"), "plateau: ReduceLROnPlateau(5, 0.1) on dev loss; step5: x0.1 every 5 epochs",
        {"plateau", "step5"}},

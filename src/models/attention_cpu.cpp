@@ -23,12 +23,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "auxgrid/core/check.hpp"
 #include "auxgrid/models/kernels.hpp"
-#include "device_attention.hpp"
+#include "unfused_attention.hpp"
 #include "random_bits.hpp"
 #include "vectors.hpp"
 
@@ -464,10 +466,10 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
   }
 };
 
-// [B, N, H*D] channels offset .. offset + H*D as [B, H, N, D].
-at::Tensor split_heads(const at::Tensor& x, std::int64_t offset, std::int64_t heads) {
-  const auto d = x.size(2) / heads;
-  return x.narrow(2, offset, heads * d).view({x.size(0), x.size(1), heads, d}).transpose(1, 2);
+// Channels offset .. offset + width of [B, N, C] as [B, H, N, width / H].
+at::Tensor split_heads(const at::Tensor& x, std::int64_t offset, std::int64_t width, std::int64_t heads) {
+  const auto d = width / heads;
+  return x.narrow(2, offset, width).view({x.size(0), x.size(1), heads, d}).transpose(1, 2);
 }
 
 }  // namespace
@@ -491,9 +493,41 @@ at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, cons
   return torch::matmul(models::dropout(torch::softmax(scores, -1), p, training), v);
 }
 
+namespace {
+
+std::optional<AttentionKernel> parse_attention(const char* name) {
+  if (name == nullptr || *name == 0) return std::nullopt;
+  const std::string s = name;
+  if (s == "fused") return AttentionKernel::fused;
+  if (s == "sdpa") return AttentionKernel::sdpa;
+  if (s == "materialised") return AttentionKernel::materialised;
+  AUXGRID_FAIL("AUXGRID_ATTENTION={}: expected fused, sdpa or materialised", s);
+}
+
+std::optional<AttentionKernel>& forced_attention() {
+  static std::optional<AttentionKernel> forced = parse_attention(std::getenv("AUXGRID_ATTENTION"));
+  return forced;
+}
+
+}  // namespace
+
+void set_attention(std::optional<AttentionKernel> forced) { forced_attention() = forced; }
+
+AttentionKernel attention_for(const at::Tensor& query) {
+  const auto forced = forced_attention();
+  if (!forced) return fast_kernels_for(query) ? AttentionKernel::fused
+                      : sdpa_available()      ? AttentionKernel::sdpa
+                                              : AttentionKernel::materialised;
+  AUXGRID_CHECK(*forced != AttentionKernel::fused || fast_kernels_for(query),
+                "attention 'fused' runs on CPU float tensors with fast kernels and no autocast, not on {} {}",
+                query.device().str(), c10::toString(query.scalar_type()));
+  return *forced;
+}
+
 at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
                                 const at::Tensor& key_padding, double p, bool training) {
-  if (fast_kernels_for(query))
+  const auto how = attention_for(query);
+  if (how == AttentionKernel::fused)
     return multi_head_attention_with_seed(query, keys_values, heads, key_padding, p, training,
                                           training && p > 0 ? draw_seed() : 0);
   // Elsewhere per head, on [B, H, N, D] views: LibTorch's kernels.
@@ -501,10 +535,10 @@ at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_
   const auto width = self ? query.size(2) / 3 : query.size(2);
   const auto& kv = self ? query : keys_values;
   const auto key_offset = self ? width : 0;
-  const auto q = split_heads(query, 0, heads) * (1.0 / std::sqrt(static_cast<double>(width / heads)));
-  const auto k = split_heads(kv, key_offset, heads), v = split_heads(kv, key_offset + width, heads);
-  const auto attended = query.device().is_cpu() ? materialised_attention(q, k, v, key_padding, p, training)
-                                                : device_attention(q, k, v, key_padding, p, training);
+  const auto q = split_heads(query, 0, width, heads) * (1.0 / std::sqrt(static_cast<double>(width / heads)));
+  const auto k = split_heads(kv, key_offset, width, heads), v = split_heads(kv, key_offset + width, width, heads);
+  const auto attended = how == AttentionKernel::sdpa ? sdpa_attention(q, k, v, key_padding, p, training)
+                                               : materialised_attention(q, k, v, key_padding, p, training);
   return attended.transpose(1, 2).reshape({query.size(0), query.size(1), width});
 }
 

@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/autocast_mode.h>
 #include <ATen/record_function.h>
 #include <ATen/ops/dropout.h>
 #include <ATen/ops/empty.h>
@@ -14,6 +15,7 @@
 #include <ATen/ops/layer_norm.h>
 #include <ATen/ops/relu.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/version.h>
 
 #include <algorithm>
 #include <atomic>
@@ -367,7 +369,12 @@ void count_product(std::int64_t m, std::int64_t k, std::int64_t n) {
 
 Kernels kernels() { return current().load(std::memory_order_relaxed); }
 bool fast_kernels_for(const at::Tensor& x) {
-  return kernels() == Kernels::fast && x.device().is_cpu() && x.scalar_type() == at::kFloat;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+  const bool cpu_autocast = at::autocast::is_autocast_enabled(at::kCPU);
+#else
+  const bool cpu_autocast = at::autocast::is_cpu_enabled();
+#endif
+  return kernels() == Kernels::fast && x.device().is_cpu() && x.scalar_type() == at::kFloat && !cpu_autocast;
 }
 void set_kernels(Kernels k) { current().store(k, std::memory_order_relaxed); }
 

@@ -240,11 +240,13 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
         spdlog::warn("{} cell(s) failed {} times and are not run again (see {}/errors; --retry-failed runs them)",
                      plan.given_up, options.max_attempts, options.out_dir);
       throw_if_invalid(plan, grid);
-      if (options.device == "cpu" || !torch::cuda::is_available())  // GPU-only settings fail before any work
+      // Settings this run's device cannot take fail before any work.
+      if ((options.device == "cpu" || !torch::cuda::is_available()) && !bf16_supported(/*on_cuda=*/false))
         for (const auto& cell : grid.cells)
           AUXGRID_CHECK(cell.config.str("train.precision") != "bf16",
-                        "{}: cell '{}': train.precision = bf16 needs a CUDA device, and this run has none",
-                        grid.path, cell.label);
+                        "{}: cell '{}': train.precision = bf16 needs a CUDA device or LibTorch 2.x on the CPU; "
+                        "this run has no CUDA device and LibTorch {}",
+                        grid.path, cell.label, libtorch_version());
       store::add_to_manifest(options.out_dir, manifest_cells(grid));
       complete = static_cast<std::int64_t>(plan.complete);
       std::vector<double> costs;

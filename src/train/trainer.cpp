@@ -84,35 +84,42 @@ data::Batch pin_for(data::Batch batch, const torch::Device& device) {
   return each_tensor(batch, [](const at::Tensor& t) { return t.pin_memory(); });
 }
 
-// train.precision = bf16: LibTorch's autocast to bfloat16 on CUDA for the
-// forward passes and losses in its scope (as torch.autocast("cuda",
-// torch.bfloat16)); nothing for fp32. bfloat16 needs no loss scaling.
-class CudaAutocast {
+// train.precision = bf16: LibTorch's autocast to bfloat16 on the model's
+// device for the forward passes in its scope (as torch.autocast(device,
+// torch.bfloat16)); nothing for fp32. bfloat16 needs no loss scaling. On the
+// CPU auxgrid's own kernels (fp32) step aside while it is on (kernels.hpp).
+class Autocast {
  public:
-  explicit CudaAutocast(bool enabled) : enabled_(enabled) {
+  Autocast(bool enabled, const torch::Device& device) : enabled_(enabled), type_(device.type()) {
     if (!enabled_) return;
     set(true);
     at::autocast::increment_nesting();
   }
-  ~CudaAutocast() {
+  ~Autocast() {
     if (!enabled_) return;
     if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
     set(false);
   }
-  CudaAutocast(const CudaAutocast&) = delete;
-  CudaAutocast& operator=(const CudaAutocast&) = delete;
+  Autocast(const Autocast&) = delete;
+  Autocast& operator=(const Autocast&) = delete;
 
  private:
-  static void set(bool on) {
+  void set(bool on) const {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-    at::autocast::set_autocast_enabled(at::kCUDA, on);
-    if (on) at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(type_, on);
+    if (on) at::autocast::set_autocast_dtype(type_, at::kBFloat16);
 #else
-    at::autocast::set_enabled(on);
-    if (on) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    if (type_ == at::kCPU) {
+      at::autocast::set_cpu_enabled(on);
+      if (on) at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+    } else {
+      at::autocast::set_enabled(on);
+      if (on) at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    }
 #endif
   }
   bool enabled_;
+  at::DeviceType type_;
 };
 
 // torch::nn::utils::clip_grad_norm_ (2-norm) without its final .item(): the
@@ -153,12 +160,12 @@ Predictions predict(models::EmotionModelImpl& model, const store::CorpusData& co
     preparation.audio = norm;
     const auto host = data::make_batch(corpus, chunk, preparation);
     const auto batch = on_device(host, device);
-    at::Tensor logits, loss;
+    at::Tensor logits;
     {
-      CudaAutocast autocast(bf16);
-      logits = models::combined_logits(model.forward(batch));
-      loss = torch::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum);
+      Autocast autocast(bf16, device);
+      logits = models::combined_logits(model.forward(batch)).to(torch::kFloat);
     }
+    const auto loss = torch::cross_entropy_loss(logits, batch.labels, {}, at::Reduction::Sum);
     out.loss += loss.item<double>();
     auto argmax = logits.argmax(1).cpu();
     auto truth = host.labels.accessor<std::int64_t, 1>();
@@ -200,6 +207,10 @@ std::vector<std::string> ids_of(const store::CorpusData& corpus, const std::vect
 }
 
 }  // namespace
+
+std::string libtorch_version() { return TORCH_VERSION; }
+int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
+bool bf16_supported(bool on_cuda) { return on_cuda || TORCH_VERSION_MAJOR >= 2; }
 
 const std::vector<std::string>& known_conditions() {
   static const std::vector<std::string> conditions = [] {
@@ -439,8 +450,9 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
   const auto patience = c.integer("train.early_stop");
   const bool padding_masked = c.flag("model.padding_mask");
   const bool bf16 = c.str("train.precision") == "bf16";
-  AUXGRID_CHECK(!bf16 || device.is_cuda(), "cell '{}': train.precision = bf16 needs a CUDA device (--device cuda); "
-                "this cell runs on {}", cell.label, device.str());
+  AUXGRID_CHECK(!bf16 || bf16_supported(device.is_cuda()),
+                "cell '{}': train.precision = bf16 needs a CUDA device (--device cuda) or LibTorch 2.x on the CPU; "
+                "this cell runs on {} with LibTorch {}", cell.label, device.str(), TORCH_VERSION);
 
   while (p.epoch < epochs) {
     const auto start = std::chrono::steady_clock::now();
@@ -491,11 +503,13 @@ store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, 
       if (chunk_size > 0) {
         data::zero_modalities(host, zero);
         auto batch = on_device(std::move(host), device);
-        at::Tensor loss;
+        std::vector<models::HeadLogits> heads;
         {
-          CudaAutocast autocast(bf16);
-          loss = models::weighted_loss(model->forward(batch), batch.labels);
+          Autocast autocast(bf16, device);
+          heads = model->forward(batch);
         }
+        for (auto& head : heads) head.logits = head.logits.to(torch::kFloat);  // the losses in fp32
+        auto loss = models::weighted_loss(heads, batch.labels);
         batch_loss = loss.detach().to(torch::kDouble) * static_cast<double>(chunk_size);
         // Scaled so that the group's mean gradient is the full batch's.
         if (group) loss = loss * (static_cast<double>(chunk_size) * group->size() / static_cast<double>(full.size()));

@@ -1,7 +1,7 @@
 #pragma once
 // Where LibTorch's own CPU kernels waste most of a training step, the models
-// call these instead (../shared/notes/build-and-speed.md: dropout's
-// single-threaded bernoulli_ alone took 40 % of a full-size AuxFormer step).
+// call these instead (dropout's single-threaded bernoulli_ alone took 40 % of
+// a full-size AuxFormer step; bench/README.md).
 // The same functions compute the straightforward way when the process runs
 // with plain kernels: the benchmarks' baseline, and a fallback to compare
 // results with (AUXGRID_KERNELS=plain in the environment).
@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 
 namespace auxgrid::models {
 
@@ -20,7 +21,9 @@ enum class Kernels {
 // Process-wide; the default is fast unless AUXGRID_KERNELS=plain.
 Kernels kernels();
 void set_kernels(Kernels k);
-// Whether auxgrid's own kernels take x: fast kernels, a CPU float tensor.
+// Whether auxgrid's own kernels take x: fast kernels, a CPU float tensor, and
+// no CPU autocast (train.precision = bf16: LibTorch's kernels run then, so
+// that autocast can cast them).
 bool fast_kernels_for(const at::Tensor& x);
 
 // Inverted dropout. Fast on CPU floats: a mask drawn by every thread from a
@@ -67,6 +70,18 @@ at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::T
 // (LibTorch's gives NaN).
 at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
                                 const at::Tensor& key_padding, double p, bool training);
+// How multi_head_attention computes. fused: auxgrid's kernel (fast kernels,
+// CPU floats); sdpa: LibTorch 2.x's scaled_dot_product_attention (on GPUs its
+// FlashAttention and memory-efficient kernels never store the scores);
+// materialised: the scores stored, any device and LibTorch.
+enum class AttentionKernel { fused, sdpa, materialised };
+// The choice for these projections: fused where auxgrid's kernels apply, else
+// sdpa where this LibTorch has it, else materialised. A forced choice
+// (set_attention, or AUXGRID_ATTENTION=fused|sdpa|materialised in the
+// environment) is taken instead, and throws where it cannot run.
+AttentionKernel attention_for(const at::Tensor& query);
+void set_attention(std::optional<AttentionKernel> forced);  // nullopt: the automatic choice
+bool sdpa_available();                                      // LibTorch 2.x
 // The fused kernel with a given dropout seed: element (b, h, t, s) of the
 // weights is kept as element b*H*T*S + h*T*S + t*S + s of dropout_mask(seed).
 at::Tensor multi_head_attention_with_seed(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,

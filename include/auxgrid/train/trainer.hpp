@@ -26,6 +26,13 @@ struct EpochReport {
 };
 using EpochCallback = std::function<void(const EpochReport&)>;
 
+// This build's LibTorch (`auxgrid version`, validation).
+std::string libtorch_version();
+int cuda_device_count();
+// train.precision = bf16 (autocast to bfloat16) runs on CUDA, and on the CPU
+// under LibTorch 2.x (1.13 refuses it there).
+bool bf16_supported(bool on_cuda);
+
 // The evaluation conditions this build knows.
 const std::vector<std::string>& known_conditions();
 std::vector<std::string> conditions_of(const Config& config);

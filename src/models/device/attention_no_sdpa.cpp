@@ -1,11 +1,19 @@
-// LibTorch 1.x: attention with the scores materialised (CMakeLists.txt picks this file).
-#include "../device_attention.hpp"
+// LibTorch 1.x has no scaled_dot_product_attention (CMakeLists.txt picks this
+// file): attention falls back to the materialised scores, and asking for SDPA
+// is an error.
+#include <torch/version.h>
+
+#include "../unfused_attention.hpp"
+#include "auxgrid/core/check.hpp"
+#include "auxgrid/models/kernels.hpp"
 
 namespace auxgrid::models {
 
-at::Tensor device_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            const at::Tensor& key_padding, double p, bool training) {
-  return materialised_attention(q, k, v, key_padding, p, training);
+bool sdpa_available() { return false; }
+
+at::Tensor sdpa_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, double, bool) {
+  AUXGRID_FAIL("attention 'sdpa' (scaled_dot_product_attention) needs LibTorch 2.x; this build has {}",
+               TORCH_VERSION);
 }
 
 }  // namespace auxgrid::models

@@ -1,15 +1,16 @@
-// LibTorch 2.x: at::scaled_dot_product_attention, whose GPU kernels never
-// store the scores (CMakeLists.txt picks this file). q arrives scaled, so
-// the kernel's own scale is 1. Not compiled in this repository's CI (Debian's
-// LibTorch is 1.13): built only on a machine with a LibTorch 2.x.
+// LibTorch 2.x: at::scaled_dot_product_attention (CMakeLists.txt picks this
+// file). q arrives scaled, so the kernel's own scale is 1.
 #include <ATen/ATen.h>
 
-#include "../device_attention.hpp"
+#include "../unfused_attention.hpp"
+#include "auxgrid/models/kernels.hpp"
 
 namespace auxgrid::models {
 
-at::Tensor device_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                            const at::Tensor& key_padding, double p, bool training) {
+bool sdpa_available() { return true; }
+
+at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                          const at::Tensor& key_padding, double p, bool training) {
   c10::optional<at::Tensor> keep;  // SDPA's boolean mask: true = attend
   if (key_padding.defined()) keep = key_padding.logical_not().view({q.size(0), 1, 1, k.size(2)});
   return at::scaled_dot_product_attention(q, k, v, keep, training ? p : 0.0, /*is_causal=*/false, /*scale=*/1.0);
