@@ -9,7 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/tests/chroot.sh"
 
-packages=(libtorch-dev cmake g++ make ninja-build ccache libdnnl-dev
+packages=(libtorch-dev cmake g++ make ninja-build ccache git libdnnl-dev
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libboost-program-options-dev libboost-filesystem-dev libboost-test-dev libboost-dev
   libfmt-dev libspdlog-dev libtomlplusplus-dev)

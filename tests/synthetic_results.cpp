@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include <boost/filesystem.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>

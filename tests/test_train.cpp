@@ -115,7 +115,9 @@ BOOST_AUTO_TEST_CASE(bf16_on_the_cpu_trains_as_well_as_fp32_under_libtorch_2) {
   }
   BOOST_TEST_MESSAGE("micro F1 over " << seeds << " seeds: fp32 " << mean_f1[0] << ", bf16 " << mean_f1[1]);
   BOOST_TEST(mean_f1[1] > 0.4);  // 4 classes: chance is 0.25
-  BOOST_TEST(std::abs(mean_f1[1] - mean_f1[0]) < 0.1);
+  // Noise: one seed's F1 on ~30 test utterances has a binomial sd of about
+  // 0.09, so the difference of two means over 3 seeds about 0.074: 2 sd.
+  BOOST_TEST(std::abs(mean_f1[1] - mean_f1[0]) < 0.15);
 }
 
 BOOST_AUTO_TEST_CASE(conditions_are_checked) {

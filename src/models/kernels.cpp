@@ -78,7 +78,9 @@ void relu_dropout_grad_rows(const float* y, const float* dy, float* dx, float* d
     for (std::int64_t c = 0; c < n; c += kLanes) {
       const auto lanes = std::min(kLanes, n - c);
       const std::int64_t i = r * n + c;
-      const Vec g = load_lanes(y + i, lanes) > 0.0f ? load_lanes(dy + i, lanes) * scale : splat(0.0f);
+      // Two statements: GCC 14 crashes on the product inside the select (avx512f clone).
+      const Vec scaled = load_lanes(dy + i, lanes) * scale;
+      const Vec g = load_lanes(y + i, lanes) > 0.0f ? scaled : splat(0.0f);
       store_lanes(dx + i, g, lanes);
       store_lanes(db + c, load_lanes(db + c, lanes) + g, lanes);
     }
