@@ -131,7 +131,7 @@ int plan(const Args& args) {
              plan.given_up ? fmt::format(", {} failed {} times (--retry-failed)", plan.given_up, a.max_attempts) : "",
              plan.invalid ? fmt::format(", {} invalid", plan.invalid) : "; every pending cell is valid");
   if (!plan.pending.empty())
-    // 33 GFLOP/s: full-size AuxFormer training on this 2-core machine (shared/notes/build-and-speed.md).
+    // 33 GFLOP/s: full-size AuxFormer training on a 2-core VM with LibTorch's own kernels (README, "Speed": 35), a conservative rate.
     fmt::print("estimated work: {:.2f} PFLOP (6 x parameters x training frames x epochs), about {:.0f} hours at 33 GFLOP/s\n",
                plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
   for (const auto& [problem, count] : plan.problem_counts)
