@@ -308,6 +308,82 @@ std::string data_file(const FigureData& fig, const Styles& st) {
 
 // ---- script ----------------------------------------------------------------
 
+// What a panel plots: its plot items, the y range they cover, and the set
+// commands they need before the plot command.
+struct PanelPlot {
+  std::string commands;
+  std::vector<std::string> items;
+  Range y;
+};
+
+// Lines: one line per series with its sd as error bars, and the reference lines.
+void plot_lines(const FigureData& fig, std::size_t p, const Styles& st, PanelPlot& plot) {
+  const PanelData& panel = fig.panels[p];
+  Range x;
+  for (const double v : fig.x) x.add(v);
+  plot.commands += fmt::format("  set xrange {}\n", x.padded(0.05, false));
+  if (fig.x.size() <= 12) {  // ticks at the data's x values
+    std::vector<std::string> tics;
+    for (const double v : fig.x) tics.push_back(num(v));
+    plot.commands += fmt::format("  set xtics ({})\n", fmt::join(tics, ", "));
+  }
+  for (const auto& s : panel.series) {
+    const std::size_t i = st.series.at(s.label);
+    for (const auto& v : s.values) {
+      const Summary m = summarize(v);
+      plot.y.add(m.mean - m.sd), plot.y.add(m.mean + m.sd);
+    }
+    plot.items.push_back(fmt::format("data index {} using 1:{}:{} with yerrorlines lw 2 pt 7 ps 0.8 lc rgb '{}' notitle",
+                                     p, 2 + 3 * i, 3 + 3 * i, colour(i)));
+  }
+  for (const auto& r : panel.reference_lines) {
+    plot.y.add(r.y);
+    plot.items.push_back(fmt::format("{} {} notitle", num(r.y), reference_style(st, st.references.at(r.label))));
+  }
+}
+
+// Box: quartiles; whiskers: min and max; thick line: median; dots: the seeds, spread a little.
+void plot_boxes(const FigureData& fig, std::size_t p, PanelPlot& plot) {
+  const PanelData& panel = fig.panels[p];
+  for (const auto& v : panel.series[0].values)
+    for (const double value : v) plot.y.add(value);
+  std::size_t k = 0;  // seed columns with a value in this panel
+  for (const auto& v : panel.series[0].values) k = std::max(k, v.size());
+  const char* c = colour(0);
+  plot.commands += "  set boxwidth 0.5 absolute\n";
+  plot.items.push_back(fmt::format("data index {} using 1:4:3:7:6 with candlesticks whiskerbars 0.5 lw 1.5 lc rgb '{}' "
+                                   "fs solid 0.3 border notitle",
+                                   p, c));
+  plot.items.push_back(fmt::format("data index {} using 1:5:5:5:5 with candlesticks lw 3 lc rgb '{}' notitle", p, c));
+  if (k > 0)
+    plot.items.push_back(fmt::format(
+        "for [k=1:{0}] data index {1} using ($1 + {2}*(k - {3})):(column(9 + k)) "
+        "with points pt 7 ps 0.55 lc rgb '{4}' notitle",
+        k, p, num(std::min(0.06, 0.4 / static_cast<double>(k))), num((static_cast<double>(k) + 1) / 2), kSeedColour));
+}
+
+// Bars: a group per category, 80% wide, one bar per series with its sd as error bar.
+void plot_bars(const FigureData& fig, std::size_t p, const Styles& st, PanelPlot& plot) {
+  const PanelData& panel = fig.panels[p];
+  const double width = 0.8 / static_cast<double>(st.series.size());
+  plot.commands += fmt::format("  set boxwidth {} absolute\n", num(width));
+  for (const auto& s : panel.series) {
+    const std::size_t i = st.series.at(s.label);
+    for (const auto& v : s.values) {
+      const Summary m = summarize(v);
+      plot.y.add(m.mean - m.sd), plot.y.add(m.mean + m.sd);
+    }
+    const double offset = (static_cast<double>(i) + 0.5) * width - 0.4;
+    const std::string x = fmt::format("($1 {} {})", offset < 0 ? '-' : '+', num(std::abs(offset)));
+    plot.items.push_back(fmt::format("data index {} using {}:{} {} notitle", p, x, 3 + 3 * i, series_style(fig, i)));
+    // Error bars as vectors from mean - sd to mean + sd with flat heads (yerrorbars would blank a dot at the mean).
+    plot.items.push_back(fmt::format(
+        "data index {0} using {1}:(${2} - ${3}):(0):(2*${3}) "
+        "with vectors heads size screen 0.008,90 lw 1.2 lc rgb '#333333' notitle",
+        p, x, 3 + 3 * i, 4 + 3 * i));
+  }
+}
+
 // The commands that draw panel p (indented: they run inside the loop over outputs).
 std::string panel_commands(const FigureData& fig, std::size_t p, const Styles& st, const Layout& lay) {
   const PanelData& panel = fig.panels[p];
@@ -316,82 +392,24 @@ std::string panel_commands(const FigureData& fig, std::size_t p, const Styles& s
   out += fmt::format("  set title {} font pfont\n", quoted(panel.title));
   if (p == 1) out += "  unset ylabel\n";
 
-  std::vector<std::string> items;
-  Range y;
+  PanelPlot plot;
   if (fig.kind == FigureKind::lines) {
-    Range x;
-    for (const double v : fig.x) x.add(v);
-    out += fmt::format("  set xrange {}\n", x.padded(0.05, false));
-    if (fig.x.size() <= 12) {  // ticks at the data's x values
-      std::vector<std::string> tics;
-      for (const double v : fig.x) tics.push_back(num(v));
-      out += fmt::format("  set xtics ({})\n", fmt::join(tics, ", "));
-    }
-    for (const auto& s : panel.series) {
-      const std::size_t i = st.series.at(s.label);
-      for (const auto& v : s.values) {
-        const Summary m = summarize(v);
-        y.add(m.mean - m.sd), y.add(m.mean + m.sd);
-      }
-      items.push_back(fmt::format("data index {} using 1:{}:{} with yerrorlines lw 2 pt 7 ps 0.8 lc rgb '{}' notitle",
-                                  p, 2 + 3 * i, 3 + 3 * i, colour(i)));
-    }
-    for (const auto& r : panel.reference_lines) {
-      y.add(r.y);
-      items.push_back(fmt::format("{} {} notitle", num(r.y), reference_style(st, st.references.at(r.label))));
-    }
-  } else {
+    plot_lines(fig, p, st, plot);
+  } else {  // categories on the x axis
     std::vector<std::string> tics;
     for (std::size_t c = 0; c < fig.categories.size(); ++c)
       tics.push_back(fmt::format("{} {}", quoted(fig.categories[c]), c));
-    out += fmt::format("  set xrange [-0.6:{}]\n", num(static_cast<double>(fig.categories.size()) - 0.4));
-    out += fmt::format("  set xtics scale 0 {}({})\n", lay.rotate_xtics ? "rotate by 30 right " : "",
-                       fmt::join(tics, ", "));
+    plot.commands += fmt::format("  set xrange [-0.6:{}]\n", num(static_cast<double>(fig.categories.size()) - 0.4));
+    plot.commands += fmt::format("  set xtics scale 0 {}({})\n", lay.rotate_xtics ? "rotate by 30 right " : "",
+                                 fmt::join(tics, ", "));
   }
+  if (fig.kind == FigureKind::box && !panel.series.empty()) plot_boxes(fig, p, plot);
+  if (fig.kind == FigureKind::bars && !st.series.empty()) plot_bars(fig, p, st, plot);
 
-  if (fig.kind == FigureKind::box && !panel.series.empty()) {
-    // Box: quartiles; whiskers: min and max; thick line: median; dots: the seeds, spread a little.
-    for (const auto& v : panel.series[0].values)
-      for (const double value : v) y.add(value);
-    std::size_t k = 0;  // seed columns with a value in this panel
-    for (const auto& v : panel.series[0].values) k = std::max(k, v.size());
-    const char* c = colour(0);
-    out += "  set boxwidth 0.5 absolute\n";
-    items.push_back(fmt::format("data index {} using 1:4:3:7:6 with candlesticks whiskerbars 0.5 lw 1.5 lc rgb '{}' "
-                                "fs solid 0.3 border notitle",
-                                p, c));
-    items.push_back(fmt::format("data index {} using 1:5:5:5:5 with candlesticks lw 3 lc rgb '{}' notitle", p, c));
-    if (k > 0)
-      items.push_back(fmt::format(
-          "for [k=1:{0}] data index {1} using ($1 + {2}*(k - {3})):(column(9 + k)) "
-          "with points pt 7 ps 0.55 lc rgb '{4}' notitle",
-          k, p, num(std::min(0.06, 0.4 / static_cast<double>(k))), num((static_cast<double>(k) + 1) / 2), kSeedColour));
-  }
-
-  if (fig.kind == FigureKind::bars && !st.series.empty()) {
-    // A group per category, 80% wide, one bar per series with its sd as error bar.
-    const double width = 0.8 / static_cast<double>(st.series.size());
-    out += fmt::format("  set boxwidth {} absolute\n", num(width));
-    for (const auto& s : panel.series) {
-      const std::size_t i = st.series.at(s.label);
-      for (const auto& v : s.values) {
-        const Summary m = summarize(v);
-        y.add(m.mean - m.sd), y.add(m.mean + m.sd);
-      }
-      const double offset = (static_cast<double>(i) + 0.5) * width - 0.4;
-      const std::string x = fmt::format("($1 {} {})", offset < 0 ? '-' : '+', num(std::abs(offset)));
-      items.push_back(fmt::format("data index {} using {}:{} {} notitle", p, x, 3 + 3 * i, series_style(fig, i)));
-      // Error bars as vectors from mean - sd to mean + sd with flat heads (yerrorbars would blank a dot at the mean).
-      items.push_back(fmt::format(
-          "data index {0} using {1}:(${2} - ${3}):(0):(2*${3}) "
-          "with vectors heads size screen 0.008,90 lw 1.2 lc rgb '#333333' notitle",
-          p, x, 3 + 3 * i, 4 + 3 * i));
-    }
-  }
-
-  out += fmt::format("  set yrange {}\n", y.padded(0.08, true));
-  if (items.empty()) items.push_back("NaN notitle");  // an empty panel keeps its axes
-  out += fmt::format("  plot {}\n", fmt::join(items, ", \\\n       "));
+  out += plot.commands;
+  out += fmt::format("  set yrange {}\n", plot.y.padded(0.08, true));
+  if (plot.items.empty()) plot.items.push_back("NaN notitle");  // an empty panel keeps its axes
+  out += fmt::format("  plot {}\n", fmt::join(plot.items, ", \\\n       "));
   return out;
 }
 

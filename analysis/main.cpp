@@ -6,13 +6,12 @@
 #include <string>
 
 #include "analysis/report.hpp"
-#include "auxgrid/core/check.hpp"
+#include "auxgrid/core/main.hpp"
 
 namespace po = boost::program_options;
 
 namespace {
 
-constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 
 void print_usage(std::ostream& os, const po::options_description& options) {
@@ -71,7 +70,7 @@ int main(int argc, char** argv) {
   if ((command == "figures" || command == "report") && a.out_dir.empty())
     return usage_error(command + " needs --out DIR", options);
 
-  try {
+  return auxgrid::run_command("auxgrid-analyze", [&] {
     if (command == "study")
       std::cout << auxgrid::analysis::builtin_study_text();
     else if (command == "tables")
@@ -80,9 +79,6 @@ int main(int argc, char** argv) {
       auxgrid::analysis::figures_command(a, std::cerr);
     else
       auxgrid::analysis::report_command(a, std::cerr);
-  } catch (const auxgrid::Error& e) {
-    std::cerr << "auxgrid-analyze: error: " << e.what() << '\n';
-    return kExitError;
-  }
-  return 0;
+    return 0;
+  });
 }

@@ -239,12 +239,12 @@ std::string provenance_section(const ResultsDir& r) {
   double wall = 0;
   for (const auto& result : r.results) {
     grids.insert(result.grid);
-    const auto finished = result.provenance.find("finished_utc");
+    const auto finished = result.provenance.find(store::provenance::kFinishedUtc);
     if (finished != result.provenance.end()) {
       if (first.empty() || finished->second < first) first = finished->second;
       if (last.empty() || finished->second > last) last = finished->second;
     }
-    const auto seconds = result.provenance.find("wall_seconds");
+    const auto seconds = result.provenance.find(store::provenance::kWallSeconds);
     if (seconds != result.provenance.end()) wall += std::atof(seconds->second.c_str());
   }
   std::string out = "<section id=\"provenance\">\n<h2>Provenance</h2>\n<table class=\"list\">\n";
@@ -254,17 +254,18 @@ std::string provenance_section(const ResultsDir& r) {
   row("grids", html(fmt::format("{}", fmt::join(grids, ", "))));
   row("cells finished", html(first.empty() ? "-" : first + " to " + last));
   row("training time", fmt::format("{:.2f} h of cell wall time", wall / 3600));
+  namespace prov = store::provenance;
   for (const auto& [key, title] : std::vector<std::pair<std::string, std::string>>{
-           {"auxgrid_version", "auxgrid"},
-           {"git_commit", "git commit"},
-           {"git_dirty", "uncommitted changes"},
-           {"libtorch_version", "LibTorch"},
-           {"mpi_version", "MPI"},
-           {"hdf5_version", "HDF5"},
-           {"device_name", "device"},
-           {"communicator", "communicator"},
-           {"host", "hosts"},
-           {"command", "command"}})
+           {prov::kAuxgridVersion, "auxgrid"},
+           {prov::kGitCommit, "git commit"},
+           {prov::kGitDirty, "uncommitted changes"},
+           {prov::kLibtorchVersion, "LibTorch"},
+           {prov::kMpiVersion, "MPI"},
+           {prov::kHdf5Version, "HDF5"},
+           {prov::kDeviceName, "device"},
+           {prov::kCommunicator, "communicator"},
+           {prov::kHost, "hosts"},
+           {prov::kCommand, "command"}})
     row(title, provenance_values(r, key));
   return out + "</table>\n</section>\n";
 }

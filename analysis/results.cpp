@@ -17,39 +17,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The value of `key` in `line` written as "key=value " or "key='value'".
-std::string field(const std::string& line, const std::string& key) {
-  const auto at = line.find(" " + key + "=");
-  if (at == std::string::npos) return "";
-  auto start = at + key.size() + 2;
-  if (start < line.size() && line[start] == '\'') {
-    const auto end = line.find("': ", start + 1);
-    return line.substr(start + 1, end == std::string::npos ? std::string::npos : end - start - 1);
-  }
-  return line.substr(start, line.find(' ', start) - start);
-}
-
-// DIR/errors/<id>.log: one line per failed attempt, written by the runner as
-// "<time> host=.. rank=.. attempt=N cell='<label>': <message>".
-std::vector<FailedCell> read_error_logs(const std::string& dir, const std::set<std::string>& complete) {
+// Cells with a failure record and no complete result (failed before, then succeeded: not listed).
+std::vector<FailedCell> failed_cells(const std::string& dir, const std::set<std::string>& complete) {
   std::vector<FailedCell> failed;
-  std::error_code ec;
-  std::vector<fs::path> logs;
-  for (fs::directory_iterator it(fs::path(dir) / "errors", ec), end; !ec && it != end; it.increment(ec))
-    if (it->path().extension() == ".log") logs.push_back(it->path());
-  std::sort(logs.begin(), logs.end());
-  for (const auto& log : logs) {
-    FailedCell cell;
-    cell.cell_id = log.stem().string();
-    if (complete.count(cell.cell_id)) continue;  // failed before, then succeeded
-    std::ifstream in(log);
-    std::string last;
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) ++cell.attempts, last = line;
-    cell.label = field(last, "cell");
-    const auto message = last.find("': ");
-    cell.last_error = message == std::string::npos ? last : last.substr(message + 3);
-    failed.push_back(std::move(cell));
+  for (const auto& id : store::cells_with_failures(dir)) {
+    if (complete.count(id)) continue;
+    const auto records = store::read_failures(dir, id);
+    if (records.empty()) continue;
+    failed.push_back({id, records.back().label, static_cast<int>(records.size()), records.back().message});
   }
   return failed;
 }
@@ -95,7 +70,7 @@ ResultsDir load_results_dir(const std::string& dir) {
   find_missing(out);
   std::set<std::string> complete;
   for (const auto& r : out.results) complete.insert(r.cell_id);
-  out.failed = read_error_logs(dir, complete);
+  out.failed = failed_cells(dir, complete);
   return out;
 }
 

@@ -11,14 +11,15 @@
 #include "analysis/study.hpp"
 #include "auxgrid/store/manifest.hpp"
 #include "auxgrid/store/result_file.hpp"
+#include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::analysis {
 
-// A cell with an error log (DIR/errors/<id>.log) and no complete result.
+// A cell with failure records (store::read_failures) and no complete result.
 struct FailedCell {
   std::string cell_id, label;
   int attempts = 0;
-  std::string last_error;  // the last line of its log
+  std::string last_error;  // the message of its last record
 };
 
 struct ResultsDir {

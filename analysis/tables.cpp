@@ -9,6 +9,7 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/stats/metrics.hpp"
+#include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::analysis {
 
@@ -73,15 +74,20 @@ bool Table::has_blocks() const {
   return std::any_of(rows.begin(), rows.end(), [](const Row& r) { return !r.def.block.empty(); });
 }
 
-Table build_table(const TableDef& def, const Selection& selection) {
-  Table table;
-  table.def = def;
-  const bool cost = def.kind == TableKind::cost;
+namespace {
 
-  // cells[row][corpus]
-  std::vector<std::map<std::string, Cell>> cells(def.rows.size());
+// The results behind every row and corpus of a table: cells[row][corpus],
+// the corpora with any result or planned cell, and each corpus's seeds.
+struct TableCells {
+  std::vector<std::map<std::string, Cell>> cells;
   std::vector<std::string> corpora;
   std::map<std::string, std::set<std::int64_t>> seeds_seen;  // corpus -> any row's seeds
+  std::size_t results_used = 0;
+};
+
+TableCells collect_cells(const TableDef& def, const Selection& selection) {
+  TableCells t;
+  t.cells.resize(def.rows.size());
   std::set<const store::ResultSummary*> used;
   for (const auto& corpus : selection.corpora()) {
     bool any = false;
@@ -90,75 +96,47 @@ Table build_table(const TableDef& def, const Selection& selection) {
       Cell cell{selection.trials(row.selector, corpus, fmt::format("table '{}', row '{}'", def.name, row_name(row))),
                 selection.planned(row.selector, corpus)};
       any = any || !cell.trials.empty() || !cell.planned.empty();
-      for (const auto& [seed, result] : cell.trials) seeds_seen[corpus].insert(seed), used.insert(result);
-      cells[r][corpus] = std::move(cell);
+      for (const auto& [seed, result] : cell.trials) t.seeds_seen[corpus].insert(seed), used.insert(result);
+      t.cells[r][corpus] = std::move(cell);
     }
-    if (any) corpora.push_back(corpus);
+    if (any) t.corpora.push_back(corpus);
   }
-  table.results_used = used.size();
+  t.results_used = used.size();
+  return t;
+}
 
-  for (const auto& corpus : corpora) {
-    if (cost)
-      table.columns.push_back({corpus});
-    else
-      for (Metric metric : def.metrics) table.columns.push_back({corpus, metric});
+// Table 5's entry of one row and corpus; adds the devices it ran on.
+Cost cost_of(const Cell& cell, std::set<std::string>& devices) {
+  Cost c;
+  std::vector<double> per_cell;
+  for (const auto& [seed, result] : cell.trials) {
+    c.params_min = c.cells == 0 ? result->n_params : std::min(c.params_min, result->n_params);
+    c.params_max = std::max(c.params_max, result->n_params);
+    ++c.cells;
+    if (!result->epoch_seconds.empty()) per_cell.push_back(stats::mean(result->epoch_seconds));
+    const auto& prov = result->provenance;
+    const auto name = prov.count(store::provenance::kDeviceName) ? prov.find(store::provenance::kDeviceName)
+                                                                 : prov.find(store::provenance::kDevice);
+    devices.insert(name == prov.end() ? "unknown device" : name->second);
   }
+  c.seconds_per_epoch = median(per_cell);
+  return c;
+}
 
-  std::set<std::string> devices;
-  for (std::size_t r = 0; r < def.rows.size(); ++r) {
-    Row row{def.rows[r], {}, {}};
-    for (const auto& corpus : corpora) {
-      const Cell& cell = cells[r][corpus];
-      std::set<std::int64_t> expected;
-      if (selection.has_manifest())
-        for (const auto& [seed, id] : cell.planned) expected.insert(seed);
-      else if (!cell.trials.empty())
-        expected = seeds_seen[corpus];
-      const bool short_of_seeds = std::any_of(expected.begin(), expected.end(),
-                                              [&](std::int64_t seed) { return !cell.trials.count(seed); });
-      if (short_of_seeds)
-        table.notes.push_back(missing_note(row.def, corpus, cell, expected, selection.results()));
-
-      if (cost) {
-        Cost c;
-        std::vector<double> per_cell;
-        for (const auto& [seed, result] : cell.trials) {
-          c.params_min = c.cells == 0 ? result->n_params : std::min(c.params_min, result->n_params);
-          c.params_max = std::max(c.params_max, result->n_params);
-          ++c.cells;
-          if (!result->epoch_seconds.empty()) per_cell.push_back(stats::mean(result->epoch_seconds));
-          const auto& prov = result->provenance;
-          const auto name = prov.count("device_name") ? prov.find("device_name") : prov.find("device");
-          devices.insert(name == prov.end() ? "unknown device" : name->second);
-        }
-        c.seconds_per_epoch = median(per_cell);
-        row.costs.push_back(c);
-        continue;
-      }
-      for (Metric metric : def.metrics) {
-        const auto v = values(cell.trials, row.def.selector.condition, metric);
-        row.scores.push_back({v.empty() ? 0 : stats::mean(v), stats::sample_sd(v), static_cast<int>(v.size()),
-                              static_cast<int>(expected.size()), false});
-      }
-    }
-    table.rows.push_back(std::move(row));
-  }
-  table.devices.assign(devices.begin(), devices.end());
-  if (cost) return table;
-
-  // Significance, block by block: the reference row against every other row
-  // that has results on the column's corpus, paired on the seeds both have.
+// Significance, block by block: the reference row against every other row
+// that has results on the column's corpus, paired on the seeds both have.
+void mark_significance(Table& table, const TableCells& t) {
   for (std::size_t ref = 0; ref < table.rows.size(); ++ref) {
     Row& reference = table.rows[ref];
     if (!reference.def.reference) continue;
     for (std::size_t c = 0; c < table.columns.size(); ++c) {
       const Column& column = table.columns[c];
-      const Trials& ref_trials = cells[ref][column.corpus].trials;
+      const Trials& ref_trials = t.cells[ref].at(column.corpus).trials;
       if (ref_trials.empty()) continue;
       bool beats_all = true, compared = false;
       for (std::size_t r = 0; r < table.rows.size(); ++r) {
         const RowDef& other = table.rows[r].def;
-        const Trials& other_trials = cells[r][column.corpus].trials;
+        const Trials& other_trials = t.cells[r].at(column.corpus).trials;
         if (r == ref || other.block != reference.def.block || other_trials.empty()) continue;
         std::vector<double> a, b;
         for (const auto& [seed, result] : ref_trials) {
@@ -170,12 +148,56 @@ Table build_table(const TableDef& def, const Selection& selection) {
         const stats::TTest test = stats::paired_t_test(a, b, stats::Tail::greater);
         beats_all = beats_all && test.p < kSignificanceLevel;  // false for NaN (fewer than 2 pairs)
         compared = true;
-        table.comparisons.push_back(
-            {def.name, reference.def.block, column.corpus, column.metric, reference.def.label, other.label, test});
+        table.comparisons.push_back({table.def.name, reference.def.block, column.corpus, column.metric,
+                                     reference.def.label, other.label, test});
       }
       reference.scores[c].significant = compared && beats_all;
     }
   }
+}
+
+}  // namespace
+
+Table build_table(const TableDef& def, const Selection& selection) {
+  Table table;
+  table.def = def;
+  const bool cost = def.kind == TableKind::cost;
+  const TableCells t = collect_cells(def, selection);
+  table.results_used = t.results_used;
+  for (const auto& corpus : t.corpora) {
+    if (cost)
+      table.columns.push_back({corpus});
+    else
+      for (Metric metric : def.metrics) table.columns.push_back({corpus, metric});
+  }
+
+  std::set<std::string> devices;
+  for (std::size_t r = 0; r < def.rows.size(); ++r) {
+    Row row{def.rows[r], {}, {}};
+    for (const auto& corpus : t.corpora) {
+      const Cell& cell = t.cells[r].at(corpus);
+      std::set<std::int64_t> expected;
+      if (selection.has_manifest())
+        for (const auto& [seed, id] : cell.planned) expected.insert(seed);
+      else if (!cell.trials.empty())
+        expected = t.seeds_seen.at(corpus);
+      const bool short_of_seeds = std::any_of(expected.begin(), expected.end(),
+                                              [&](std::int64_t seed) { return !cell.trials.count(seed); });
+      if (short_of_seeds) table.notes.push_back(missing_note(row.def, corpus, cell, expected, selection.results()));
+      if (cost) {
+        row.costs.push_back(cost_of(cell, devices));
+        continue;
+      }
+      for (Metric metric : def.metrics) {
+        const auto v = values(cell.trials, row.def.selector.condition, metric);
+        row.scores.push_back({v.empty() ? 0 : stats::mean(v), stats::sample_sd(v), static_cast<int>(v.size()),
+                              static_cast<int>(expected.size()), false});
+      }
+    }
+    table.rows.push_back(std::move(row));
+  }
+  table.devices.assign(devices.begin(), devices.end());
+  if (!cost) mark_significance(table, t);
   return table;
 }
 

@@ -16,7 +16,7 @@
 
 namespace auxgrid::analysis {
 
-inline constexpr double kSignificanceLevel = 0.05;  // PROTOCOL.md: one-tailed, p < 0.05
+inline constexpr double kSignificanceLevel = 0.05;  // docs/protocol.md, "Significance": one-tailed, p < 0.05
 
 struct Score {
   double mean = 0, sd = 0;   // over the seeds with a result

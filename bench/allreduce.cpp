@@ -22,7 +22,7 @@
 #include "auxgrid/dist/communicator.hpp"
 #include "auxgrid/dist/world.hpp"
 #include "auxgrid/models/model.hpp"
-#include "auxgrid/train/trainer.hpp"
+#include "auxgrid/train/data_parallel.hpp"
 
 using namespace auxgrid;
 using Clock = std::chrono::steady_clock;

@@ -17,7 +17,7 @@
 //   eval buckets   inference (no gradients) on the bucketed batches
 // samples/s counts real utterances; GFLOP/s counts the matrix products LibTorch
 // executes (mm, addmm, bmm, from its profiler, forward and backward) and those
-// of auxgrid's kernels (models::kernel_flops()), per second. The ceiling is
+// of auxgrid's kernels (kernels::kernel_flops()), per second. The ceiling is
 // the faster of LibTorch's mm and auxgrid's linear (oneDNN's sgemm when built
 // with it) on a 2048^3 product.
 #include <fmt/format.h>
@@ -40,7 +40,7 @@
 #include "auxgrid/data/batch.hpp"
 #include "auxgrid/data/corpus.hpp"
 #include "auxgrid/data/synth.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 
 using namespace auxgrid;
@@ -97,7 +97,7 @@ double product_seconds(std::int64_t m, std::int64_t k, std::int64_t n, int repea
     torch::mm_out(c, a, b);
     best = std::min(best, seconds_since(start));
     start = Clock::now();
-    models::linear(a, bt, {});
+    kernels::linear(a, bt, {});
     best = std::min(best, seconds_since(start));
   }
   return best;
@@ -119,12 +119,12 @@ double matmul_flops(const std::function<void()>& fn, GemmShapes* shapes = nullpt
   using torch::profiler::impl::ProfilerState;
   prof::enableProfilerLegacy(ProfilerConfig(ProfilerState::CPU, /*report_input_shapes=*/true, false, false,
                                             /*with_flops=*/true));
-  const auto kernels_before = models::kernel_flops();
+  const auto kernels_before = kernels::kernel_flops();
   if (shapes)
-    models::observe_products([shapes](std::int64_t m, std::int64_t k, std::int64_t n) { ++(*shapes)[{m, k, n}]; });
+    kernels::observe_products([shapes](std::int64_t m, std::int64_t k, std::int64_t n) { ++(*shapes)[{m, k, n}]; });
   fn();
-  models::observe_products({});
-  double flops = static_cast<double>(models::kernel_flops() - kernels_before);
+  kernels::observe_products({});
+  double flops = static_cast<double>(kernels::kernel_flops() - kernels_before);
   for (auto& events : prof::disableProfilerLegacy())
     for (auto& e : events) {
       const std::string name = e.name();
@@ -279,18 +279,18 @@ int main(int argc, char** argv) {
       };
       struct Variant {
         const char* label;
-        models::Kernels kernels;
+        kernels::Mode kernels;
         const std::vector<data::Batch>* batches;
         bool train;
       };
       double plain = 0;
       if (o.profile) fmt::print("\n");
-      for (const Variant& v : {Variant{"plain padded", models::Kernels::plain, &padded, true},
-                               Variant{"fast padded", models::Kernels::fast, &padded, true},
-                               Variant{"fast buckets", models::Kernels::fast, &bucketed, true},
-                               Variant{"eval buckets", models::Kernels::fast, &bucketed, false}}) {
+      for (const Variant& v : {Variant{"plain padded", kernels::Mode::plain, &padded, true},
+                               Variant{"fast padded", kernels::Mode::fast, &padded, true},
+                               Variant{"fast buckets", kernels::Mode::fast, &bucketed, true},
+                               Variant{"eval buckets", kernels::Mode::fast, &bucketed, false}}) {
         if (std::find(o.variants.begin(), o.variants.end(), v.label) == o.variants.end()) continue;
-        models::set_kernels(v.kernels);
+        kernels::set_mode(v.kernels);
         if (o.profile) {
           if (!v.train) continue;
           for (int i = 0; i < std::max(o.warmup, 1); ++i) train_step(v.batches->front());
@@ -299,7 +299,7 @@ int main(int argc, char** argv) {
           continue;
         }
         const Measure m = measure(*v.batches, v.train ? train_step : eval_step, o);
-        if (v.kernels == models::Kernels::plain) plain = m.samples_per_s;
+        if (v.kernels == kernels::Mode::plain) plain = m.samples_per_s;
         rates.emplace_back(fmt::format("{} {} {}", name, corpus, v.label), m.gflops);
         fmt::print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.0f} % | {} |\n", name, corpus, v.label,
                    m.samples_per_s, m.seconds_per_step, m.gflops, 100 * m.gflops / ceiling,
@@ -308,7 +308,7 @@ int main(int argc, char** argv) {
       }
       if (o.profile) continue;
       GemmShapes shapes;
-      models::set_kernels(models::Kernels::fast);
+      kernels::set_mode(kernels::Mode::fast);
       matmul_flops([&] { train_step(padded.front()); }, &shapes);
       const double bound = gemm_shapes_gflops(shapes);
       bounds.push_back(fmt::format("{} on {}: its {} matrix-product shapes, timed alone, run at {:.1f} GFLOP/s = {:.0f} % "

@@ -1,10 +1,8 @@
 // auxgrid run / plan / models: grids, their cells and the model registry.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <ctime>
 #include <map>
 
 #include "auxgrid/core/check.hpp"
@@ -13,9 +11,10 @@
 #include "auxgrid/core/stop_signals.hpp"
 #include "auxgrid/core/version.hpp"
 #include "auxgrid/dist/communicator.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/models/model.hpp"
-#include "auxgrid/train/claim.hpp"
+#include "auxgrid/store/result_file.hpp"
+#include "auxgrid/store/results_dir.hpp"
 #include "auxgrid/train/runner.hpp"
 #include "auxgrid/train/trainer.hpp"
 #include "commands.hpp"
@@ -139,6 +138,26 @@ int plan(const Args& args) {
   return plan.invalid ? 1 : 0;
 }
 
+namespace {
+
+// ETA: the median cell's training time, times the cells left, over the cells running now.
+void print_eta(const std::string& out, int running, int left) {
+  std::vector<std::string> problems;
+  std::vector<double> seconds;
+  for (const auto& r : store::scan_results(out, &problems)) {
+    double sum = 0;
+    for (double s : r.epoch_seconds) sum += s;
+    seconds.push_back(sum);
+  }
+  if (seconds.empty() || left == 0) return;
+  std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
+  const double eta = seconds[seconds.size() / 2] * left / std::max(1, running);
+  fmt::print("ETA: about {:.0f} min ({} cells left, median cell {:.0f} s, {} running)\n", eta / 60, left,
+             seconds[seconds.size() / 2], running);
+}
+
+}  // namespace
+
 int status(const Args& args) {
   GridArgs a;
   auto o = grid_options(a);
@@ -152,11 +171,9 @@ int status(const Args& args) {
   };
   const auto state_of = [&](const Cell& cell) -> std::string {
     if (store::result_state(store::result_path(out, cell.id)) == store::ResultState::complete) return "done";
-    struct stat st {};
-    const auto lock = train::lock_path(out, cell.id);
-    if (stat(lock.c_str(), &st) == 0 && std::difftime(std::time(nullptr), st.st_mtime) < a.stale_lock_seconds)
-      return "running";
-    return train::failed_attempts(out, cell.id) > 0 ? "failed" : "pending";
+    const auto lock = store::lock_status(store::lock_path(out, cell.id), a.stale_lock_seconds);
+    if (lock.state == store::LockState::running) return "running";
+    return store::failed_attempts(out, cell.id) > 0 ? "failed" : "pending";
   };
   const auto add = [](Count& c, const std::string& state) {
     (state == "done" ? c.done : state == "running" ? c.running : state == "failed" ? c.failed : c.pending)++;
@@ -171,11 +188,9 @@ int status(const Args& args) {
     for (const auto& part : cell.parts) add(by_part[part], state);
     for (const auto& axis : grid.axes) add(by_axis[axis][to_string(cell.config.get(axis))], state);
     if (state == "running") {
-      struct stat st {};
-      stat(train::lock_path(out, cell.id).c_str(), &st);
-      running.push_back(fmt::format("  {} {} ({}), heartbeat {:.0f} s ago", cell.id, cell.label,
-                                    train::CellClaim::owner_of(train::lock_path(out, cell.id)),
-                                    std::difftime(std::time(nullptr), st.st_mtime)));
+      const auto lock = store::lock_status(store::lock_path(out, cell.id), a.stale_lock_seconds);
+      running.push_back(fmt::format("  {} {} ({}), heartbeat {:.0f} s ago", cell.id, cell.label, lock.owner(),
+                                    lock.age_seconds));
     }
   }
   const auto row = [](const std::string& name, const Count& c) {
@@ -190,21 +205,7 @@ int status(const Args& args) {
     for (const auto& [value, c] : values) row(axis + "=" + value, c);
   if (!running.empty()) fmt::print("running:\n{}\n", fmt::join(running, "\n"));
 
-  // ETA: the median cell's training time, times the cells left, over the cells running now.
-  std::vector<std::string> problems;
-  std::vector<double> seconds;
-  for (const auto& r : store::scan_results(out, &problems)) {
-    double sum = 0;
-    for (double s : r.epoch_seconds) sum += s;
-    seconds.push_back(sum);
-  }
-  const int left = total.running + total.pending;
-  if (!seconds.empty() && left > 0) {
-    std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2, seconds.end());
-    const double eta = seconds[seconds.size() / 2] * left / std::max(1, total.running);
-    fmt::print("ETA: about {:.0f} min ({} cells left, median cell {:.0f} s, {} running)\n", eta / 60, left,
-               seconds[seconds.size() / 2], total.running);
-  }
+  print_eta(out, total.running, total.running + total.pending);
   return 0;
 }
 
@@ -241,7 +242,7 @@ int version(const Args& args) {
   fmt::print("auxgrid {} (commit {}{})\n", auxgrid::version(), git_commit(), git_dirty() == "true" ? ", dirty" : "");
   fmt::print("LibTorch {}, CUDA devices: {}\n", train::libtorch_version(), train::cuda_device_count());
   fmt::print("attention off auxgrid's fused CPU kernel: {}\n",
-             models::sdpa_available() ? "scaled_dot_product_attention" : "materialised");
+             kernels::sdpa_available() ? "scaled_dot_product_attention" : "materialised");
   fmt::print("train.precision = bf16 on: {}\n", train::bf16_supported(false) ? "CUDA, CPU" : "CUDA");
   fmt::print("communicators: {}\n", fmt::join(dist::communicator_backends().names(), ", "));
   return 0;

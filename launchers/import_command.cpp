@@ -2,7 +2,7 @@
 #include <fmt/format.h>
 
 #include <boost/algorithm/string/split.hpp>
-#include <boost/filesystem/path.hpp>
+#include <filesystem>
 #include <set>
 
 #include "auxgrid/core/check.hpp"
@@ -30,7 +30,7 @@ int import_corpus(const Args& args) {
       "out", po::value(&out)->required(), "corpus file to write; features are stored raw (see usage)");
   parse(args, d);
   if (!classes.empty()) boost::split(o.classes, classes, [](char c) { return c == ','; });
-  if (o.name.empty()) o.name = boost::filesystem::path(out).stem().string();
+  if (o.name.empty()) o.name = std::filesystem::path(out).stem().string();
 
   std::vector<data::SkippedClip> skipped;
   const auto corpus = data::import_corpus(o, &skipped);

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "auxgrid/core/allocator.hpp"
-#include "auxgrid/core/check.hpp"
+#include "auxgrid/core/main.hpp"
 #include "auxgrid/dist/world.hpp"
 #include "commands.hpp"
 
@@ -81,24 +81,22 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     }
-  try {
-    if (command == "run") return launcher::run(args, world);
-    if (command == "plan") return launcher::plan(args);
-    if (command == "status") return launcher::status(args);
-    if (command == "sbatch") return launcher::sbatch(args);
-    if (command == "synth") return launcher::synth(args);
-    if (command == "corpus-info") return launcher::corpus_info(args);
-    if (command == "import") return launcher::import_corpus(args);
-    if (command == "models") return launcher::models(args);
-    if (command == "version") return launcher::version(args);
-    if (command == "splits") return launcher::splits(args);
-    std::cerr << "auxgrid: unknown command '" << command << "'\n" << kUsage;
-    return 2;
-  } catch (const launcher::po::error& e) {
-    std::cerr << "auxgrid " << command << ": " << e.what() << "\n" << kUsage;
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "auxgrid " << command << ": error: " << e.what() << "\n";
-    return 1;
-  }
+  return run_command("auxgrid " + command, [&] {
+    try {
+      if (command == "run") return launcher::run(args, world);
+      if (command == "plan") return launcher::plan(args);
+      if (command == "status") return launcher::status(args);
+      if (command == "sbatch") return launcher::sbatch(args);
+      if (command == "synth") return launcher::synth(args);
+      if (command == "corpus-info") return launcher::corpus_info(args);
+      if (command == "import") return launcher::import_corpus(args);
+      if (command == "models") return launcher::models(args);
+      if (command == "version") return launcher::version(args);
+      if (command == "splits") return launcher::splits(args);
+      std::cerr << "auxgrid: unknown command '" << command << "'\n" << kUsage;
+    } catch (const launcher::po::error& e) {
+      std::cerr << "auxgrid " << command << ": " << e.what() << "\n" << kUsage;
+    }
+    return 2;  // a usage error
+  });
 }

@@ -1,11 +1,15 @@
 // auxgrid sbatch: writes a SLURM job-array script that runs a grid's pending
-// cells, one cost-balanced shard per array task. slurm/array.sbatch is the
-// same script with placeholders; tests/e2e_slurm.sh checks that they agree.
+// cells, one cost-balanced shard per array task: slurm/array.sbatch (compiled
+// in) with its placeholders filled in.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
+#include <utility>
+#include <vector>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
@@ -14,6 +18,9 @@
 #include "commands.hpp"
 
 namespace auxgrid::launcher {
+
+// slurm/array.sbatch, compiled in (cmake/array_sbatch.cpp.in).
+extern const char* const kArraySbatchTemplate;
 
 namespace {
 
@@ -35,131 +42,156 @@ std::string sbatch_value(const std::string& text, const char* what) {
   return text;
 }
 
+// What fills the template's placeholders: `text` everywhere (a quoted
+// placeholder before the bare one), `optional` drops its #SBATCH line when
+// empty, `repeated` writes its command line once per value (none: dropped).
+struct ArraySbatch {
+  std::vector<std::pair<std::string, std::string>> text, optional;
+  std::map<std::string, std::vector<std::string>> repeated;
+};
+
+void replace_all(std::string& line, const std::string& from, const std::string& to) {
+  for (auto at = line.find(from); at != std::string::npos; at = line.find(from, at + to.size()))
+    line.replace(at, from.size(), to);
+}
+
+// The template without its ## note, filled in. The command's continued lines
+// (" \\" at their ends, " &" after the last) are joined again after repeated
+// lines are expanded or dropped.
+std::string fill_array_sbatch(const ArraySbatch& values) {
+  std::istringstream in(kArraySbatchTemplate);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("##", 0) == 0) continue;
+    bool keep = true;
+    for (const auto& [placeholder, value] : values.optional)
+      if (line.find(placeholder) != std::string::npos) {
+        keep = !value.empty();
+        replace_all(line, placeholder, value);
+      }
+    if (!keep) continue;
+    for (const auto& [placeholder, value] : values.text) replace_all(line, placeholder, value);
+    lines.push_back(line);
+  }
+  std::string out;
+  std::vector<std::string> command;  // the lines of the background command, without their endings
+  for (auto& line : lines) {
+    const bool continued = line.size() > 2 && line.compare(line.size() - 2, 2, " \\") == 0;
+    const bool last = !command.empty() && line.size() > 2 && line.compare(line.size() - 2, 2, " &") == 0;
+    if (!continued && !last) {
+      out += line + "\n";
+      continue;
+    }
+    line.resize(line.size() - 2);
+    bool expanded = false;
+    for (const auto& [placeholder, list] : values.repeated)
+      if (line.find(placeholder) != std::string::npos) {
+        expanded = true;
+        for (const auto& value : list) {
+          auto copy = line;
+          replace_all(copy, placeholder, value);
+          command.push_back(copy);
+        }
+      }
+    if (!expanded && line.find("'@KEY=VALUE@'") == std::string::npos && line.find("'@PLUGIN@'") == std::string::npos)
+      command.push_back(line);
+    if (last) {
+      for (std::size_t i = 0; i < command.size(); ++i) out += command[i] + (i + 1 < command.size() ? " \\\n" : " &\n");
+      command.clear();
+    }
+  }
+  return out;
+}
+
+struct SbatchArgs {
+  std::string grid_path, out, time, partition, script;
+  std::vector<std::string> sets, plugins;
+  int array_size = 64, gpus_per_task = 0, cpus_per_task = 0;
+};
+
+SbatchArgs parse_sbatch_args(const Args& args) {
+  SbatchArgs a;
+  po::options_description o("options");
+  o.add_options()("grid", po::value(&a.grid_path), "grid file")(
+      "out", po::value(&a.out), "results directory (default results/<grid name>)")(
+      "array-size", po::value(&a.array_size), "array tasks (default: pending cells, at most 64)")(
+      "gpus-per-task", po::value(&a.gpus_per_task), "GPUs per array task")(
+      "cpus-per-task", po::value(&a.cpus_per_task), "CPUs per array task (= torch threads)")(
+      "time", po::value(&a.time), "time limit per task, in SLURM's format")(
+      "partition", po::value(&a.partition), "SLURM partition")(
+      "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
+      "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
+      "script", po::value(&a.script), "script to write (default DIR/slurm/<grid name>.sbatch)");
+  const auto vm = parse(args, o, "grid");
+  AUXGRID_CHECK(!a.grid_path.empty(), "missing GRID file argument");
+  AUXGRID_CHECK(a.array_size >= 1, "--array-size must be at least 1, got {}", a.array_size);
+  AUXGRID_CHECK(!vm.count("cpus-per-task") || a.cpus_per_task >= 1, "--cpus-per-task must be at least 1, got {}",
+                a.cpus_per_task);
+  AUXGRID_CHECK(!vm.count("gpus-per-task") || a.gpus_per_task >= 1, "--gpus-per-task must be at least 1, got {}",
+                a.gpus_per_task);
+  return a;
+}
+
+// The template's values for a grid with `pending` cells in `tasks` array tasks.
+ArraySbatch template_values(const SbatchArgs& a, const Grid& grid, const std::string& out_abs,
+                            const std::string& script_abs, std::size_t pending, std::size_t tasks) {
+  ArraySbatch values;
+  values.text = {{"@GRID_NAME@", sbatch_value(grid.name, "grid name")},
+                 {"'@GRID@'", shell_quote(absolute(grid.path))},
+                 {"@GRID@", absolute(grid.path)},
+                 {"'@OUT@'", shell_quote(out_abs)},
+                 {"@OUT@", sbatch_value(out_abs, "results directory")},
+                 {"'@AUXGRID@'", shell_quote(fs::read_symlink("/proc/self/exe").string())},
+                 {"'@SUBMIT_DIR@'", shell_quote(fs::current_path().string())},
+                 {"'@SCRIPT@'", shell_quote(script_abs)},
+                 {"@LAST_TASK@", std::to_string(tasks - 1)},
+                 {"@PENDING@", std::to_string(pending)},
+                 {"@CELLS@", std::to_string(grid.cells.size())}};
+  values.optional = {{"@CPUS@", a.cpus_per_task ? std::to_string(a.cpus_per_task) : ""},
+                     {"@GPUS@", a.gpus_per_task ? std::to_string(a.gpus_per_task) : ""},
+                     {"@TIME@", a.time.empty() ? "" : sbatch_value(a.time, "--time")},
+                     {"@PARTITION@", a.partition.empty() ? "" : sbatch_value(a.partition, "--partition")}};
+  for (const auto& set : a.sets) values.repeated["'@KEY=VALUE@'"].push_back(shell_quote(set));
+  for (const auto& plugin : a.plugins) values.repeated["'@PLUGIN@'"].push_back(shell_quote(absolute(plugin)));
+  return values;
+}
+
+void write_executable(const std::string& path, const std::string& text) {
+  fs::create_directories(fs::path(path).parent_path());
+  {
+    std::ofstream file(path);
+    file << text;
+    AUXGRID_CHECK(file.flush(), "cannot write '{}'", path);
+  }
+  fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
+                  fs::perm_options::add);
+}
+
 }  // namespace
 
 int sbatch(const Args& args) {
-  std::string grid_path, out, time, partition, script;
-  std::vector<std::string> sets, plugins;
-  int array_size = 0, gpus_per_task = 0, cpus_per_task = 0;
-  po::options_description o("options");
-  o.add_options()("grid", po::value(&grid_path), "grid file")(
-      "out", po::value(&out), "results directory (default results/<grid name>)")(
-      "array-size", po::value(&array_size), "array tasks (default: pending cells, at most 64)")(
-      "gpus-per-task", po::value(&gpus_per_task), "GPUs per array task")(
-      "cpus-per-task", po::value(&cpus_per_task), "CPUs per array task (= torch threads)")(
-      "time", po::value(&time), "time limit per task, in SLURM's format")(
-      "partition", po::value(&partition), "SLURM partition")(
-      "set", po::value(&sets)->composing(), "override a setting for every cell: key=value")(
-      "plugin", po::value(&plugins)->composing(), "load a model plugin (shared library)")(
-      "script", po::value(&script), "script to write (default DIR/slurm/<grid name>.sbatch)");
-  const auto vm = parse(args, o, "grid");
-  AUXGRID_CHECK(!grid_path.empty(), "missing GRID file argument");
-  AUXGRID_CHECK(!vm.count("array-size") || array_size >= 1, "--array-size must be at least 1, got {}", array_size);
-  AUXGRID_CHECK(!vm.count("cpus-per-task") || cpus_per_task >= 1, "--cpus-per-task must be at least 1, got {}",
-                cpus_per_task);
-  AUXGRID_CHECK(!vm.count("gpus-per-task") || gpus_per_task >= 1, "--gpus-per-task must be at least 1, got {}",
-                gpus_per_task);
-
+  auto a = parse_sbatch_args(args);
   // The same loading and validation as `auxgrid run`, so that a script is only
   // written for a grid whose tasks can start.
   Overrides overrides;
-  for (const auto& s : sets) overrides.push_back(parse_override(s));
-  for (const auto& p : plugins) models::load_plugin(p);
-  const auto grid = load_grid(grid_path, overrides, [](const std::string& p) { models::load_plugin(p); });
-  if (out.empty()) out = "results/" + grid.name;
-  const auto plan = train::make_plan(grid, out);
+  for (const auto& s : a.sets) overrides.push_back(parse_override(s));
+  for (const auto& p : a.plugins) models::load_plugin(p);
+  const auto grid = load_grid(a.grid_path, overrides, [](const std::string& p) { models::load_plugin(p); });
+  if (a.out.empty()) a.out = "results/" + grid.name;
+  const auto plan = train::make_plan(grid, a.out);
   train::throw_if_invalid(plan, grid);
   const auto pending = plan.pending.size();
   if (pending == 0) {
     fmt::print("grid '{}': nothing to train, all {} cells are complete in {}; no script written\n", grid.name,
-               grid.cells.size(), out);
+               grid.cells.size(), a.out);
     return 0;
   }
-  // More tasks than cells would start with empty shards.
-  const auto tasks = std::min<std::size_t>(vm.count("array-size") ? array_size : 64, pending);
-
-  const auto out_abs = absolute(out);
+  const auto tasks = std::min<std::size_t>(a.array_size, pending);  // more would start with empty shards
+  const auto out_abs = absolute(a.out);
   const auto log_dir = out_abs + "/slurm";
-  if (script.empty()) script = log_dir + "/" + grid.name + ".sbatch";
-  const auto script_abs = absolute(script);
-
-  std::string options;
-  options += fmt::format("#SBATCH --job-name=auxgrid-{}\n", sbatch_value(grid.name, "grid name"));
-  options += fmt::format("#SBATCH --array=0-{}\n", tasks - 1);
-  options += fmt::format("#SBATCH --output={}/%A_%a.out\n", sbatch_value(log_dir, "results directory"));
-  options += "#SBATCH --open-mode=append\n#SBATCH --requeue\n#SBATCH --signal=B:USR1@120\n";
-  if (cpus_per_task) options += fmt::format("#SBATCH --cpus-per-task={}\n", cpus_per_task);
-  if (gpus_per_task) options += fmt::format("#SBATCH --gpus-per-task={}\n", gpus_per_task);
-  if (!time.empty()) options += fmt::format("#SBATCH --time={}\n", sbatch_value(time, "--time"));
-  if (!partition.empty()) options += fmt::format("#SBATCH --partition={}\n", sbatch_value(partition, "--partition"));
-
-  // SLURM does not create the directory of --output: a missing one loses the logs.
-  fs::create_directories(log_dir);
-  fs::create_directories(fs::path(script_abs).parent_path());
-
-  std::string command = fmt::format("{} run {} --out {}", shell_quote(fs::read_symlink("/proc/self/exe").string()),
-                                    shell_quote(absolute(grid.path)), shell_quote(out_abs));
-  command += " \\\n  --shard \"$SLURM_ARRAY_TASK_ID/$SLURM_ARRAY_TASK_COUNT\" --threads \"${SLURM_CPUS_PER_TASK:-1}\"";
-  for (const auto& s : sets) command += " \\\n  --set " + shell_quote(s);
-  for (const auto& p : plugins) command += " \\\n  --plugin " + shell_quote(absolute(p));
-
-  const auto text = fmt::format(R"(#!/bin/bash
-# auxgrid job array for grid '{grid}' ({grid_path}): {pending} of {cells} cells
-# were pending when `auxgrid sbatch` wrote it. Submit, and resubmit after
-# failures or new cells, with:  sbatch {script}
-{options}#
-# Task I of N trains shard I/N of the cells that are pending when the task
-# starts (cost-balanced). Tasks that start at different times, and a
-# resubmission while an earlier array still runs, see different pending cells,
-# so shards may overlap; no cell is trained twice, because `auxgrid run` claims
-# each cell (DIR/locks/<id>.lock, with a heartbeat) before training it and
-# skips cells that another task holds or has completed.
-#
-# Preemption contract: SLURM sends USR1 to this script 120 s before the time
-# limit (--signal=B:USR1@120, to the batch shell only; a partition that
-# preempts with PreemptParameters=send_user_signal sends it at preemption).
-# The trap forwards it to `auxgrid run`, which checkpoints the cell it trains
-# and exits with code 3; on exit code 3 after USR1 this script requeues its
-# task (`scontrol requeue`). The restarted task logs to the same file
-# (--open-mode=append), and the checkpointed cell resumes where it stopped.
-# TERM (scancel, the time limit, PreemptMode=REQUEUE, which requeues by
-# itself) is forwarded as well, so the cell is checkpointed, but it does not
-# requeue: otherwise scancel could not stop the array. Any exit code other
-# than 3 after USR1 ends the task with that code.
-set -u
-cd {submit_dir} || exit 1  # grid files name corpora relative to this directory
-
-child=
-warned=
-forward() {{ [ -n "$child" ] && kill -s "$1" "$child" 2>/dev/null; }}
-trap 'warned=1; forward USR1' USR1
-trap 'forward TERM' TERM
-
-{command} &
-child=$!
-# A trapped signal ends `wait` early (status > 128): wait until the child is
-# gone, then once more for its exit status, which bash keeps.
-while kill -0 "$child" 2>/dev/null; do wait "$child"; done
-wait "$child"
-status=$?
-if [ "$status" -eq 3 ] && [ -n "$warned" ]; then
-  echo "auxgrid: checkpointed after a preemption signal; requeueing job $SLURM_JOB_ID"
-  scontrol requeue "$SLURM_JOB_ID"
-fi
-exit "$status"
-)",
-                                fmt::arg("grid", grid.name), fmt::arg("grid_path", absolute(grid.path)),
-                                fmt::arg("pending", pending), fmt::arg("cells", grid.cells.size()),
-                                fmt::arg("script", shell_quote(script_abs)), fmt::arg("options", options),
-                                fmt::arg("submit_dir", shell_quote(fs::current_path().string())),
-                                fmt::arg("command", command));
-  {
-    std::ofstream file(script_abs);
-    file << text;
-    AUXGRID_CHECK(file.flush(), "cannot write '{}'", script_abs);
-  }
-  fs::permissions(script_abs, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
-                  fs::perm_options::add);
+  const auto script_abs = absolute(a.script.empty() ? log_dir + "/" + grid.name + ".sbatch" : a.script);
+  fs::create_directories(log_dir);  // SLURM does not create the directory of --output: the logs would be lost
+  write_executable(script_abs, fill_array_sbatch(template_values(a, grid, out_abs, script_abs, pending, tasks)));
   fmt::print("grid '{}': {} of {} cells to train in {} array task(s); wrote {}\nsubmit with:\n  sbatch {}\n",
              grid.name, pending, grid.cells.size(), tasks, script_abs, shell_quote(script_abs));
   return 0;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-dev
-  libboost-program-options-dev libboost-filesystem-dev libboost-test-dev libboost-dev
+  libboost-program-options-dev libboost-test-dev libboost-dev
   libfmt-dev libtomlplusplus-dev libspdlog-dev libgloo-dev hdf5-tools
   # auxgrid-analyze draws the figures with gnuplot (skipped with a message without it).
   gnuplot-nox

@@ -11,7 +11,7 @@ source "$repo/tests/chroot.sh"
 
 packages=(libtorch-dev cmake g++ make ninja-build ccache git libdnnl-dev
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
-  libboost-program-options-dev libboost-filesystem-dev libboost-test-dev libboost-dev
+  libboost-program-options-dev libboost-test-dev libboost-dev
   libfmt-dev libspdlog-dev libtomlplusplus-dev)
 root=$repo/build-libtorch2/root
 make_root "$root" trixie "${packages[@]}"

@@ -1,5 +1,5 @@
 #pragma once
-// Every model and every ablation switch of MODELS.md at a tiny size, shared by
+// Every model and every ablation switch of docs/models.md at a tiny size, shared by
 // the models and train suites.
 #include <string>
 #include <utility>

@@ -8,7 +8,7 @@
 //   synthetic_results OUT_DIR [GRID=experiments/paper.toml] [SEEDS=20] [UTTERANCES=1077] [MISSING=0] [FAILED=0]
 #include <fmt/format.h>
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -67,7 +67,7 @@ const std::vector<std::string> kConditions = [] {
 
 store::CellResult synthetic_cell(const Cell& cell, const std::string& grid, int utterances) {
   const Config& c = cell.config;
-  const std::string corpus = boost::filesystem::path(c.str("data.corpus")).stem().string();
+  const std::string corpus = std::filesystem::path(c.str("data.corpus")).stem().string();
   const int seed = static_cast<int>(c.integer("seed"));
   std::mt19937_64 rng(std::hash<std::string>{}(cell.id));
   std::mt19937_64 trial(static_cast<std::uint64_t>(seed) * 7919 + corpus.size());  // shared by every model of a trial
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
 
     std::vector<store::ManifestCell> manifest;
     for (const Cell* cell : cells) {
-      store::ManifestCell entry{cell->id, boost::filesystem::path(cell->config.str("data.corpus")).stem().string(),
+      store::ManifestCell entry{cell->id, std::filesystem::path(cell->config.str("data.corpus")).stem().string(),
                                 cell->label, {}};
       for (const auto& [key, value] : cell->config.values()) entry.config[key] = to_string(value);
       manifest.push_back(std::move(entry));
@@ -151,7 +151,7 @@ int main(int argc, char** argv) {
       const std::size_t i = static_cast<std::size_t>(8 + 7 * k);
       skip[i] = true;
       if (k < failed) {
-        boost::filesystem::create_directories(out + "/errors");
+        std::filesystem::create_directories(out + "/errors");
         std::ofstream(out + "/errors/" + cells[i]->id + ".log")
             << fmt::format("2026-01-01T00:00:00Z host=synthetic rank=0 attempt=1 cell='{}': CUDA out of memory\n",
                            cells[i]->label);

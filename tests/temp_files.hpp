@@ -1,20 +1,29 @@
 #pragma once
 // Shared by the Boost.Test suites that write files.
-#include <boost/filesystem.hpp>
+#include <stdlib.h>
+
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
+#include <system_error>
 
 // A fresh directory per test case, removed afterwards.
 struct TempDir {
-  boost::filesystem::path dir =
-      boost::filesystem::temp_directory_path() / boost::filesystem::unique_path("auxgrid-test-%%%%-%%%%-%%%%");
-  TempDir() { boost::filesystem::create_directories(dir); }
+  std::filesystem::path dir = make();
   ~TempDir() {
-    boost::system::error_code ec;
-    boost::filesystem::remove_all(dir, ec);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
   }
   std::string operator/(const std::string& name) const { return (dir / name).string(); }
+
+ private:
+  static std::filesystem::path make() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "auxgrid-test-XXXXXX").string();
+    if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a temporary directory from " + pattern);
+    return pattern;
+  }
 };
 
 inline std::string bytes_of(const std::string& path) {

@@ -2,7 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include "expect_error.hpp"
-#include <boost/filesystem.hpp>
+#include "temp_files.hpp"
+#include <filesystem>
 #include <fstream>
 #include <cstdlib>
 #include <set>
@@ -40,6 +41,10 @@ BOOST_AUTO_TEST_CASE(config_rejects_bad_settings_naming_the_key) {
   expect_error([&] { c.set("train.lambda_av", -0.5); }, {"train.lambda_av", "outside"});
   expect_error([&] { c.set("train.procedure", std::string("fast")); }, {"train.procedure", "standard, optimized"});
   expect_error([&] { c.set_from_text("train.epochs", "3x"); }, {"train.epochs", "3x"});
+  // Reading a setting as the wrong type names the key (a plugin's or a caller's mistake).
+  expect_error([&] { c.integer("train.procedure"); }, {"train.procedure", "integer", "string", "standard"});
+  expect_error([&] { c.flag("model.width"); }, {"model.width", "boolean"});
+  expect_error([&] { c.real("model.name"); }, {"model.name", "number"});
 }
 
 BOOST_AUTO_TEST_CASE(ids_hash_only_non_default_settings) {
@@ -157,9 +162,8 @@ model.name = "baseline1"
 }
 
 BOOST_AUTO_TEST_CASE(grid_includes_merge_identical_cells) {
-  namespace fs = boost::filesystem;
-  const auto dir = fs::temp_directory_path() / fs::unique_path();
-  fs::create_directories(dir);
+  const TempDir tmp;
+  const auto& dir = tmp.dir;
   std::ofstream(dir / "a.toml") << "[grid]\nname = \"a\"\n[axes]\nseed = [0, 1, 2]\n";
   std::ofstream(dir / "b.toml") << "[grid]\nname = \"b\"\n[axes]\nseed = [2, 3]\n";
   std::ofstream(dir / "all.toml") << "[grid]\ninclude = [\"a.toml\", \"b.toml\"]\n";
@@ -171,7 +175,6 @@ BOOST_AUTO_TEST_CASE(grid_includes_merge_identical_cells) {
   BOOST_TEST(g.cells[2].parts == (std::vector<std::string>{"a", "b"}));
   std::ofstream(dir / "bad.toml") << "[grid]\ninclude = [\"missing.toml\"]\n";
   expect_error([&] { load_grid((dir / "bad.toml").string()); }, {"missing.toml"});
-  fs::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_CASE(the_paper_grid_has_about_a_thousand_cells) {

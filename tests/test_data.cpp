@@ -2,7 +2,7 @@
 #include <ATen/ATen.h>
 #include <ATen/TensorIndexing.h>
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <boost/test/unit_test.hpp>
 
 #include "temp_files.hpp"
@@ -18,7 +18,7 @@
 #include "auxgrid/store/corpus_file.hpp"
 
 using namespace auxgrid;
-namespace fs = boost::filesystem;
+namespace fs = std::filesystem;
 
 namespace {
 data::SynthOptions small() {

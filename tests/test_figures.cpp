@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(lines_show_means_and_reference_lines, *utf::precondition(Ha
 BOOST_AUTO_TEST_CASE(rerunning_the_script_by_hand_redraws_the_figure, *utf::precondition(HasGnuplot())) {
   TempDir tmp;
   plot_figure(lines_figure(), tmp.dir.string());
-  boost::filesystem::remove(tmp / "figure6.png");
+  std::filesystem::remove(tmp / "figure6.png");
   const char* program = std::getenv(kGnuplotEnv);
   const std::string command =
       "cd '" + tmp.dir.string() + "' && '" + (program ? program : "gnuplot") + "' figure6.gp 2>/dev/null";
@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(a_missing_gnuplot_is_reported) {
   expect_error([&] { plot_figure(bars_figure(), tmp.dir.string()); }, {"figure4", "figure4.gp", "/nonexistent"});
   // The data and the script are written all the same, to render elsewhere.
   BOOST_TEST(contains(bytes_of(tmp / "figure4.gp"), "set multiplot"));
-  BOOST_TEST(!boost::filesystem::exists(tmp / "figure4.svg"));
+  BOOST_TEST(!std::filesystem::exists(tmp / "figure4.svg"));
 }
 
 BOOST_AUTO_TEST_CASE(a_failing_script_is_reported_with_gnuplot_s_messages) {
@@ -190,7 +190,7 @@ BOOST_AUTO_TEST_CASE(a_failing_script_is_reported_with_gnuplot_s_messages) {
     std::ofstream out(fake);
     out << "#!/bin/sh\necho 'line 7: unknown or ambiguous terminal type' >&2\nexit 1\n";
   }
-  boost::filesystem::permissions(fake, boost::filesystem::owner_all);
+  std::filesystem::permissions(fake, std::filesystem::perms::owner_all);
   const GnuplotEnv env(fake);
   BOOST_TEST(gnuplot_version() == "");  // it does not say "gnuplot ..."
   expect_error([&] { plot_figure(box_figure(), (tmp.dir / "out").string()); },

@@ -7,7 +7,7 @@
 
 #include <H5Cpp.h>  // the raw API, to damage files the way crashes and bugs do
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -24,7 +24,7 @@
 #include "auxgrid/store/manifest.hpp"
 #include "auxgrid/store/result_file.hpp"
 
-namespace fs = boost::filesystem;
+namespace fs = std::filesystem;
 using namespace auxgrid;
 using namespace auxgrid::store;
 
@@ -703,7 +703,7 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_union) {
   BOOST_TEST(cells[0].label == a.label);
   BOOST_TEST((cells[0].config == a.config));
   BOOST_TEST(cells[1].corpus == "msp-improv");
-  BOOST_TEST(!boost::filesystem::exists(store::manifest_path(dir) + ".tmp." + std::to_string(::getpid())));
+  BOOST_TEST(!std::filesystem::exists(store::manifest_path(dir) + ".tmp." + std::to_string(::getpid())));
 
   store::ManifestCell tab = b;
   tab.cell_id = "00000000000000cc";

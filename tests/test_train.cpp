@@ -1,18 +1,19 @@
 #define BOOST_TEST_MODULE train
 #include <torch/torch.h>
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <boost/test/unit_test.hpp>
 #include <set>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/data/synth.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/stats/metrics.hpp"
 #include "auxgrid/train/trainer.hpp"
 #include "expect_error.hpp"
 #include "model_variants.hpp"
+#include "temp_files.hpp"
 
 using namespace auxgrid;
 
@@ -122,11 +123,34 @@ BOOST_AUTO_TEST_CASE(bf16_on_the_cpu_trains_as_well_as_fp32_under_libtorch_2) {
 
 BOOST_AUTO_TEST_CASE(conditions_are_checked) {
   auto c = Config::defaults();
-  BOOST_TEST(train::conditions_of(c).size() == 21u);
-  c.set("eval.conditions", std::string("ideal,mask_video_p30"));
-  BOOST_TEST(train::conditions_of(c) == (std::vector<std::string>{"ideal", "mask_video_p30"}));
+  const auto names = [](const Config& config) {
+    std::vector<std::string> out;
+    for (const auto& condition : train::TrainOptions::from(config).conditions) out.push_back(condition.name());
+    return out;
+  };
+  BOOST_TEST(names(c).size() == 21u);
+  BOOST_TEST(names(c).front() == "ideal");
+  BOOST_TEST(names(c).back() == "mask_video_p90");
+  c.set("eval.conditions", std::string("ideal,mask_video_p30,audio_only"));
+  BOOST_TEST(names(c) == (std::vector<std::string>{"ideal", "mask_video_p30", "audio_only"}));
+  const auto masked = train::EvalCondition::parse("mask_video_p30");
+  BOOST_TEST((masked.kind == train::EvalCondition::Kind::masked && masked.modality == train::Modality::video));
+  BOOST_TEST(masked.keep_percent == 30);
   c.set("eval.conditions", std::string("ideal,sideways"));
-  BOOST_CHECK_THROW(train::conditions_of(c), Error);
+  expect_error([&] { train::TrainOptions::from(c); }, {"sideways", "mask_audio_p10"});
+}
+
+BOOST_AUTO_TEST_CASE(training_settings_are_resolved_into_types_once) {
+  auto c = Config::defaults();
+  c.set("train.procedure", std::string("optimized"));
+  c.set("train.scheduler", std::string("step5"));
+  c.set("train.precision", std::string("bf16"));
+  c.set("seed", std::int64_t{7});
+  const auto o = train::TrainOptions::from(c);
+  BOOST_TEST((o.procedure == train::Procedure::optimized && o.scheduler == train::Scheduler::step5));
+  BOOST_TEST((o.precision == train::Precision::bf16 && o.batching == train::Batching::buckets));
+  BOOST_TEST(o.seed == 7u);
+  BOOST_TEST(o.epochs == 25);
 }
 
 BOOST_AUTO_TEST_CASE(the_split_of_a_seed_is_shared_by_every_model) {
@@ -180,15 +204,15 @@ BOOST_AUTO_TEST_CASE(a_preempted_cell_resumes_to_the_same_bits) {
   auto c = cell("auxformer", "optimized", 3);  // dropout on: the RNG states must be restored too
   const auto clean = train::train_cell(c, data);
 
-  namespace fs = boost::filesystem;
-  const auto dir = fs::temp_directory_path() / fs::unique_path();
+  const TempDir tmp;
+  const auto& dir = tmp.dir;
   for (const int stop_after : {5, 12}) {  // mid-epoch, and just after an epoch's last batch
     train::TrainControl control;
     control.checkpoint_path = (dir / fmt::format("stop{}.pt", stop_after)).string();
     int steps = 0;
     control.stop_requested = [&] { return ++steps == stop_after; };
     BOOST_CHECK_THROW(train::train_cell(c, data, {}, control), train::Preempted);
-    BOOST_REQUIRE(fs::exists(control.checkpoint_path));
+    BOOST_REQUIRE(std::filesystem::exists(control.checkpoint_path));
     control.stop_requested = {};
     const auto resumed = train::train_cell(c, data, {}, control);
     BOOST_REQUIRE(resumed.epochs.size() == clean.epochs.size());
@@ -203,7 +227,6 @@ BOOST_AUTO_TEST_CASE(a_preempted_cell_resumes_to_the_same_bits) {
       BOOST_TEST(resumed.evals[k].micro_f1 == clean.evals[k].micro_f1);
     }
   }
-  fs::remove_all(dir);
 }
 
 // The speed work must not change what is learnt: the tiny AuxFormer trained
@@ -212,19 +235,19 @@ BOOST_AUTO_TEST_CASE(a_preempted_cell_resumes_to_the_same_bits) {
 BOOST_AUTO_TEST_CASE(optimisations_leave_accuracy_unchanged) {
   torch::set_num_threads(1);
   const auto data = corpus();
-  const auto saved = models::kernels();
+  const auto saved = kernels::mode();
   std::vector<double> fast, plain;
   for (int seed = 0; seed < 4; ++seed) {
     auto c = cell("auxformer", "optimized", 6);
     c.config.set("seed", std::int64_t{seed});
-    models::set_kernels(models::Kernels::fast);
+    kernels::set_mode(kernels::Mode::fast);
     c.config.set("train.batching", std::string("buckets"));
     fast.push_back(train::train_cell(c, data).evals[0].micro_f1);
-    models::set_kernels(models::Kernels::plain);
+    kernels::set_mode(kernels::Mode::plain);
     c.config.set("train.batching", std::string("random"));
     plain.push_back(train::train_cell(c, data).evals[0].micro_f1);
   }
-  models::set_kernels(saved);
+  kernels::set_mode(saved);
   const double difference = stats::mean(fast) - stats::mean(plain);
   const double noise = std::sqrt((std::pow(stats::sample_sd(fast), 2) + std::pow(stats::sample_sd(plain), 2)) / 4);
   BOOST_TEST_MESSAGE("micro-F1 fast+buckets " << stats::mean(fast) << ", plain+random " << stats::mean(plain)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetches the Debian 12 (bookworm) packages that a GPU machine lacks to build
 # and run auxgrid: Open MPI, HDF5 (C and C++), Boost (program_options,
-# filesystem, unit_test_framework and the headers), fmt, spdlog, toml++ and the
+# unit_test_framework and the headers), fmt, spdlog, toml++ and the
 # shared libraries they load. The GPU machine brings LibTorch (pip torch),
 # CUDA, NCCL, CMake, ninja, g++ and python3, and has no apt and no network, so
 # launchers/gpu/check.sh unpacks these .debs into a prefix there.
@@ -26,7 +26,6 @@ SEEDS=(
   libhdf5-dev libhdf5-103-1 libhdf5-cpp-103-1 hdf5-tools
   libboost1.74-dev
   libboost-program-options1.74-dev libboost-program-options1.74.0
-  libboost-filesystem1.74-dev libboost-filesystem1.74.0
   libboost-test1.74-dev libboost-test1.74.0
   libfmt-dev libfmt9 libspdlog-dev libspdlog1.10 libtomlplusplus-dev
 )

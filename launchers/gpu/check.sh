@@ -149,7 +149,7 @@ ENV
   # (ldd, with the prefix first); Fortran/Java bindings and Open MPI's optional
   # components may lack theirs.
   local missing=0 lib
-  for lib in "$prefix"/usr/bin/{orterun,orted,opal_wrapper,h5dump} "$prefix/$multiarch"/lib{mpi,mpi_cxx,open-pal,open-rte,pmix,hdf5_serial,hdf5_serial_cpp,boost_program_options,boost_filesystem,boost_unit_test_framework,fmt,spdlog}.so.*[0-9]; do
+  for lib in "$prefix"/usr/bin/{orterun,orted,opal_wrapper,h5dump} "$prefix/$multiarch"/lib{mpi,mpi_cxx,open-pal,open-rte,pmix,hdf5_serial,hdf5_serial_cpp,boost_program_options,boost_unit_test_framework,fmt,spdlog}.so.*[0-9]; do
     [ -e "$lib" ] || { echo "MISSING: $lib"; missing=1; continue; }
     [ -L "$lib" ] && continue
     if ldd "$lib" | grep -q 'not found'; then echo "MISSING for $lib:"; ldd "$lib" | grep 'not found'; missing=1; fi

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/hash.hpp"
 
 namespace auxgrid {
 
@@ -14,7 +15,7 @@ namespace {
 using I = std::int64_t;
 
 std::vector<SettingSpec> make_specs() {
-  // Defaults are the paper's (PROTOCOL.md, MODELS.md); tests and the
+  // Defaults are the paper's (docs/protocol.md, docs/models.md); tests and the
   // quickstart override widths and epochs from their grid files.
   return {
       {"seed", I{0}, "trial k: seed of the split, the initialisation and the data order", {}, 0, 1e9},
@@ -172,10 +173,25 @@ const Value& Config::get(const std::string& key) const {
   AUXGRID_CHECK(it != values_.end(), "setting '{}' is not set", key);
   return it->second;
 }
-std::string Config::str(const std::string& key) const { return std::get<std::string>(get(key)); }
-std::int64_t Config::integer(const std::string& key) const { return std::get<I>(get(key)); }
-double Config::real(const std::string& key) const { return as_double(get(key)); }
-bool Config::flag(const std::string& key) const { return std::get<bool>(get(key)); }
+namespace {
+// The value of `key` as a T, or an error naming the key and both types.
+template <class T>
+const T& typed(const Value& v, const std::string& key, const char* wanted) {
+  const T* x = std::get_if<T>(&v);
+  AUXGRID_CHECK(x, "setting '{}' is read as a {}, but holds a {} ('{}')", key, wanted, type_name(v), to_string(v));
+  return *x;
+}
+}  // namespace
+
+std::string Config::str(const std::string& key) const { return typed<std::string>(get(key), key, "string"); }
+std::int64_t Config::integer(const std::string& key) const { return typed<I>(get(key), key, "integer"); }
+double Config::real(const std::string& key) const {
+  const Value& v = get(key);
+  AUXGRID_CHECK(is_number(v), "setting '{}' is read as a number, but holds a {} ('{}')", key, type_name(v),
+                to_string(v));
+  return as_double(v);
+}
+bool Config::flag(const std::string& key) const { return typed<bool>(get(key), key, "boolean"); }
 
 std::string Config::canonical() const {
   // Only settings that differ from their default enter the id, so that a key
@@ -190,14 +206,7 @@ std::string Config::canonical() const {
   return out;
 }
 
-std::string fnv1a_hex(const std::string& text) {
-  std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : text) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return fmt::format("{:016x}", h);
-}
+std::string fnv1a_hex(const std::string& text) { return fmt::format("{:016x}", fnv1a(text.data(), text.size())); }
 
 std::string Config::id() const { return fnv1a_hex(canonical()); }
 

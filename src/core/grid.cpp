@@ -90,29 +90,27 @@ struct Variant {
   std::vector<std::pair<std::string, Value>> settings;
 };
 
-}  // namespace
-
-Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides,
-                const PluginLoader& load_plugin) {
-  toml::table root;
+toml::table parse_toml(const std::string& text, const std::string& path) {
   try {
-    root = toml::parse(toml_text, path);
+    return toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     AUXGRID_FAIL("{}:{}:{}: invalid TOML: {}", path, e.source().begin.line, e.source().begin.column, e.description());
   }
+}
 
-  Grid grid;
-  grid.path = path;
+void check_sections(const toml::table& root, const std::string& path) {
   for (const auto& [k, node] : root) {
     const std::string section(k.str());
     const bool known = section == "grid" || section == "settings" || section == "axes" || section == "variants";
     AUXGRID_CHECK(known, "{}: unknown section '{}' (expected [grid], [settings], [axes], [[variants]])",
                   where(path, node), section);
-    AUXGRID_CHECK(section == "variants" ? node.is_array_of_tables() : node.is_table(),
-                  "{}: '{}' must be a {}", where(path, node), section,
-                  section == "variants" ? "list of tables ([[variants]])" : "table");
+    AUXGRID_CHECK(section == "variants" ? node.is_array_of_tables() : node.is_table(), "{}: '{}' must be a {}",
+                  where(path, node), section, section == "variants" ? "list of tables ([[variants]])" : "table");
   }
+}
 
+// [grid]: name (default: the file name), description, plugins; returns its includes.
+std::vector<std::string> read_grid_section(const toml::table& root, const std::string& path, Grid& grid) {
   std::vector<std::string> includes;
   if (const auto* g = root["grid"].as_table()) {
     for (const auto& [k, node] : *g) {
@@ -138,45 +136,46 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
     const auto base = slash == std::string::npos ? path : path.substr(slash + 1);
     grid.name = base.substr(0, base.find('.'));
   }
-  // Plugins register models (and their setting defaults) that the cells below may name.
+  return includes;
+}
+
+// Plugins register models (and their setting defaults) that the cells may name.
+void load_grid_plugins(const Grid& grid, const toml::table& root, const PluginLoader& load_plugin) {
   for (const auto& plugin : grid.plugins) {
-    AUXGRID_CHECK(load_plugin, "{}: grid.plugins needs a plugin loader (this tool cannot load '{}')", path, plugin);
+    AUXGRID_CHECK(load_plugin, "{}: grid.plugins needs a plugin loader (this tool cannot load '{}')", grid.path,
+                  plugin);
     try {
       load_plugin(plugin);
     } catch (const Error& e) {
-      AUXGRID_FAIL("{}: grid.plugins: {}", where(path, *root["grid"]["plugins"].node()), e.what());
+      AUXGRID_FAIL("{}: grid.plugins: {}", where(grid.path, *root["grid"]["plugins"].node()), e.what());
     }
   }
+}
 
-  std::set<std::string> seen;
-  const auto add_cell = [&](Cell cell, const std::string& part) {
-    if (seen.insert(cell.id).second) {
-      cell.parts = {part};
-      grid.cells.push_back(std::move(cell));
-      return;
-    }
-    for (auto& existing : grid.cells)
-      if (existing.id == cell.id && std::find(existing.parts.begin(), existing.parts.end(), part) == existing.parts.end())
-        existing.parts.push_back(part);
-  };
-
-  // Included grids (paths relative to this file) contribute their cells; a
-  // cell that several of them define is one cell.
-  for (const auto& include : includes) {
-    const auto sub = load_grid(directory_of(path) + include, overrides, load_plugin);
-    grid.parts.push_back({sub.name, sub.cells.size()});
-    for (const auto& cell : sub.cells) add_cell(cell, sub.name);
-  }
-
-  const bool has_cells_of_its_own = root["settings"] || root["axes"] || root["variants"] || includes.empty();
-  if (!has_cells_of_its_own) return grid;
-
+// A grid's own cells before expansion: [settings] (and --set) over the
+// defaults, the [axes] in the file's order, the [[variants]].
+struct Product {
   Config base = Config::defaults();
   std::vector<std::string> explicit_keys;  // set by the grid: model defaults do not apply to them
+  std::vector<std::string> axis_keys;
+  std::vector<std::vector<Value>> axes;
+  std::vector<Variant> variants;
+  Overrides overrides;
+
+  bool overridden(const std::string& key) const {
+    for (const auto& o : overrides)
+      if (o.first == key) return true;
+    return false;
+  }
+};
+
+Product read_product(const toml::table& root, const std::string& path, const Overrides& overrides) {
+  Product p;
+  p.overrides = overrides;
   if (const auto* s = root["settings"].as_table())
     flatten(*s, "", [&](const std::string& key, const toml::node& node) {
-      base.set(key, scalar(node, key, path), where(path, node));
-      explicit_keys.push_back(key);
+      p.base.set(key, scalar(node, key, path), where(path, node));
+      p.explicit_keys.push_back(key);
     });
 
   // toml++ keeps keys sorted; the axes keep the file's order (first = slowest).
@@ -187,18 +186,16 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
     const auto &a = x.second->source().begin, &b = y.second->source().begin;
     return a.line != b.line ? a.line < b.line : a.column < b.column;
   });
-  std::vector<std::vector<Value>> axes;
   for (const auto& [key, node] : axis_nodes) {
     AUXGRID_CHECK(find_setting(key), "{}: unknown setting '{}' in [axes]", where(path, *node), key);
-    grid.axes.push_back(key);
-    explicit_keys.push_back(key);
-    axes.push_back(axis_values(key, *node, path));
-    for (const auto& v : axes.back()) Config(base).set(key, v, where(path, *node));  // check every value early
+    p.axis_keys.push_back(key);
+    p.explicit_keys.push_back(key);
+    p.axes.push_back(axis_values(key, *node, path));
+    for (const auto& v : p.axes.back()) Config(p.base).set(key, v, where(path, *node));  // check every value early
   }
 
   // [[variants]]: each cell of the product once per variant (e.g. Table 4's
   // loss-weight triples, which are not a product).
-  std::vector<Variant> variants;
   if (const auto* list = root["variants"].as_array())
     for (const auto& item : *list) {
       Variant v;
@@ -209,46 +206,84 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
           return;
         }
         const auto value = scalar(node, key, path);
-        Config(base).set(key, value, where(path, node));  // check early
+        Config(p.base).set(key, value, where(path, node));  // check early
         v.settings.emplace_back(key, value);
       });
-      variants.push_back(std::move(v));
+      p.variants.push_back(std::move(v));
     }
-  if (variants.empty()) variants.emplace_back();
+  if (p.variants.empty()) p.variants.emplace_back();
 
   for (const auto& [key, text] : overrides) {
-    base.set_from_text(key, text, "--set");
-    explicit_keys.push_back(key);
+    p.base.set_from_text(key, text, "--set");
+    p.explicit_keys.push_back(key);
   }
-  const auto overridden = [&](const std::string& key) {
-    for (const auto& o : overrides)
-      if (o.first == key) return true;
-    return false;
-  };
+  return p;
+}
 
+// The cell of one point of the product and one variant.
+Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Variant& variant,
+               const std::string& path) {
+  Cell cell{"", "", p.base, {}};
+  auto keys = p.explicit_keys;
+  std::vector<std::string> label;
+  for (std::size_t i = 0; i < p.axes.size(); ++i) {
+    const auto& key = p.axis_keys[i];
+    if (!p.overridden(key)) cell.config.set(key, p.axes[i][index[i]], path);
+    label.push_back(short_label(key, cell.config.get(key)));
+  }
+  for (const auto& [key, value] : variant.settings) {
+    if (!p.overridden(key)) cell.config.set(key, value, path);
+    keys.push_back(key);
+  }
+  if (!variant.label.empty()) label.push_back(variant.label);
+  apply_model_defaults(cell.config, keys);
+  cell.id = cell.config.id();
+  cell.label = fmt::format("{}", fmt::join(label, " "));
+  return cell;
+}
+
+// Adds a cell to the grid under `part`; a cell that is already there (the
+// same id) is one cell, listed in both parts.
+void add_cell(Grid& grid, std::set<std::string>& seen, Cell cell, const std::string& part) {
+  if (seen.insert(cell.id).second) {
+    cell.parts = {part};
+    grid.cells.push_back(std::move(cell));
+    return;
+  }
+  for (auto& existing : grid.cells)
+    if (existing.id == cell.id && std::find(existing.parts.begin(), existing.parts.end(), part) == existing.parts.end())
+      existing.parts.push_back(part);
+}
+
+}  // namespace
+
+Grid parse_grid(const std::string& toml_text, const std::string& path, const Overrides& overrides,
+                const PluginLoader& load_plugin) {
+  const toml::table root = parse_toml(toml_text, path);
+  check_sections(root, path);
+  Grid grid;
+  grid.path = path;
+  const auto includes = read_grid_section(root, path, grid);
+  load_grid_plugins(grid, root, load_plugin);
+
+  // Included grids (paths relative to this file) contribute their cells.
+  std::set<std::string> seen;
+  for (const auto& include : includes) {
+    const auto sub = load_grid(directory_of(path) + include, overrides, load_plugin);
+    grid.parts.push_back({sub.name, sub.cells.size()});
+    for (const auto& cell : sub.cells) add_cell(grid, seen, cell, sub.name);
+  }
+  const bool has_cells_of_its_own = root["settings"] || root["axes"] || root["variants"] || includes.empty();
+  if (!has_cells_of_its_own) return grid;
+
+  const auto product = read_product(root, path, overrides);
+  grid.axes = product.axis_keys;
   // Cartesian product, first axis slowest, variants innermost.
-  std::vector<std::size_t> index(axes.size(), 0);
+  std::vector<std::size_t> index(product.axes.size(), 0);
   while (true) {
-    for (const auto& variant : variants) {
-      Cell cell{"", "", base, {}};
-      auto keys = explicit_keys;
-      std::vector<std::string> label;
-      for (std::size_t i = 0; i < axes.size(); ++i) {
-        if (!overridden(grid.axes[i])) cell.config.set(grid.axes[i], axes[i][index[i]], path);
-        label.push_back(short_label(grid.axes[i], cell.config.get(grid.axes[i])));
-      }
-      for (const auto& [key, value] : variant.settings) {
-        if (!overridden(key)) cell.config.set(key, value, path);
-        keys.push_back(key);
-      }
-      if (!variant.label.empty()) label.push_back(variant.label);
-      apply_model_defaults(cell.config, keys);
-      cell.id = cell.config.id();
-      cell.label = fmt::format("{}", fmt::join(label, " "));
-      add_cell(std::move(cell), grid.name);
-    }
-    std::size_t i = axes.size();
-    while (i > 0 && ++index[i - 1] == axes[i - 1].size()) index[--i] = 0;
+    for (const auto& variant : product.variants) add_cell(grid, seen, make_cell(product, index, variant, path), grid.name);
+    std::size_t i = product.axes.size();
+    while (i > 0 && ++index[i - 1] == product.axes[i - 1].size()) index[--i] = 0;
     if (i == 0) break;
   }
   return grid;

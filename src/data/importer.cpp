@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -475,72 +476,58 @@ CremaDName parse_crema_d_name(const std::string& clip) {
           static_cast<int>(code - std::begin(codes))};
 }
 
-store::CorpusData import_corpus(const ImportOptions& o, std::vector<SkippedClip>* skipped) {
-  check_options(o);
-  const auto audio_files = clip_files(o.audio_dir, ".csv", "audio");
-  const VideoSource video(o);
-  const LabelsFile labels = o.labels_csv.empty() ? LabelsFile{} : read_labels(o.labels_csv);
-  const auto& fixed_classes = o.crema_d_names ? crema_d_classes() : o.classes;
+namespace {
 
-  std::set<std::string> names;
-  for (const auto& kv : audio_files) names.insert(kv.first);
-  for (const auto& name : video.clips()) names.insert(name);
+// Where the clips are read from.
+struct Sources {
+  const ImportOptions& o;
+  std::map<std::string, std::string> audio_files;  // clip -> CSV path
+  VideoSource video;
+  LabelsFile labels;
+};
 
-  // Every check of one clip throws an Error that names it; the caller decides
-  // whether that ends the import or skips the clip.
-  const auto load = [&](Clip& c) {
-    const auto audio = audio_files.find(c.name);
-    c.audio_where = fmt::format("audio '{}'", audio != audio_files.end()
-                                                   ? audio->second
-                                                   : (fs::path(o.audio_dir) / (c.name + ".csv")).string());
-    c.video_where = video.where(c.name);
-    AUXGRID_CHECK(audio != audio_files.end(), "clip '{}': missing audio: no {} for {}", c.name, c.audio_where,
-                  c.video_where);
-    AUXGRID_CHECK(video.has(c.name), "clip '{}': missing video: no {} for {}", c.name, c.video_where, c.audio_where);
-    if (o.crema_d_names) {
-      const auto parsed = parse_crema_d_name(c.name);
-      c.label = crema_d_classes()[parsed.label];
-      c.speaker = parsed.actor;
-    } else {
-      const auto row = labels.rows.find(c.name);
-      AUXGRID_CHECK(row != labels.rows.end(), "clip '{}': missing label: no row in labels '{}'", c.name,
-                    o.labels_csv);
-      c.label = row->second.label;
-      c.speaker = row->second.speaker;
-      AUXGRID_CHECK(o.classes.empty() || std::count(o.classes.begin(), o.classes.end(), c.label),
-                    "clip '{}': unknown label '{}' in labels '{}'; the classes are {}", c.name, c.label, o.labels_csv,
-                    fmt::join(o.classes, ", "));
-    }
-    const std::string audio_where = fmt::format("clip '{}': {}", c.name, c.audio_where);
-    std::istringstream csv(read_bytes(audio->second, audio_where));
-    LldTable table = parse_opensmile_csv(csv, audio_where);
-    c.audio = std::move(table.frames);
-    AUXGRID_CHECK(c.audio.rows > 0, "{}: empty sequence (no audio frames)", audio_where);
-    check_finite(c.audio, "audio", table.feature_names, audio_where);
-    const std::string video_where = fmt::format("clip '{}': {}", c.name, c.video_where);
-    c.video = video.read(c.name, video_where);
-    AUXGRID_CHECK(c.video.rows > 0, "{}: empty sequence (no video frames)", video_where);
-    check_finite(c.video, "video", {}, video_where);
-  };
-  const auto reject = [&](Clip& c, const std::string& problem) {
-    if (!o.skip_bad) throw Error(problem);
-    c.problem = problem;
-    c.audio = Matrix{};
-    c.video = Matrix{};
-  };
-
-  std::vector<Clip> clips;
-  for (const auto& name : names) {
-    Clip& c = clips.emplace_back();
-    c.name = name;
-    try {
-      load(c);
-    } catch (const Error& e) {
-      reject(c, e.what());
-    }
+// Reads one clip; every check throws an Error that names it, and the caller
+// decides whether that ends the import or skips the clip.
+void load_clip(const Sources& s, Clip& c) {
+  const auto& o = s.o;
+  const auto audio = s.audio_files.find(c.name);
+  c.audio_where = fmt::format("audio '{}'", audio != s.audio_files.end()
+                                                 ? audio->second
+                                                 : (fs::path(o.audio_dir) / (c.name + ".csv")).string());
+  c.video_where = s.video.where(c.name);
+  AUXGRID_CHECK(audio != s.audio_files.end(), "clip '{}': missing audio: no {} for {}", c.name, c.audio_where,
+                c.video_where);
+  AUXGRID_CHECK(s.video.has(c.name), "clip '{}': missing video: no {} for {}", c.name, c.video_where, c.audio_where);
+  if (o.crema_d_names) {
+    const auto parsed = parse_crema_d_name(c.name);
+    c.label = crema_d_classes()[parsed.label];
+    c.speaker = parsed.actor;
+  } else {
+    const auto row = s.labels.rows.find(c.name);
+    AUXGRID_CHECK(row != s.labels.rows.end(), "clip '{}': missing label: no row in labels '{}'", c.name,
+                  o.labels_csv);
+    c.label = row->second.label;
+    c.speaker = row->second.speaker;
+    AUXGRID_CHECK(o.classes.empty() || std::count(o.classes.begin(), o.classes.end(), c.label),
+                  "clip '{}': unknown label '{}' in labels '{}'; the classes are {}", c.name, c.label, o.labels_csv,
+                  fmt::join(o.classes, ", "));
   }
-  // The reference width is the most common one, so that one odd clip is the
-  // one blamed, whatever its place in the order.
+  const std::string audio_where = fmt::format("clip '{}': {}", c.name, c.audio_where);
+  std::istringstream csv(read_bytes(audio->second, audio_where));
+  LldTable table = parse_opensmile_csv(csv, audio_where);
+  c.audio = std::move(table.frames);
+  AUXGRID_CHECK(c.audio.rows > 0, "{}: empty sequence (no audio frames)", audio_where);
+  check_finite(c.audio, "audio", table.feature_names, audio_where);
+  const std::string video_where = fmt::format("clip '{}': {}", c.name, c.video_where);
+  c.video = s.video.read(c.name, video_where);
+  AUXGRID_CHECK(c.video.rows > 0, "{}: empty sequence (no video frames)", video_where);
+  check_finite(c.video, "video", {}, video_where);
+}
+
+// A clip whose features are not of the clips' common width is rejected. The
+// reference width is the most common one, so that one odd clip is the one
+// blamed, whatever its place in the order.
+void reject_odd_widths(std::vector<Clip>& clips, const std::function<void(Clip&, const std::string&)>& reject) {
   struct Stream {
     const char* modality;
     Matrix Clip::*features;
@@ -554,31 +541,22 @@ store::CorpusData import_corpus(const ImportOptions& o, std::vector<SkippedClip>
         reject(c, fmt::format("clip '{}': {} has width {}, but the other clips' {} has {} (e.g. '{}')", c.name,
                               c.*s.where, (c.*s.features).cols, s.modality, width, example));
   }
+}
 
-  std::vector<Clip*> kept;
-  std::size_t bad = 0;
-  for (auto& c : clips) {
-    if (c.problem.empty()) {
-      kept.push_back(&c);
-    } else {
-      ++bad;
-      if (skipped) skipped->push_back({c.name, c.problem});
-    }
-  }
-  AUXGRID_CHECK(!kept.empty(), "no clip left to import: all {} clips are bad (first: {})", clips.size(),
-                clips.front().problem);
-
+// The corpus of the kept clips, in name order; their features move into it.
+store::CorpusData assemble_corpus(const Sources& s, const std::vector<Clip*>& kept, std::size_t bad) {
+  const auto& o = s.o;
   store::CorpusData corpus;
   auto& info = corpus.info;
-  info.class_names = fixed_classes;
+  info.class_names = o.crema_d_names ? crema_d_classes() : o.classes;
   if (info.class_names.empty())  // labels-file order, restricted to the imported clips
-    for (const auto& label : labels.labels_in_order)
+    for (const auto& label : s.labels.labels_in_order)
       if (std::any_of(kept.begin(), kept.end(), [&](const Clip* c) { return c->label == label; }))
         info.class_names.push_back(label);
   info.name = o.name;
   info.description = fmt::format(
       "imported: audio OpenSMILE LLD CSVs from '{}', video from {}, labels from {}; raw features (not normalised){}",
-      o.audio_dir, video.source(),
+      o.audio_dir, s.video.source(),
       o.crema_d_names ? std::string("CREMA-D file names") : fmt::format("'{}'", o.labels_csv),
       bad ? fmt::format("; {} bad clip(s) skipped", bad) : std::string());
   info.audio_dim = kept.front()->audio.cols;
@@ -608,6 +586,49 @@ store::CorpusData import_corpus(const ImportOptions& o, std::vector<SkippedClip>
     corpus.labels.push_back(static_cast<std::int32_t>(label - info.class_names.begin()));
   }
   return corpus;
+}
+
+}  // namespace
+
+store::CorpusData import_corpus(const ImportOptions& o, std::vector<SkippedClip>* skipped) {
+  check_options(o);
+  const Sources sources{o, clip_files(o.audio_dir, ".csv", "audio"), VideoSource(o),
+                        o.labels_csv.empty() ? LabelsFile{} : read_labels(o.labels_csv)};
+  std::set<std::string> names;
+  for (const auto& kv : sources.audio_files) names.insert(kv.first);
+  for (const auto& name : sources.video.clips()) names.insert(name);
+
+  const auto reject = [&](Clip& c, const std::string& problem) {
+    if (!o.skip_bad) throw Error(problem);
+    c.problem = problem;
+    c.audio = Matrix{};
+    c.video = Matrix{};
+  };
+  std::vector<Clip> clips;
+  for (const auto& name : names) {
+    Clip& c = clips.emplace_back();
+    c.name = name;
+    try {
+      load_clip(sources, c);
+    } catch (const Error& e) {
+      reject(c, e.what());
+    }
+  }
+  reject_odd_widths(clips, reject);
+
+  std::vector<Clip*> kept;
+  std::size_t bad = 0;
+  for (auto& c : clips) {
+    if (c.problem.empty()) {
+      kept.push_back(&c);
+    } else {
+      ++bad;
+      if (skipped) skipped->push_back({c.name, c.problem});
+    }
+  }
+  AUXGRID_CHECK(!kept.empty(), "no clip left to import: all {} clips are bad (first: {})", clips.size(),
+                clips.front().problem);
+  return assemble_corpus(sources, kept, bad);
 }
 
 }  // namespace auxgrid::data

@@ -299,7 +299,7 @@ SynthOptions synth_preset(const std::string& preset) {
   if (preset == "tiny") return o;
   if (preset != "crema-d" && preset != "msp-improv")
     AUXGRID_FAIL("unknown synthetic preset '{}' (known: {})", preset, fmt::join(synth_presets(), ", "));
-  // Shared by the paper's corpora (PROTOCOL.md): 130 LLDs per 16 ms hop,
+  // Shared by the paper's corpora (docs/protocol.md, "Corpora and features"): 130 LLDs per 16 ms hop,
   // 4,096-d VGG-Face features at 29.97 fps stored as float16.
   o.name = preset;
   o.audio_dim = 130, o.audio_hop_ms = 16.0;

@@ -1,9 +1,9 @@
 // AuxFormer (the proposed model), Baseline 1 (AuxFormer without auxiliary
-// networks) and Baseline 4 (unimodal), MODELS.md. With the paper's sizes
+// networks) and Baseline 4 (unimodal), docs/models.md. With the paper's sizes
 // (d = 130, 10 heads, 5 layers, audio 130, video 4096):
 //   auxformer  7,053,180 + 392 C   (7,054,748 at C = 4, exact)
 //   baseline1  4,775,950 + 261 C   (4,776,994 at C = 4, exact)
-//   unimodal   MODELS.md leaves the main branch open. We use one self-attention
+//   unimodal   docs/models.md leaves the main branch open. We use one self-attention
 //              encoder with learnable scaling and positional encoding of
 //              model.main_layers = 13 layers, AuxFormer's output block at
 //              width d, and AuxFormer's auxiliary network, loss weights 1/2.
@@ -14,7 +14,7 @@
 #include <torch/torch.h>
 
 #include "auxgrid/models/blocks.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 
 namespace auxgrid::models {
@@ -30,10 +30,10 @@ at::Tensor auxiliary_summary(Encoder& encoder, at::Tensor x, const at::Tensor& m
   return summary(x, mask, token, padding_mask);
 }
 
-ResidualHead auxiliary_head(const Config& c, std::int64_t classes) {
-  return ResidualHead(ResidualHeadOptions(c.integer("model.width"), classes)
+ResidualHead auxiliary_head(const ModelSettings& s, std::int64_t classes) {
+  return ResidualHead(ResidualHeadOptions(s.width, classes)
                           .hidden({512, 256})
-                          .dropout(c.real("model.out_dropout")));
+                          .dropout(s.out_dropout));
 }
 
 // Inputs as the model sees them: projected, with a CLS token when asked for.
@@ -41,26 +41,26 @@ struct Stream {
   at::Tensor x, mask;
 };
 Stream stream(const at::Tensor& features, const at::Tensor& mask, torch::nn::Linear& proj, const at::Tensor& cls) {
-  Stream s{models::linear(features, proj->weight, proj->bias), mask};
+  Stream s{kernels::linear(features, proj->weight, proj->bias), mask};
   if (cls.defined()) std::tie(s.x, s.mask) = prepend_cls(s.x, s.mask, cls);
   return s;
 }
 
 class AuxFormerImpl : public EmotionModelImpl {
  public:
-  AuxFormerImpl(const Config& c, const ModelDims& dims, bool auxiliary)
+  AuxFormerImpl(const ModelSettings& s, const ModelDims& dims, bool auxiliary)
       : auxiliary_(auxiliary),
-        padding_mask_(c.flag("model.padding_mask")),
-        token_(parse_token(c.str("model.token"))),
-        aux_repeats_(c.integer("model.aux_repeats")),
-        weights_{c.real("train.lambda_av"), c.real("train.lambda_a"), c.real("train.lambda_v")} {
+        padding_mask_(s.padding_mask),
+        token_(s.token),
+        aux_repeats_(s.aux_repeats),
+        weights_{s.lambda_av, s.lambda_a, s.lambda_v} {
     AUXGRID_CHECK(!auxiliary || weights_[0] + weights_[1] + weights_[2] > 0,
                   "the loss weights train.lambda_av, train.lambda_a, train.lambda_v are all zero");
-    const auto d = c.integer("model.width");
-    const auto self = encoder_options(c);
+    const auto d = s.width;
+    const auto self = s.encoder();
     const auto cross = EncoderOptions(self)
-                           .attn_dropout(c.real("model.attn_dropout_cross"))
-                           .positional_encoding(c.flag("model.pos_encoding"));
+                           .attn_dropout(s.attn_dropout_cross)
+                           .positional_encoding(s.pos_encoding);
     audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
     video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
     if (token_ == Token::cls) {
@@ -69,15 +69,15 @@ class AuxFormerImpl : public EmotionModelImpl {
     }
     a_with_v_ = register_module("a_with_v", Encoder(cross));
     v_with_a_ = register_module("v_with_a", Encoder(cross));
-    a_mem_ = register_module("a_mem", SequenceBlock(c.str("model.fusion_block"), self));
-    v_mem_ = register_module("v_mem", SequenceBlock(c.str("model.fusion_block"), self));
+    a_mem_ = register_module("a_mem", SequenceBlock(s.fusion_block, self));
+    v_mem_ = register_module("v_mem", SequenceBlock(s.fusion_block, self));
     head_ = register_module("head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes)
                                                      .hidden({2 * d})
-                                                     .dropout(c.real("model.out_dropout"))));
+                                                     .dropout(s.out_dropout)));
     if (auxiliary_) {
       audio_aux_ = register_module("audio_aux", Encoder(self));
       video_aux_ = register_module("video_aux", Encoder(self));
-      aux_head_ = register_module("aux_head", auxiliary_head(c, dims.num_classes));
+      aux_head_ = register_module("aux_head", auxiliary_head(s, dims.num_classes));
     }
   }
 
@@ -111,24 +111,24 @@ class AuxFormerImpl : public EmotionModelImpl {
 // Baseline 4: one modality, an auxiliary network and a main branch, averaged.
 class UnimodalImpl : public EmotionModelImpl {
  public:
-  UnimodalImpl(const Config& c, const ModelDims& dims)
-      : audio_(c.str("model.modality") == "audio"),
-        padding_mask_(c.flag("model.padding_mask")),
-        token_(parse_token(c.str("model.token"))),
-        aux_repeats_(c.integer("model.aux_repeats")) {
-    const auto d = c.integer("model.width");
-    const auto self = encoder_options(c);
+  UnimodalImpl(const ModelSettings& s, const ModelDims& dims)
+      : audio_(s.audio),
+        padding_mask_(s.padding_mask),
+        token_(s.token),
+        aux_repeats_(s.aux_repeats) {
+    const auto d = s.width;
+    const auto self = s.encoder();
     proj_ = register_module("proj", projection(audio_ ? dims.audio_dim : dims.video_dim, d));
     if (token_ == Token::cls) cls_ = register_parameter("cls", torch::randn({d}) * 0.02);
     main_ = register_module("main", Encoder(EncoderOptions(self)
-                                                .layers(c.integer("model.main_layers"))
-                                                .positional_encoding(c.flag("model.pos_encoding"))
+                                                .layers(s.main_layers)
+                                                .positional_encoding(s.pos_encoding)
                                                 .learnable_scaling(true)));
     head_ = register_module("head", ResidualHead(ResidualHeadOptions(d, dims.num_classes)
                                                      .hidden({d})
-                                                     .dropout(c.real("model.out_dropout"))));
+                                                     .dropout(s.out_dropout)));
     aux_ = register_module("aux", Encoder(self));
-    aux_head_ = register_module("aux_head", auxiliary_head(c, dims.num_classes));
+    aux_head_ = register_module("aux_head", auxiliary_head(s, dims.num_classes));
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
@@ -151,15 +151,15 @@ class UnimodalImpl : public EmotionModelImpl {
 
 AUXGRID_REGISTER_MODEL("auxformer", "AuxFormer: cross-modal transformer + auxiliary unimodal networks (ours)", {},
                        [](const Config& c, const ModelDims& d) -> EmotionModel {
-                         return std::make_shared<AuxFormerImpl>(c, d, true);
+                         return std::make_shared<AuxFormerImpl>(ModelSettings::from(c), d, true);
                        });
 AUXGRID_REGISTER_MODEL("baseline1", "Baseline 1: AuxFormer without the auxiliary networks", {},
                        [](const Config& c, const ModelDims& d) -> EmotionModel {
-                         return std::make_shared<AuxFormerImpl>(c, d, false);
+                         return std::make_shared<AuxFormerImpl>(ModelSettings::from(c), d, false);
                        });
 AUXGRID_REGISTER_MODEL("unimodal", "Baseline 4: one modality (model.modality), auxiliary network + main branch", {},
                        [](const Config& c, const ModelDims& d) -> EmotionModel {
-                         return std::make_shared<UnimodalImpl>(c, d);
+                         return std::make_shared<UnimodalImpl>(ModelSettings::from(c), d);
                        });
 
 }  // namespace auxgrid::models

@@ -1,6 +1,6 @@
 // Baseline 2 (MulT, Tsai et al. 2019, reduced to two modalities) and
 // Baseline 3 (the cross-modal transformer of Parthasarathy & Sundaram 2020),
-// MODELS.md, each with its upscaled variant.
+// docs/models.md, each with its upscaled variant.
 //
 //   mult       d = 30, 5 heads: 248 d^2 + 4498 d + 2 d C + C = 358,384 at C = 4 (exact)
 //   mult_up    d = 160, 10 heads: 7,070,406 at C = 6 (exact)
@@ -16,7 +16,7 @@
 #include <torch/torch.h>
 
 #include "auxgrid/models/blocks.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 
 namespace auxgrid::models {
@@ -27,28 +27,28 @@ using I = std::int64_t;
 
 class MulTImpl : public EmotionModelImpl {
  public:
-  MulTImpl(const Config& c, const ModelDims& dims)
-      : padding_mask_(c.flag("model.padding_mask")), token_(parse_token(c.str("model.token"))) {
-    const auto d = c.integer("model.width");
+  MulTImpl(const ModelSettings& s, const ModelDims& dims)
+      : padding_mask_(s.padding_mask), token_(s.token) {
+    const auto d = s.width;
     // In MulT every encoder has positional embeddings; the memory encoders
     // have max(layers, 3) layers of the stream's width.
-    const auto self = encoder_options(c).positional_encoding(c.flag("model.pos_encoding"));
-    const auto cross = EncoderOptions(self).attn_dropout(c.real("model.attn_dropout_cross"));
+    const auto self = s.encoder().positional_encoding(s.pos_encoding);
+    const auto cross = EncoderOptions(self).attn_dropout(s.attn_dropout_cross);
     audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
     video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
     a_with_v_ = register_module("a_with_v", Encoder(cross));
     v_with_a_ = register_module("v_with_a", Encoder(cross));
-    const auto memory = EncoderOptions(self).layers(std::max<I>(c.integer("model.layers"), 3));
+    const auto memory = EncoderOptions(self).layers(std::max<I>(s.layers, 3));
     a_mem_ = register_module("a_mem", Encoder(memory));
     v_mem_ = register_module("v_mem", Encoder(memory));
     head_ = register_module("head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes)
                                                      .hidden({2 * d})
-                                                     .dropout(c.real("model.out_dropout"))));
+                                                     .dropout(s.out_dropout)));
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    auto a = models::linear(b.audio, audio_proj_->weight, audio_proj_->bias),
-         v = models::linear(b.video, video_proj_->weight, video_proj_->bias);
+    auto a = kernels::linear(b.audio, audio_proj_->weight, audio_proj_->bias),
+         v = kernels::linear(b.video, video_proj_->weight, video_proj_->bias);
     auto a_out = a_mem_(a_with_v_(a, b.audio_mask, v, b.video_mask), b.audio_mask);
     auto v_out = v_mem_(v_with_a_(v, b.video_mask, a, b.audio_mask), b.video_mask);
     auto h = torch::cat({summary(a_out, b.audio_mask, token_, padding_mask_),
@@ -67,14 +67,14 @@ class MulTImpl : public EmotionModelImpl {
 
 class CrossModalImpl : public EmotionModelImpl {
  public:
-  CrossModalImpl(const Config& c, const ModelDims& dims)
-      : padding_mask_(c.flag("model.padding_mask")),
-        token_(parse_token(c.str("model.token"))),
-        out_dropout_(c.real("model.out_dropout")) {
-    const auto d = c.integer("model.width");
-    const auto self = encoder_options(c).positional_encoding(c.flag("model.pos_encoding"));
-    const auto cross = EncoderOptions(self).layers(c.integer("model.cross_layers"))
-                           .attn_dropout(c.real("model.attn_dropout_cross"));
+  CrossModalImpl(const ModelSettings& s, const ModelDims& dims)
+      : padding_mask_(s.padding_mask),
+        token_(s.token),
+        out_dropout_(s.out_dropout) {
+    const auto d = s.width;
+    const auto self = s.encoder().positional_encoding(s.pos_encoding);
+    const auto cross = EncoderOptions(self).layers(s.cross_layers)
+                           .attn_dropout(s.attn_dropout_cross);
     audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
     video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
     audio_encoder_ = register_module("audio_encoder", Encoder(self));
@@ -87,13 +87,13 @@ class CrossModalImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    auto a = audio_encoder_(models::linear(b.audio, audio_proj_->weight, audio_proj_->bias), b.audio_mask);
-    auto v = video_encoder_(models::linear(b.video, video_proj_->weight, video_proj_->bias), b.video_mask);
+    auto a = audio_encoder_(kernels::linear(b.audio, audio_proj_->weight, audio_proj_->bias), b.audio_mask);
+    auto v = video_encoder_(kernels::linear(b.video, video_proj_->weight, video_proj_->bias), b.video_mask);
     auto a_stream = audio_weights_[0] * a + audio_weights_[1] * a_from_v_(a, b.audio_mask, v, b.video_mask);
     auto v_stream = video_weights_[0] * v + video_weights_[1] * v_from_a_(v, b.video_mask, a, b.audio_mask);
     auto h = summary(a_stream, b.audio_mask, token_, padding_mask_) +
              summary(v_stream, b.video_mask, token_, padding_mask_);
-    h = models::dropout(h, out_dropout_, is_training());
+    h = kernels::dropout(h, out_dropout_, is_training());
     return {{"av", out_(h), 1.0}};
   }
 
@@ -106,8 +106,10 @@ class CrossModalImpl : public EmotionModelImpl {
   at::Tensor audio_weights_, video_weights_;
 };
 
-EmotionModel make_mult(const Config& c, const ModelDims& d) { return std::make_shared<MulTImpl>(c, d); }
-EmotionModel make_xmodal(const Config& c, const ModelDims& d) { return std::make_shared<CrossModalImpl>(c, d); }
+EmotionModel make_mult(const Config& c, const ModelDims& d) { return std::make_shared<MulTImpl>(ModelSettings::from(c), d); }
+EmotionModel make_xmodal(const Config& c, const ModelDims& d) {
+  return std::make_shared<CrossModalImpl>(ModelSettings::from(c), d);
+}
 
 }  // namespace
 

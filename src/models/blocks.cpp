@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "auxgrid/core/check.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 
 namespace auxgrid::models {
 
@@ -14,7 +14,7 @@ namespace F = torch::nn::functional;
 namespace {
 // A LayerNorm module's normalisation through kernels.hpp's layer_norm.
 at::Tensor normalise(const torch::nn::LayerNorm& ln, const at::Tensor& x) {
-  return models::layer_norm(x, ln->weight, ln->bias, ln->options.eps());
+  return kernels::layer_norm(x, ln->weight, ln->bias, ln->options.eps());
 }
 }  // namespace
 
@@ -60,14 +60,39 @@ std::pair<at::Tensor, at::Tensor> prepend_cls(const at::Tensor& x, const at::Ten
   return {torch::cat({token, x}, 1), torch::cat({valid, mask}, 1)};
 }
 
-EncoderOptions encoder_options(const Config& c) {
-  return EncoderOptions(c.integer("model.width"), c.integer("model.heads"))
-      .layers(c.integer("model.layers"))
-      .embed_dropout(c.real("model.embed_dropout"))
-      .attn_dropout(c.real("model.attn_dropout_self"))
-      .res_dropout(c.real("model.res_dropout"))
-      .relu_dropout(c.real("model.relu_dropout"))
-      .padding_mask(c.flag("model.padding_mask"));
+ModelSettings ModelSettings::from(const Config& c) {
+  ModelSettings s;
+  s.width = c.integer("model.width");
+  s.heads = c.integer("model.heads");
+  s.layers = c.integer("model.layers");
+  s.aux_repeats = c.integer("model.aux_repeats");
+  s.main_layers = c.integer("model.main_layers");
+  s.cross_layers = c.integer("model.cross_layers");
+  s.embed_dropout = c.real("model.embed_dropout");
+  s.attn_dropout_cross = c.real("model.attn_dropout_cross");
+  s.attn_dropout_self = c.real("model.attn_dropout_self");
+  s.res_dropout = c.real("model.res_dropout");
+  s.relu_dropout = c.real("model.relu_dropout");
+  s.out_dropout = c.real("model.out_dropout");
+  s.pos_encoding = c.flag("model.pos_encoding");
+  s.padding_mask = c.flag("model.padding_mask");
+  s.fusion_block = c.str("model.fusion_block");
+  s.token = parse_token(c.str("model.token"));
+  s.audio = c.str("model.modality") == "audio";
+  s.lambda_av = c.real("train.lambda_av");
+  s.lambda_a = c.real("train.lambda_a");
+  s.lambda_v = c.real("train.lambda_v");
+  return s;
+}
+
+EncoderOptions ModelSettings::encoder() const {
+  return EncoderOptions(width, heads)
+      .layers(layers)
+      .embed_dropout(embed_dropout)
+      .attn_dropout(attn_dropout_self)
+      .res_dropout(res_dropout)
+      .relu_dropout(relu_dropout)
+      .padding_mask(padding_mask);
 }
 
 torch::nn::Linear projection(std::int64_t in, std::int64_t out) {
@@ -92,7 +117,7 @@ AttentionImpl::AttentionImpl(std::int64_t width, std::int64_t heads, double drop
 }
 
 at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
-  if (kernels() == Kernels::plain) {  // LibTorch's module, sequence-first
+  if (kernels::mode() == kernels::Mode::plain) {  // LibTorch's module, sequence-first
     auto qs = q.transpose(0, 1), ks = kv.transpose(0, 1);
     return std::get<0>(F::multi_head_attention_forward(
                            qs, ks, ks,
@@ -104,17 +129,17 @@ at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, con
                                .need_weights(false)))
         .transpose(0, 1);
   }
-  return models::linear(attend(q, kv, key_padding), out_proj_->weight, out_proj_->bias);
+  return kernels::linear(attend(q, kv, key_padding), out_proj_->weight, out_proj_->bias);
 }
 
 at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
   // The projections go to the kernel packed ([q k v] or q and [k v]) as they come out.
   if (q.is_same(kv))
-    return models::multi_head_attention(models::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
+    return kernels::multi_head_attention(kernels::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
                                         dropout_, is_training());
-  return models::multi_head_attention(
-      models::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_)),
-      models::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_), in_proj_bias_.narrow(0, width_, 2 * width_)),
+  return kernels::multi_head_attention(
+      kernels::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_)),
+      kernels::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_), in_proj_bias_.narrow(0, width_, 2 * width_)),
       heads_, key_padding, dropout_, is_training());
 }
 
@@ -134,14 +159,14 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, 
   const auto alpha = options_.learnable_scaling() ? alpha_ : at::Tensor();
   const double p = options_.res_dropout();
   // Residual steps x + dropout(linear(...)) (or with alpha), fused with the output projections' biases.
-  const auto h = kernels() == Kernels::plain  // LibTorch's attention module, output projection inside
-                     ? models::residual_dropout(x, attention_(q, keys, key_padding), alpha, p, is_training())
-                     : models::residual_linear_dropout(x, attention_->attend(q, keys, key_padding),
+  const auto h = kernels::mode() == kernels::Mode::plain  // LibTorch's attention module, output projection inside
+                     ? kernels::residual_dropout(x, attention_(q, keys, key_padding), alpha, p, is_training())
+                     : kernels::residual_linear_dropout(x, attention_->attend(q, keys, key_padding),
                                                        attention_->out_proj()->weight, attention_->out_proj()->bias,
                                                        alpha, p, is_training());
   const auto ff =
-      models::linear_relu_dropout(normalise(ln1_, h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
-  return models::residual_linear_dropout(h, ff, fc2_->weight, fc2_->bias, alpha, p, is_training());
+      kernels::linear_relu_dropout(normalise(ln1_, h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
+  return kernels::residual_linear_dropout(h, ff, fc2_->weight, fc2_->bias, alpha, p, is_training());
 }
 
 EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {
@@ -153,7 +178,7 @@ EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {
 at::Tensor EncoderImpl::embed(const at::Tensor& x, const at::Tensor& mask) {
   auto h = x * std::sqrt(static_cast<double>(options_.width()));
   if (options_.positional_encoding()) h = h + sinusoidal_encoding(mask, options_.width());
-  return models::dropout(h, options_.embed_dropout(), is_training());
+  return kernels::dropout(h, options_.embed_dropout(), is_training());
 }
 
 at::Tensor EncoderImpl::forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv,
@@ -181,7 +206,7 @@ at::Tensor ResidualHeadImpl::forward(const at::Tensor& h) {
   const auto n = layers_->size();
   for (std::size_t i = 0; i < n; ++i) {
     const auto& layer = layers_[i]->as<torch::nn::Linear>();
-    x = i + 1 < n ? models::linear_relu_dropout(x, layer->weight, layer->bias, options_.dropout(), is_training())
+    x = i + 1 < n ? kernels::linear_relu_dropout(x, layer->weight, layer->bias, options_.dropout(), is_training())
                   : layer->forward(x);
   }
   return out_(h + x);

@@ -3,7 +3,7 @@
 #include <dlfcn.h>
 #include <torch/torch.h>
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <set>
 
 namespace auxgrid::models {
@@ -69,8 +69,8 @@ EmotionModel make_model(const Config& config, const ModelDims& dims) {
 
 std::vector<std::string> load_plugin(const std::string& path) {
   static std::set<std::string> loaded;
-  boost::system::error_code ec;
-  const auto canonical = boost::filesystem::canonical(path, ec).string();
+  std::error_code ec;
+  const auto canonical = std::filesystem::canonical(path, ec).string();
   AUXGRID_CHECK(!ec, "cannot load plugin '{}': {}", path, ec.message());
   if (loaded.count(canonical)) return {};
 

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -13,7 +13,7 @@
 
 namespace auxgrid::store::h5 {
 
-namespace fs = boost::filesystem;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -186,7 +186,7 @@ std::string temporary_for(const std::string& path, const std::string& where) {
   init();
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) {
-    boost::system::error_code ec;
+    std::error_code ec;
     fs::create_directories(parent, ec);
     AUXGRID_CHECK(!ec, "{}: cannot create directory '{}': {}", where, parent.string(), ec.message());
   }
@@ -246,7 +246,7 @@ void write_atomically(const std::string& path, const std::string& where,
 
 H5::H5File open_read(const std::string& path, const std::string& where) {
   init();
-  boost::system::error_code ec;
+  std::error_code ec;
   AUXGRID_CHECK(fs::exists(path, ec), "{}: no such file", where);
   AUXGRID_CHECK(fs::is_regular_file(path, ec), "{}: not a regular file", where);
   try {

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <cstdio>
 #include <fstream>
 #include <set>
@@ -31,8 +31,6 @@ void check_field(const std::string& text, const std::string& path, const std::st
 
 }  // namespace
 
-std::string manifest_path(const std::string& dir) { return (boost::filesystem::path(dir) / "manifest.tsv").string(); }
-
 void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& cells) {
   const std::string path = manifest_path(dir);
   std::vector<ManifestCell> all = read_manifest(dir);
@@ -41,7 +39,7 @@ void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& ce
   for (const auto& cell : cells)
     if (known.insert(cell.cell_id).second) all.push_back(cell);
 
-  boost::filesystem::create_directories(dir);
+  std::filesystem::create_directories(dir);
   const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
   {
     std::ofstream out(temp);

@@ -1,6 +1,6 @@
 #include "auxgrid/store/result_file.hpp"
 
-#include <boost/filesystem.hpp>
+#include <filesystem>
 #include <algorithm>
 #include <set>
 
@@ -9,7 +9,7 @@
 
 namespace auxgrid::store {
 
-namespace fs = boost::filesystem;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -119,71 +119,86 @@ EvalRecord read_eval(const H5::Group& eval, const std::string& condition, std::s
   return e;
 }
 
+// The groups of a result file, in the order write_result writes them.
+void write_attributes(H5::H5File& f, const CellResult& r) {
+  h5::attr_int(f, "schema_version", kResultSchemaVersion, H5::PredType::NATIVE_INT32);
+  h5::attr_int(f, "complete", 0, H5::PredType::NATIVE_INT32);  // set to 1 last
+  h5::attr_string(f, "cell_id", r.cell_id);
+  h5::attr_string(f, "label", r.label);
+  h5::attr_string(f, "grid", r.grid);
+  h5::attr_int(f, "n_params", r.n_params, H5::PredType::NATIVE_INT64);
+  h5::attr_int(f, "num_classes", static_cast<std::int64_t>(r.class_names.size()), H5::PredType::NATIVE_INT32);
+  h5::attr_strings(f, "class_names", r.class_names);
+  h5::attr_int(f, "best_epoch", r.best_epoch, H5::PredType::NATIVE_INT32);
+  for (const auto& [key, value] : r.provenance) h5::attr_string(f, kProvPrefix + key, value);
+}
+
+void write_config(H5::H5File& f, const CellResult& r) {
+  const H5::Group config = h5::create_group(f, "config");
+  // "seed" is itself a setting, so the loop writes it.
+  for (const auto& [key, value] : r.config.values()) h5::attr_value(config, key, value);
+  h5::attr_string(config, "model", r.config.str("model.name"));
+  h5::attr_string(config, "corpus", r.corpus_name);
+  h5::attr_string(config, "procedure", r.config.str("train.procedure"));
+}
+
+void write_epochs(H5::H5File& f, const CellResult& r) {
+  const H5::Group train = h5::create_group(f, "train");
+  std::vector<double> train_loss, dev_loss, lr, seconds;
+  for (const auto& e : r.epochs) {
+    train_loss.push_back(e.train_loss);
+    dev_loss.push_back(e.dev_loss);
+    lr.push_back(e.lr);
+    seconds.push_back(e.seconds);
+  }
+  const auto series = [&](const char* name, const std::vector<double>& values, const char* units) {
+    h5::write_doubles(train, name, values);
+    h5::attr_string(train.openDataSet(name), "units", units);
+  };
+  series("train_loss", train_loss, "nats (weighted cross-entropy of all heads, mean per utterance)");
+  series("dev_loss", dev_loss, "nats (cross-entropy of the combined logits, mean per utterance)");
+  series("lr", lr, "learning rate during the epoch");
+  series("seconds", seconds, "s (wall time of the epoch, dev evaluation included)");
+}
+
+void write_split(H5::H5File& f, const CellResult& r) {
+  const H5::Group split = h5::create_group(f, "split");
+  h5::write_strings(split, "train_ids", r.train_ids);
+  h5::write_strings(split, "dev_ids", r.dev_ids);
+  h5::write_strings(split, "test_ids", r.test_ids);
+  if (!r.audio_mean.empty()) {
+    const H5::Group norm = h5::create_group(f, "normalization");
+    h5::write_doubles(norm, "audio_mean", r.audio_mean);
+    h5::write_doubles(norm, "audio_std", r.audio_std);
+  }
+}
+
+void write_evals(H5::H5File& f, const CellResult& r) {
+  // Creation order is tracked so that evals read back in the order written.
+  const H5::Group eval = h5::create_group(f, "eval", /*track_order=*/true);
+  const hsize_t c = r.class_names.size();
+  for (const auto& e : r.evals) {
+    const H5::Group g = h5::create_group(eval, e.condition);
+    h5::write_int32s(g, "labels", e.labels);
+    h5::write_int32s(g, "predictions", e.predictions);
+    h5::write_strings(g, "utterance_ids", e.utterance_ids);
+    h5::write_matrix(g, "confusion", H5::PredType::NATIVE_INT64, e.confusion.data(), c, c, /*chunk_rows=*/0);
+    h5::attr_double(g, "micro_f1", e.micro_f1);
+    h5::attr_double(g, "macro_f1", e.macro_f1);
+  }
+}
+
 }  // namespace
 
 void write_result(const std::string& path, const CellResult& r) {
   const std::string where = where_of(path);
   validate_result(r, where);
   h5::write_atomically(path, where, [&](H5::H5File& f) {
-    h5::attr_int(f, "schema_version", kResultSchemaVersion, H5::PredType::NATIVE_INT32);
-    h5::attr_int(f, "complete", 0, H5::PredType::NATIVE_INT32);  // set to 1 last
-    h5::attr_string(f, "cell_id", r.cell_id);
-    h5::attr_string(f, "label", r.label);
-    h5::attr_string(f, "grid", r.grid);
-    h5::attr_int(f, "n_params", r.n_params, H5::PredType::NATIVE_INT64);
-    h5::attr_int(f, "num_classes", static_cast<std::int64_t>(r.class_names.size()), H5::PredType::NATIVE_INT32);
-    h5::attr_strings(f, "class_names", r.class_names);
-    h5::attr_int(f, "best_epoch", r.best_epoch, H5::PredType::NATIVE_INT32);
-    for (const auto& [key, value] : r.provenance) h5::attr_string(f, kProvPrefix + key, value);
-
-    const H5::Group config = h5::create_group(f, "config");
-    // "seed" is itself a setting, so the loop writes it.
-    for (const auto& [key, value] : r.config.values()) h5::attr_value(config, key, value);
-    h5::attr_string(config, "model", r.config.str("model.name"));
-    h5::attr_string(config, "corpus", r.corpus_name);
-    h5::attr_string(config, "procedure", r.config.str("train.procedure"));
-
-    const H5::Group train = h5::create_group(f, "train");
-    std::vector<double> train_loss, dev_loss, lr, seconds;
-    for (const auto& e : r.epochs) {
-      train_loss.push_back(e.train_loss);
-      dev_loss.push_back(e.dev_loss);
-      lr.push_back(e.lr);
-      seconds.push_back(e.seconds);
-    }
-    const auto series = [&](const char* name, const std::vector<double>& values, const char* units) {
-      h5::write_doubles(train, name, values);
-      h5::attr_string(train.openDataSet(name), "units", units);
-    };
-    series("train_loss", train_loss, "nats (weighted cross-entropy of all heads, mean per utterance)");
-    series("dev_loss", dev_loss, "nats (cross-entropy of the combined logits, mean per utterance)");
-    series("lr", lr, "learning rate during the epoch");
-    series("seconds", seconds, "s (wall time of the epoch, dev evaluation included)");
-
-    const H5::Group split = h5::create_group(f, "split");
-    h5::write_strings(split, "train_ids", r.train_ids);
-    h5::write_strings(split, "dev_ids", r.dev_ids);
-    h5::write_strings(split, "test_ids", r.test_ids);
-
-    if (!r.audio_mean.empty()) {
-      const H5::Group norm = h5::create_group(f, "normalization");
-      h5::write_doubles(norm, "audio_mean", r.audio_mean);
-      h5::write_doubles(norm, "audio_std", r.audio_std);
-    }
-
-    // Creation order is tracked so that evals read back in the order written.
-    const H5::Group eval = h5::create_group(f, "eval", /*track_order=*/true);
-    const hsize_t c = r.class_names.size();
-    for (const auto& e : r.evals) {
-      const H5::Group g = h5::create_group(eval, e.condition);
-      h5::write_int32s(g, "labels", e.labels);
-      h5::write_int32s(g, "predictions", e.predictions);
-      h5::write_strings(g, "utterance_ids", e.utterance_ids);
-      h5::write_matrix(g, "confusion", H5::PredType::NATIVE_INT64, e.confusion.data(), c, c, /*chunk_rows=*/0);
-      h5::attr_double(g, "micro_f1", e.micro_f1);
-      h5::attr_double(g, "macro_f1", e.macro_f1);
-    }
-
+    write_attributes(f, r);
+    write_config(f, r);
+    write_epochs(f, r);
+    write_split(f, r);
+    write_evals(f, r);
     // Everything else reaches the file before the flag says it is complete.
     f.flush(H5F_SCOPE_LOCAL);
     const std::int32_t one = 1;
@@ -272,7 +287,7 @@ ResultState result_state(const std::string& path, std::string* why) {
   ResultState state = ResultState::incomplete;
   const std::string where = where_of(path);
   try {
-    boost::system::error_code ec;
+    std::error_code ec;
     if (!fs::exists(path, ec)) {
       because = "no such file";
       state = ResultState::missing;
@@ -295,8 +310,8 @@ ResultState result_state(const std::string& path, std::string* why) {
 }
 
 std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems) {
-  const fs::path cells = fs::path(dir) / "cells";
-  boost::system::error_code ec;
+  const fs::path cells = cells_dir(dir);
+  std::error_code ec;
   if (!fs::is_directory(cells, ec)) return {};
   std::vector<std::string> files;
   for (fs::directory_iterator it(cells, ec), end; !ec && it != end; it.increment(ec)) {
@@ -317,10 +332,6 @@ std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std:
     }
   }
   return out;
-}
-
-std::string result_path(const std::string& dir, const std::string& cell_id) {
-  return (fs::path(dir) / "cells" / (cell_id + ".h5")).string();
 }
 
 std::string hdf5_version() {

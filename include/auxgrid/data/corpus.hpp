@@ -33,7 +33,7 @@ enum class Zero { none, audio, video };
 struct Normalization {
   std::vector<float> mean, inv_std;
 };
-// Statistics over the audio frames of `train` only (PROTOCOL.md: the training
+// Statistics over the audio frames of `train` only (docs/protocol.md, "Normalisation": the training
 // speakers' statistics normalise every set).
 Normalization audio_normalization(const store::CorpusData& corpus, const std::vector<std::int64_t>& train);
 

@@ -21,9 +21,12 @@ class Communicator {
   virtual std::string backend() const = 0;
   virtual int rank() const = 0;  // within the group
   virtual int size() const = 0;
+  // Whether allreduce_mean and broadcast take device (GPU) memory; otherwise
+  // they take host memory, and a caller stages device tensors through it.
+  virtual bool takes_device_memory() const { return false; }
 
   // In place: every rank ends with the element-wise mean over the group.
-  // `data` is on the backend's device (host memory for local and mpi).
+  // `data` is on the backend's device (takes_device_memory()).
   virtual void allreduce_mean(float* data, std::size_t count) = 0;
   // In place: every rank ends with root's values (device memory as above).
   virtual void broadcast(float* data, std::size_t count, int root) = 0;

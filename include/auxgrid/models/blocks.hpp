@@ -1,5 +1,5 @@
 #pragma once
-// Shared building blocks (MODELS.md): the pre-LayerNorm transformer encoder
+// Shared building blocks (docs/models.md, "Building blocks"): the pre-LayerNorm transformer encoder
 // of MulT / fairseq, optionally cross-modal and optionally with one learnable
 // scalar residual weight per layer; sinusoidal positional encoding; tokens.
 #include <torch/nn/module.h>
@@ -51,9 +51,26 @@ struct EncoderOptions {
   TORCH_ARG(bool, padding_mask) = true;
 };
 
-// A self-attention encoder as the model.* settings describe it (width, heads,
-// layers, dropouts, padding mask); callers adjust the rest.
-EncoderOptions encoder_options(const Config& config);
+// The model.* settings of a cell (and its loss weights), read from its Config
+// in one place: the built-in models take these (docs/models.md, "Model settings").
+struct ModelSettings {
+  std::int64_t width = 0, heads = 0, layers = 0;
+  std::int64_t aux_repeats = 0;   // AuxFormer's and Baseline 4's auxiliary encoder, shared weights
+  std::int64_t main_layers = 0;   // Baseline 4's main branch
+  std::int64_t cross_layers = 0;  // Baseline 3's cross-modal blocks
+  double embed_dropout = 0, attn_dropout_cross = 0, attn_dropout_self = 0, res_dropout = 0, relu_dropout = 0,
+         out_dropout = 0;
+  bool pos_encoding = true, padding_mask = true;
+  std::string fusion_block;  // SequenceBlock's kind
+  Token token = Token::last;
+  bool audio = true;  // model.modality: Baseline 4 sees audio (else video)
+  double lambda_av = 0, lambda_a = 0, lambda_v = 0;
+
+  static ModelSettings from(const Config& config);
+  // A self-attention encoder as these settings describe it (width, heads,
+  // layers, dropouts, padding mask); callers adjust the rest.
+  EncoderOptions encoder() const;
+};
 
 // The input projection: a kernel-1 Conv1d without bias, i.e. a bias-free Linear.
 torch::nn::Linear projection(std::int64_t in, std::int64_t out);

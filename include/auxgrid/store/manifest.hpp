@@ -12,14 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "auxgrid/store/results_dir.hpp"
+
 namespace auxgrid::store {
 
 struct ManifestCell {
   std::string cell_id, corpus, label;
   std::map<std::string, std::string> config;  // every setting as canonical text
 };
-
-std::string manifest_path(const std::string& dir);
 
 // Merges `cells` into DIR/manifest.tsv (written atomically: temp file + rename).
 // Throws naming the file when a value contains a tab or a newline.

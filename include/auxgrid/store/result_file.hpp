@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "auxgrid/core/config.hpp"
+#include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::store {
 
@@ -85,9 +86,6 @@ ResultState result_state(const std::string& path, std::string* why = nullptr);
 // (truncated, incomplete, wrong schema) is reported in `problems` as
 // "<path>: <reason>" and left out.
 std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems);
-
-// <dir>/cells/<cell_id>.h5
-std::string result_path(const std::string& dir, const std::string& cell_id);
 
 // The HDF5 library's version, e.g. "1.10.8", for provenance.
 std::string hdf5_version();

@@ -1,9 +1,10 @@
 #pragma once
-// A claim on one cell: DIR/locks/<cell id>.lock, created atomically (O_EXCL)
-// with its owner inside and kept fresh by a heartbeat (the file's mtime). A
-// claim whose heartbeat is older than the timeout, or whose owner process on
-// this host is gone, is stale (its owner died or was preempted) and is taken over; two takers cannot both win, because the
-// stale file is first renamed away, and only one rename of it succeeds.
+// A claim on one cell: its lock file (store/results_dir.hpp), created
+// atomically (O_EXCL) with its owner inside and kept fresh by a heartbeat (the
+// file's mtime). A lock that no longer holds its cell (store::lock_status: a
+// stale heartbeat, or an owner process of this host that is gone) is taken
+// over; two takers cannot both win, because the stale file is first renamed
+// away, and only one rename of it succeeds.
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -22,8 +23,6 @@ class CellClaim {
   CellClaim& operator=(const CellClaim&) = delete;
 
   const std::string& path() const { return path_; }
-  // "host pid job" of the current owner of a lock file, for messages and status.
-  static std::string owner_of(const std::string& lock_path);
 
  private:
   explicit CellClaim(std::string path, double heartbeat_seconds);
@@ -33,7 +32,5 @@ class CellClaim {
   bool stopping_ = false;
   std::thread heartbeat_;
 };
-
-std::string lock_path(const std::string& out_dir, const std::string& cell_id);
 
 }  // namespace auxgrid::train

@@ -1,8 +1,9 @@
 #pragma once
-// Training and evaluation of one cell (PROTOCOL.md): speaker-independent split
-// from the seed, Adam with gradient-norm clipping, weighted head losses, the
-// standard / optimized procedures, best-dev-loss model selection, then every
-// evaluation condition on the test set.
+// Training and evaluation of one cell (docs/protocol.md): speaker-independent
+// split from the seed, Adam with gradient-norm clipping, weighted head losses,
+// the standard / optimized procedures, best-dev-loss model selection, then
+// every evaluation condition on the test set. The settings come typed from
+// TrainOptions (options.hpp).
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -12,10 +13,7 @@
 #include "auxgrid/dist/communicator.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/result_file.hpp"
-
-namespace torch::nn {
-class Module;
-}
+#include "auxgrid/train/options.hpp"
 
 namespace auxgrid::train {
 
@@ -32,10 +30,6 @@ int cuda_device_count();
 // train.precision = bf16 (autocast to bfloat16) runs on CUDA, and on the CPU
 // under LibTorch 2.x (1.13 refuses it there).
 bool bf16_supported(bool on_cuda);
-
-// The evaluation conditions this build knows.
-const std::vector<std::string>& known_conditions();
-std::vector<std::string> conditions_of(const Config& config);
 
 // Checkpoints and stopping. With a checkpoint path, training resumes from an
 // existing checkpoint and writes one after every epoch (a restart point even
@@ -63,11 +57,6 @@ struct Preempted : std::runtime_error {
 
 // Trains and evaluates `cell` on `corpus`; the result is complete but for
 // provenance, which the caller adds. Deterministic for a given thread count.
-// Data-parallel training's exchange: every parameter's gradient becomes the
-// group's mean, flattened into one buffer and reduced in place (a parameter
-// without a gradient counts as zero).
-void average_gradients(dist::Communicator& group, torch::nn::Module& model);
-
 store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch = {},
                              const TrainControl& control = {});
 

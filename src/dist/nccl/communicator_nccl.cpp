@@ -80,6 +80,7 @@ class NcclCommunicator : public Communicator {
   }
 
   std::string backend() const override { return "nccl"; }
+  bool takes_device_memory() const override { return true; }
   int rank() const override { return group_.rank; }
   int size() const override { return group_.size; }
 

@@ -1,4 +1,4 @@
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 
 #include "random_bits.hpp"
 #include "vectors.hpp"
@@ -26,17 +26,17 @@
 #include <numeric>
 #include <vector>
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 namespace {
 
-Kernels initial_kernels() {
+Mode initial_mode() {
   const char* env = std::getenv("AUXGRID_KERNELS");
-  return env && std::strcmp(env, "plain") == 0 ? Kernels::plain : Kernels::fast;
+  return env && std::strcmp(env, "plain") == 0 ? Mode::plain : Mode::fast;
 }
 
-std::atomic<Kernels>& current() {
-  static std::atomic<Kernels> k{initial_kernels()};
+std::atomic<Mode>& current() {
+  static std::atomic<Mode> k{initial_mode()};
   return k;
 }
 
@@ -369,16 +369,16 @@ void count_product(std::int64_t m, std::int64_t k, std::int64_t n) {
   if (product_observer) product_observer(m, k, n);
 }
 
-Kernels kernels() { return current().load(std::memory_order_relaxed); }
+Mode mode() { return current().load(std::memory_order_relaxed); }
 bool fast_kernels_for(const at::Tensor& x) {
 #if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
   const bool cpu_autocast = at::autocast::is_autocast_enabled(at::kCPU);
 #else
   const bool cpu_autocast = at::autocast::is_cpu_enabled();
 #endif
-  return kernels() == Kernels::fast && x.device().is_cpu() && x.scalar_type() == at::kFloat && !cpu_autocast;
+  return mode() == Mode::fast && x.device().is_cpu() && x.scalar_type() == at::kFloat && !cpu_autocast;
 }
-void set_kernels(Kernels k) { current().store(k, std::memory_order_relaxed); }
+void set_mode(Mode k) { current().store(k, std::memory_order_relaxed); }
 
 at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p) {
   const DropoutBits bits(seed, p);
@@ -398,24 +398,24 @@ at::Tensor dropout(const at::Tensor& x, double p, bool training) {
 
 at::Tensor residual_dropout(const at::Tensor& x, const at::Tensor& update, const at::Tensor& alpha, double p,
                             bool training) {
-  const auto dropped = models::dropout(update, p, training);
+  const auto dropped = kernels::dropout(update, p, training);
   return alpha.defined() ? alpha * x + (1 - alpha) * dropped : x + dropped;
 }
 
 at::Tensor residual_linear_dropout(const at::Tensor& x, const at::Tensor& input, const at::Tensor& weight,
                                    const at::Tensor& bias, const at::Tensor& alpha, double p, bool training) {
   if (!fast_kernels_for(x) || !bias.defined())
-    return residual_dropout(x, models::linear(input, weight, bias), alpha, p, training);
+    return residual_dropout(x, kernels::linear(input, weight, bias), alpha, p, training);
   const auto none = at::empty({0}, x.options());
-  return Residual::apply(x, models::linear(input, weight, {}), bias, alpha.defined() ? alpha : none,
+  return Residual::apply(x, kernels::linear(input, weight, {}), bias, alpha.defined() ? alpha : none,
                          training ? p : 0.0, training && p > 0 ? static_cast<std::int64_t>(draw_seed()) : 0);
 }
 
 at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
                                bool training) {
   if (!training || p <= 0 || !fast_kernels_for(x) || !bias.defined())
-    return models::dropout(at::relu(models::linear(x, weight, bias)), p, training);
-  return BiasReluDropout::apply(models::linear(x, weight, {}), bias, p, static_cast<std::int64_t>(draw_seed()));
+    return kernels::dropout(at::relu(kernels::linear(x, weight, bias)), p, training);
+  return BiasReluDropout::apply(kernels::linear(x, weight, {}), bias, p, static_cast<std::int64_t>(draw_seed()));
 }
 
 at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps) {
@@ -424,4 +424,4 @@ at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::T
   return LayerNorm::apply(x, weight, bias, eps);
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "auxgrid/core/check.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 namespace {
 
@@ -137,4 +137,4 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
   return Linear::apply(x, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 // A seed from LibTorch's default CPU generator (torch::manual_seed and its
 // saved state reproduce it).
@@ -58,4 +58,4 @@ inline DropoutBits saved_dropout(torch::autograd::AutogradContext* ctx) {
   return {static_cast<std::uint64_t>(ctx->saved_data["seed"].toInt()), ctx->saved_data["p"].toDouble()};
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

@@ -10,7 +10,7 @@
 
 #include "random_bits.hpp"
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define AUXGRID_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -73,4 +73,4 @@ AUXGRID_INLINE Vec keep_vector(const DropoutBits& bits, std::int64_t first) {
   return dropout_hash(index, bits.seed_hi) >= bits.threshold ? splat(bits.scale) : splat(0.0f);
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

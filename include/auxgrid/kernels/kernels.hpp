@@ -11,16 +11,16 @@
 #include <functional>
 #include <optional>
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
-enum class Kernels {
+enum class Mode {
   fast,  // hashed dropout masks fused with the passes around the products, fused attention, oneDNN linear layers
   plain  // torch::dropout, torch::nn::functional::multi_head_attention_forward, torch::linear
 };
 
 // Process-wide; the default is fast unless AUXGRID_KERNELS=plain.
-Kernels kernels();
-void set_kernels(Kernels k);
+Mode mode();
+void set_mode(Mode k);
 // Whether auxgrid's own kernels take x: fast kernels, a CPU float tensor, and
 // no CPU autocast (train.precision = bf16: LibTorch's kernels run then, so
 // that autocast can cast them).
@@ -102,4 +102,4 @@ void count_product(std::int64_t m, std::int64_t k, std::int64_t n);  // kernel_f
 // The mask the fast kernels use for `seed`: 1 / (1 - p) where kept, else 0.
 at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p);
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

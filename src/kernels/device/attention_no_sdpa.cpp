@@ -5,9 +5,9 @@
 
 #include "../unfused_attention.hpp"
 #include "auxgrid/core/check.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 bool sdpa_available() { return false; }
 
@@ -16,4 +16,4 @@ at::Tensor sdpa_attention(const at::Tensor&, const at::Tensor&, const at::Tensor
                TORCH_VERSION);
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

@@ -6,7 +6,7 @@
 // by CMake (device/attention_sdpa.cpp, device/attention_no_sdpa.cpp).
 #include <ATen/Tensor.h>
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 // q [B, H, T, D] (already scaled), k and v [B, H, S, D]; key_padding [B, S]
 // true = ignore, or undefined. Both return [B, H, T, D].
@@ -17,4 +17,4 @@ at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, cons
 at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                           const at::Tensor& key_padding, double p, bool training);
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

@@ -29,12 +29,12 @@
 #include <vector>
 
 #include "auxgrid/core/check.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 #include "unfused_attention.hpp"
 #include "random_bits.hpp"
 #include "vectors.hpp"
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 namespace {
 
@@ -274,6 +274,10 @@ struct Backward {  // as Forward, with the output's gradient and the inputs' gra
   const DropoutBits* bits;
 };
 
+// 80 lines, one pass: the backward of one head keeps its keys, values and
+// scratch rows in cache from the recomputed scores to the three gradients, in
+// the order FlashAttention's backward takes them; it reads best as one piece,
+// commented step by step, and its parts share a dozen locals.
 AUXGRID_VECTOR_CLONES
 void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
   const Shape& n = g.n;
@@ -490,7 +494,7 @@ at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, cons
   if (key_padding.defined())
     scores =
         scores.masked_fill(key_padding.view({q.size(0), 1, 1, k.size(2)}), -std::numeric_limits<float>::infinity());
-  return torch::matmul(models::dropout(torch::softmax(scores, -1), p, training), v);
+  return torch::matmul(kernels::dropout(torch::softmax(scores, -1), p, training), v);
 }
 
 namespace {
@@ -542,4 +546,4 @@ at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_
   return attended.transpose(1, 2).reshape({query.size(0), query.size(1), width});
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

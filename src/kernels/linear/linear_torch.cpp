@@ -1,12 +1,12 @@
 // Linear layers without oneDNN (CMakeLists.txt picks this file): LibTorch's own.
 #include <ATen/ops/linear.h>
 
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
   return at::linear(x, weight, bias);
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

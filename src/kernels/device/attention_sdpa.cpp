@@ -3,9 +3,9 @@
 #include <ATen/ATen.h>
 
 #include "../unfused_attention.hpp"
-#include "auxgrid/models/kernels.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 
-namespace auxgrid::models {
+namespace auxgrid::kernels {
 
 bool sdpa_available() { return true; }
 
@@ -16,4 +16,4 @@ at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
   return at::scaled_dot_product_attention(q, k, v, keep, training ? p : 0.0, /*is_causal=*/false, /*scale=*/1.0);
 }
 
-}  // namespace auxgrid::models
+}  // namespace auxgrid::kernels

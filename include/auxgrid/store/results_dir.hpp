@@ -1,0 +1,81 @@
+#pragma once
+// The results directory, in one place (as LevelDB's filename.h is for a
+// database): every path inside it, the failure record with its writer and its
+// reader, the lock file's format and the one rule that says whether a lock is
+// held, and the names of the provenance entries. No other module builds a
+// path inside DIR or parses one of its files.
+//
+//   DIR/cells/<id>.h5          one result per cell (result_file.hpp), written atomically
+//   DIR/manifest.tsv           every cell ever planned into DIR (manifest.hpp)
+//   DIR/locks/<id>.lock        a claim on a cell: "host pid job" (LockStatus); its
+//                              modification time is the owner's heartbeat
+//   DIR/checkpoints/<id>.pt    a cell's training state, removed when its result is written
+//   DIR/errors/<id>.log        one line per failed attempt (FailureRecord)
+#include <string>
+#include <vector>
+
+namespace auxgrid::store {
+
+std::string cells_dir(const std::string& dir);
+std::string result_path(const std::string& dir, const std::string& cell_id);
+std::string manifest_path(const std::string& dir);
+std::string locks_dir(const std::string& dir);
+std::string lock_path(const std::string& dir, const std::string& cell_id);
+std::string checkpoint_path(const std::string& dir, const std::string& cell_id);
+std::string error_log_path(const std::string& dir, const std::string& cell_id);
+
+// One failed attempt at a cell, one line of DIR/errors/<id>.log:
+//   <utc time> host=<host> rank=<rank> attempt=<n> cell='<label>': <message>
+struct FailureRecord {
+  std::string time_utc, host;
+  int rank = 0, attempt = 0;
+  std::string label, message;  // the message on one line
+};
+// Appends a record (time, host and attempt filled in here) and returns it.
+FailureRecord record_failure(const std::string& dir, const std::string& cell_id, int rank, const std::string& label,
+                             const std::string& message);
+// The cell's records in the order they were written; empty without a log.
+std::vector<FailureRecord> read_failures(const std::string& dir, const std::string& cell_id);
+int failed_attempts(const std::string& dir, const std::string& cell_id);
+// The ids of the cells with a failure record, sorted.
+std::vector<std::string> cells_with_failures(const std::string& dir);
+
+// A lock file and whether it holds its cell. The one rule, for claims and
+// `auxgrid status` alike: a lock is held (running) while its heartbeat is
+// younger than the stale timeout and its owner is not a process of this host
+// that no longer exists; otherwise it may be taken over.
+enum class LockState { none, running, stale, dead_owner };
+struct LockStatus {
+  LockState state = LockState::none;
+  double age_seconds = 0;  // since the last heartbeat
+  std::string host, job;   // job: "<SLURM job>[_<array task>]" or "-"
+  long pid = 0;
+  std::string owner() const;  // "host H pid P job J", for messages
+};
+LockStatus lock_status(const std::string& lock_path, double stale_after_seconds);
+// The content of a lock file this process writes: "host pid job\n".
+std::string lock_owner_line();
+
+// The provenance entries of a result (prov.* attributes, result_file.hpp).
+namespace provenance {
+inline constexpr char kAuxgridVersion[] = "auxgrid_version";
+inline constexpr char kHost[] = "host";
+inline constexpr char kRank[] = "rank";
+inline constexpr char kWorldSize[] = "world_size";
+inline constexpr char kThreads[] = "threads";
+inline constexpr char kDevice[] = "device";
+inline constexpr char kDeviceName[] = "device_name";
+inline constexpr char kLibtorchVersion[] = "libtorch_version";
+inline constexpr char kMpiVersion[] = "mpi_version";
+inline constexpr char kHdf5Version[] = "hdf5_version";
+inline constexpr char kNccl[] = "nccl";
+inline constexpr char kGitCommit[] = "git_commit";
+inline constexpr char kGitDirty[] = "git_dirty";
+inline constexpr char kCommand[] = "command";
+inline constexpr char kFinishedUtc[] = "finished_utc";
+inline constexpr char kWallSeconds[] = "wall_seconds";
+inline constexpr char kRanksPerCell[] = "ranks_per_cell";
+inline constexpr char kCommunicator[] = "communicator";
+}  // namespace provenance
+
+}  // namespace auxgrid::store

@@ -1,0 +1,46 @@
+#pragma once
+// Everything that changes while a cell trains, and its checkpoint file: saved
+// at any step boundary, it resumes to the same bits as an uninterrupted run
+// (on the CPU). Private to src/train/.
+#include <torch/nn/module.h>
+#include <torch/optim/optimizer.h>
+
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "auxgrid/store/result_file.hpp"
+
+namespace auxgrid::train {
+
+// ReduceLROnPlateau(mode min, patience 5, factor 0.1, relative threshold 1e-4), as torch's default.
+struct Plateau {
+  double best = std::numeric_limits<double>::infinity();
+  int bad_epochs = 0;
+  // Whether the learning rate is to be cut after an epoch with this dev loss.
+  bool step(double dev_loss);
+};
+
+struct TrainingState {
+  int epoch = 0;                      // 0-based, the epoch in progress
+  std::int64_t next_batch = 0;        // within the epoch
+  std::vector<std::int64_t> order;    // the training order, reshuffled each epoch
+  double epoch_loss = 0;              // summed over the epoch's batches so far
+  double epoch_seconds = 0;           // spent on this epoch before a resume
+  double lr = 0;
+  Plateau plateau;
+  double best_dev = std::numeric_limits<double>::infinity();
+  int best_epoch = -1;
+  std::vector<store::EpochRecord> epochs;
+  std::vector<at::Tensor> best_state;  // parameters then buffers of the best epoch
+  std::mt19937_64 rng;                 // data order and modality drops
+};
+
+// Written atomically (a temporary file, then rename).
+void save_checkpoint(const std::string& path, const TrainingState& state, torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer);
+void load_checkpoint(const std::string& path, TrainingState& state, torch::nn::Module& model,
+                     torch::optim::Optimizer& optimizer);
+
+}  // namespace auxgrid::train
