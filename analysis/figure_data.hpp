@@ -33,11 +33,11 @@ struct PanelData {
 };
 
 struct FigureData {
-  std::string name;     // file stem, e.g. "figure3"
-  std::string title;    // e.g. "Figure 3: micro-F1 over the seeds (optimized procedure)"
+  std::string name;   // file stem, e.g. "figure3"
+  std::string title;  // e.g. "Figure 3: micro-F1 over the seeds (optimized procedure)"
   FigureKind kind = FigureKind::bars;
-  std::string x_label;  // e.g. "kept fraction of frames (%)"
-  std::string y_label;  // e.g. "micro-F1"
+  std::string x_label;                  // e.g. "kept fraction of frames (%)"
+  std::string y_label;                  // e.g. "micro-F1"
   std::vector<std::string> categories;  // box and bars: the x tick labels
   std::vector<double> x;                // lines: the x values
   std::vector<PanelData> panels;        // side by side

@@ -46,8 +46,10 @@ constexpr double kCharWidth = 7.0;
 std::string quoted(const std::string& s) {
   std::string out = "'";
   for (const char c : s) {
-    if (c == '\'') out += "''";
-    else out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    if (c == '\'')
+      out += "''";
+    else
+      out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
   }
   return out + "'";
 }
@@ -258,9 +260,9 @@ Layout layout(const FigureData& fig, const std::vector<LegendEntry>& entries) {
 // One block (gnuplot `index`) per panel, one row per category or x value.
 
 std::string data_file(const FigureData& fig, const Styles& st) {
-  std::string out = fmt::format(
-      "# {}: {}\n# Drawn by {}.gp. One block per panel (gnuplot index 0, 1, ...); NaN: no result.\n", fig.name,
-      one_line(fig.title), fig.name);
+  std::string out =
+      fmt::format("# {}: {}\n# Drawn by {}.gp. One block per panel (gnuplot index 0, 1, ...); NaN: no result.\n",
+                  fig.name, one_line(fig.title), fig.name);
   if (!fig.x_label.empty()) out += fmt::format("# x: {}\n", one_line(fig.x_label));
   if (!fig.y_label.empty()) out += fmt::format("# y: {}\n", one_line(fig.y_label));
   const std::size_t k = max_values(fig);
@@ -281,8 +283,10 @@ std::string data_file(const FigureData& fig, const Styles& st) {
     out += fmt::format("{}# panel {}: {}\n", p ? "\n\n" : "\n", p + 1, one_line(panel.title));
     const std::size_t rows = fig.kind == FigureKind::lines ? fig.x.size() : fig.categories.size();
     for (std::size_t i = 0; i < rows; ++i) {
-      if (fig.kind == FigureKind::lines) out += num(fig.x[i]);
-      else out += fmt::format("{} {}", i, data_string(fig.categories[i]));
+      if (fig.kind == FigureKind::lines)
+        out += num(fig.x[i]);
+      else
+        out += fmt::format("{} {}", i, data_string(fig.categories[i]));
 
       if (fig.kind == FigureKind::box) {
         std::vector<double> v = panel.series.empty() ? std::vector<double>{} : panel.series[0].values[i];
@@ -333,8 +337,9 @@ void plot_lines(const FigureData& fig, std::size_t p, const Styles& st, PanelPlo
       const Summary m = summarize(v);
       plot.y.add(m.mean - m.sd), plot.y.add(m.mean + m.sd);
     }
-    plot.items.push_back(fmt::format("data index {} using 1:{}:{} with yerrorlines lw 2 pt 7 ps 0.8 lc rgb '{}' notitle",
-                                     p, 2 + 3 * i, 3 + 3 * i, colour(i)));
+    plot.items.push_back(
+        fmt::format("data index {} using 1:{}:{} with yerrorlines lw 2 pt 7 ps 0.8 lc rgb '{}' notitle", p, 2 + 3 * i,
+                    3 + 3 * i, colour(i)));
   }
   for (const auto& r : panel.reference_lines) {
     plot.y.add(r.y);
@@ -351,9 +356,10 @@ void plot_boxes(const FigureData& fig, std::size_t p, PanelPlot& plot) {
   for (const auto& v : panel.series[0].values) k = std::max(k, v.size());
   const char* c = colour(0);
   plot.commands += "  set boxwidth 0.5 absolute\n";
-  plot.items.push_back(fmt::format("data index {} using 1:4:3:7:6 with candlesticks whiskerbars 0.5 lw 1.5 lc rgb '{}' "
-                                   "fs solid 0.3 border notitle",
-                                   p, c));
+  plot.items.push_back(
+      fmt::format("data index {} using 1:4:3:7:6 with candlesticks whiskerbars 0.5 lw 1.5 lc rgb '{}' "
+                  "fs solid 0.3 border notitle",
+                  p, c));
   plot.items.push_back(fmt::format("data index {} using 1:5:5:5:5 with candlesticks lw 3 lc rgb '{}' notitle", p, c));
   if (k > 0)
     plot.items.push_back(fmt::format(
@@ -377,10 +383,10 @@ void plot_bars(const FigureData& fig, std::size_t p, const Styles& st, PanelPlot
     const std::string x = fmt::format("($1 {} {})", offset < 0 ? '-' : '+', num(std::abs(offset)));
     plot.items.push_back(fmt::format("data index {} using {}:{} {} notitle", p, x, 3 + 3 * i, series_style(fig, i)));
     // Error bars as vectors from mean - sd to mean + sd with flat heads (yerrorbars would blank a dot at the mean).
-    plot.items.push_back(fmt::format(
-        "data index {0} using {1}:(${2} - ${3}):(0):(2*${3}) "
-        "with vectors heads size screen 0.008,90 lw 1.2 lc rgb '#333333' notitle",
-        p, x, 3 + 3 * i, 4 + 3 * i));
+    plot.items.push_back(
+        fmt::format("data index {0} using {1}:(${2} - ${3}):(0):(2*${3}) "
+                    "with vectors heads size screen 0.008,90 lw 1.2 lc rgb '#333333' notitle",
+                    p, x, 3 + 3 * i, 4 + 3 * i));
   }
 }
 
@@ -508,9 +514,9 @@ FigureFiles plot_figure(const FigureData& fig, const std::string& out_dir) {
   const int status = std::system(command.c_str());
   const int code = status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   const std::string messages = read_text(log);
-  AUXGRID_CHECK(code == 0, "figure {}: gnuplot ({}) failed on {} (exit status {}{}):\n{}", fig.name,
-                gnuplot_program(), gp.string(), code,
-                code == 127 ? ": no gnuplot program; install gnuplot or set AUXGRID_GNUPLOT" : "", messages);
+  AUXGRID_CHECK(code == 0, "figure {}: gnuplot ({}) failed on {} (exit status {}{}):\n{}", fig.name, gnuplot_program(),
+                gp.string(), code, code == 127 ? ": no gnuplot program; install gnuplot or set AUXGRID_GNUPLOT" : "",
+                messages);
   for (const auto& f : {files.svg, files.png})
     AUXGRID_CHECK(fs::exists(f) && fs::file_size(f) > 0, "figure {}: {} left {} missing or empty:\n{}", fig.name,
                   gp.string(), f, messages);

@@ -36,8 +36,8 @@ int usage_error(const std::string& message, const po::options_description& optio
 int main(int argc, char** argv) {
   auxgrid::analysis::AnalyzeOptions a;
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")(
-      "table", po::value(&a.tables)->value_name("NAME"), "tables: only this table (repeatable), e.g. table1")(
+  options.add_options()("help,h", "show this help")("table", po::value(&a.tables)->value_name("NAME"),
+                                                    "tables: only this table (repeatable), e.g. table1")(
       "format", po::value(&a.format)->default_value("md"), "tables: md (Markdown), latex (booktabs) or csv")(
       "paper", po::bool_switch(&a.paper), "tables: the paper's values and the difference beside each value")(
       "comparisons", po::value(&a.comparisons_path)->value_name("FILE"), "tables: also write every t-test as CSV")(
@@ -66,7 +66,8 @@ int main(int argc, char** argv) {
   const std::string command = args["command"].as<std::string>();
   if (command != "tables" && command != "figures" && command != "report" && command != "study")
     return usage_error("unknown command '" + command + "'", options);
-  if (command != "study" && a.results_dir.empty()) return usage_error(command + " needs a results directory DIR", options);
+  if (command != "study" && a.results_dir.empty())
+    return usage_error(command + " needs a results directory DIR", options);
   if ((command == "figures" || command == "report") && a.out_dir.empty())
     return usage_error(command + " needs --out DIR", options);
 

@@ -12,17 +12,14 @@ namespace auxgrid::analysis {
 
 namespace {
 
-
-std::string star(Style style) {
-  return style == Style::latex ? "$^{*}$" : style == Style::html ? "<sup>*</sup>" : "*";
-}
+std::string star(Style style) { return style == Style::latex ? "$^{*}$" : style == Style::html ? "<sup>*</sup>" : "*"; }
 
 // "(n=20)", "(n=17 of 20)": the seeds behind a value, small where the format allows.
 std::string seeds(int n, int expected, Style style) {
   const std::string text = expected > n ? fmt::format("n={} of {}", n, expected) : fmt::format("n={}", n);
   switch (style) {
-    case Style::latex: return fmt::format("{{\\scriptsize({})}}", expected > n ? fmt::format("{}/{}", n, expected)
-                                                                                 : std::to_string(n));
+    case Style::latex:
+      return fmt::format("{{\\scriptsize({})}}", expected > n ? fmt::format("{}/{}", n, expected) : std::to_string(n));
     case Style::html: return fmt::format("<small class=\"{}\">({})</small>", expected > n ? "short" : "n", text);
     case Style::markdown: break;
   }
@@ -73,9 +70,7 @@ std::string escape(const std::string& text, Style style) {
   std::string out;
   for (char c : text) {
     switch (style) {
-      case Style::markdown:
-        out += c == '|' ? std::string("\\|") : std::string(1, c);
-        break;
+      case Style::markdown: out += c == '|' ? std::string("\\|") : std::string(1, c); break;
       case Style::html:
         out += c == '&' ? "&amp;" : c == '<' ? "&lt;" : c == '>' ? "&gt;" : c == '"' ? "&quot;" : std::string(1, c);
         break;
@@ -110,7 +105,8 @@ Layout layout(const Table& table, const RenderOptions& options, Style style) {
     if (cost) {
       add(column.corpus, "parameters");
       add(column.corpus, "s/epoch");
-      if (paper_corpora.count(column.corpus)) add(column.corpus, "paper parameters"), add(column.corpus, "paper s/epoch");
+      if (paper_corpora.count(column.corpus))
+        add(column.corpus, "paper parameters"), add(column.corpus, "paper s/epoch");
     } else {
       add(column.corpus, metric_title(column.metric));
       if (paper_corpora.count(column.corpus)) add(column.corpus, "paper"), add(column.corpus, "diff");
@@ -197,8 +193,8 @@ std::string render_latex(const Table& table, const RenderOptions& options) {
   const Layout l = layout(table, options, Style::latex);
   const std::vector<std::string> notes = legend(table, options);
   const std::size_t n = l.titles.size();
-  std::string out = fmt::format("% {} (auxgrid-analyze{}); needs \\usepackage{{booktabs}}\n",
-                                table.def.name, options.source.empty() ? "" : ", results " + options.source);
+  std::string out = fmt::format("% {} (auxgrid-analyze{}); needs \\usepackage{{booktabs}}\n", table.def.name,
+                                options.source.empty() ? "" : ", results " + options.source);
   out += "\\begin{table}[t]\n  \\centering\n  \\small\n";
   out += fmt::format("  \\caption{{{}. {}}}\n", escape(table.def.title, Style::latex),
                      escape(notes.front(), Style::latex));
@@ -290,8 +286,8 @@ std::string render_comparisons_csv(const std::vector<Table>& tables) {
     for (const auto& c : table.comparisons)
       out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.table), csv_field(c.block),
                          csv_field(c.corpus), metric_name(c.metric), csv_field(c.reference), csv_field(c.other),
-                         c.test.n, c.test.mean_a, c.test.mean_b, c.test.mean_diff, c.test.sd_diff, c.test.t,
-                         c.test.df, c.test.p, c.test.p < kSignificanceLevel ? 1 : 0);
+                         c.test.n, c.test.mean_a, c.test.mean_b, c.test.mean_diff, c.test.sd_diff, c.test.t, c.test.df,
+                         c.test.p, c.test.p < kSignificanceLevel ? 1 : 0);
   return out;
 }
 

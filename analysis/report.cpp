@@ -140,8 +140,8 @@ std::string gnuplot_missing_message() {
 
 std::string html_table(const Table& table, const RenderOptions& options) {
   const Layout l = layout(table, options, Style::html);
-  std::string out = fmt::format("<section id=\"{}\">\n<h3>{}</h3>\n<table>\n<thead>\n", html(table.def.name),
-                                html(table.def.title));
+  std::string out =
+      fmt::format("<section id=\"{}\">\n<h3>{}</h3>\n<table>\n<thead>\n", html(table.def.name), html(table.def.title));
   // Corpus headers spanning their columns.
   out += "<tr>";
   for (std::size_t c = 0; c < l.label_columns; ++c) out += "<th></th>";
@@ -179,9 +179,9 @@ std::string provenance_values(const ResultsDir& results, const std::string& key)
   std::sort(ordered.begin(), ordered.end());
   std::vector<std::string> shown;
   for (std::size_t i = 0; i < ordered.size() && i < 5; ++i)
-    shown.push_back(ordered.size() == 1 ? html(ordered[i].second)
-                                        : fmt::format("{} <small>({} cells)</small>", html(ordered[i].second),
-                                                      -ordered[i].first));
+    shown.push_back(ordered.size() == 1
+                        ? html(ordered[i].second)
+                        : fmt::format("{} <small>({} cells)</small>", html(ordered[i].second), -ordered[i].first));
   if (ordered.size() > 5) shown.push_back(fmt::format("and {} more", ordered.size() - 5));
   return shown.empty() ? "-" : fmt::format("{}", fmt::join(shown, "<br>"));
 }
@@ -208,12 +208,13 @@ std::string status_section(const ResultsDir& r) {
     out += "</ul>\n";
   }
   if (!r.failed.empty()) {
-    out += "<h3>Failed cells</h3>\n<table class=\"list\">\n<tr><th>cell</th><th>label</th><th>attempts</th>"
-           "<th>last error</th></tr>\n";
+    out +=
+        "<h3>Failed cells</h3>\n<table class=\"list\">\n<tr><th>cell</th><th>label</th><th>attempts</th>"
+        "<th>last error</th></tr>\n";
     for (std::size_t i = 0; i < r.failed.size() && i < kListedCells; ++i)
-      out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                         html(r.failed[i].cell_id), html(r.failed[i].label), r.failed[i].attempts,
-                         html(r.failed[i].last_error));
+      out +=
+          fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n", html(r.failed[i].cell_id),
+                      html(r.failed[i].label), r.failed[i].attempts, html(r.failed[i].last_error));
     out += "</table>\n";
     if (r.failed.size() > kListedCells) out += fmt::format("<p>... and {} more.</p>\n", r.failed.size() - kListedCells);
   }
@@ -221,8 +222,9 @@ std::string status_section(const ResultsDir& r) {
   for (const auto& cell : r.missing)
     if (!r.find_failed(cell.cell_id)) never_ran.push_back(&cell);
   if (!never_ran.empty()) {
-    out += "<h3>Missing cells (no result, no error)</h3>\n<table class=\"list\">\n<tr><th>cell</th><th>corpus</th>"
-           "<th>label</th></tr>\n";
+    out +=
+        "<h3>Missing cells (no result, no error)</h3>\n<table class=\"list\">\n<tr><th>cell</th><th>corpus</th>"
+        "<th>label</th></tr>\n";
     for (std::size_t i = 0; i < never_ran.size() && i < kListedCells; ++i)
       out += fmt::format("<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n", html(never_ran[i]->cell_id),
                          html(never_ran[i]->corpus), html(never_ran[i]->label));
@@ -255,17 +257,17 @@ std::string provenance_section(const ResultsDir& r) {
   row("cells finished", html(first.empty() ? "-" : first + " to " + last));
   row("training time", fmt::format("{:.2f} h of cell wall time", wall / 3600));
   namespace prov = store::provenance;
-  for (const auto& [key, title] : std::vector<std::pair<std::string, std::string>>{
-           {prov::kAuxgridVersion, "auxgrid"},
-           {prov::kGitCommit, "git commit"},
-           {prov::kGitDirty, "uncommitted changes"},
-           {prov::kLibtorchVersion, "LibTorch"},
-           {prov::kMpiVersion, "MPI"},
-           {prov::kHdf5Version, "HDF5"},
-           {prov::kDeviceName, "device"},
-           {prov::kCommunicator, "communicator"},
-           {prov::kHost, "hosts"},
-           {prov::kCommand, "command"}})
+  for (const auto& [key, title] :
+       std::vector<std::pair<std::string, std::string>>{{prov::kAuxgridVersion, "auxgrid"},
+                                                        {prov::kGitCommit, "git commit"},
+                                                        {prov::kGitDirty, "uncommitted changes"},
+                                                        {prov::kLibtorchVersion, "LibTorch"},
+                                                        {prov::kMpiVersion, "MPI"},
+                                                        {prov::kHdf5Version, "HDF5"},
+                                                        {prov::kDeviceName, "device"},
+                                                        {prov::kCommunicator, "communicator"},
+                                                        {prov::kHost, "hosts"},
+                                                        {prov::kCommand, "command"}})
     row(title, provenance_values(r, key));
   return out + "</table>\n</section>\n";
 }
@@ -348,8 +350,8 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
   const RenderOptions with_paper{true, options.results_dir};
   std::string table_html;
   for (const auto& table : tables) {
-    for (const auto& [format, extension] : std::vector<std::pair<std::string, std::string>>{
-             {"md", "md"}, {"latex", "tex"}, {"csv", "csv"}})
+    for (const auto& [format, extension] :
+         std::vector<std::pair<std::string, std::string>>{{"md", "md"}, {"latex", "tex"}, {"csv", "csv"}})
       write_file((out / "tables" / (table.def.name + "." + extension)).string(), render(table, format, with_paper));
     table_html += html_table(table, with_paper);
   }

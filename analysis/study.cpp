@@ -27,8 +27,8 @@ std::string at(const std::string& source, const toml::node& node) {
 void check_keys(const toml::table& table, const std::vector<std::string>& known, const std::string& source,
                 const std::string& what) {
   for (const auto& [key, node] : table)
-    AUXGRID_CHECK(std::find(known.begin(), known.end(), key.str()) != known.end(), "{}: {}: unknown key '{}' (known: {})",
-                  at(source, node), what, key.str(), fmt::join(known, ", "));
+    AUXGRID_CHECK(std::find(known.begin(), known.end(), key.str()) != known.end(),
+                  "{}: {}: unknown key '{}' (known: {})", at(source, node), what, key.str(), fmt::join(known, ", "));
 }
 
 std::string get_string(const toml::table& table, const std::string& key, const std::string& source,
@@ -79,7 +79,8 @@ void read_match(const toml::table& table, const std::string& source, const std::
 void read_selection(const toml::table& table, const std::string& source, const std::string& what, Selector& selector) {
   if (const toml::node* match = table.get("match")) {
     const auto* t = match->as_table();
-    AUXGRID_CHECK(t, "{}: {}: 'match' must be a table, e.g. {{ model.name = \"auxformer\" }}", at(source, *match), what);
+    AUXGRID_CHECK(t, "{}: {}: 'match' must be a table, e.g. {{ model.name = \"auxformer\" }}", at(source, *match),
+                  what);
     read_match(*t, source, what, selector);
   }
   selector.condition = get_string(table, "condition", source, what, selector.condition);
@@ -123,8 +124,9 @@ TableDef parse_table(const toml::table& t, const std::string& source, Study& stu
   table.name = get_string(t, "name", source, "table");
   const std::string what = fmt::format("table '{}'", table.name);
   AUXGRID_CHECK(!table.name.empty(), "{}: a table needs a name", at(source, t));
-  check_keys(t, {"name", "title", "block_title", "label_title", "kind", "paper_note", "metrics", "condition", "match", "row"}, source,
-             what);
+  check_keys(
+      t, {"name", "title", "block_title", "label_title", "kind", "paper_note", "metrics", "condition", "match", "row"},
+      source, what);
   table.title = get_string(t, "title", source, what, table.name);
   table.block_title = get_string(t, "block_title", source, what, "block");
   table.label_title = get_string(t, "label_title", source, what, "model");
@@ -206,8 +208,9 @@ FigureDef parse_figure(const toml::table& t, const std::string& source, Study& s
   figure.name = get_string(t, "name", source, "figure");
   const std::string what = fmt::format("figure '{}'", figure.name);
   AUXGRID_CHECK(!figure.name.empty(), "{}: a figure needs a name", at(source, t));
-  check_keys(t, {"name", "title", "kind", "metric", "condition", "match", "x_label", "x", "categories", "series",
-                 "reference_lines"},
+  check_keys(t,
+             {"name", "title", "kind", "metric", "condition", "match", "x_label", "x", "categories", "series",
+              "reference_lines"},
              source, what);
   figure.title = get_string(t, "title", source, what, figure.name);
   figure.x_label = get_string(t, "x_label", source, what);

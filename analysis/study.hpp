@@ -32,7 +32,7 @@ struct RowDef {
   std::string block;  // "" when the table has no blocks
   std::string label;
   Selector selector;
-  bool reference = false;  // tested against every other row of its block
+  bool reference = false;                                // tested against every other row of its block
   std::map<std::string, std::vector<PaperValue>> paper;  // corpus -> one per metric (cost: parameters, seconds)
 };
 
@@ -45,7 +45,7 @@ struct TableDef {
   std::string name, title, paper_note;
   std::string block_title;  // the block column's heading, e.g. "procedure"
   std::string label_title;  // the row labels' heading, e.g. "model" (the default)
-  std::string source;  // the file that defined it
+  std::string source;       // the file that defined it
   TableKind kind = TableKind::scores;
   std::vector<Metric> metrics;
   std::vector<RowDef> rows;
@@ -62,8 +62,8 @@ struct PlotItem {
 struct FigureDef {
   std::string name, title, x_label, source;
   FigureKind kind = FigureKind::bars;
-  Metric metric = Metric::micro_f1;  // the y axis unless a series says otherwise
-  PlotItem common;                   // the figure's own match, condition and metric
+  Metric metric = Metric::micro_f1;       // the y axis unless a series says otherwise
+  PlotItem common;                        // the figure's own match, condition and metric
   std::vector<PlotItem> categories;       // box, bars
   std::vector<PlotItem> series;           // bars, lines ("{x}" in a condition = each x)
   std::vector<double> x;                  // lines

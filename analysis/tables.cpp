@@ -49,8 +49,10 @@ std::string missing_note(const RowDef& row, const std::string& corpus, const Cel
     else
       missing.push_back(std::to_string(seed));
   }
-  std::string note = fmt::format("{} on {}: {} of {} seeds", row_name(row), corpus, cell.trials.size(), expected.size());
-  if (!missing.empty()) note += fmt::format("; missing seed{} {}", missing.size() == 1 ? "" : "s", fmt::join(missing, ", "));
+  std::string note =
+      fmt::format("{} on {}: {} of {} seeds", row_name(row), corpus, cell.trials.size(), expected.size());
+  if (!missing.empty())
+    note += fmt::format("; missing seed{} {}", missing.size() == 1 ? "" : "s", fmt::join(missing, ", "));
   if (!failed.empty()) note += fmt::format("; failed: {}", fmt::join(failed, "; "));
   return note;
 }
@@ -181,8 +183,8 @@ Table build_table(const TableDef& def, const Selection& selection) {
         for (const auto& [seed, id] : cell.planned) expected.insert(seed);
       else if (!cell.trials.empty())
         expected = t.seeds_seen.at(corpus);
-      const bool short_of_seeds = std::any_of(expected.begin(), expected.end(),
-                                              [&](std::int64_t seed) { return !cell.trials.count(seed); });
+      const bool short_of_seeds =
+          std::any_of(expected.begin(), expected.end(), [&](std::int64_t seed) { return !cell.trials.count(seed); });
       if (short_of_seeds) table.notes.push_back(missing_note(row.def, corpus, cell, expected, selection.results()));
       if (cost) {
         row.costs.push_back(cost_of(cell, devices));

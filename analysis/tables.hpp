@@ -87,11 +87,11 @@ struct RenderOptions {
 // every renderer (and the HTML report) arranges.
 enum class Style { markdown, latex, html };
 struct Layout {
-  std::size_t label_columns = 1;         // the block column (if any) and the row label
-  std::vector<std::string> groups;       // per column: its corpus ("" for label columns), for spanning headers
-  std::vector<std::string> titles;       // per column
+  std::size_t label_columns = 1;    // the block column (if any) and the row label
+  std::vector<std::string> groups;  // per column: its corpus ("" for label columns), for spanning headers
+  std::vector<std::string> titles;  // per column
   std::vector<std::vector<std::string>> rows;
-  std::vector<bool> block_starts;        // per row: the first of a new block (a rule goes above it)
+  std::vector<bool> block_starts;  // per row: the first of a new block (a rule goes above it)
 };
 Layout layout(const Table& table, const RenderOptions& options, Style style);
 // Text made literal in the given format (| for Markdown, & < > " for HTML, LaTeX's specials).

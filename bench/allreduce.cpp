@@ -45,10 +45,14 @@ int main(int argc, char** argv) {
   int batch = 32, repeats = 20, threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
-    if (key == "--model") model_name = value;
-    else if (key == "--batch") batch = std::stoi(value);
-    else if (key == "--repeats") repeats = std::stoi(value);
-    else if (key == "--threads") threads = std::stoi(value);
+    if (key == "--model")
+      model_name = value;
+    else if (key == "--batch")
+      batch = std::stoi(value);
+    else if (key == "--repeats")
+      repeats = std::stoi(value);
+    else if (key == "--threads")
+      threads = std::stoi(value);
   }
   torch::set_num_threads(threads);
   const auto group = dist::make_group_communicator(world, world.size(), world.size() > 1 ? "mpi" : "local", false);

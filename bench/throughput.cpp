@@ -170,8 +170,10 @@ void print_profile(const std::function<void()>& fn) {
       open.pop_back();
       const double elapsed = push->cpuElapsedUs(e);
       self_us[push->name()] += elapsed - children;
-      if (open.empty()) total += elapsed;
-      else open.back().second += elapsed;
+      if (open.empty())
+        total += elapsed;
+      else
+        open.back().second += elapsed;
     }
   }
   std::vector<std::pair<double, std::string>> ordered;
@@ -209,15 +211,24 @@ int main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; i += 2) {
     const std::string key = argv[i], value = i + 1 < argc ? argv[i + 1] : "";
-    if (key == "--profile") o.profile = true, --i;
-    else if (key == "--models") o.models = value == "all" ? models::model_registry().names() : split_list(value);
-    else if (key == "--corpora") o.corpora = split_list(value);
-    else if (key == "--variants") o.variants = split_list(value);
-    else if (key == "--batch") o.batch = std::stoi(value);
-    else if (key == "--steps") o.steps = std::stoi(value);
-    else if (key == "--warmup") o.warmup = std::stoi(value);
-    else if (key == "--threads") o.threads = std::stoi(value);
-    else if (key == "--buckets") o.buckets = std::stoi(value);
+    if (key == "--profile")
+      o.profile = true, --i;
+    else if (key == "--models")
+      o.models = value == "all" ? models::model_registry().names() : split_list(value);
+    else if (key == "--corpora")
+      o.corpora = split_list(value);
+    else if (key == "--variants")
+      o.variants = split_list(value);
+    else if (key == "--batch")
+      o.batch = std::stoi(value);
+    else if (key == "--steps")
+      o.steps = std::stoi(value);
+    else if (key == "--warmup")
+      o.warmup = std::stoi(value);
+    else if (key == "--threads")
+      o.threads = std::stoi(value);
+    else if (key == "--buckets")
+      o.buckets = std::stoi(value);
     else {
       fmt::print(stderr, "throughput: unknown option {}\n", key);
       return 2;
@@ -226,10 +237,11 @@ int main(int argc, char** argv) {
   if (o.threads > 0) torch::set_num_threads(o.threads);
   torch::manual_seed(0);
   const double ceiling = matmul_ceiling_gflops();
-  fmt::print("LibTorch {}, {} threads; matrix-product ceiling (sgemm 2048^3, best of 5, the faster of LibTorch's mm "
-             "and auxgrid's linear): {:.1f} GFLOP/s\n\n",
-             TORCH_VERSION, torch::get_num_threads(), ceiling);
-  std::vector<std::string> bounds;  // per model and corpus: the rate its own products reach alone
+  fmt::print(
+      "LibTorch {}, {} threads; matrix-product ceiling (sgemm 2048^3, best of 5, the faster of LibTorch's mm "
+      "and auxgrid's linear): {:.1f} GFLOP/s\n\n",
+      TORCH_VERSION, torch::get_num_threads(), ceiling);
+  std::vector<std::string> bounds;                    // per model and corpus: the rate its own products reach alone
   std::vector<std::pair<std::string, double>> rates;  // "model corpus variant", GFLOP/s
   fmt::print("| model | corpus | variant | samples/s | s/step | GFLOP/s | % of ceiling | x plain padded |\n");
   fmt::print("|---|---|---|---:|---:|---:|---:|---:|\n");
@@ -311,9 +323,10 @@ int main(int argc, char** argv) {
       kernels::set_mode(kernels::Mode::fast);
       matmul_flops([&] { train_step(padded.front()); }, &shapes);
       const double bound = gemm_shapes_gflops(shapes);
-      bounds.push_back(fmt::format("{} on {}: its {} matrix-product shapes, timed alone, run at {:.1f} GFLOP/s = {:.0f} % "
-                                   "of the ceiling",
-                                   name, corpus, shapes.size(), bound, 100 * bound / ceiling));
+      bounds.push_back(
+          fmt::format("{} on {}: its {} matrix-product shapes, timed alone, run at {:.1f} GFLOP/s = {:.0f} % "
+                      "of the ceiling",
+                      name, corpus, shapes.size(), bound, 100 * bound / ceiling));
     }
   }
   for (const auto& line : bounds) fmt::print("{}{}\n", &line == &bounds.front() ? "\n" : "", line);
@@ -321,8 +334,8 @@ int main(int argc, char** argv) {
   // The ceiling's measurement varies from minute to minute on shared machines:
   // measured again at the end, the higher of the two gives the cautious ratios.
   const double after = matmul_ceiling_gflops(), higher = std::max(ceiling, after);
-  fmt::print("\nceiling measured again after the variants: {:.1f} GFLOP/s; against the higher of the two ({:.1f}):\n", after,
-             higher);
+  fmt::print("\nceiling measured again after the variants: {:.1f} GFLOP/s; against the higher of the two ({:.1f}):\n",
+             after, higher);
   for (const auto& [label, gflops] : rates) fmt::print("  {}: {:.0f} % of the ceiling\n", label, 100 * gflops / higher);
   return 0;
 }

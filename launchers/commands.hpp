@@ -20,10 +20,10 @@ int plan(const Args& args);
 int status(const Args& args);
 int models(const Args& args);
 int version(const Args& args);
-int synth(const Args& args);                     // corpus_commands.cpp
+int synth(const Args& args);  // corpus_commands.cpp
 int corpus_info(const Args& args);
-int splits(const Args& args);                    // split_command.cpp
-int import_corpus(const Args& args);             // import_command.cpp
-int sbatch(const Args& args);                    // sbatch_command.cpp
+int splits(const Args& args);         // split_command.cpp
+int import_corpus(const Args& args);  // import_command.cpp
+int sbatch(const Args& args);         // sbatch_command.cpp
 
 }  // namespace auxgrid::launcher

@@ -46,9 +46,10 @@ int synth(const Args& args) {
   const auto start = std::chrono::steady_clock::now();
   const auto info = data::synthesize_to_file(options, seed, out);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  fmt::print("wrote {} in {:.1f} s: {} utterances, {} speakers, {} classes, audio {} x {}, video {} x {} ({}), {:.1f} MB\n",
-             out, took.count(), info.num_utterances, options.speakers, info.class_names.size(), info.audio_frames,
-             info.audio_dim, info.video_frames, info.video_dim, info.video_dtype, std::filesystem::file_size(out) / 1e6);
+  fmt::print(
+      "wrote {} in {:.1f} s: {} utterances, {} speakers, {} classes, audio {} x {}, video {} x {} ({}), {:.1f} MB\n",
+      out, took.count(), info.num_utterances, options.speakers, info.class_names.size(), info.audio_frames,
+      info.audio_dim, info.video_frames, info.video_dim, info.video_dtype, std::filesystem::file_size(out) / 1e6);
   return 0;
 }
 

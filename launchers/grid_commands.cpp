@@ -51,21 +51,23 @@ Grid load(const GridArgs& a) {
 
 po::options_description grid_options(GridArgs& a) {
   po::options_description o("options");
-  o.add_options()("grid", po::value(&a.grid), "grid file")(
-      "out", po::value(&a.out), "results directory (default results/<grid name>)")(
+  o.add_options()("grid", po::value(&a.grid), "grid file")("out", po::value(&a.out),
+                                                           "results directory (default results/<grid name>)")(
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
       "max-attempts", po::value(&a.max_attempts), "give a cell up after this many failures (default 3)")(
       "retry-failed", po::bool_switch(&a.retry_failed), "run cells again that were given up")(
-      "watchdog", po::value(&a.watchdog_seconds), "abort the launch when a rank makes no progress for this many seconds")(
+      "watchdog", po::value(&a.watchdog_seconds),
+      "abort the launch when a rank makes no progress for this many seconds")(
       "fail-fast", po::value(&a.fail_fast), "stop claiming cells after this many failures in this launch")(
       "device", po::value(&a.device), "auto (a GPU when there is one), cpu or cuda")(
       "ranks-per-cell", po::value(&a.ranks_per_cell), "ranks that train one cell together (data parallel)")(
       "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
-      "stale-lock", po::value(&a.stale_lock_seconds), "seconds without heartbeat after which a cell's lock is taken over")(
-      "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")(
-      "verbose,v", po::bool_switch(&a.verbose), "debug output");
+      "stale-lock", po::value(&a.stale_lock_seconds),
+      "seconds without heartbeat after which a cell's lock is taken over")(
+      "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")("verbose,v", po::bool_switch(&a.verbose),
+                                                                        "debug output");
   return o;
 }
 
@@ -76,8 +78,10 @@ int run(const Args& args, dist::World& world) {
   GridArgs a;
   auto o = grid_options(a);
   parse(args, o, "grid");
-  setup_logging(a.quiet ? Verbosity::quiet : a.verbose ? Verbosity::verbose : Verbosity::normal, world.rank(),
-                world.size());
+  setup_logging(a.quiet     ? Verbosity::quiet
+                : a.verbose ? Verbosity::verbose
+                            : Verbosity::normal,
+                world.rank(), world.size());
   const auto grid = load(a);
   train::RunOptions options;
   options.out_dir = a.out.empty() ? "results/" + grid.name : a.out;
@@ -118,11 +122,11 @@ int plan(const Args& args) {
   }
   if (a.list || grid.cells.size() <= 40)
     for (const auto& p : plan.cells) {
-      const char* state = p.given_up                                      ? "failed"
-                          : !p.problem.empty()                             ? "invalid"
-                          : p.state == store::ResultState::complete     ? "done"
+      const char* state = p.given_up                                  ? "failed"
+                          : !p.problem.empty()                        ? "invalid"
+                          : p.state == store::ResultState::complete   ? "done"
                           : p.state == store::ResultState::incomplete ? "rerun"
-                                                                        : "pending";
+                                                                      : "pending";
       const bool explain = p.state == store::ResultState::incomplete;
       fmt::print("  {}  {:<8} {}{}\n", p.cell->id, state, p.cell->label, explain ? "  (" + p.why + ")" : "");
     }
@@ -130,9 +134,11 @@ int plan(const Args& args) {
              plan.given_up ? fmt::format(", {} failed {} times (--retry-failed)", plan.given_up, a.max_attempts) : "",
              plan.invalid ? fmt::format(", {} invalid", plan.invalid) : "; every pending cell is valid");
   if (!plan.pending.empty())
-    // 33 GFLOP/s: full-size AuxFormer training on a 2-core VM with LibTorch's own kernels (README, "Speed": 35), a conservative rate.
-    fmt::print("estimated work: {:.2f} PFLOP (6 x parameters x training frames x epochs), about {:.0f} hours at 33 GFLOP/s\n",
-               plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
+    // 33 GFLOP/s: full-size AuxFormer training on a 2-core VM with LibTorch's own kernels (README, "Speed": 35), a
+    // conservative rate.
+    fmt::print(
+        "estimated work: {:.2f} PFLOP (6 x parameters x training frames x epochs), about {:.0f} hours at 33 GFLOP/s\n",
+        plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
   for (const auto& [problem, count] : plan.problem_counts)
     fmt::print(stderr, "{}: {} invalid cell(s): {}\n", grid.path, count, problem);
   return plan.invalid ? 1 : 0;
@@ -189,8 +195,8 @@ int status(const Args& args) {
     for (const auto& axis : grid.axes) add(by_axis[axis][to_string(cell.config.get(axis))], state);
     if (state == "running") {
       const auto lock = store::lock_status(store::lock_path(out, cell.id), a.stale_lock_seconds);
-      running.push_back(fmt::format("  {} {} ({}), heartbeat {:.0f} s ago", cell.id, cell.label, lock.owner(),
-                                    lock.age_seconds));
+      running.push_back(
+          fmt::format("  {} {} ({}), heartbeat {:.0f} s ago", cell.id, cell.label, lock.owner(), lock.age_seconds));
     }
   }
   const auto row = [](const std::string& name, const Count& c) {
@@ -214,9 +220,9 @@ int models(const Args& args) {
   std::vector<std::string> sets, plugins;
   po::options_description o("options");
   o.add_options()("classes", po::value(&dims.num_classes), "classes C")("audio-dim", po::value(&dims.audio_dim),
-                                                                       "audio feature width")(
-      "video-dim", po::value(&dims.video_dim), "video feature width")(
-      "set", po::value(&sets)->composing(), "setting for every model: key=value")(
+                                                                        "audio feature width")(
+      "video-dim", po::value(&dims.video_dim), "video feature width")("set", po::value(&sets)->composing(),
+                                                                      "setting for every model: key=value")(
       "plugin", po::value(&plugins)->composing(), "load a model plugin (shared library)");
   parse(args, o);
   load_plugins(plugins);

@@ -24,8 +24,8 @@ int import_corpus(const Args& args) {
       "crema-d-names", po::bool_switch(&o.crema_d_names), "or labels and speakers from CREMA-D clip names")(
       "classes", po::value(&classes), "class order for --labels, e.g. anger,sadness (other labels are errors)")(
       "name", po::value(&o.name), "corpus name (default: the output file's stem)")(
-      "audio-hop-ms", po::value(&o.audio_hop_ms), "audio frame hop (default 16)")(
-      "video-fps", po::value(&o.video_fps), "video frame rate (default 29.97)")(
+      "audio-hop-ms", po::value(&o.audio_hop_ms), "audio frame hop (default 16)")("video-fps", po::value(&o.video_fps),
+                                                                                  "video frame rate (default 29.97)")(
       "skip-bad", po::bool_switch(&o.skip_bad), "skip bad clips (listed) instead of failing on the first")(
       "out", po::value(&out)->required(), "corpus file to write; features are stored raw (see usage)");
   parse(args, d);
@@ -43,8 +43,8 @@ int import_corpus(const Args& args) {
   std::vector<int> per_class(i.class_names.size(), 0);
   for (auto l : corpus.labels) ++per_class[l];
   fmt::print("wrote {}: {} utterances, {} speakers, audio {} x {}, video {} x {}, classes:", out, i.num_utterances,
-             std::set<std::string>(corpus.speakers.begin(), corpus.speakers.end()).size(), i.audio_frames,
-             i.audio_dim, i.video_frames, i.video_dim);
+             std::set<std::string>(corpus.speakers.begin(), corpus.speakers.end()).size(), i.audio_frames, i.audio_dim,
+             i.video_frames, i.video_dim);
   for (std::size_t c = 0; c < per_class.size(); ++c)
     fmt::print(" {} {}{}", i.class_names[c], per_class[c], c + 1 < per_class.size() ? "," : "\n");
   return 0;

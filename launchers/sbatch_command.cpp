@@ -112,14 +112,14 @@ struct SbatchArgs {
 SbatchArgs parse_sbatch_args(const Args& args) {
   SbatchArgs a;
   po::options_description o("options");
-  o.add_options()("grid", po::value(&a.grid_path), "grid file")(
-      "out", po::value(&a.out), "results directory (default results/<grid name>)")(
+  o.add_options()("grid", po::value(&a.grid_path), "grid file")("out", po::value(&a.out),
+                                                                "results directory (default results/<grid name>)")(
       "array-size", po::value(&a.array_size), "array tasks (default: pending cells, at most 64)")(
-      "gpus-per-task", po::value(&a.gpus_per_task), "GPUs per array task")(
-      "cpus-per-task", po::value(&a.cpus_per_task), "CPUs per array task (= torch threads)")(
+      "gpus-per-task", po::value(&a.gpus_per_task), "GPUs per array task")("cpus-per-task", po::value(&a.cpus_per_task),
+                                                                           "CPUs per array task (= torch threads)")(
       "time", po::value(&a.time), "time limit per task, in SLURM's format")(
-      "partition", po::value(&a.partition), "SLURM partition")(
-      "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
+      "partition", po::value(&a.partition), "SLURM partition")("set", po::value(&a.sets)->composing(),
+                                                               "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "script", po::value(&a.script), "script to write (default DIR/slurm/<grid name>.sbatch)");
   const auto vm = parse(args, o, "grid");
@@ -163,8 +163,7 @@ void write_executable(const std::string& path, const std::string& text) {
     file << text;
     AUXGRID_CHECK(file.flush(), "cannot write '{}'", path);
   }
-  fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec,
-                  fs::perm_options::add);
+  fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
 }
 
 }  // namespace
@@ -192,8 +191,8 @@ int sbatch(const Args& args) {
   const auto script_abs = absolute(a.script.empty() ? log_dir + "/" + grid.name + ".sbatch" : a.script);
   fs::create_directories(log_dir);  // SLURM does not create the directory of --output: the logs would be lost
   write_executable(script_abs, fill_array_sbatch(template_values(a, grid, out_abs, script_abs, pending, tasks)));
-  fmt::print("grid '{}': {} of {} cells to train in {} array task(s); wrote {}\nsubmit with:\n  sbatch {}\n",
-             grid.name, pending, grid.cells.size(), tasks, script_abs, shell_quote(script_abs));
+  fmt::print("grid '{}': {} of {} cells to train in {} array task(s); wrote {}\nsubmit with:\n  sbatch {}\n", grid.name,
+             pending, grid.cells.size(), tasks, script_abs, shell_quote(script_abs));
   return 0;
 }
 

@@ -17,8 +17,8 @@ int splits(const Args& args) {
   auto config = Config::defaults();
   double train_fraction = config.real("data.train_fraction"), dev_fraction = config.real("data.dev_fraction");
   po::options_description o("options");
-  o.add_options()("corpus", po::value(&corpus_path)->required(), "corpus file")(
-      "seeds", po::value(&seeds), "trials, e.g. 0-19 (default) or 3")(
+  o.add_options()("corpus", po::value(&corpus_path)->required(), "corpus file")("seeds", po::value(&seeds),
+                                                                                "trials, e.g. 0-19 (default) or 3")(
       "train-fraction", po::value(&train_fraction), "share of utterances in train (data.train_fraction)")(
       "dev-fraction", po::value(&dev_fraction), "share in dev (data.dev_fraction)");
   parse(args, o, "corpus");
@@ -27,8 +27,9 @@ int splits(const Args& args) {
 
   const auto index = store::read_corpus_index(corpus_path);
   fmt::print("corpus '{}' ({}): {} utterances, {} speakers; target {:.0f}/{:.0f}/{:.0f} %\n", index.info.name,
-             corpus_path, index.utterance_ids.size(), std::set<std::string>(index.speakers.begin(), index.speakers.end()).size(),
-             100 * train_fraction, 100 * dev_fraction, 100 * (1 - train_fraction - dev_fraction));
+             corpus_path, index.utterance_ids.size(),
+             std::set<std::string>(index.speakers.begin(), index.speakers.end()).size(), 100 * train_fraction,
+             100 * dev_fraction, 100 * (1 - train_fraction - dev_fraction));
   fmt::print("{:>5}  {:>14}  {:>14}  {:>14}\n", "seed", "train utt/spk", "dev utt/spk", "test utt/spk");
   for (const auto& cell : trials.cells) {
     const auto seed = cell.config.integer("seed");

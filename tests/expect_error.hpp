@@ -14,7 +14,8 @@ void expect_error(Fn&& fn, std::initializer_list<std::string> fragments) {
     fn();
   } catch (const auxgrid::Error& e) {
     const std::string message = e.what();
-    for (const auto& f : fragments) BOOST_TEST(message.find(f) != std::string::npos, "'" << f << "' not in: " << message);
+    for (const auto& f : fragments)
+      BOOST_TEST(message.find(f) != std::string::npos, "'" << f << "' not in: " << message);
     return;
   }
   BOOST_FAIL("no auxgrid::Error thrown");

@@ -8,7 +8,7 @@
 #include "auxgrid/core/config.hpp"
 
 struct ModelVariant {
-  std::string name;                                          // for messages
+  std::string name;                                           // for messages
   std::vector<std::pair<std::string, std::string>> settings;  // --set style
 };
 

@@ -28,15 +28,15 @@ using namespace auxgrid;
 namespace {
 
 struct ModelShape {
-  double accuracy;        // ideal condition, CREMA-D-like
-  std::int64_t params;    // the paper's Table 5
-  double epoch_seconds;   // ditto
+  double accuracy;       // ideal condition, CREMA-D-like
+  std::int64_t params;   // the paper's Table 5
+  double epoch_seconds;  // ditto
 };
 
-const std::map<std::string, ModelShape> kModels{
-    {"auxformer", {0.77, 7054748, 83}}, {"baseline1", {0.71, 4776994, 48}}, {"mult", {0.70, 358384, 30}},
-    {"xmodal", {0.63, 2211628, 39}},    {"unimodal", {0.60, 4364354, 46}}, {"mult_up", {0.72, 7070406, 85}},
-    {"xmodal_up", {0.65, 7125278, 88}}};
+const std::map<std::string, ModelShape> kModels{{"auxformer", {0.77, 7054748, 83}}, {"baseline1", {0.71, 4776994, 48}},
+                                                {"mult", {0.70, 358384, 30}},       {"xmodal", {0.63, 2211628, 39}},
+                                                {"unimodal", {0.60, 4364354, 46}},  {"mult_up", {0.72, 7070406, 85}},
+                                                {"xmodal_up", {0.65, 7125278, 88}}};
 
 // How an ablation or an evaluation condition moves the accuracy.
 double target_accuracy(const Config& c, const std::string& condition) {
@@ -80,8 +80,9 @@ store::CellResult synthetic_cell(const Cell& cell, const std::string& grid, int 
   r.grid = grid;
   r.config = c;
   r.corpus_name = corpus;
-  r.class_names = corpus == "msp-improv" ? std::vector<std::string>{"anger", "sadness", "happiness", "neutral"}
-                                         : std::vector<std::string>{"anger", "disgust", "fear", "happiness", "sadness", "neutral"};
+  r.class_names = corpus == "msp-improv"
+                      ? std::vector<std::string>{"anger", "sadness", "happiness", "neutral"}
+                      : std::vector<std::string>{"anger", "disgust", "fear", "happiness", "sadness", "neutral"};
   const auto model = kModels.find(c.str("model.name"));
   const ModelShape shape = model == kModels.end() ? ModelShape{0.6, 1000000, 40} : model->second;
   r.n_params = shape.params;
@@ -110,8 +111,11 @@ store::CellResult synthetic_cell(const Cell& cell, const std::string& grid, int 
     e.macro_f1 = stats::macro_f1(confusion);
     r.evals.push_back(std::move(e));
   }
-  r.provenance = {{"device", "cuda:0"}, {"device_name", "GPU: synthetic"}, {"host", "synthetic"},
-                  {"finished_utc", "2026-01-01T00:00:00Z"}, {"wall_seconds", fmt::format("{}", 25 * shape.epoch_seconds)}};
+  r.provenance = {{"device", "cuda:0"},
+                  {"device_name", "GPU: synthetic"},
+                  {"host", "synthetic"},
+                  {"finished_utc", "2026-01-01T00:00:00Z"},
+                  {"wall_seconds", fmt::format("{}", 25 * shape.epoch_seconds)}};
   return r;
 }
 
@@ -136,8 +140,8 @@ int main(int argc, char** argv) {
 
     std::vector<store::ManifestCell> manifest;
     for (const Cell* cell : cells) {
-      store::ManifestCell entry{cell->id, std::filesystem::path(cell->config.str("data.corpus")).stem().string(),
-                                cell->label, {}};
+      store::ManifestCell entry{
+          cell->id, std::filesystem::path(cell->config.str("data.corpus")).stem().string(), cell->label, {}};
       for (const auto& [key, value] : cell->config.values()) entry.config[key] = to_string(value);
       manifest.push_back(std::move(entry));
     }
@@ -152,9 +156,8 @@ int main(int argc, char** argv) {
       skip[i] = true;
       if (k < failed) {
         std::filesystem::create_directories(out + "/errors");
-        std::ofstream(out + "/errors/" + cells[i]->id + ".log")
-            << fmt::format("2026-01-01T00:00:00Z host=synthetic rank=0 attempt=1 cell='{}': CUDA out of memory\n",
-                           cells[i]->label);
+        std::ofstream(out + "/errors/" + cells[i]->id + ".log") << fmt::format(
+            "2026-01-01T00:00:00Z host=synthetic rank=0 attempt=1 cell='{}': CUDA out of memory\n", cells[i]->label);
       }
     }
     for (std::size_t i = 0; i < cells.size(); ++i) {

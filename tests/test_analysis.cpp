@@ -161,21 +161,45 @@ BOOST_AUTO_TEST_CASE(builtin_study_defines_the_papers_tables_and_figures) {
 BOOST_AUTO_TEST_CASE(study_files_with_errors_name_the_file_line_and_key) {
   auto parse = [](const std::string& text) { return parse_study(text, "mine.toml"); };
   expect_error([&] { parse("[[table]]\nname = \"t\"\ncolour = 1\n"); }, {"mine.toml:3", "unknown key 'colour'"});
-  expect_error([&] { parse("[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
-                             "match = { model.depth = 3 }\n"); }, {"mine.toml:6", "table 't', row 'x'", "model.depth"});
-  expect_error([&] { parse("[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
-                             "paper = { crema-d = [\"0.7x\", 0.1] }\n"); }, {"mine.toml:6", "paper value '0.7x' is not a number"});
-  expect_error([&] { parse("[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
-                             "paper = { crema-d = [0.7] }\n"); }, {"must be 2 (one per metric)"});
+  expect_error(
+      [&] {
+        parse(
+            "[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
+            "match = { model.depth = 3 }\n");
+      },
+      {"mine.toml:6", "table 't', row 'x'", "model.depth"});
+  expect_error(
+      [&] {
+        parse(
+            "[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
+            "paper = { crema-d = [\"0.7x\", 0.1] }\n");
+      },
+      {"mine.toml:6", "paper value '0.7x' is not a number"});
+  expect_error(
+      [&] {
+        parse(
+            "[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
+            "paper = { crema-d = [0.7] }\n");
+      },
+      {"must be 2 (one per metric)"});
   expect_error([&] { parse("[[table]]\nname = \"t\"\n[[table.row]]\nlabel = \"x\"\n"); }, {"no evaluation condition"});
   expect_error([&] { parse("[[table]]\nname = \"t\"\nmetrics = [\"accuracy\"]\n"); }, {"metric 'accuracy'"});
   expect_error([&] { parse("[[figure]]\nname = \"f\"\nkind = \"pie\"\n"); }, {"kind 'pie'"});
-  expect_error([&] { parse("[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
-                             "match = { seed = 3 }\n"); }, {"match cannot name 'seed'"});
+  expect_error(
+      [&] {
+        parse(
+            "[[table]]\nname = \"t\"\ncondition = \"ideal\"\n[[table.row]]\nlabel = \"x\"\n"
+            "match = { seed = 3 }\n");
+      },
+      {"match cannot name 'seed'"});
   expect_error([&] { parse("[[table\n"); }, {"mine.toml:1"});
   Study study = builtin_study();
-  expect_error([&] { merge_study(study, parse("[[table]]\nname = \"table2\"\ncondition = \"ideal\"\n"
-                                                "[[table.row]]\nlabel = \"x\"\n")); }, {"table 'table2' is defined twice", "mine.toml", "experiments/study.toml"});
+  expect_error(
+      [&] {
+        merge_study(study, parse("[[table]]\nname = \"table2\"\ncondition = \"ideal\"\n"
+                                 "[[table.row]]\nlabel = \"x\"\n"));
+      },
+      {"table 'table2' is defined twice", "mine.toml", "experiments/study.toml"});
 }
 
 BOOST_AUTO_TEST_CASE(a_users_table_selects_by_its_own_keys) {
@@ -268,10 +292,11 @@ BOOST_AUTO_TEST_CASE(comparisons_match_an_independent_t_test) {
 
   // The CSV carries them at full precision.
   const std::string csv = render_comparisons_csv({table});
-  BOOST_TEST(csv.find(fmt::format("table1,standard,crema-d,micro_f1,AuxFormer (ours),Baseline 2 (MulT),5,{},{},{},{},{},4,"
-                                  "{},1\n",
-                                  mult.test.mean_a, mult.test.mean_b, mult.test.mean_diff, mult.test.sd_diff,
-                                  mult.test.t, mult.test.p)) != std::string::npos);
+  BOOST_TEST(
+      csv.find(fmt::format("table1,standard,crema-d,micro_f1,AuxFormer (ours),Baseline 2 (MulT),5,{},{},{},{},{},4,"
+                           "{},1\n",
+                           mult.test.mean_a, mult.test.mean_b, mult.test.mean_diff, mult.test.sd_diff, mult.test.t,
+                           mult.test.p)) != std::string::npos);
 }
 
 // Student (1908) / Cushny and Peebles: extra hours of sleep under two drugs, 10
@@ -300,8 +325,8 @@ BOOST_AUTO_TEST_CASE(two_results_for_one_seed_are_an_error_naming_both) {
   Settings wide = model("auxformer");
   wide["model.width"] = "64";  // a setting no row names
   r.results.push_back(result(wide, "crema-d", 0, 0.5, 0.5));
-  expect_error([&] { build("table1", r); }, {"table 'table1', row 'standard / AuxFormer (ours)'",
-                       r.results.back().path, "model.width=(unset)/64"});
+  expect_error([&] { build("table1", r); },
+               {"table 'table1', row 'standard / AuxFormer (ours)'", r.results.back().path, "model.width=(unset)/64"});
 }
 
 BOOST_AUTO_TEST_CASE(ablation_tables_pick_their_variants) {
@@ -338,8 +363,10 @@ BOOST_AUTO_TEST_CASE(the_manifest_sets_the_expected_seeds_and_names_failed_ones)
   add_seeds(r, model("baseline1"), "crema-d", {0}, {0.7}, {0.7});
   for (const auto& [name, seeds] : std::vector<std::pair<std::string, int>>{{"auxformer", 3}, {"baseline1", 3}})
     for (int seed = 0; seed < seeds; ++seed)
-      r.manifest.push_back(
-          {fmt::format("{:016d}", r.manifest.size()), "crema-d", "", {{"model.name", name}, {"seed", std::to_string(seed)}}});
+      r.manifest.push_back({fmt::format("{:016d}", r.manifest.size()),
+                            "crema-d",
+                            "",
+                            {{"model.name", name}, {"seed", std::to_string(seed)}}});
   r.failed.push_back({r.manifest[5].cell_id, "baseline1 seed=2", 3, "out of memory"});
   find_missing(r);
   BOOST_TEST(r.missing.size() == 6u);  // the ids of these results are not the manifest's
@@ -390,12 +417,15 @@ BOOST_AUTO_TEST_CASE(renderings) {
   BOOST_TEST(md.find("| procedure | model | crema-d micro-F1 | crema-d macro-F1 | msp-improv micro-F1 | "
                      "msp-improv macro-F1 |") != std::string::npos);
   BOOST_TEST(md.find("| standard | AuxFormer (ours) | 0.770* (n=5) | 0.760 (n=5) | 0.760* (n=3) | 0.700 (n=3) |\n") !=
-             std::string::npos, md);
+                 std::string::npos,
+             md);
   BOOST_TEST(md.find("|  | Baseline 2 (MulT) | 0.710 (n=5) | 0.760 (n=5) | - | - |\n") != std::string::npos);
 
   const std::string paper = render_markdown(table, {true, ""});
-  BOOST_TEST(paper.find("| standard | AuxFormer (ours) | 0.770* (n=5) | 0.769* | +0.001 | 0.760 (n=5) | 0.768* | -0.008 |") !=
-             std::string::npos, paper);
+  BOOST_TEST(
+      paper.find("| standard | AuxFormer (ours) | 0.770* (n=5) | 0.769* | +0.001 | 0.760 (n=5) | 0.768* | -0.008 |") !=
+          std::string::npos,
+      paper);
 
   const std::string tex = render_latex(table, {true, "results/my_run"});
   for (const char* part : {"\\toprule", "\\cmidrule(lr){3-8}\\cmidrule(lr){9-14}", "\\multicolumn{6}{c}{msp-improv}",
@@ -405,10 +435,12 @@ BOOST_AUTO_TEST_CASE(renderings) {
 
   const std::string csv = render_csv(table, {true, ""});
   BOOST_TEST(csv.rfind("table,block,row,corpus,metric,mean,sd,n,expected,significant,paper,paper_significant,"
-                       "difference\n", 0) == 0u);
+                       "difference\n",
+                       0) == 0u);
   const Score& s = score(table, "standard", kOurs, "crema-d", Metric::micro_f1);
   BOOST_TEST(csv.find(fmt::format("table1,standard,AuxFormer (ours),crema-d,micro_f1,{},{},5,5,1,0.769,1,{}\n", s.mean,
-                                  s.sd, s.mean - 0.769)) != std::string::npos, csv);
+                                  s.sd, s.mean - 0.769)) != std::string::npos,
+             csv);
 }
 
 BOOST_AUTO_TEST_CASE(figures_take_their_values_from_the_selection) {
@@ -421,8 +453,8 @@ BOOST_AUTO_TEST_CASE(figures_take_their_values_from_the_selection) {
   }
   const Selection selection(r, study);
   auto figure = [&](const std::string& name) {
-    const auto it = std::find_if(study.figures.begin(), study.figures.end(),
-                                 [&](const FigureDef& f) { return f.name == name; });
+    const auto it =
+        std::find_if(study.figures.begin(), study.figures.end(), [&](const FigureDef& f) { return f.name == name; });
     BOOST_REQUIRE(it != study.figures.end());
     return build_figure(*it, selection);
   };

@@ -21,7 +21,6 @@
 
 using namespace auxgrid;
 
-
 BOOST_AUTO_TEST_CASE(config_defaults_and_typed_set) {
   auto c = Config::defaults();
   BOOST_TEST(c.integer("model.width") == 130);
@@ -50,7 +49,7 @@ BOOST_AUTO_TEST_CASE(config_rejects_bad_settings_naming_the_key) {
 BOOST_AUTO_TEST_CASE(ids_hash_only_non_default_settings) {
   const auto a = Config::defaults();
   BOOST_TEST(a.id() == fnv1a_hex(""));
-  BOOST_TEST(fnv1a_hex("") == "cbf29ce484222325");  // the FNV-1a 64 offset basis
+  BOOST_TEST(fnv1a_hex("") == "cbf29ce484222325");   // the FNV-1a 64 offset basis
   BOOST_TEST(fnv1a_hex("a") == "af63dc4c8601ec8c");  // published FNV-1a test vector
   auto b = a;
   b.set("model.width", std::int64_t{130});  // the default: same cell
@@ -123,7 +122,8 @@ BOOST_AUTO_TEST_CASE(registry_rejects_duplicates_and_lists_known_names) {
 
 BOOST_AUTO_TEST_CASE(grid_applies_model_defaults_to_unset_keys) {
   model_setting_defaults()["narrow"] = {{"model.width", std::int64_t{30}}, {"model.heads", std::int64_t{5}}};
-  const auto g = parse_grid("[settings]\nmodel.heads = 3\n[axes]\nmodel.name = [\"narrow\", \"auxformer\"]\n", "d.toml");
+  const auto g =
+      parse_grid("[settings]\nmodel.heads = 3\n[axes]\nmodel.name = [\"narrow\", \"auxformer\"]\n", "d.toml");
   BOOST_TEST(g.cells[0].config.integer("model.width") == 30);  // the model's default
   BOOST_TEST(g.cells[0].config.integer("model.heads") == 3);   // the grid wins
   BOOST_TEST(g.cells[1].config.integer("model.width") == 130);
@@ -151,7 +151,8 @@ label = "default"
 label = "no a"
 train.lambda_a = 0.0
 model.name = "baseline1"
-)", "v.toml");
+)",
+                            "v.toml");
   BOOST_REQUIRE(g.cells.size() == 4u);
   BOOST_TEST(g.cells[0].label == "seed=0 default");
   BOOST_TEST(g.cells[1].label == "seed=0 no a");

@@ -148,8 +148,8 @@ BOOST_AUTO_TEST_CASE(full_presets_plan_the_papers_counts) {
       speakers.insert(speaker);
       BOOST_TEST(c.classes_of_speaker.at(speaker).size() == 4u, speaker);
     }
-    BOOST_TEST(speakers == (std::set<std::string>{"S1F", "S1M", "S2F", "S2M", "S3F", "S3M", "S4F", "S4M", "S5F",
-                                                  "S5M", "S6F", "S6M"}));
+    BOOST_TEST(speakers == (std::set<std::string>{"S1F", "S1M", "S2F", "S2M", "S3F", "S3M", "S4F", "S4M", "S5F", "S5M",
+                                                  "S6F", "S6M"}));
     // Long-tailed: median about 3 s, a tail past 10 s, nothing over 31 s.
     BOOST_TEST(std::abs(c.seconds[c.seconds.size() / 2] - 3.0) < 0.25);
     BOOST_TEST(share_between(c.seconds, 10.0, 31.0) > 0.02);
@@ -161,7 +161,8 @@ BOOST_AUTO_TEST_CASE(full_presets_plan_the_papers_counts) {
 
 BOOST_AUTO_TEST_CASE(reduced_presets_keep_speakers_and_proportions) {
   TempDir tmp;
-  const std::map<std::string, std::pair<double, double>> bounds = {{"crema-d", {1.0, 5.0}}, {"msp-improv", {0.5, 31.0}}};
+  const std::map<std::string, std::pair<double, double>> bounds = {{"crema-d", {1.0, 5.0}},
+                                                                   {"msp-improv", {0.5, 31.0}}};
   for (const auto& [preset, range] : bounds) {
     const auto full = census(data::plan_corpus(data::synth_preset(preset), 1));
     auto o = data::synth_preset(preset);
@@ -240,7 +241,7 @@ BOOST_AUTO_TEST_CASE(noise_is_standard_normal_and_correlated_as_asked) {
   BOOST_TEST(n > 2e6);
   BOOST_TEST(std::abs(sum / n) < 0.003);
   BOOST_TEST(std::abs(sum2 / n - 1) < 0.005);
-  BOOST_TEST(std::abs(sum4 / n / 3 - 1) < 0.02);      // kurtosis 3
+  BOOST_TEST(std::abs(sum4 / n / 3 - 1) < 0.02);  // kurtosis 3
   BOOST_TEST(std::abs(beyond3 / n / 0.0026998 - 1) < 0.06);
   BOOST_TEST(std::abs(beyond_tail / n / 0.00031822 - 1) < 0.15);
   // Video: lag-1 correlation within utterances.
@@ -270,9 +271,9 @@ BOOST_AUTO_TEST_CASE(planted_lag_varies_across_and_within_utterances) {
     BOOST_TEST(std::abs(l.segment_end_ms - l.segment_begin_ms - 0.4 * l.duration_ms) < 1e-6);
   }
   const double n = static_cast<double>(plan.utterances.size());
-  BOOST_TEST(std::abs(sum / n - 120) < 6);                          // video leads by ~120 ms
-  BOOST_TEST(std::sqrt(sum2 / n - (sum / n) * (sum / n)) > 25);     // varies across utterances
-  BOOST_TEST(drifting / n > 0.7);                                   // and within them
+  BOOST_TEST(std::abs(sum / n - 120) < 6);                       // video leads by ~120 ms
+  BOOST_TEST(std::sqrt(sum2 / n - (sum / n) * (sum / n)) > 25);  // varies across utterances
+  BOOST_TEST(drifting / n > 0.7);                                // and within them
   BOOST_TEST(max_drift <= 80);
 }
 
@@ -330,7 +331,8 @@ BOOST_AUTO_TEST_CASE(split_is_speaker_independent_and_seeded) {
   const auto again = data::speaker_split(corpus, 5, 0.7, 0.15);
   BOOST_TEST(again.test == s.test);
   bool any_differs = false;
-  for (std::uint64_t seed = 0; seed < 5; ++seed) any_differs |= data::speaker_split(corpus, seed, 0.7, 0.15).test != s.test;
+  for (std::uint64_t seed = 0; seed < 5; ++seed)
+    any_differs |= data::speaker_split(corpus, seed, 0.7, 0.15).test != s.test;
   BOOST_TEST(any_differs);
 }
 
@@ -374,7 +376,8 @@ BOOST_AUTO_TEST_CASE(normalisation_uses_the_training_set_only) {
   // Other utterances are normalised with the same statistics, not their own.
   const auto other = data::make_batch(corpus, {10}, p);
   const auto raw = corpus.audio[corpus.audio_offsets[10] * 130 + 5];
-  BOOST_TEST(other.audio[0][0][5].item<float>() == (raw - n.mean[5]) * n.inv_std[5], boost::test_tools::tolerance(1e-5f));
+  BOOST_TEST(other.audio[0][0][5].item<float>() == (raw - n.mean[5]) * n.inv_std[5],
+             boost::test_tools::tolerance(1e-5f));
 }
 
 BOOST_AUTO_TEST_CASE(frame_masking_is_seeded_by_utterance_not_batch) {

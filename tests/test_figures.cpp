@@ -32,8 +32,10 @@ struct GnuplotEnv {
     setenv(kGnuplotEnv, value.c_str(), 1);
   }
   ~GnuplotEnv() {
-    if (saved) setenv(kGnuplotEnv, saved->c_str(), 1);
-    else unsetenv(kGnuplotEnv);
+    if (saved)
+      setenv(kGnuplotEnv, saved->c_str(), 1);
+    else
+      unsetenv(kGnuplotEnv);
   }
 };
 
@@ -47,7 +49,7 @@ FigureData bars_figure() {
   fig.kind = FigureKind::bars;
   fig.y_label = "micro_F1";
   fig.categories = {"ideal", "audio_only", "video_only"};
-  const SeriesData ours{"auxformer_ours", {{0.70, 0.72, 0.74}, {0.60, 0.61}, {}}};   // no video_only result
+  const SeriesData ours{"auxformer_ours", {{0.70, 0.72, 0.74}, {0.60, 0.61}, {}}};  // no video_only result
   const SeriesData base{"baseline \"1\" & co", {{0.65, 0.66}, {0.50}, {0.55, 0.57, 0.56}}};
   fig.panels = {{"crema_d", {ours, base}, {}}, {"msp \"improv\"", {base, ours}, {}}};  // series order differs
   return fig;
@@ -123,9 +125,9 @@ BOOST_AUTO_TEST_CASE(bars_show_means_and_sds_per_series, *utf::precondition(HasG
   BOOST_TEST(contains(panel2, "\n0 \"ideal\" 0.72 0.02 3 0.655 0.00707107 2\n"), panel2);
 
   const std::string svg = bytes_of(tmp / "figure4.svg");
-  BOOST_TEST(contains(svg, "auxformer_ours"));          // legend
+  BOOST_TEST(contains(svg, "auxformer_ours"));           // legend
   BOOST_TEST(contains(svg, "baseline \"1\" &amp; co"));  // XML-escaped by the terminal, not mangled
-  BOOST_TEST(contains(svg, "audio_only"));              // x tick label
+  BOOST_TEST(contains(svg, "audio_only"));               // x tick label
   BOOST_TEST(contains(svg, "msp \"improv\""));
 }
 

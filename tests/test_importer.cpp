@@ -103,8 +103,8 @@ Frames video_frames(int clip, int n, std::size_t cols = kVideoDim) {
 // video 2+j frames of 6 (float16 for odd j, format 2.0 for j == 2).
 struct Corpus {
   fs::path dir;
-  std::vector<std::string> names;        // in creation order
-  std::vector<std::string> emotions;     // their codes
+  std::vector<std::string> names;     // in creation order
+  std::vector<std::string> emotions;  // their codes
 
   Corpus() {
     static int counter = 0;
@@ -298,9 +298,8 @@ BOOST_AUTO_TEST_CASE(wrong_audio_width) {
   // The first clip in order is the odd one: the majority width still wins.
   const auto first = *std::min_element(c.names.begin(), c.names.end());
   c.write_audio(first, lld_csv(audio_frames(0, 4, 4), 4));
-  expect_import_error(c.options(),
-                      {"clip '" + first + "'", c.audio_path(first).string(), "has width 4",
-                       "other clips' audio has 5"});
+  expect_import_error(
+      c.options(), {"clip '" + first + "'", c.audio_path(first).string(), "has width 4", "other clips' audio has 5"});
 }
 
 BOOST_AUTO_TEST_CASE(wrong_video_width) {
@@ -359,8 +358,8 @@ BOOST_AUTO_TEST_CASE(malformed_csv_row) {
 BOOST_AUTO_TEST_CASE(unparsable_number) {
   const Corpus c;
   c.write_audio(c.names[1], "name;frameTime;a;b;c;d;e\n'unknown';0.0;1;2;3;4;five\n");
-  expect_import_error(c.options(), {"clip '" + c.names[1] + "'", c.audio_path(c.names[1]).string(), "line 2",
-                                    "feature 'e'", "'five'"});
+  expect_import_error(
+      c.options(), {"clip '" + c.names[1] + "'", c.audio_path(c.names[1]).string(), "line 2", "feature 'e'", "'five'"});
 }
 
 BOOST_AUTO_TEST_CASE(bad_npy_header) {

@@ -205,8 +205,7 @@ BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradi
       const auto fused = kernels::multi_head_attention_with_seed(query, keys_values, h, key_padding, p, true, seed);
       const auto upstream = torch::randn({b, t, width});
       (fused * upstream).sum().backward();
-      const std::vector<at::Tensor> fused_grads{query.grad().clone(),
-                                                self ? at::Tensor() : keys_values.grad().clone()};
+      const std::vector<at::Tensor> fused_grads{query.grad().clone(), self ? at::Tensor() : keys_values.grad().clone()};
       query.mutable_grad().zero_();
       if (!self) keys_values.mutable_grad().zero_();
 

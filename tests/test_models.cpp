@@ -140,7 +140,7 @@ BOOST_AUTO_TEST_CASE(positional_encoding_tokens_and_cls) {
   BOOST_TEST(pe.sizes() == (std::vector<std::int64_t>{1, 4, 6}));
   BOOST_TEST(pe[0][0][0].item<float>() == std::sin(1.0f), boost::test_tools::tolerance(1e-6f));  // position 1
   BOOST_TEST(pe[0][1][3].item<float>() == std::cos(2.0f), boost::test_tools::tolerance(1e-6f));  // cos half
-  BOOST_TEST(pe[0][3].abs().sum().item<float>() == 0.0f);  // padding
+  BOOST_TEST(pe[0][3].abs().sum().item<float>() == 0.0f);                                        // padding
   auto x = torch::arange(8, torch::kFloat).view({2, 4, 1});
   auto m = torch::tensor({1, 1, 0, 0, 1, 1, 1, 1}, torch::kBool).view({2, 4});
   BOOST_TEST(models::pool(x, m, models::Token::last)[0][0].item<float>() == 1.0f);

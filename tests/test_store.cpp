@@ -16,6 +16,7 @@
 #include <iterator>
 #include <thread>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "auxgrid/core/check.hpp"
@@ -23,6 +24,7 @@
 #include "auxgrid/store/corpus_writer.hpp"
 #include "auxgrid/store/manifest.hpp"
 #include "auxgrid/store/result_file.hpp"
+#include "auxgrid/store/results_dir.hpp"
 
 namespace fs = std::filesystem;
 using namespace auxgrid;
@@ -73,7 +75,8 @@ CorpusData make_large_corpus(const std::string& video_dtype) {
     c.speakers.push_back("s" + std::to_string(u % 7));
     c.labels.push_back(static_cast<std::int32_t>(next() % 3));
     const std::int64_t audio_frames = (u % 11 == 0) ? 0 : 1 + next() % 70, video_frames = next() % 35;
-    for (std::int64_t k = 0; k < audio_frames * c.info.audio_dim; ++k) c.audio.push_back(static_cast<float>(next()) * 1e-9f - 2.0f);
+    for (std::int64_t k = 0; k < audio_frames * c.info.audio_dim; ++k)
+      c.audio.push_back(static_cast<float>(next()) * 1e-9f - 2.0f);
     for (std::int64_t k = 0; k < video_frames * c.info.video_dim; ++k) {
       const float unit = static_cast<float>(next() >> 8) / 16777216.0f - 0.5f;
       c.video.push_back(std::ldexp(unit, static_cast<int>(next() % 40) - 24));  // 2^-25 .. 2^15
@@ -139,14 +142,17 @@ void write_version1(const std::string& path, const CorpusData& c) {
   f.createAttribute("name", text, scalar).write(text, c.info.name);
   int_attr("audio_dim", c.info.audio_dim, H5::PredType::NATIVE_INT64);
   int_attr("video_dim", c.info.video_dim, H5::PredType::NATIVE_INT64);
-  f.createAttribute("audio_hop_ms", H5::PredType::NATIVE_DOUBLE, scalar).write(H5::PredType::NATIVE_DOUBLE, &c.info.audio_hop_ms);
-  f.createAttribute("video_fps", H5::PredType::NATIVE_DOUBLE, scalar).write(H5::PredType::NATIVE_DOUBLE, &c.info.video_fps);
+  f.createAttribute("audio_hop_ms", H5::PredType::NATIVE_DOUBLE, scalar)
+      .write(H5::PredType::NATIVE_DOUBLE, &c.info.audio_hop_ms);
+  f.createAttribute("video_fps", H5::PredType::NATIVE_DOUBLE, scalar)
+      .write(H5::PredType::NATIVE_DOUBLE, &c.info.video_fps);
   int_attr("num_classes", static_cast<std::int64_t>(c.info.class_names.size()), H5::PredType::NATIVE_INT64);
   const hsize_t classes = c.info.class_names.size();
   f.createAttribute("class_names", text, H5::DataSpace(1, &classes)).write(text, strings(c.info.class_names).data());
   f.createAttribute("description", text, scalar).write(text, c.info.description);
   const auto matrix = [&](const H5::Group& g, const std::vector<float>& values, hsize_t rows, hsize_t cols) {
-    const hsize_t dims[2] = {rows, cols}, max_dims[2] = {H5S_UNLIMITED, cols}, chunk[2] = {std::min<hsize_t>(rows, 1024), cols};
+    const hsize_t dims[2] = {rows, cols}, max_dims[2] = {H5S_UNLIMITED, cols},
+                  chunk[2] = {std::min<hsize_t>(rows, 1024), cols};
     H5::DSetCreatPropList dcpl;
     dcpl.setChunk(2, chunk);
     g.createDataSet("features", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims, max_dims), dcpl)
@@ -409,18 +415,18 @@ BOOST_AUTO_TEST_CASE(half_precision_conversion) {
   BOOST_TEST(bits(1.0f) == 0x3c00);
   BOOST_TEST(bits(-2.0f) == 0xc000);
   BOOST_TEST(bits(-0.0f) == 0x8000);
-  BOOST_TEST(bits(65504.0f) == 0x7bff);                       // the largest half
-  BOOST_TEST(bits(65519.0f) == 0x7bff);                       // rounds down to it
-  BOOST_TEST(bits(65520.0f) == 0x7c00);                       // rounds up to infinity
+  BOOST_TEST(bits(65504.0f) == 0x7bff);  // the largest half
+  BOOST_TEST(bits(65519.0f) == 0x7bff);  // rounds down to it
+  BOOST_TEST(bits(65520.0f) == 0x7c00);  // rounds up to infinity
   BOOST_TEST(bits(1e9f) == 0x7c00);
   BOOST_TEST(bits(-std::numeric_limits<float>::infinity()) == 0xfc00);
   BOOST_TEST(bits(std::numeric_limits<float>::quiet_NaN()) == 0x7e00);
-  BOOST_TEST(bits(1.0f + std::ldexp(1.0f, -11)) == 0x3c00);   // tie: to even
+  BOOST_TEST(bits(1.0f + std::ldexp(1.0f, -11)) == 0x3c00);  // tie: to even
   BOOST_TEST(bits(1.0f + 3 * std::ldexp(1.0f, -11)) == 0x3c02);
-  BOOST_TEST(bits(std::ldexp(1.0f, -14)) == 0x0400);          // smallest normal
-  BOOST_TEST(bits(std::ldexp(1.0f, -24)) == 0x0001);          // smallest subnormal
-  BOOST_TEST(bits(std::ldexp(1.0f, -25)) == 0x0000);          // tie: to even (zero)
-  BOOST_TEST(bits(std::ldexp(3.0f, -25)) == 0x0002);          // 1.5 ulps: tie to even
+  BOOST_TEST(bits(std::ldexp(1.0f, -14)) == 0x0400);  // smallest normal
+  BOOST_TEST(bits(std::ldexp(1.0f, -24)) == 0x0001);  // smallest subnormal
+  BOOST_TEST(bits(std::ldexp(1.0f, -25)) == 0x0000);  // tie: to even (zero)
+  BOOST_TEST(bits(std::ldexp(3.0f, -25)) == 0x0002);  // 1.5 ulps: tie to even
   BOOST_TEST(std::isinf(half_to_float(0x7c00)));
   BOOST_TEST(std::isnan(half_to_float(0x7e01)));
   BOOST_TEST(half_to_float(0x0001) == std::ldexp(1.0f, -24));
@@ -482,8 +488,7 @@ BOOST_AUTO_TEST_CASE(abandoned_writer_leaves_no_file) {
   {
     CorpusWriter w(path, c.info);
     w.append("u0", "s0", 1, c.audio.data(), 4, c.video.data(), 2);
-    expect_error([&] { w.append("u0", "s1", 0, c.audio.data(), 1, c.video.data(), 1); },
-                 {path, "'u0' more than once"});
+    expect_error([&] { w.append("u0", "s1", 0, c.audio.data(), 1, c.video.data(), 1); }, {path, "'u0' more than once"});
     expect_error([&] { w.append("u1", "s1", 4, c.audio.data(), 1, c.video.data(), 1); },
                  {path, "label 4 is outside [0, 4)"});
   }
@@ -692,7 +697,9 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_union) {
   TempDir tmp;
   const std::string dir = tmp / "res";
   BOOST_TEST(store::read_manifest(dir).empty());  // no manifest yet: nothing planned is known
-  const store::ManifestCell a{"00000000000000aa", "crema-d", "auxformer seed=0",
+  const store::ManifestCell a{"00000000000000aa",
+                              "crema-d",
+                              "auxformer seed=0",
                               {{"model.name", "auxformer"}, {"seed", "0"}, {"data.corpus", "corpora/a b.h5"}}};
   const store::ManifestCell b{"00000000000000bb", "msp-improv", "mult seed=1", {{"model.name", "mult"}, {"seed", "1"}}};
   store::add_to_manifest(dir, {a});
@@ -713,4 +720,50 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_union) {
 
   std::ofstream(store::manifest_path(dir), std::ios::app) << "not a manifest line\n";
   expect_error([&] { store::read_manifest(dir); }, {"manifest.tsv:3", "not a manifest line"});
+}
+
+BOOST_AUTO_TEST_CASE(the_results_directory_layout_has_one_owner) {
+  BOOST_TEST(store::result_path("out", "c1") == "out/cells/c1.h5");
+  BOOST_TEST(store::lock_path("out", "c1") == "out/locks/c1.lock");
+  BOOST_TEST(store::checkpoint_path("out", "c1") == "out/checkpoints/c1.pt");
+  BOOST_TEST(store::error_log_path("out", "c1") == "out/errors/c1.log");
+  BOOST_TEST(store::manifest_path("out") == "out/manifest.tsv");
+}
+
+BOOST_AUTO_TEST_CASE(failure_records_are_read_back_as_written) {
+  TempDir tmp;
+  const auto dir = tmp.dir.string();
+  BOOST_TEST(store::read_failures(dir, "c1").empty());
+  store::record_failure(dir, "c1", 3, "auxformer seed=0", "cell 'x': loss is not finite\nin epoch 2");
+  const auto second = store::record_failure(dir, "c1", 0, "auxformer seed=0", "out of memory");
+  BOOST_TEST(second.attempt == 2);
+  const auto records = store::read_failures(dir, "c1");
+  BOOST_REQUIRE(records.size() == 2u);
+  BOOST_TEST(records[0].rank == 3);
+  BOOST_TEST(records[0].attempt == 1);
+  BOOST_TEST(records[0].label == "auxformer seed=0");
+  BOOST_TEST(records[0].message == "cell 'x': loss is not finite in epoch 2");  // one line
+  BOOST_TEST(records[1].host == records[0].host);
+  BOOST_TEST(records[1].message == "out of memory");
+  BOOST_TEST(store::failed_attempts(dir, "c1") == 2);
+  BOOST_TEST(store::cells_with_failures(dir) == std::vector<std::string>{"c1"});
+}
+
+BOOST_AUTO_TEST_CASE(a_lock_holds_its_cell_only_while_fresh_and_its_owner_lives) {
+  TempDir tmp;
+  const auto lock = tmp / "c1.lock";
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::none));
+  std::ofstream(lock) << store::lock_owner_line();  // this process: alive
+  auto s = store::lock_status(lock, 600);
+  BOOST_TEST((s.state == store::LockState::running));
+  BOOST_TEST(s.pid == static_cast<long>(::getpid()));
+  BOOST_TEST(s.owner().find("pid " + std::to_string(::getpid())) != std::string::npos);
+  BOOST_TEST((store::lock_status(lock, 0).state == store::LockState::stale));  // heartbeat older than the timeout
+  // A process of this host that is gone holds nothing, however fresh the heartbeat:
+  // claims take such a lock over, and `auxgrid status` does not count it as running.
+  const pid_t child = fork();
+  if (child == 0) _exit(0);
+  waitpid(child, nullptr, 0);
+  std::ofstream(lock) << fmt::format("{} {} -\n", s.host, child);
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::dead_owner));
 }

@@ -36,7 +36,9 @@ train.procedure = "{}"
 train.epochs = {}
 train.batch_size = 16
 train.lr = 0.002
-)", model, procedure, epochs), "test.toml");
+)",
+                                           model, procedure, epochs),
+                               "test.toml");
   return grid.cells.front();
 }
 }  // namespace

@@ -77,8 +77,7 @@ class BiLstmImpl : public EmotionModelImpl {
 // The third argument: settings in which bilstm departs from the global
 // defaults (a grid's [settings], [axes] or --set still win).
 AUXGRID_REGISTER_MODEL("bilstm", "late-fusion BiLSTM: per modality a bidirectional LSTM, final states concatenated",
-                       ({{"model.width", std::int64_t{64}}}),
-                       [](const Config& c, const ModelDims& d) -> EmotionModel {
+                       ({{"model.width", std::int64_t{64}}}), [](const Config& c, const ModelDims& d) -> EmotionModel {
                          return std::make_shared<BiLstmImpl>(c, d);
                        });
 

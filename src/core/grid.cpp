@@ -281,7 +281,8 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   // Cartesian product, first axis slowest, variants innermost.
   std::vector<std::size_t> index(product.axes.size(), 0);
   while (true) {
-    for (const auto& variant : product.variants) add_cell(grid, seen, make_cell(product, index, variant, path), grid.name);
+    for (const auto& variant : product.variants)
+      add_cell(grid, seen, make_cell(product, index, variant, path), grid.name);
     std::size_t i = product.axes.size();
     while (i > 0 && ++index[i - 1] == product.axes[i - 1].size()) index[--i] = 0;
     if (i == 0) break;

@@ -138,10 +138,10 @@ Batch make_batch(const store::CorpusData& corpus, const std::vector<std::int64_t
 
   Batch batch;
   batch.utterances = indices;
-  batch.audio = pad(corpus.audio, corpus.audio_offsets, corpus.info.audio_dim, indices, zero_audio, p.audio,
-                    batch.audio_mask);
-  batch.video = pad(corpus.video, corpus.video_offsets, corpus.info.video_dim, indices, zero_video, nullptr,
-                    batch.video_mask);
+  batch.audio =
+      pad(corpus.audio, corpus.audio_offsets, corpus.info.audio_dim, indices, zero_audio, p.audio, batch.audio_mask);
+  batch.video =
+      pad(corpus.video, corpus.video_offsets, corpus.info.video_dim, indices, zero_video, nullptr, batch.video_mask);
   if (p.masking.modality == Zero::audio) mask_frames(batch.audio, corpus, indices, corpus.audio_offsets, p.masking);
   if (p.masking.modality == Zero::video) mask_frames(batch.video, corpus, indices, corpus.video_offsets, p.masking);
   batch.labels = at::empty({static_cast<std::int64_t>(indices.size())}, at::kLong);

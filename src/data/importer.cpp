@@ -184,8 +184,7 @@ void check_finite(const Matrix& m, const std::string& modality, const std::vecto
       const float v = m.values[r * m.cols + c];
       if (std::isfinite(v)) continue;
       AUXGRID_FAIL("{}: {} in {} frame {} (0-based), {}", where, std::isnan(v) ? "NaN" : "Inf", modality, r,
-                   column_names.empty() ? fmt::format("column {}", c)
-                                        : fmt::format("feature '{}'", column_names[c]));
+                   column_names.empty() ? fmt::format("column {}", c) : fmt::format("feature '{}'", column_names[c]));
     }
 }
 
@@ -255,8 +254,7 @@ class VideoSource {
       AUXGRID_CHECK(ds.getTypeClass() == H5T_FLOAT, "{}: dataset is not floating point", where);
       hsize_t dims[2];
       space.getSimpleExtentDims(dims);
-      AUXGRID_CHECK(dims[0] < kMaxDim && dims[1] < kMaxDim, "{}: shape ({}, {}) is too large", where, dims[0],
-                    dims[1]);
+      AUXGRID_CHECK(dims[0] < kMaxDim && dims[1] < kMaxDim, "{}: shape ({}, {}) is too large", where, dims[0], dims[1]);
       AUXGRID_CHECK(dims[1] > 0, "{}: shape ({}, 0) has no feature columns", where, dims[0]);
       Matrix m;
       m.rows = static_cast<std::int64_t>(dims[0]);
@@ -429,9 +427,8 @@ Matrix parse_npy(const std::string& bytes, const std::string& where) {
   AUXGRID_CHECK(h.shape[1] > 0, "{}: shape ({}, 0) has no feature columns", where, h.shape[0]);
   const std::size_t item = h.descr == "<f4" ? 4 : 2, count = h.shape[0] * h.shape[1];
   const std::size_t data_start = header_start + header_length;
-  AUXGRID_CHECK(bytes.size() - data_start == count * item,
-                "{}: {} data bytes, but shape ({}, {}) of {} needs {}", where, bytes.size() - data_start, h.shape[0],
-                h.shape[1], h.descr, count * item);
+  AUXGRID_CHECK(bytes.size() - data_start == count * item, "{}: {} data bytes, but shape ({}, {}) of {} needs {}",
+                where, bytes.size() - data_start, h.shape[0], h.shape[1], h.descr, count * item);
 
   Matrix m;
   m.rows = static_cast<std::int64_t>(h.shape[0]);
@@ -470,8 +467,8 @@ CremaDName parse_crema_d_name(const std::string& clip) {
                 clip);
   static const char* const codes[] = {"ANG", "DIS", "FEA", "HAP", "SAD", "NEU"};  // crema_d_classes() order
   const auto code = std::find(std::begin(codes), std::end(codes), parts[2]);
-  AUXGRID_CHECK(code != std::end(codes), "clip '{}': unknown label: emotion code '{}' is not one of {}", clip,
-                parts[2], fmt::join(codes, ", "));
+  AUXGRID_CHECK(code != std::end(codes), "clip '{}': unknown label: emotion code '{}' is not one of {}", clip, parts[2],
+                fmt::join(codes, ", "));
   return {std::string(parts[0]), std::string(parts[1]), std::string(parts[2]), std::string(parts[3]),
           static_cast<int>(code - std::begin(codes))};
 }
@@ -491,9 +488,9 @@ struct Sources {
 void load_clip(const Sources& s, Clip& c) {
   const auto& o = s.o;
   const auto audio = s.audio_files.find(c.name);
-  c.audio_where = fmt::format("audio '{}'", audio != s.audio_files.end()
-                                                 ? audio->second
-                                                 : (fs::path(o.audio_dir) / (c.name + ".csv")).string());
+  c.audio_where =
+      fmt::format("audio '{}'",
+                  audio != s.audio_files.end() ? audio->second : (fs::path(o.audio_dir) / (c.name + ".csv")).string());
   c.video_where = s.video.where(c.name);
   AUXGRID_CHECK(audio != s.audio_files.end(), "clip '{}': missing audio: no {} for {}", c.name, c.audio_where,
                 c.video_where);
@@ -504,8 +501,7 @@ void load_clip(const Sources& s, Clip& c) {
     c.speaker = parsed.actor;
   } else {
     const auto row = s.labels.rows.find(c.name);
-    AUXGRID_CHECK(row != s.labels.rows.end(), "clip '{}': missing label: no row in labels '{}'", c.name,
-                  o.labels_csv);
+    AUXGRID_CHECK(row != s.labels.rows.end(), "clip '{}': missing label: no row in labels '{}'", c.name, o.labels_csv);
     c.label = row->second.label;
     c.speaker = row->second.speaker;
     AUXGRID_CHECK(o.classes.empty() || std::count(o.classes.begin(), o.classes.end(), c.label),
@@ -533,8 +529,8 @@ void reject_odd_widths(std::vector<Clip>& clips, const std::function<void(Clip&,
     Matrix Clip::*features;
     std::string Clip::*where;
   };
-  for (const auto& s : {Stream{"audio", &Clip::audio, &Clip::audio_where},
-                        Stream{"video", &Clip::video, &Clip::video_where}}) {
+  for (const auto& s :
+       {Stream{"audio", &Clip::audio, &Clip::audio_where}, Stream{"video", &Clip::video, &Clip::video_where}}) {
     const auto [width, example] = majority_width(clips, s.features);
     for (auto& c : clips)
       if (c.problem.empty() && (c.*s.features).cols != width)

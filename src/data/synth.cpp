@@ -72,7 +72,7 @@ class Rng {
   }
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
   double symmetric() { return 2.0 * uniform() - 1.0; }                        // [-1, 1)
-  std::uint64_t below(std::uint64_t n) {                                       // [0, n), unbiased enough for n << 2^64
+  std::uint64_t below(std::uint64_t n) {                                      // [0, n), unbiased enough for n << 2^64
     return static_cast<std::uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
   }
 
@@ -129,8 +129,8 @@ void check_options(const SynthOptions& o) {
                 o.speaker_imbalance);
   AUXGRID_CHECK(o.audio_dim > 0 && o.video_dim > 0, "synthetic corpus '{}': audio_dim {} and video_dim {} must be > 0",
                 n, o.audio_dim, o.video_dim);
-  AUXGRID_CHECK(o.audio_hop_ms > 0 && o.video_fps > 0, "synthetic corpus '{}': audio_hop_ms {} and video_fps {} must be > 0",
-                n, o.audio_hop_ms, o.video_fps);
+  AUXGRID_CHECK(o.audio_hop_ms > 0 && o.video_fps > 0,
+                "synthetic corpus '{}': audio_hop_ms {} and video_fps {} must be > 0", n, o.audio_hop_ms, o.video_fps);
   AUXGRID_CHECK(o.video_dtype == "float32" || o.video_dtype == "float16",
                 "synthetic corpus '{}': video_dtype is '{}', expected 'float32' or 'float16'", n, o.video_dtype);
   AUXGRID_CHECK(o.min_audio_frames >= 1 && o.min_audio_frames <= o.max_audio_frames,
@@ -187,7 +187,8 @@ std::vector<std::int64_t> speaker_counts(Rng& rng, std::int64_t total, int speak
 }
 
 std::int64_t draw_audio_frames(Rng& rng, const SynthOptions& o) {
-  if (o.duration_log_sd == 0) return o.min_audio_frames + static_cast<std::int64_t>(rng.below(o.max_audio_frames - o.min_audio_frames + 1));
+  if (o.duration_log_sd == 0)
+    return o.min_audio_frames + static_cast<std::int64_t>(rng.below(o.max_audio_frames - o.min_audio_frames + 1));
   for (;;) {
     const double ms = 1000 * o.duration_median_s * std::exp(o.duration_log_sd * rng.normal());
     const auto frames = ms_to_audio_frames(ms, o.audio_hop_ms);
@@ -241,13 +242,14 @@ class Generator {
   }
 
   // Frames of utterance `index` of `plan` into `audio` and `video` (resized).
-  void generate(const CorpusPlan& plan, std::size_t index, std::vector<float>& audio,
-                std::vector<float>& video) const {
+  void generate(const CorpusPlan& plan, std::size_t index, std::vector<float>& audio, std::vector<float>& video) const {
     const UtterancePlan& u = plan.utterances[index];
     Rng rng(seed_, kUtteranceStreams + index);
     const UtteranceLatents latents = draw_latents(o_, u, rng);
-    emit(rng, audio_, u, u.audio_frames, [&](std::int64_t t) { return latents.audio_intensity(t); }, audio);
-    emit(rng, video_, u, u.video_frames, [&](std::int64_t t) { return latents.video_intensity(t); }, video);
+    emit(
+        rng, audio_, u, u.audio_frames, [&](std::int64_t t) { return latents.audio_intensity(t); }, audio);
+    emit(
+        rng, video_, u, u.video_frames, [&](std::int64_t t) { return latents.video_intensity(t); }, video);
     if (o_.video_dtype == "float16") store::round_to_half(video.data(), video.size());
   }
 
@@ -343,7 +345,8 @@ CorpusPlan plan_corpus(const SynthOptions& o, std::uint64_t seed) {
   if (counts.empty()) {
     const std::int64_t total = std::int64_t{o.speakers} * o.utterances_per_speaker;
     for (std::size_t c = 0; c < classes; ++c)
-      counts.push_back(total / static_cast<std::int64_t>(classes) + (static_cast<std::int64_t>(c) < total % static_cast<std::int64_t>(classes)));
+      counts.push_back(total / static_cast<std::int64_t>(classes) +
+                       (static_cast<std::int64_t>(c) < total % static_cast<std::int64_t>(classes)));
   }
   if (o.scale < 1)
     for (auto& n : counts) n = std::max<std::int64_t>(1, std::llround(n * o.scale));

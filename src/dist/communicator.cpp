@@ -16,8 +16,7 @@ Registry<CommunicatorFactory>& communicator_backends() {
 }
 
 std::unique_ptr<Communicator> make_group_communicator(const World& world, int ranks_per_cell,
-                                                      const std::string& backend, bool cuda_device,
-                                                      int* group_index) {
+                                                      const std::string& backend, bool cuda_device, int* group_index) {
   AUXGRID_CHECK(ranks_per_cell >= 1 && world.size() % ranks_per_cell == 0,
                 "--ranks-per-cell {} does not divide the {} ranks of this launch", ranks_per_cell, world.size());
   const int color = world.rank() / ranks_per_cell;
@@ -48,14 +47,11 @@ class LocalCommunicator : public Communicator {
   void barrier() override {}
 };
 
-
 // Host memory over MPI; counts above INT_MAX are sent in pieces.
-class MpiCommunicator : public Communicator {
+class MpiCommunicator : public MpiGroupCommunicator {
  public:
-  explicit MpiCommunicator(int color) : group_(color) {}
+  explicit MpiCommunicator(int color) : MpiGroupCommunicator(color) {}
   std::string backend() const override { return "mpi"; }
-  int rank() const override { return group_.rank; }
-  int size() const override { return group_.size; }
 
   void allreduce_mean(float* data, std::size_t count) override {
     for_pieces(count, [&](std::size_t offset, int n) {
@@ -69,13 +65,6 @@ class MpiCommunicator : public Communicator {
       check_mpi(MPI_Bcast(data + offset, n, MPI_FLOAT, root, group_.comm), "MPI_Bcast");
     });
   }
-  void broadcast_host(std::int64_t* data, std::size_t count, int root) override {
-    check_mpi(MPI_Bcast(data, static_cast<int>(count), MPI_INT64_T, root, group_.comm), "MPI_Bcast");
-  }
-  void allreduce_sum_host(double* data, std::size_t count) override {
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, group_.comm), "MPI_Allreduce");
-  }
-  void barrier() override { check_mpi(MPI_Barrier(group_.comm), "MPI_Barrier"); }
 
  private:
   template <typename Fn>
@@ -84,7 +73,6 @@ class MpiCommunicator : public Communicator {
     for (std::size_t offset = 0; offset < count; offset += piece)
       fn(offset, static_cast<int>(std::min(piece, count - offset)));
   }
-  MpiGroup group_;
 };
 
 }  // namespace

@@ -7,7 +7,6 @@
 #include <set>
 #include <vector>
 
-
 #include "auxgrid/core/check.hpp"
 
 namespace auxgrid::dist {
@@ -62,7 +61,8 @@ std::string device_name(const std::string& device) {
       gpus.insert(it->path().string());
     const auto index = static_cast<std::size_t>(std::atoi(device.c_str() + 5));
     if (index < gpus.size()) {
-      const std::string model = proc_value(*std::next(gpus.begin(), static_cast<long>(index)) + "/information", "Model");
+      const std::string model =
+          proc_value(*std::next(gpus.begin(), static_cast<long>(index)) + "/information", "Model");
       if (!model.empty()) return "GPU: " + model;
     }
   }

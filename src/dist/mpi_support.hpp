@@ -3,9 +3,11 @@
 // shared by the world, the MPI backend and the NCCL backend.
 #include <mpi.h>
 
+#include <cstdint>
 #include <string>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/dist/communicator.hpp"
 
 namespace auxgrid::dist {
 
@@ -39,6 +41,27 @@ struct MpiGroup {
 
   MPI_Comm comm = MPI_COMM_NULL;
   int rank = 0, size = 1;
+};
+
+// A communicator over an MPI group: the host collectives (small values: the
+// claimed cell, losses, stop flags) go over MPI whatever the backend moves
+// the gradients with (the MPI and NCCL backends derive from it).
+class MpiGroupCommunicator : public Communicator {
+ public:
+  explicit MpiGroupCommunicator(int color) : group_(color) {}
+  int rank() const override { return group_.rank; }
+  int size() const override { return group_.size; }
+  void broadcast_host(std::int64_t* data, std::size_t count, int root) override {
+    check_mpi(MPI_Bcast(data, static_cast<int>(count), MPI_INT64_T, root, group_.comm), "MPI_Bcast");
+  }
+  void allreduce_sum_host(double* data, std::size_t count) override {
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, group_.comm),
+              "MPI_Allreduce");
+  }
+  void barrier() override { check_mpi(MPI_Barrier(group_.comm), "MPI_Barrier"); }
+
+ protected:
+  MpiGroup group_;
 };
 
 }  // namespace auxgrid::dist

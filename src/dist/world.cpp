@@ -107,9 +107,9 @@ SharedCounter::SharedCounter(const World& world) : state_(std::make_unique<State
   state_->mpi = world.uses_mpi();
   if (!state_->mpi) return;
   const MPI_Aint bytes = world.rank() == 0 ? sizeof(std::int64_t) : 0;
-  check_mpi(MPI_Win_allocate(bytes, sizeof(std::int64_t), MPI_INFO_NULL, MPI_COMM_WORLD, &state_->base,
-                             &state_->window),
-            "MPI_Win_allocate");
+  check_mpi(
+      MPI_Win_allocate(bytes, sizeof(std::int64_t), MPI_INFO_NULL, MPI_COMM_WORLD, &state_->base, &state_->window),
+      "MPI_Win_allocate");
   if (world.rank() == 0) {
     MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, state_->window);
     *state_->base = 0;

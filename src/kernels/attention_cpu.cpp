@@ -89,7 +89,7 @@ std::int64_t round_to_vectors(std::int64_t n) { return (n + kLanes - 1) / kLanes
 
 struct Shape {
   std::int64_t batch, heads, queries, keys, d;
-  float scale;  // of the scores: 1 / sqrt(d)
+  float scale;                                                // of the scores: 1 / sqrt(d)
   std::int64_t width() const { return round_to_vectors(d); }  // d in whole vectors
   std::int64_t padded_keys() const { return round_to_vectors(keys); }
 };
@@ -479,8 +479,7 @@ at::Tensor split_heads(const at::Tensor& x, std::int64_t offset, std::int64_t wi
 }  // namespace
 
 at::Tensor multi_head_attention_with_seed(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
-                                          const at::Tensor& key_padding, double p, bool training,
-                                          std::uint64_t seed) {
+                                          const at::Tensor& key_padding, double p, bool training, std::uint64_t seed) {
   // Custom functions take defined tensors only: none is an empty one.
   const auto none = at::empty({0}, query.options());
   const auto padding = key_padding.defined() ? key_padding : none.to(at::kBool);
@@ -519,9 +518,10 @@ void set_attention(std::optional<AttentionKernel> forced) { forced_attention() =
 
 AttentionKernel attention_for(const at::Tensor& query) {
   const auto forced = forced_attention();
-  if (!forced) return fast_kernels_for(query) ? AttentionKernel::fused
-                      : sdpa_available()      ? AttentionKernel::sdpa
-                                              : AttentionKernel::materialised;
+  if (!forced)
+    return fast_kernels_for(query) ? AttentionKernel::fused
+           : sdpa_available()      ? AttentionKernel::sdpa
+                                   : AttentionKernel::materialised;
   AUXGRID_CHECK(*forced != AttentionKernel::fused || fast_kernels_for(query),
                 "attention 'fused' runs on CPU float tensors with fast kernels and no autocast, not on {} {}",
                 query.device().str(), c10::toString(query.scalar_type()));
@@ -542,7 +542,7 @@ at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_
   const auto q = split_heads(query, 0, width, heads) * (1.0 / std::sqrt(static_cast<double>(width / heads)));
   const auto k = split_heads(kv, key_offset, width, heads), v = split_heads(kv, key_offset + width, width, heads);
   const auto attended = how == AttentionKernel::sdpa ? sdpa_attention(q, k, v, key_padding, p, training)
-                                               : materialised_attention(q, k, v, key_padding, p, training);
+                                                     : materialised_attention(q, k, v, key_padding, p, training);
   return attended.transpose(1, 2).reshape({query.size(0), query.size(1), width});
 }
 

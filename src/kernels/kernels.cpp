@@ -306,8 +306,8 @@ class Residual : public torch::autograd::Function<Residual> {
     };
     const auto sums = rows_with_sums(rows, n, scaled ? 2 * n : n, pass);
     const auto dx = scaled ? dout * a : dout;
-    const auto dalpha = scaled ? at::full({1}, std::accumulate(sums.begin() + n, sums.end(), 0.0), dout.options())
-                               : at::Tensor();
+    const auto dalpha =
+        scaled ? at::full({1}, std::accumulate(sums.begin() + n, sums.end(), 0.0), dout.options()) : at::Tensor();
     return {dx, dz, float_tensor(sums.data(), n, dout.options()), dalpha, at::Tensor(), at::Tensor()};
   }
 };
@@ -384,9 +384,8 @@ at::Tensor dropout_mask(std::uint64_t seed, at::IntArrayRef shape, double p) {
   const DropoutBits bits(seed, p);
   at::Tensor mask = at::empty(shape, at::kFloat);
   float* m = mask.data_ptr<float>();
-  at::parallel_for(0, mask.numel(), kGrain, [&](std::int64_t begin, std::int64_t end) {
-    fill_mask(m, begin, end, bits);
-  });
+  at::parallel_for(0, mask.numel(), kGrain,
+                   [&](std::int64_t begin, std::int64_t end) { fill_mask(m, begin, end, bits); });
   return mask;
 }
 

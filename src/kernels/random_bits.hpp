@@ -43,9 +43,7 @@ struct DropoutBits {
         p(p_) {}
 
   // scale where element i (modulo 2^32) is kept, 0 where it is dropped.
-  float keep(std::uint32_t i) const {
-    return dropout_hash(i + seed_lo, seed_hi) >= threshold ? scale : 0.0f;
-  }
+  float keep(std::uint32_t i) const { return dropout_hash(i + seed_lo, seed_hi) >= threshold ? scale : 0.0f; }
 };
 
 // Custom autograd functions keep their dropout as (p, seed) and draw the same

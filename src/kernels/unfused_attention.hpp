@@ -14,7 +14,7 @@ namespace auxgrid::kernels {
 at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                   const at::Tensor& key_padding, double p, bool training);
 // at::scaled_dot_product_attention; throws under LibTorch 1.x, where sdpa_available() is false.
-at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                          const at::Tensor& key_padding, double p, bool training);
+at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
+                          double p, bool training);
 
 }  // namespace auxgrid::kernels

@@ -24,16 +24,14 @@ namespace {
 // The auxiliary network of one modality: a self-attention encoder applied
 // aux_repeats times with the same weights; its summary feeds an output block
 // (AuxFormer shares one block between both modalities).
-at::Tensor auxiliary_summary(Encoder& encoder, at::Tensor x, const at::Tensor& mask, std::int64_t repeats,
-                             Token token, bool padding_mask) {
+at::Tensor auxiliary_summary(Encoder& encoder, at::Tensor x, const at::Tensor& mask, std::int64_t repeats, Token token,
+                             bool padding_mask) {
   for (std::int64_t i = 0; i < repeats; ++i) x = encoder(x, mask);
   return summary(x, mask, token, padding_mask);
 }
 
 ResidualHead auxiliary_head(const ModelSettings& s, std::int64_t classes) {
-  return ResidualHead(ResidualHeadOptions(s.width, classes)
-                          .hidden({512, 256})
-                          .dropout(s.out_dropout));
+  return ResidualHead(ResidualHeadOptions(s.width, classes).hidden({512, 256}).dropout(s.out_dropout));
 }
 
 // Inputs as the model sees them: projected, with a CLS token when asked for.
@@ -58,9 +56,7 @@ class AuxFormerImpl : public EmotionModelImpl {
                   "the loss weights train.lambda_av, train.lambda_a, train.lambda_v are all zero");
     const auto d = s.width;
     const auto self = s.encoder();
-    const auto cross = EncoderOptions(self)
-                           .attn_dropout(s.attn_dropout_cross)
-                           .positional_encoding(s.pos_encoding);
+    const auto cross = EncoderOptions(self).attn_dropout(s.attn_dropout_cross).positional_encoding(s.pos_encoding);
     audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
     video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
     if (token_ == Token::cls) {
@@ -71,9 +67,8 @@ class AuxFormerImpl : public EmotionModelImpl {
     v_with_a_ = register_module("v_with_a", Encoder(cross));
     a_mem_ = register_module("a_mem", SequenceBlock(s.fusion_block, self));
     v_mem_ = register_module("v_mem", SequenceBlock(s.fusion_block, self));
-    head_ = register_module("head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes)
-                                                     .hidden({2 * d})
-                                                     .dropout(s.out_dropout)));
+    head_ = register_module(
+        "head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes).hidden({2 * d}).dropout(s.out_dropout)));
     if (auxiliary_) {
       audio_aux_ = register_module("audio_aux", Encoder(self));
       video_aux_ = register_module("video_aux", Encoder(self));
@@ -86,12 +81,14 @@ class AuxFormerImpl : public EmotionModelImpl {
     const auto v = stream(b.video, b.video_mask, video_proj_, video_cls_);
     auto a_fused = a_mem_(a_with_v_(a.x, a.mask, v.x, v.mask), a.mask);
     auto v_fused = v_mem_(v_with_a_(v.x, v.mask, a.x, a.mask), v.mask);
-    auto h = torch::cat({summary(a_fused, a.mask, token_, padding_mask_), summary(v_fused, v.mask, token_, padding_mask_)}, 1);
+    auto h = torch::cat(
+        {summary(a_fused, a.mask, token_, padding_mask_), summary(v_fused, v.mask, token_, padding_mask_)}, 1);
     if (!auxiliary_) return {{"av", head_(h), 1.0}};
     const auto aux = [&](Encoder& encoder, const Stream& s) {
       return aux_head_(auxiliary_summary(encoder, s.x, s.mask, aux_repeats_, token_, padding_mask_));
     };
-    return {{"av", head_(h), weights_[0]}, {"a", aux(audio_aux_, a), weights_[1]}, {"v", aux(video_aux_, v), weights_[2]}};
+    return {
+        {"av", head_(h), weights_[0]}, {"a", aux(audio_aux_, a), weights_[1]}, {"v", aux(video_aux_, v), weights_[2]}};
   }
 
  private:
@@ -112,21 +109,17 @@ class AuxFormerImpl : public EmotionModelImpl {
 class UnimodalImpl : public EmotionModelImpl {
  public:
   UnimodalImpl(const ModelSettings& s, const ModelDims& dims)
-      : audio_(s.audio),
-        padding_mask_(s.padding_mask),
-        token_(s.token),
-        aux_repeats_(s.aux_repeats) {
+      : audio_(s.audio), padding_mask_(s.padding_mask), token_(s.token), aux_repeats_(s.aux_repeats) {
     const auto d = s.width;
     const auto self = s.encoder();
     proj_ = register_module("proj", projection(audio_ ? dims.audio_dim : dims.video_dim, d));
     if (token_ == Token::cls) cls_ = register_parameter("cls", torch::randn({d}) * 0.02);
-    main_ = register_module("main", Encoder(EncoderOptions(self)
-                                                .layers(s.main_layers)
-                                                .positional_encoding(s.pos_encoding)
-                                                .learnable_scaling(true)));
-    head_ = register_module("head", ResidualHead(ResidualHeadOptions(d, dims.num_classes)
-                                                     .hidden({d})
-                                                     .dropout(s.out_dropout)));
+    main_ = register_module(
+        "main",
+        Encoder(
+            EncoderOptions(self).layers(s.main_layers).positional_encoding(s.pos_encoding).learnable_scaling(true)));
+    head_ = register_module("head",
+                            ResidualHead(ResidualHeadOptions(d, dims.num_classes).hidden({d}).dropout(s.out_dropout)));
     aux_ = register_module("aux", Encoder(self));
     aux_head_ = register_module("aux_head", auxiliary_head(s, dims.num_classes));
   }

@@ -27,8 +27,7 @@ using I = std::int64_t;
 
 class MulTImpl : public EmotionModelImpl {
  public:
-  MulTImpl(const ModelSettings& s, const ModelDims& dims)
-      : padding_mask_(s.padding_mask), token_(s.token) {
+  MulTImpl(const ModelSettings& s, const ModelDims& dims) : padding_mask_(s.padding_mask), token_(s.token) {
     const auto d = s.width;
     // In MulT every encoder has positional embeddings; the memory encoders
     // have max(layers, 3) layers of the stream's width.
@@ -41,9 +40,8 @@ class MulTImpl : public EmotionModelImpl {
     const auto memory = EncoderOptions(self).layers(std::max<I>(s.layers, 3));
     a_mem_ = register_module("a_mem", Encoder(memory));
     v_mem_ = register_module("v_mem", Encoder(memory));
-    head_ = register_module("head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes)
-                                                     .hidden({2 * d})
-                                                     .dropout(s.out_dropout)));
+    head_ = register_module(
+        "head", ResidualHead(ResidualHeadOptions(2 * d, dims.num_classes).hidden({2 * d}).dropout(s.out_dropout)));
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
@@ -51,9 +49,8 @@ class MulTImpl : public EmotionModelImpl {
          v = kernels::linear(b.video, video_proj_->weight, video_proj_->bias);
     auto a_out = a_mem_(a_with_v_(a, b.audio_mask, v, b.video_mask), b.audio_mask);
     auto v_out = v_mem_(v_with_a_(v, b.video_mask, a, b.audio_mask), b.video_mask);
-    auto h = torch::cat({summary(a_out, b.audio_mask, token_, padding_mask_),
-                         summary(v_out, b.video_mask, token_, padding_mask_)},
-                        1);
+    auto h = torch::cat(
+        {summary(a_out, b.audio_mask, token_, padding_mask_), summary(v_out, b.video_mask, token_, padding_mask_)}, 1);
     return {{"av", head_(h), 1.0}};
   }
 
@@ -68,13 +65,10 @@ class MulTImpl : public EmotionModelImpl {
 class CrossModalImpl : public EmotionModelImpl {
  public:
   CrossModalImpl(const ModelSettings& s, const ModelDims& dims)
-      : padding_mask_(s.padding_mask),
-        token_(s.token),
-        out_dropout_(s.out_dropout) {
+      : padding_mask_(s.padding_mask), token_(s.token), out_dropout_(s.out_dropout) {
     const auto d = s.width;
     const auto self = s.encoder().positional_encoding(s.pos_encoding);
-    const auto cross = EncoderOptions(self).layers(s.cross_layers)
-                           .attn_dropout(s.attn_dropout_cross);
+    const auto cross = EncoderOptions(self).layers(s.cross_layers).attn_dropout(s.attn_dropout_cross);
     audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
     video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
     audio_encoder_ = register_module("audio_encoder", Encoder(self));
@@ -91,8 +85,8 @@ class CrossModalImpl : public EmotionModelImpl {
     auto v = video_encoder_(kernels::linear(b.video, video_proj_->weight, video_proj_->bias), b.video_mask);
     auto a_stream = audio_weights_[0] * a + audio_weights_[1] * a_from_v_(a, b.audio_mask, v, b.video_mask);
     auto v_stream = video_weights_[0] * v + video_weights_[1] * v_from_a_(v, b.video_mask, a, b.audio_mask);
-    auto h = summary(a_stream, b.audio_mask, token_, padding_mask_) +
-             summary(v_stream, b.video_mask, token_, padding_mask_);
+    auto h =
+        summary(a_stream, b.audio_mask, token_, padding_mask_) + summary(v_stream, b.video_mask, token_, padding_mask_);
     h = kernels::dropout(h, out_dropout_, is_training());
     return {{"av", out_(h), 1.0}};
   }
@@ -106,7 +100,9 @@ class CrossModalImpl : public EmotionModelImpl {
   at::Tensor audio_weights_, video_weights_;
 };
 
-EmotionModel make_mult(const Config& c, const ModelDims& d) { return std::make_shared<MulTImpl>(ModelSettings::from(c), d); }
+EmotionModel make_mult(const Config& c, const ModelDims& d) {
+  return std::make_shared<MulTImpl>(ModelSettings::from(c), d);
+}
 EmotionModel make_xmodal(const Config& c, const ModelDims& d) {
   return std::make_shared<CrossModalImpl>(ModelSettings::from(c), d);
 }

@@ -119,14 +119,13 @@ AttentionImpl::AttentionImpl(std::int64_t width, std::int64_t heads, double drop
 at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
   if (kernels::mode() == kernels::Mode::plain) {  // LibTorch's module, sequence-first
     auto qs = q.transpose(0, 1), ks = kv.transpose(0, 1);
-    return std::get<0>(F::multi_head_attention_forward(
-                           qs, ks, ks,
-                           F::MultiheadAttentionForwardFuncOptions(width_, heads_, in_proj_weight_, in_proj_bias_, {},
-                                                                   {}, false, dropout_, out_proj_->weight,
-                                                                   out_proj_->bias)
-                               .training(is_training())
-                               .key_padding_mask(key_padding)
-                               .need_weights(false)))
+    return std::get<0>(F::multi_head_attention_forward(qs, ks, ks,
+                                                       F::MultiheadAttentionForwardFuncOptions(
+                                                           width_, heads_, in_proj_weight_, in_proj_bias_, {}, {},
+                                                           false, dropout_, out_proj_->weight, out_proj_->bias)
+                                                           .training(is_training())
+                                                           .key_padding_mask(key_padding)
+                                                           .need_weights(false)))
         .transpose(0, 1);
   }
   return kernels::linear(attend(q, kv, key_padding), out_proj_->weight, out_proj_->bias);
@@ -136,7 +135,7 @@ at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& kv, cons
   // The projections go to the kernel packed ([q k v] or q and [k v]) as they come out.
   if (q.is_same(kv))
     return kernels::multi_head_attention(kernels::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
-                                        dropout_, is_training());
+                                         dropout_, is_training());
   return kernels::multi_head_attention(
       kernels::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_)),
       kernels::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_), in_proj_bias_.narrow(0, width_, 2 * width_)),
@@ -162,10 +161,10 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, 
   const auto h = kernels::mode() == kernels::Mode::plain  // LibTorch's attention module, output projection inside
                      ? kernels::residual_dropout(x, attention_(q, keys, key_padding), alpha, p, is_training())
                      : kernels::residual_linear_dropout(x, attention_->attend(q, keys, key_padding),
-                                                       attention_->out_proj()->weight, attention_->out_proj()->bias,
-                                                       alpha, p, is_training());
-  const auto ff =
-      kernels::linear_relu_dropout(normalise(ln1_, h), fc1_->weight, fc1_->bias, options_.relu_dropout(), is_training());
+                                                        attention_->out_proj()->weight, attention_->out_proj()->bias,
+                                                        alpha, p, is_training());
+  const auto ff = kernels::linear_relu_dropout(normalise(ln1_, h), fc1_->weight, fc1_->bias, options_.relu_dropout(),
+                                               is_training());
   return kernels::residual_linear_dropout(h, ff, fc2_->weight, fc2_->bias, alpha, p, is_training());
 }
 

@@ -8,17 +8,6 @@
 
 namespace auxgrid::models {
 
-namespace {
-struct Queued {
-  std::string name;
-  ModelEntry entry;
-};
-std::vector<Queued>& queue() {
-  static std::vector<Queued> pending;
-  return pending;
-}
-}  // namespace
-
 at::Tensor combined_logits(const std::vector<HeadLogits>& heads) {
   at::Tensor sum;
   int used = 0;
@@ -51,15 +40,11 @@ std::int64_t count_parameters(const torch::nn::Module& module) {
 
 bool queue_model_registration(const std::string& name, ModelEntry entry, SettingDefaults defaults) {
   model_setting_defaults().emplace(name, std::move(defaults));  // a duplicate is reported on first use
-  queue().push_back({name, std::move(entry)});
-  return true;
+  return model_registry().queue(name, std::move(entry));
 }
 
 Registry<ModelEntry>& model_registry() {
   static Registry<ModelEntry> registry("model");
-  auto pending = std::move(queue());
-  queue().clear();
-  for (auto& q : pending) registry.add(q.name, std::move(q.entry));
   return registry;
 }
 
@@ -74,20 +59,20 @@ std::vector<std::string> load_plugin(const std::string& path) {
   AUXGRID_CHECK(!ec, "cannot load plugin '{}': {}", path, ec.message());
   if (loaded.count(canonical)) return {};
 
-  auto& registry = model_registry();  // take in what was queued before
+  auto& registry = model_registry();
+  registry.names();  // takes in what was queued before: the rest is the plugin's
   // RTLD_NOW: an undefined symbol fails here, naming the plugin, not at first
   // call. RTLD_LOCAL: two plugins' same-named classes must not bind to each other.
   if (!dlopen(canonical.c_str(), RTLD_NOW | RTLD_LOCAL)) AUXGRID_FAIL("cannot load plugin '{}': {}", path, dlerror());
-  auto added = std::move(queue());
-  queue().clear();
+  auto added = registry.take_queued();
   AUXGRID_CHECK(!added.empty(), "plugin '{}' registers no model (it should use AUXGRID_REGISTER_MODEL)", path);
-  for (const auto& q : added)
-    AUXGRID_CHECK(!registry.contains(q.name), "plugin '{}' registers model '{}', but a model of that name exists",
-                  path, q.name);
+  for (const auto& [name, entry] : added)
+    AUXGRID_CHECK(!registry.contains(name), "plugin '{}' registers model '{}', but a model of that name exists", path,
+                  name);
   std::vector<std::string> names;
-  for (auto& q : added) {
-    registry.add(q.name, std::move(q.entry));
-    names.push_back(q.name);
+  for (auto& [name, entry] : added) {
+    registry.add(name, std::move(entry));
+    names.push_back(name);
   }
   loaded.insert(canonical);
   return names;

@@ -20,8 +20,8 @@ Confusion confusion_matrix(const std::vector<std::int32_t>& labels, const std::v
   c.counts.assign(static_cast<std::size_t>(num_classes) * num_classes, 0);
   for (std::size_t i = 0; i < labels.size(); ++i) {
     const int truth = labels[i], predicted = predictions[i];
-    AUXGRID_CHECK(truth >= 0 && truth < num_classes, "confusion matrix: label {} at index {} is outside [0, {})",
-                  truth, i, num_classes);
+    AUXGRID_CHECK(truth >= 0 && truth < num_classes, "confusion matrix: label {} at index {} is outside [0, {})", truth,
+                  i, num_classes);
     AUXGRID_CHECK(predicted >= 0 && predicted < num_classes,
                   "confusion matrix: prediction {} at index {} is outside [0, {})", predicted, i, num_classes);
     ++c.counts[static_cast<std::size_t>(truth) * num_classes + predicted];

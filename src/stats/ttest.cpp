@@ -42,8 +42,8 @@ TTest paired_t_test(const std::vector<double>& a, const std::vector<double>& b, 
   std::vector<double> diff(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) {
     // Boost.Math would throw a domain_error deep inside; name the bad pair instead.
-    AUXGRID_CHECK(std::isfinite(a[i]) && std::isfinite(b[i]), "paired t-test: pair {} is not finite ({}, {})", i,
-                  a[i], b[i]);
+    AUXGRID_CHECK(std::isfinite(a[i]) && std::isfinite(b[i]), "paired t-test: pair {} is not finite ({}, {})", i, a[i],
+                  b[i]);
     diff[i] = a[i] - b[i];
   }
 

@@ -33,8 +33,8 @@ void check_offsets(const std::string& modality, const std::vector<std::int64_t>&
   for (std::size_t i = 0; i < n; ++i)
     AUXGRID_CHECK(offsets[i + 1] >= offsets[i], "{}: dataset /{}/offsets decreases at entry {} ({} -> {})", where,
                   modality, i + 1, offsets[i], offsets[i + 1]);
-  AUXGRID_CHECK(offsets[n] == rows, "{}: dataset /{}/offsets ends at {}, but /{}/features has {} rows", where,
-                modality, offsets[n], modality, rows);
+  AUXGRID_CHECK(offsets[n] == rows, "{}: dataset /{}/offsets ends at {}, but /{}/features has {} rows", where, modality,
+                offsets[n], modality, rows);
 }
 
 // Everything but the features: per-utterance sizes, offsets against the
@@ -75,8 +75,7 @@ std::int64_t rows_of(const H5::Group& g, std::int64_t dim, const std::string& mo
   return static_cast<std::int64_t>(dims[0]);
 }
 
-void check_offsets_length(const H5::Group& g, std::int64_t n, const std::string& modality,
-                          const std::string& where) {
+void check_offsets_length(const H5::Group& g, std::int64_t n, const std::string& modality, const std::string& where) {
   const auto entries = static_cast<std::int64_t>(h5::shape(g, "offsets", H5T_INTEGER, 1, where)[0]);
   AUXGRID_CHECK(entries == n + 1, "{}: dataset /{}/offsets has {} entries, expected {} (utterances + 1)", where,
                 modality, entries, n + 1);
@@ -85,8 +84,7 @@ void check_offsets_length(const H5::Group& g, std::int64_t n, const std::string&
 CorpusInfo read_info(const H5::H5File& f, const std::string& path, const std::string& where) {
   const auto version = h5::read_attr_int(f, "format_version", where);
   AUXGRID_CHECK(version >= 1 && version <= kCorpusFormatVersion,
-                "{}: attribute 'format_version' is {}, this build reads 1 to {}", where, version,
-                kCorpusFormatVersion);
+                "{}: attribute 'format_version' is {}, this build reads 1 to {}", where, version, kCorpusFormatVersion);
   CorpusInfo in;
   in.path = path;
   in.name = h5::read_attr_string(f, "name", where);
@@ -114,8 +112,9 @@ CorpusInfo read_info(const H5::H5File& f, const std::string& path, const std::st
     AUXGRID_CHECK(bytes > 0, "{}: attribute 'video_dtype' is '{}', expected 'float32' or 'float16'", where,
                   in.video_dtype);
     const std::size_t stored = video.openDataSet("features").getDataType().getSize();
-    AUXGRID_CHECK(stored == bytes, "{}: attribute 'video_dtype' is '{}', but dataset /video/features holds {}-byte values",
-                  where, in.video_dtype, stored);
+    AUXGRID_CHECK(stored == bytes,
+                  "{}: attribute 'video_dtype' is '{}', but dataset /video/features holds {}-byte values", where,
+                  in.video_dtype, stored);
   }
   // /utterances/id defines the utterances; everything else must match it.
   const H5::Group utt = h5::open_group(f, "utterances", where);

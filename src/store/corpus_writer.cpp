@@ -104,8 +104,8 @@ void CorpusWriter::append(const std::string& id, const std::string& speaker, std
   AUXGRID_CHECK(!w.finished && !w.broken, "{}: cannot append '{}': the writer is {}", w.where, id,
                 w.finished ? "finished" : "broken by an earlier error");
   const auto classes = static_cast<std::int32_t>(w.info.class_names.size());
-  AUXGRID_CHECK(label >= 0 && label < classes, "{}: utterance '{}': label {} is outside [0, {}) (num_classes)",
-                w.where, id, label, classes);
+  AUXGRID_CHECK(label >= 0 && label < classes, "{}: utterance '{}': label {} is outside [0, {}) (num_classes)", w.where,
+                id, label, classes);
   AUXGRID_CHECK(audio_frames >= 0 && video_frames >= 0, "{}: utterance '{}': negative frame count ({} audio, {} video)",
                 w.where, id, audio_frames, video_frames);
   AUXGRID_CHECK(!w.seen.count(id), "{}: dataset /utterances/id holds '{}' more than once", w.where, id);

@@ -233,8 +233,7 @@ void AtomicFile::commit() {
   committed_ = true;
 }
 
-void write_atomically(const std::string& path, const std::string& where,
-                      const std::function<void(H5::H5File&)>& fill) {
+void write_atomically(const std::string& path, const std::string& where, const std::function<void(H5::H5File&)>& fill) {
   AtomicFile out(path, where);
   try {
     fill(out.file());
@@ -266,7 +265,9 @@ H5::Group create_group(const H5::Group& parent, const std::string& name, bool tr
   // The C++ API has no group creation property list; use the C one.
   struct Plist {
     hid_t id;
-    ~Plist() { if (id >= 0) H5Pclose(id); }
+    ~Plist() {
+      if (id >= 0) H5Pclose(id);
+    }
   } plist{H5Pcreate(H5P_GROUP_CREATE)};
   const hid_t gcpl = plist.id;
   if (gcpl < 0) throw H5::GroupIException("create_group", "H5Pcreate failed");
@@ -364,8 +365,7 @@ std::string read_attr_string(const H5::H5Object& obj, const std::string& name, c
   });
 }
 
-std::vector<std::string> read_attr_strings(const H5::H5Object& obj, const std::string& name,
-                                           const std::string& where) {
+std::vector<std::string> read_attr_strings(const H5::H5Object& obj, const std::string& name, const std::string& where) {
   const H5::Attribute attr = open_attr(obj, name, where);
   try {
     AUXGRID_CHECK(attr.getTypeClass() == H5T_STRING, "{}: {} is {}, expected string", where, attr_label(obj, name),
@@ -394,7 +394,8 @@ Value read_attr_value(const H5::Attribute& attr, const std::string& where) {
         return v;
       }
       case H5T_STRING:
-        return read_string_array(attr.getDataType(), 1, [&](const H5::DataType& t, void* buf) { attr.read(t, buf); })[0];
+        return read_string_array(attr.getDataType(), 1,
+                                 [&](const H5::DataType& t, void* buf) { attr.read(t, buf); })[0];
       default: AUXGRID_FAIL("{}: attribute '{}' is neither a number nor a string", where, name);
     }
   } catch (const H5::Exception& e) {
@@ -431,8 +432,8 @@ void write_strings(const H5::Group& g, const std::string& name, const std::vecto
   write_1d(g, name, utf8_type(), ptrs.data(), ptrs.size());
 }
 
-void write_matrix(const H5::Group& g, const std::string& name, const H5::PredType& type, const void* data,
-                  hsize_t rows, hsize_t cols, hsize_t chunk_rows) {
+void write_matrix(const H5::Group& g, const std::string& name, const H5::PredType& type, const void* data, hsize_t rows,
+                  hsize_t cols, hsize_t chunk_rows) {
   H5::DSetCreatPropList dcpl;
   no_times(dcpl.getId());
   const hsize_t dims[2] = {rows, cols};
@@ -449,8 +450,7 @@ void write_matrix(const H5::Group& g, const std::string& name, const H5::PredTyp
 
 RowAppender::RowAppender(const H5::Group& g, const std::string& name, const H5::DataType& type, hsize_t cols,
                          hsize_t chunk_rows)
-    : type_(type), cols_(cols), chunk_rows_(chunk_rows_for(chunk_rows, cols, type)),
-      row_bytes_(cols * type.getSize()) {
+    : type_(type), cols_(cols), chunk_rows_(chunk_rows_for(chunk_rows, cols, type)), row_bytes_(cols * type.getSize()) {
   H5::DSetCreatPropList dcpl;
   no_times(dcpl.getId());
   const hsize_t dims[2] = {0, cols}, max_dims[2] = {H5S_UNLIMITED, cols}, chunk[2] = {chunk_rows_, cols};

@@ -42,8 +42,7 @@ class AtomicFile {
 };
 
 // Writes `path` atomically: `fill` writes the AtomicFile, which is then committed.
-void write_atomically(const std::string& path, const std::string& where,
-                      const std::function<void(H5::H5File&)>& fill);
+void write_atomically(const std::string& path, const std::string& where, const std::function<void(H5::H5File&)>& fill);
 // Opens an existing file read-only; a clear error if it is absent or not HDF5.
 H5::H5File open_read(const std::string& path, const std::string& where);
 
@@ -67,8 +66,7 @@ void attr_value(const H5::H5Object& obj, const std::string& name, const Value& v
 std::int64_t read_attr_int(const H5::H5Object& obj, const std::string& name, const std::string& where);
 double read_attr_double(const H5::H5Object& obj, const std::string& name, const std::string& where);
 std::string read_attr_string(const H5::H5Object& obj, const std::string& name, const std::string& where);
-std::vector<std::string> read_attr_strings(const H5::H5Object& obj, const std::string& name,
-                                           const std::string& where);
+std::vector<std::string> read_attr_strings(const H5::H5Object& obj, const std::string& name, const std::string& where);
 // int8 comes back as int64; the caller knows whether the setting is a bool.
 Value read_attr_value(const H5::Attribute& attr, const std::string& where);
 std::vector<std::string> attr_names(const H5::H5Object& obj);
@@ -79,16 +77,15 @@ void write_int32s(const H5::Group& g, const std::string& name, const std::vector
 void write_int64s(const H5::Group& g, const std::string& name, const std::vector<std::int64_t>& v);
 void write_doubles(const H5::Group& g, const std::string& name, const std::vector<double>& v);
 void write_strings(const H5::Group& g, const std::string& name, const std::vector<std::string>& v);
-void write_matrix(const H5::Group& g, const std::string& name, const H5::PredType& type, const void* data,
-                  hsize_t rows, hsize_t cols, hsize_t chunk_rows);
+void write_matrix(const H5::Group& g, const std::string& name, const H5::PredType& type, const void* data, hsize_t rows,
+                  hsize_t cols, hsize_t chunk_rows);
 
 // A matrix [rows, cols] of `type` (file and memory type alike: no conversion)
 // grown by appending rows. Rows are buffered and written one whole chunk at a
 // time, so memory stays at one chunk (at most 4 MiB) whatever the total.
 class RowAppender {
  public:
-  RowAppender(const H5::Group& g, const std::string& name, const H5::DataType& type, hsize_t cols,
-              hsize_t chunk_rows);
+  RowAppender(const H5::Group& g, const std::string& name, const H5::DataType& type, hsize_t cols, hsize_t chunk_rows);
   void append(const void* rows, hsize_t n);
   void close();  // writes the buffered rows (a last, partial chunk) and closes the dataset
 
@@ -122,7 +119,7 @@ std::vector<hsize_t> read_floats_2d(const H5::Group& g, const std::string& name,
                                     const std::string& where);
 // Rows [first, first + n) of a rank-2 dataset with `cols` columns, in memory type `mem`.
 void read_rows(const H5::DataSet& ds, hsize_t first, hsize_t n, hsize_t cols, const H5::DataType& mem, void* out);
-std::vector<hsize_t> read_int64s_2d(const H5::Group& g, const std::string& name,
-                                    std::vector<std::int64_t>& out, const std::string& where);
+std::vector<hsize_t> read_int64s_2d(const H5::Group& g, const std::string& name, std::vector<std::int64_t>& out,
+                                    const std::string& where);
 
 }  // namespace auxgrid::store::h5

@@ -45,7 +45,8 @@ void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& ce
     std::ofstream out(temp);
     AUXGRID_CHECK(out.is_open(), "cannot write '{}'", temp);
     for (const auto& cell : all) {
-      for (const std::string* field : {&cell.cell_id, &cell.corpus, &cell.label}) check_field(*field, path, cell.cell_id);
+      for (const std::string* field : {&cell.cell_id, &cell.corpus, &cell.label})
+        check_field(*field, path, cell.cell_id);
       out << cell.cell_id << '\t' << cell.corpus << '\t' << cell.label;
       for (const auto& [key, value] : cell.config) {
         check_field(value, path, cell.cell_id);

@@ -317,8 +317,7 @@ std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std:
   for (fs::directory_iterator it(cells, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& p = it->path();
     // Temporary files of writers that are still running (or crashed).
-    if (p.extension() == ".h5" && p.filename().string().find(".tmp.") == std::string::npos)
-      files.push_back(p.string());
+    if (p.extension() == ".h5" && p.filename().string().find(".tmp.") == std::string::npos) files.push_back(p.string());
   }
   AUXGRID_CHECK(!ec, "results '{}': cannot list {}: {}", dir, cells.string(), ec.message());
   std::sort(files.begin(), files.end());

@@ -33,7 +33,9 @@ std::string result_path(const std::string& dir, const std::string& id) { return 
 std::string manifest_path(const std::string& dir) { return (fs::path(dir) / "manifest.tsv").string(); }
 std::string locks_dir(const std::string& dir) { return (fs::path(dir) / "locks").string(); }
 std::string lock_path(const std::string& dir, const std::string& id) { return in(dir, "locks", id + ".lock"); }
-std::string checkpoint_path(const std::string& dir, const std::string& id) { return in(dir, "checkpoints", id + ".pt"); }
+std::string checkpoint_path(const std::string& dir, const std::string& id) {
+  return in(dir, "checkpoints", id + ".pt");
+}
 std::string error_log_path(const std::string& dir, const std::string& id) { return in(dir, "errors", id + ".log"); }
 
 // --- failure records ---------------------------------------------------------
@@ -120,9 +122,7 @@ LockStatus lock_status(const std::string& lock_path, double stale_after_seconds)
   std::ifstream(lock_path) >> s.host >> s.pid >> s.job;
   // A process of this host that no longer exists holds nothing, however fresh its heartbeat.
   const bool dead = s.pid > 0 && s.host == host_name() && kill(static_cast<pid_t>(s.pid), 0) != 0 && errno == ESRCH;
-  s.state = dead                                     ? LockState::dead_owner
-            : s.age_seconds >= stale_after_seconds ? LockState::stale
-                                                     : LockState::running;
+  s.state = dead ? LockState::dead_owner : s.age_seconds >= stale_after_seconds ? LockState::stale : LockState::running;
   return s;
 }
 

@@ -31,7 +31,8 @@ std::int64_t validate_cell(const Cell& cell, const store::CorpusInfo& corpus,
   TrainOptions::from(c);  // every training setting takes its type
 
   // Building the model checks the model's own settings; one build per distinct model.
-  const models::ModelDims dims{corpus.audio_dim, corpus.video_dim, static_cast<std::int64_t>(corpus.class_names.size())};
+  const models::ModelDims dims{corpus.audio_dim, corpus.video_dim,
+                               static_cast<std::int64_t>(corpus.class_names.size())};
   std::string key = fmt::format("{} {} {}\n", dims.audio_dim, dims.video_dim, dims.num_classes);
   for (const auto& [k, v] : c.values())
     if (k.rfind("model.", 0) == 0) key += k + "=" + to_string(v) + "\n";

@@ -62,8 +62,8 @@ Schedule schedule(const Grid& grid, const RunOptions& options) {
   store::add_to_manifest(options.out_dir, manifest_cells(grid));
   for (const auto& p : plan.pending)
     if (p.state == store::ResultState::incomplete)
-      spdlog::warn("cell '{}' ({}): existing result is not complete ({}); it will be re-run", p.cell->label,
-                   p.cell->id, p.why);
+      spdlog::warn("cell '{}' ({}): existing result is not complete ({}); it will be re-run", p.cell->label, p.cell->id,
+                   p.why);
 
   AUXGRID_CHECK(options.shard >= 0 && options.shard < options.shards, "shard {} is not in 0..{}", options.shard,
                 options.shards - 1);
@@ -118,7 +118,7 @@ class GridRun {
   std::atomic<const Cell*> current_cell_{nullptr};
   std::unique_ptr<Watchdog> watchdog_;
   dist::SharedCounter counter_, failures_;
-  std::unique_ptr<CellClaim> claim_;                 // the cell this group trains
+  std::unique_ptr<CellClaim> claim_;                  // the cell this group trains
   std::map<std::string, store::CorpusData> corpora_;  // loaded once per process
   const Clock::time_point start_ = Clock::now();
   std::int64_t trained_ = 0, failed_ = 0, preempted_ = 0, held_ = 0;
@@ -138,8 +138,8 @@ GridRun::GridRun(const Grid& grid, const RunOptions& options, dist::World& world
   control_.stop_requested = [] { return stop_signal_received() != 0; };
   control_.device = resolve_device(options.device);
   device_name_ = dist::device_name(control_.device);
-  group_ = dist::make_group_communicator(world, options.ranks_per_cell, "auto", control_.device != "cpu",
-                                         &group_index_);
+  group_ =
+      dist::make_group_communicator(world, options.ranks_per_cell, "auto", control_.device != "cpu", &group_index_);
   leader_ = group_->rank() == 0;
   control_.group = group_.get();
   if (options.watchdog_seconds > 0) start_watchdog();
@@ -175,7 +175,8 @@ std::optional<std::int64_t> GridRun::next_cell() {
         claim_ = CellClaim::try_claim(options_.out_dir, cell.id, options_.stale_lock_seconds);
         if (!claim_) {
           ++held_;
-          const auto lock = store::lock_status(store::lock_path(options_.out_dir, cell.id), options_.stale_lock_seconds);
+          const auto lock =
+              store::lock_status(store::lock_path(options_.out_dir, cell.id), options_.stale_lock_seconds);
           spdlog::info("{} is being trained by {}; skipped", where, lock.owner());
         } else if (store::result_state(store::result_path(options_.out_dir, cell.id)) == store::ResultState::complete) {
           spdlog::info("{} was completed by another launch; skipped", where);
@@ -220,18 +221,18 @@ void GridRun::train(std::int64_t k) {
   const auto cell_start = Clock::now();
   if (leader_)
     spdlog::info("{} {} ({}) started{}", progress, cell.label, cell.id,
-                 group_->size() > 1 ? fmt::format(" on group {} ({} ranks, {})", group_index_, group_->size(),
-                                                  group_->backend())
-                                    : "");
+                 group_->size() > 1
+                     ? fmt::format(" on group {} ({} ranks, {})", group_index_, group_->size(), group_->backend())
+                     : "");
   try {
     const auto corpus_path = cell.config.str("data.corpus");
     auto corpus = corpora_.find(corpus_path);
     if (corpus == corpora_.end()) corpus = corpora_.emplace(corpus_path, store::read_corpus(corpus_path)).first;
     control_.checkpoint_path = store::checkpoint_path(options_.out_dir, cell.id);
     const auto on_epoch = [&](const EpochReport& r) {
-      spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s", progress,
-                   cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "",
-                   r.record.lr, r.record.seconds);
+      spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s", progress, cell.label,
+                   r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "", r.record.lr,
+                   r.record.seconds);
     };
     auto result = train_cell(cell, corpus->second, on_epoch, control_);
     const double wall = std::chrono::duration<double>(Clock::now() - cell_start).count();

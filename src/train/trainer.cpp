@@ -312,8 +312,8 @@ void CellTrainer::checkpoint_and_stop(Clock::time_point start) {
   state_.epoch_seconds = epoch_seconds(start);
   if (leader_) save_checkpoint(control_.checkpoint_path, state_, *model_, *optimizer_);
   if (group_) group_->barrier();
-  throw Preempted(fmt::format("cell '{}' checkpointed at epoch {}, batch {}", cell_.label, state_.epoch + 1,
-                              state_.next_batch));
+  throw Preempted(
+      fmt::format("cell '{}' checkpointed at epoch {}, batch {}", cell_.label, state_.epoch + 1, state_.next_batch));
 }
 
 bool CellTrainer::end_epoch(Clock::time_point start, const EpochCallback& on_epoch) {

@@ -14,8 +14,8 @@ struct Error : std::runtime_error {
 }  // namespace auxgrid
 
 // AUXGRID_CHECK(cond, "format {}", args...) throws auxgrid::Error when cond is false.
-#define AUXGRID_CHECK(cond, ...)                                  \
-  do {                                                            \
+#define AUXGRID_CHECK(cond, ...)                                     \
+  do {                                                               \
     if (!(cond)) throw ::auxgrid::Error(::fmt::format(__VA_ARGS__)); \
   } while (0)
 

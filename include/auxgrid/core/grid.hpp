@@ -32,10 +32,10 @@ struct Grid {
   std::string name;
   std::string path;
   std::string description;
-  std::vector<std::string> axes;  // axis keys in file order
-  std::vector<std::string> plugins;  // as written in the grid file
+  std::vector<std::string> axes;                           // axis keys in file order
+  std::vector<std::string> plugins;                        // as written in the grid file
   std::vector<std::pair<std::string, std::size_t>> parts;  // included grids: name, cells (before merging)
-  std::vector<Cell> cells;        // deduplicated, in expansion order
+  std::vector<Cell> cells;                                 // deduplicated, in expansion order
 };
 
 using Overrides = std::vector<std::pair<std::string, std::string>>;  // --set key=value

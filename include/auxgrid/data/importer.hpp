@@ -14,11 +14,11 @@
 namespace auxgrid::data {
 
 struct ImportOptions {
-  std::string name;          // corpus name
-  std::string audio_dir;     // <clip>.csv, OpenSMILE -lldcsvoutput format; defines the clips
-  std::string video_dir;     // <clip>.npy, shape (frames, D), <f4 or <f2 ...
-  std::string video_h5;      // ... or one HDF5 file with a 2-D dataset per clip at the root
-  std::string labels_csv;    // header clip,label,speaker ...
+  std::string name;            // corpus name
+  std::string audio_dir;       // <clip>.csv, OpenSMILE -lldcsvoutput format; defines the clips
+  std::string video_dir;       // <clip>.npy, shape (frames, D), <f4 or <f2 ...
+  std::string video_h5;        // ... or one HDF5 file with a 2-D dataset per clip at the root
+  std::string labels_csv;      // header clip,label,speaker ...
   bool crema_d_names = false;  // ... or labels and speakers from CREMA-D clip names
   // Fixes the class order of a labels CSV (a label outside it is an error);
   // empty: the distinct labels of the imported clips in labels-file order.

@@ -51,8 +51,5 @@ Registry<CommunicatorFactory>& communicator_backends();
 
 }  // namespace auxgrid::dist
 
-#define AUXGRID_REGISTER_COMMUNICATOR(name, factory)                                      \
-  static const bool AUXGRID_DIST_CONCAT(auxgrid_communicator_registered_, __LINE__) =    \
-      (::auxgrid::dist::communicator_backends().add(name, factory), true)
-#define AUXGRID_DIST_CONCAT_INNER(a, b) a##b
-#define AUXGRID_DIST_CONCAT(a, b) AUXGRID_DIST_CONCAT_INNER(a, b)
+#define AUXGRID_REGISTER_COMMUNICATOR(name, factory) \
+  static const bool AUXGRID_REGISTERED = ::auxgrid::dist::communicator_backends().queue(name, factory)

@@ -85,8 +85,7 @@ bool sdpa_available();                                      // LibTorch 2.x
 // The fused kernel with a given dropout seed: element (b, h, t, s) of the
 // weights is kept as element b*H*T*S + h*T*S + t*S + s of dropout_mask(seed).
 at::Tensor multi_head_attention_with_seed(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
-                                          const at::Tensor& key_padding, double p, bool training,
-                                          std::uint64_t seed);
+                                          const at::Tensor& key_padding, double p, bool training, std::uint64_t seed);
 // Matrix-product FLOPs that auxgrid's own kernels (the fused attention, the
 // oneDNN linear layers) have done so far in this process, for benchmarks that
 // count LibTorch's products with its profiler, which cannot see these. The

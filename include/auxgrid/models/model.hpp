@@ -19,9 +19,9 @@
 namespace auxgrid::models {
 
 struct HeadLogits {
-  std::string head;    // "av", "a", "v", ...
-  at::Tensor logits;   // [B, C]
-  double weight = 1;   // of this head's loss
+  std::string head;   // "av", "a", "v", ...
+  at::Tensor logits;  // [B, C]
+  double weight = 1;  // of this head's loss
 };
 
 struct ModelDims {
@@ -63,15 +63,13 @@ std::vector<std::string> load_plugin(const std::string& path);
 
 }  // namespace auxgrid::models
 
-#define AUXGRID_CONCAT_INNER(a, b) a##b
-#define AUXGRID_CONCAT(a, b) AUXGRID_CONCAT_INNER(a, b)
 // At namespace scope:
 //   AUXGRID_REGISTER_MODEL("name", "one-line description", {}, factory);
 //   AUXGRID_REGISTER_MODEL("name", "...", ({{"model.width", std::int64_t{30}}, ...}), factory);
 // where factory is callable as (const Config&, const ModelDims&) -> EmotionModel
 // and the third argument lists the model's own setting defaults (a non-empty
 // list in parentheses, because of the commas).
-#define AUXGRID_REGISTER_MODEL(name, description, defaults, ...)                      \
-  static const bool AUXGRID_CONCAT(auxgrid_model_registered_, __COUNTER__) =          \
+#define AUXGRID_REGISTER_MODEL(name, description, defaults, ...)                    \
+  static const bool AUXGRID_REGISTERED =                                             \
       ::auxgrid::models::queue_model_registration(name, {description, __VA_ARGS__}, \
                                                   ::auxgrid::SettingDefaults defaults)

@@ -7,13 +7,13 @@ namespace auxgrid::stats {
 enum class Tail { greater, less, two_sided };  // H1 for mean(a - b): > 0, < 0, != 0
 
 struct TTest {
-  int n = 0;              // pairs
+  int n = 0;  // pairs
   double mean_a = 0, mean_b = 0;
-  double mean_diff = 0;   // mean(a - b)
-  double sd_diff = 0;     // sample sd of a - b
-  double t = 0;           // mean_diff / (sd_diff / sqrt(n)); +-inf when sd_diff = 0 and mean_diff != 0
-  double df = 0;          // n - 1
-  double p = 1;           // p-value for the chosen tail; NaN when n < 2
+  double mean_diff = 0;  // mean(a - b)
+  double sd_diff = 0;    // sample sd of a - b
+  double t = 0;          // mean_diff / (sd_diff / sqrt(n)); +-inf when sd_diff = 0 and mean_diff != 0
+  double df = 0;         // n - 1
+  double p = 1;          // p-value for the chosen tail; NaN when n < 2
 };
 
 // a[i] and b[i] are the scores of the same trial. Throws if sizes differ.

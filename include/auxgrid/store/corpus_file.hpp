@@ -45,13 +45,13 @@ struct CorpusInfo {
 
 struct CorpusData {
   CorpusInfo info;
-  std::vector<float> audio;                  // [audio_frames * audio_dim]
-  std::vector<std::int64_t> audio_offsets;   // [N + 1]
-  std::vector<float> video;                  // [video_frames * video_dim]
-  std::vector<std::int64_t> video_offsets;   // [N + 1]
-  std::vector<std::string> utterance_ids;    // [N]
-  std::vector<std::string> speakers;         // [N]
-  std::vector<std::int32_t> labels;          // [N]
+  std::vector<float> audio;                 // [audio_frames * audio_dim]
+  std::vector<std::int64_t> audio_offsets;  // [N + 1]
+  std::vector<float> video;                 // [video_frames * video_dim]
+  std::vector<std::int64_t> video_offsets;  // [N + 1]
+  std::vector<std::string> utterance_ids;   // [N]
+  std::vector<std::string> speakers;        // [N]
+  std::vector<std::int32_t> labels;         // [N]
 };
 
 // A corpus without its feature matrices: what summaries and split planning

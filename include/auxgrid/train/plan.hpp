@@ -15,11 +15,11 @@ namespace auxgrid::train {
 struct PlannedCell {
   const Cell* cell = nullptr;
   store::ResultState state = store::ResultState::missing;
-  std::string why;      // why an existing file is not complete
-  std::string problem;  // why this cell cannot run (empty = valid)
-  int attempts = 0;     // failed attempts so far (store::failed_attempts)
+  std::string why;        // why an existing file is not complete
+  std::string problem;    // why this cell cannot run (empty = valid)
+  int attempts = 0;       // failed attempts so far (store::failed_attempts)
   bool given_up = false;  // attempts >= the maximum: not run unless retried
-  double flops = 0;     // estimated training work: 6 x parameters x training frames x epochs
+  double flops = 0;       // estimated training work: 6 x parameters x training frames x epochs
 };
 
 struct Plan {

@@ -16,7 +16,7 @@ namespace auxgrid::train {
 struct RunOptions {
   std::string out_dir;
   std::string command_line;  // recorded in every result's provenance
-  int threads = 0;  // torch intra-op threads per rank; 0 = cores / ranks on this node
+  int threads = 0;           // torch intra-op threads per rank; 0 = cores / ranks on this node
   Verbosity verbosity = Verbosity::normal;
   // Ranks that train one cell together (data parallel); must divide the world.
   int ranks_per_cell = 1;
@@ -25,9 +25,9 @@ struct RunOptions {
   int shard = 0, shards = 1;
   // A cell's lock whose heartbeat is older than this is taken over.
   double stale_lock_seconds = 600;
-  int max_attempts = 3;       // failed attempts after which a cell is given up
-  bool retry_failed = false;  // run given-up cells again
-  int fail_fast = 0;          // stop claiming cells after this many failures in this launch (0 = never)
+  int max_attempts = 3;         // failed attempts after which a cell is given up
+  bool retry_failed = false;    // run given-up cells again
+  int fail_fast = 0;            // stop claiming cells after this many failures in this launch (0 = never)
   double watchdog_seconds = 0;  // abort when no step completes for this long (0 = off)
 };
 

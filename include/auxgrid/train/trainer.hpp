@@ -20,7 +20,7 @@ namespace auxgrid::train {
 struct EpochReport {
   int epoch = 0, epochs = 0;  // epoch is 1-based
   store::EpochRecord record;
-  bool best = false;          // lowest dev loss so far
+  bool best = false;  // lowest dev loss so far
 };
 using EpochCallback = std::function<void(const EpochReport&)>;
 

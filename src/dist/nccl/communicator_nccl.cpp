@@ -42,8 +42,6 @@ void check_nccl(ncclResult_t code, std::string_view call, ncclComm_t comm = null
   if (code != ncclSuccess) AUXGRID_FAIL("{}", nccl_error(code, call, comm));
 }
 
-
-
 struct NcclCommDestroy {
   void operator()(ncclComm_t comm) const { ncclCommDestroy(comm); }
 };
@@ -51,9 +49,9 @@ struct StreamDestroy {
   void operator()(cudaStream_t stream) const { cudaStreamDestroy(stream); }
 };
 
-class NcclCommunicator : public Communicator {
+class NcclCommunicator : public MpiGroupCommunicator {
  public:
-  explicit NcclCommunicator(int color) : group_(color) {
+  explicit NcclCommunicator(int color) : MpiGroupCommunicator(color) {
     // ncclCommInitRank waits for every rank of the group: agree first that all
     // found their GPU (and rank 0 made the id), so one rank's failure ends
     // every rank with an error instead of leaving the others waiting.
@@ -81,8 +79,6 @@ class NcclCommunicator : public Communicator {
 
   std::string backend() const override { return "nccl"; }
   bool takes_device_memory() const override { return true; }
-  int rank() const override { return group_.rank; }
-  int size() const override { return group_.size; }
 
   void allreduce_mean(float* data, std::size_t count) override {
     begin();
@@ -96,14 +92,6 @@ class NcclCommunicator : public Communicator {
                nccl_.get());
     finish("ncclBroadcast");
   }
-  void broadcast_host(std::int64_t* data, std::size_t count, int root) override {
-    check_mpi(MPI_Bcast(data, static_cast<int>(count), MPI_INT64_T, root, group_.comm), "MPI_Bcast");
-  }
-  void allreduce_sum_host(double* data, std::size_t count) override {
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), MPI_DOUBLE, MPI_SUM, group_.comm),
-              "MPI_Allreduce");
-  }
-  void barrier() override { check_mpi(MPI_Barrier(group_.comm), "MPI_Barrier"); }
 
  private:
   // The buffer may have been written on any stream of the caller: wait for the
@@ -119,7 +107,6 @@ class NcclCommunicator : public Communicator {
   }
 
   // Declaration order is destruction order reversed: NCCL, then the stream, then MPI.
-  MpiGroup group_;
   int device_ = 0;
   std::unique_ptr<std::remove_pointer_t<cudaStream_t>, StreamDestroy> stream_;
   std::unique_ptr<std::remove_pointer_t<ncclComm_t>, NcclCommDestroy> nccl_;

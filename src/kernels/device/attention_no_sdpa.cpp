@@ -12,8 +12,7 @@ namespace auxgrid::kernels {
 bool sdpa_available() { return false; }
 
 at::Tensor sdpa_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&, double, bool) {
-  AUXGRID_FAIL("attention 'sdpa' (scaled_dot_product_attention) needs LibTorch 2.x; this build has {}",
-               TORCH_VERSION);
+  AUXGRID_FAIL("attention 'sdpa' (scaled_dot_product_attention) needs LibTorch 2.x; this build has {}", TORCH_VERSION);
 }
 
 }  // namespace auxgrid::kernels

@@ -43,8 +43,7 @@ constexpr std::int64_t kSplitRows = 1024, kSplitWeightElements = 1 << 16;
 // summed: oneDNN's own threading reaches about 180 GFLOP/s on a 130 x 130
 // weight's gradient (it splits the small output, not the long sum), the
 // split about 205.
-void weight_gradient(const float* dy, const float* x, std::int64_t rows, std::int64_t out, std::int64_t in,
-                     float* dw) {
+void weight_gradient(const float* dy, const float* x, std::int64_t rows, std::int64_t out, std::int64_t in, float* dw) {
   const std::int64_t threads = at::get_num_threads(), size = out * in;
   if (threads < 2 || rows < kSplitRows || size > kSplitWeightElements)
     return sgemm('T', 'N', out, in, rows, dy, x, false, dw);
