@@ -69,7 +69,6 @@ std::vector<std::string> load_plugin(const std::string& path);
 // where factory is callable as (const Config&, const ModelDims&) -> EmotionModel
 // and the third argument lists the model's own setting defaults (a non-empty
 // list in parentheses, because of the commas).
-#define AUXGRID_REGISTER_MODEL(name, description, defaults, ...)                    \
-  static const bool AUXGRID_REGISTERED =                                             \
-      ::auxgrid::models::queue_model_registration(name, {description, __VA_ARGS__}, \
-                                                  ::auxgrid::SettingDefaults defaults)
+#define AUXGRID_REGISTER_MODEL(name, description, defaults, ...)                      \
+  static const bool AUXGRID_REGISTERED = ::auxgrid::models::queue_model_registration( \
+      name, {description, __VA_ARGS__}, ::auxgrid::SettingDefaults defaults)
