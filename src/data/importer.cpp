@@ -1,6 +1,5 @@
 #include "auxgrid/data/importer.hpp"
 
-#include <H5Cpp.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -13,11 +12,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string_view>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/store/matrix_file.hpp"
 
 namespace auxgrid::data {
 
@@ -206,35 +207,19 @@ std::map<std::string, std::string> clip_files(const std::string& dir, const std:
 class VideoSource {
  public:
   explicit VideoSource(const ImportOptions& o) : dir_(o.video_dir), h5_path_(o.video_h5) {
-    if (!dir_.empty()) {
+    if (!dir_.empty())
       npy_ = clip_files(dir_, ".npy", "video");
-      return;
-    }
-    const std::string where = fmt::format("video HDF5 file '{}'", h5_path_);
-    AUXGRID_CHECK(fs::is_regular_file(h5_path_), "{} does not exist", where);
-    H5::Exception::dontPrint();
-    try {
-      h5_.openFile(h5_path_, H5F_ACC_RDONLY);
-      for (hsize_t i = 0; i < h5_.getNumObjs(); ++i) {
-        const std::string name = h5_.getObjnameByIdx(i);
-        AUXGRID_CHECK(h5_.getObjTypeByIdx(i) == H5G_DATASET,
-                      "{}: '/{}' is not a dataset; --video-h5 expects one 2-D dataset per clip at the root", where,
-                      name);
-        datasets_.insert(name);
-      }
-    } catch (const H5::Exception& e) {
-      AUXGRID_FAIL("{}: {} failed: {}", where, e.getFuncName(), e.getDetailMsg());
-    }
-    AUXGRID_CHECK(!datasets_.empty(), "{} holds no datasets", where);
+    else
+      h5_.emplace(h5_path_, fmt::format("video HDF5 file '{}'", h5_path_));
   }
 
   std::vector<std::string> clips() const {
     std::vector<std::string> names;
     for (const auto& kv : npy_) names.push_back(kv.first);
-    names.insert(names.end(), datasets_.begin(), datasets_.end());
+    if (h5_) names.insert(names.end(), h5_->names().begin(), h5_->names().end());
     return names;
   }
-  bool has(const std::string& clip) const { return npy_.count(clip) || datasets_.count(clip); }
+  bool has(const std::string& clip) const { return npy_.count(clip) || (h5_ && h5_->names().count(clip)); }
   // Where `clip`'s video is or would be: "video 'dir/clip.npy'".
   std::string where(const std::string& clip) const {
     if (!dir_.empty()) return fmt::format("video '{}'", (fs::path(dir_) / (clip + ".npy")).string());
@@ -246,33 +231,21 @@ class VideoSource {
 
   Matrix read(const std::string& clip, const std::string& where) const {
     if (!dir_.empty()) return parse_npy(read_bytes(npy_.at(clip), where), where);
-    try {
-      const H5::DataSet ds = h5_.openDataSet(clip);
-      const H5::DataSpace space = ds.getSpace();
-      AUXGRID_CHECK(space.getSimpleExtentNdims() == 2, "{}: dataset has rank {}, expected 2 (frames, D)", where,
-                    space.getSimpleExtentNdims());
-      AUXGRID_CHECK(ds.getTypeClass() == H5T_FLOAT, "{}: dataset is not floating point", where);
-      hsize_t dims[2];
-      space.getSimpleExtentDims(dims);
-      AUXGRID_CHECK(dims[0] < kMaxDim && dims[1] < kMaxDim, "{}: shape ({}, {}) is too large", where, dims[0], dims[1]);
-      AUXGRID_CHECK(dims[1] > 0, "{}: shape ({}, 0) has no feature columns", where, dims[0]);
-      Matrix m;
-      m.rows = static_cast<std::int64_t>(dims[0]);
-      m.cols = static_cast<std::int64_t>(dims[1]);
-      m.values.resize(dims[0] * dims[1]);
-      // HDF5 converts float16 (or float64) to float32 on read.
-      if (!m.values.empty()) ds.read(m.values.data(), H5::PredType::NATIVE_FLOAT);
-      return m;
-    } catch (const H5::Exception& e) {
-      AUXGRID_FAIL("{}: {} failed: {}", where, e.getFuncName(), e.getDetailMsg());
-    }
+    const auto [rows, cols] = h5_->shape(clip, where);
+    AUXGRID_CHECK(rows < kMaxDim && cols < kMaxDim, "{}: shape ({}, {}) is too large", where, rows, cols);
+    AUXGRID_CHECK(cols > 0, "{}: shape ({}, 0) has no feature columns", where, rows);
+    Matrix m;
+    m.rows = static_cast<std::int64_t>(rows);
+    m.cols = static_cast<std::int64_t>(cols);
+    m.values.resize(rows * cols);
+    if (!m.values.empty()) h5_->read(clip, m.values.data(), where);
+    return m;
   }
 
  private:
   std::string dir_, h5_path_;
   std::map<std::string, std::string> npy_;
-  H5::H5File h5_;
-  std::set<std::string> datasets_;
+  std::optional<store::MatrixFile> h5_;
 };
 
 struct LabelRow {
