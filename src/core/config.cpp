@@ -14,6 +14,8 @@ namespace auxgrid {
 namespace {
 using I = std::int64_t;
 
+// A table, one entry a setting (70 lines): splitting it would only scatter the
+// settings' declarations.
 std::vector<SettingSpec> make_specs() {
   // Defaults are the paper's (docs/protocol.md, docs/models.md); tests and the
   // quickstart override widths and epochs from their grid files.

@@ -369,12 +369,6 @@ LldTable parse_opensmile_csv(std::istream& in, const std::string& where) {
   return t;
 }
 
-LldTable read_opensmile_csv(const std::string& path) {
-  const std::string where = fmt::format("OpenSMILE CSV '{}'", path);
-  std::istringstream in(read_bytes(path, where));
-  return parse_opensmile_csv(in, where);
-}
-
 Matrix parse_npy(const std::string& bytes, const std::string& where) {
   AUXGRID_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0,
                 "{}: not a .npy file (no \\x93NUMPY magic at the start)", where);
@@ -417,11 +411,6 @@ Matrix parse_npy(const std::string& bytes, const std::string& where) {
     }
   }
   return m;
-}
-
-Matrix read_npy(const std::string& path) {
-  const std::string where = fmt::format(".npy '{}'", path);
-  return parse_npy(read_bytes(path, where), where);
 }
 
 const std::vector<std::string>& crema_d_classes() {

@@ -56,13 +56,11 @@ struct LldTable {
   Matrix frames;  // cols = feature_names.size()
 };
 LldTable parse_opensmile_csv(std::istream& in, const std::string& where);
-LldTable read_opensmile_csv(const std::string& path);
 
 // A NumPy .npy file, format 1.0 or 2.0, dtype <f4 or <f2 (converted to
 // float32), C order, shape (frames, D). Throws naming `where` on a bad magic,
 // header, dtype, order, rank or data size.
 Matrix parse_npy(const std::string& bytes, const std::string& where);
-Matrix read_npy(const std::string& path);
 
 // CREMA-D's clip names, ACTOR_SENTENCE_EMOTION_LEVEL (1001_DFA_ANG_XX).
 struct CremaDName {
