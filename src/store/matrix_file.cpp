@@ -19,8 +19,7 @@ MatrixFile::MatrixFile(const std::string& path, const std::string& where) {
     for (hsize_t i = 0; i < f.getNumObjs(); ++i) {
       const std::string name = f.getObjnameByIdx(i);
       AUXGRID_CHECK(f.getObjTypeByIdx(i) == H5G_DATASET,
-                    "{}: '/{}' is not a dataset; --video-h5 expects one 2-D dataset per clip at the root", where,
-                    name);
+                    "{}: '/{}' is not a dataset; --video-h5 expects one 2-D dataset per clip at the root", where, name);
       names_.insert(name);
     }
   } catch (const H5::Exception& e) {
@@ -37,8 +36,7 @@ std::pair<std::uint64_t, std::uint64_t> MatrixFile::shape(const std::string& nam
     const H5::DataSpace space = file_->h5.openDataSet(name).getSpace();
     AUXGRID_CHECK(space.getSimpleExtentNdims() == 2, "{}: dataset has rank {}, expected 2 (frames, D)", where,
                   space.getSimpleExtentNdims());
-    AUXGRID_CHECK(file_->h5.openDataSet(name).getTypeClass() == H5T_FLOAT, "{}: dataset is not floating point",
-                  where);
+    AUXGRID_CHECK(file_->h5.openDataSet(name).getTypeClass() == H5T_FLOAT, "{}: dataset is not floating point", where);
     hsize_t dims[2];
     space.getSimpleExtentDims(dims);
     return {dims[0], dims[1]};
