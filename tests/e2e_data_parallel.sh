@@ -55,4 +55,29 @@ kill -9 "$victim" 2>/dev/null || true
 kill -0 $launcher 2>/dev/null && fail "the launch still hangs after the watchdog timeout"
 grep -q "watchdog: rank .* made no progress" hang.log || { cat hang.log; fail "the watchdog did not fire"; }
 grep -q "watchdog" hang/errors/*.log || fail "the watchdog did not record the failure"
+# The watchdog watches ranks that train, not ranks that wait: under 2 ranks, one
+# finishes its short cell and waits at the end of the run while the other
+# trains a long one for longer than the timeout; the launch still succeeds.
+cat > uneven.toml <<TOML
+[settings]
+data.corpus = "corpus.h5"
+model.width = 16
+model.heads = 2
+model.layers = 1
+eval.conditions = "ideal"
+[[variants]]
+label = "short"
+train.epochs = 1
+[[variants]]
+label = "long"
+train.epochs = 60
+TOML
+mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2 \
+  "$build/auxgrid" run uneven.toml --out uneven --threads 1 --watchdog 2 > uneven.log 2>&1 ||
+  { cat uneven.log; fail "the watchdog aborted a launch in which a rank only waited for the other"; }
+[ "$(ls uneven/cells/*.h5 | wc -l)" -eq 2 ] || fail "uneven: expected 2 results"
+[ ! -d uneven/errors ] || fail "uneven: a failure was recorded"
+long_seconds=$(h5dump -a /prov.wall_seconds uneven/cells/*.h5 | grep -o '"[0-9.]*"' | tr -d '"' | sort -n | tail -1)
+awk -v s="$long_seconds" 'BEGIN { exit !(s > 3) }' || fail "uneven: the long cell took only $long_seconds s: no wait to test"
+
 echo "e2e_data_parallel: ok ($(tr '\n' ' ' < train_loss.txt))"

@@ -3,7 +3,10 @@
 
 #include <filesystem>
 #include <boost/test/unit_test.hpp>
+#include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
@@ -11,6 +14,7 @@
 #include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/stats/metrics.hpp"
 #include "auxgrid/train/trainer.hpp"
+#include "auxgrid/train/watchdog.hpp"
 #include "expect_error.hpp"
 #include "model_variants.hpp"
 #include "temp_files.hpp"
@@ -257,4 +261,14 @@ BOOST_AUTO_TEST_CASE(optimisations_leave_accuracy_unchanged) {
   BOOST_TEST(stats::mean(fast) > 0.4);  // both learn (chance 0.25)
   BOOST_TEST(stats::mean(plain) > 0.4);
   BOOST_TEST(std::abs(difference) < std::max(0.05, 3 * noise));
+}
+
+BOOST_AUTO_TEST_CASE(the_watchdog_fires_only_while_it_watches) {
+  std::atomic<bool> fired{false};
+  train::Watchdog watchdog(0.2, [&](double) { fired = true; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a rank waiting between cells
+  BOOST_TEST(!fired.load());
+  watchdog.watch(true);  // a cell trains, and no step completes
+  for (int i = 0; i < 40 && !fired.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  BOOST_TEST(fired.load());
 }

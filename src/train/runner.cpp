@@ -216,7 +216,16 @@ std::map<std::string, std::string> GridRun::provenance(const dist::Communicator&
 void GridRun::train(std::int64_t k) {
   const Cell& cell = grid_.cells[pending_[k]];
   current_cell_ = &cell;
-  if (watchdog_) watchdog_->beat();
+  // The watchdog watches while this cell trains, whichever way train() ends.
+  struct Watching {
+    Watchdog* watchdog;
+    explicit Watching(Watchdog* w) : watchdog(w) {
+      if (watchdog) watchdog->watch(true);
+    }
+    ~Watching() {
+      if (watchdog) watchdog->watch(false);
+    }
+  } watching(watchdog_.get());
   const auto progress = fmt::format("[cell {}/{}]", k + 1, total_);
   const auto cell_start = Clock::now();
   if (leader_)
