@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -271,4 +272,53 @@ BOOST_AUTO_TEST_CASE(the_watchdog_fires_only_while_it_watches) {
   watchdog.watch(true);  // a cell trains, and no step completes
   for (int i = 0; i < 40 && !fired.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   BOOST_TEST(fired.load());
+}
+
+// A checkpoint must be its cell's and intact: another cell's, a truncated and
+// a corrupted one are set aside (kept, named in the log) and the cell trains
+// from scratch to the same result as a clean run.
+BOOST_AUTO_TEST_CASE(a_foreign_or_damaged_checkpoint_is_set_aside_and_the_cell_restarts) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  auto a = cell("auxformer", "optimized", 3);
+  auto b = cell("baseline1", "optimized", 3);
+  const auto clean_b = train::train_cell(b, data);
+  const TempDir tmp;
+  const auto foreign = tmp / "a.pt";
+  {
+    train::TrainControl control;
+    control.checkpoint_path = foreign;
+    int steps = 0;
+    control.stop_requested = [&] { return ++steps == 5; };
+    BOOST_CHECK_THROW(train::train_cell(a, data, {}, control), train::Preempted);
+  }
+  const auto own = tmp / "b.pt";  // b's own checkpoint, to damage
+  {
+    train::TrainControl control;
+    control.checkpoint_path = own;
+    int steps = 0;
+    control.stop_requested = [&] { return ++steps == 5; };
+    BOOST_CHECK_THROW(train::train_cell(b, data, {}, control), train::Preempted);
+  }
+  const auto size = std::filesystem::file_size(own);
+  for (const std::string damage : {"foreign", "truncated", "corrupted"}) {
+    const auto path = tmp / ("b-" + damage + ".pt");
+    std::filesystem::copy_file(damage == "foreign" ? foreign : own, path);
+    if (damage == "truncated") std::filesystem::resize_file(path, size / 2);
+    if (damage == "corrupted") {
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(size / 2));
+      f.write("\x13\x37\x13\x37\x13\x37\x13\x37", 8);
+    }
+    train::TrainControl control;
+    control.checkpoint_path = path;
+    const auto r = train::train_cell(b, data, {}, control);
+    BOOST_REQUIRE(r.epochs.size() == clean_b.epochs.size());
+    BOOST_TEST(r.epochs.back().train_loss == clean_b.epochs.back().train_loss, damage);
+    BOOST_TEST(r.evals.front().predictions == clean_b.evals.front().predictions, damage);
+    std::size_t aside = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(tmp.dir))
+      aside += entry.path().filename().string().rfind("b-" + damage + ".pt.rejected.", 0) == 0;
+    BOOST_TEST(aside == 1u, damage << ": the rejected checkpoint is kept aside");
+  }
 }

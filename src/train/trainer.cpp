@@ -8,6 +8,7 @@
 #include <torch/version.h>
 
 #include <chrono>
+#include <ctime>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -121,6 +122,7 @@ class CellTrainer {
 
  private:
   void start_or_resume();
+  CheckpointOwner owner() const { return {cell_.id, cell_.config.canonical()}; }
   using Clock = std::chrono::steady_clock;
   // Seconds spent on the epoch in progress, a resumed run's earlier ones included.
   double epoch_seconds(Clock::time_point start) const;
@@ -182,10 +184,18 @@ void CellTrainer::start_or_resume() {
   optimizer_ = std::make_unique<torch::optim::Adam>(model_->parameters(), torch::optim::AdamOptions(state_.lr));
   const auto& path = control_.checkpoint_path;
   if (!path.empty() && std::filesystem::exists(path)) {
-    load_checkpoint(path, state_, *model_, *optimizer_);
-    set_lr(*optimizer_, state_.lr);
-    spdlog::info("{}: resumed from checkpoint {} at epoch {}, batch {}", cell_.label, path, state_.epoch + 1,
-                 state_.next_batch);
+    try {
+      load_checkpoint(path, owner(), state_, *model_, *optimizer_);
+      set_lr(*optimizer_, state_.lr);
+      spdlog::info("{}: resumed from checkpoint {} at epoch {}, batch {}", cell_.label, path, state_.epoch + 1,
+                   state_.next_batch);
+    } catch (const CheckpointRejected& e) {
+      // Kept for inspection, out of the way of the next resume; the cell starts afresh.
+      const auto aside = fmt::format("{}.rejected.{}", path, std::time(nullptr));
+      if (leader_) std::filesystem::rename(path, aside);
+      spdlog::warn("{}: {}; {}the cell starts from scratch", cell_.label, e.what(),
+                   leader_ ? fmt::format("set aside as {}, ", aside) : "");
+    }
   }
   if (group_) broadcast_parameters(*group_, *model_);
 }
@@ -310,7 +320,7 @@ at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, data::
 void CellTrainer::checkpoint_and_stop(Clock::time_point start) {
   AUXGRID_CHECK(!control_.checkpoint_path.empty(), "cell '{}': stop requested but no checkpoint path", cell_.label);
   state_.epoch_seconds = epoch_seconds(start);
-  if (leader_) save_checkpoint(control_.checkpoint_path, state_, *model_, *optimizer_);
+  if (leader_) save_checkpoint(control_.checkpoint_path, owner(), state_, *model_, *optimizer_);
   if (group_) group_->barrier();
   throw Preempted(
       fmt::format("cell '{}' checkpointed at epoch {}, batch {}", cell_.label, state_.epoch + 1, state_.next_batch));
@@ -341,7 +351,7 @@ bool CellTrainer::end_epoch(Clock::time_point start, const EpochCallback& on_epo
   if (stop_early) return false;
   // Each epoch is a restart point, also for a kill without warning.
   if (!control_.checkpoint_path.empty() && state_.epoch < options_.epochs && leader_)
-    save_checkpoint(control_.checkpoint_path, state_, *model_, *optimizer_);
+    save_checkpoint(control_.checkpoint_path, owner(), state_, *model_, *optimizer_);
   return true;
 }
 

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/hash.hpp"
 
 namespace auxgrid::train {
 
@@ -27,8 +28,11 @@ bool Plateau::step(double dev_loss) {
   return false;
 }
 
-void save_checkpoint(const std::string& path, const TrainingState& p, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer) {
+void save_checkpoint(const std::string& path, const CheckpointOwner& owner, const TrainingState& p,
+                     torch::nn::Module& model, torch::optim::Optimizer& optimizer) {
+  // The state goes into an inner archive whose bytes the file carries with
+  // their FNV-1a hash (LibTorch's archive checks its structure, not its data),
+  // next to the owner.
   torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
   model.save(model_archive);
   optimizer.save(optimizer_archive);
@@ -58,58 +62,100 @@ void save_checkpoint(const std::string& path, const TrainingState& p, torch::nn:
   archive.write("best_count", c10::IValue(static_cast<std::int64_t>(p.best_state.size())));
   for (std::size_t i = 0; i < p.best_state.size(); ++i) archive.write(fmt::format("best_{}", i), p.best_state[i]);
 
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  const std::string payload = bytes.str();
+  torch::serialize::OutputArchive file;
+  file.write("cell_id", c10::IValue(owner.cell_id));
+  file.write("settings", c10::IValue(owner.settings));
+  file.write("payload", torch::from_blob(const_cast<char*>(payload.data()), {static_cast<std::int64_t>(payload.size())},
+                                         torch::kUInt8));
+  file.write("payload_fnv1a", c10::IValue(static_cast<std::int64_t>(fnv1a(payload.data(), payload.size()))));
+
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
   const auto tmp = fmt::format("{}.tmp.{}", path, getpid());
-  archive.save_to(tmp);
+  file.save_to(tmp);
   AUXGRID_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename checkpoint '{}' to '{}': {}", tmp, path,
                 std::strerror(errno));
 }
 
-void load_checkpoint(const std::string& path, TrainingState& p, torch::nn::Module& model,
+void load_checkpoint(const std::string& path, const CheckpointOwner& owner, TrainingState& p, torch::nn::Module& model,
                      torch::optim::Optimizer& optimizer) {
-  torch::serialize::InputArchive archive, model_archive, optimizer_archive;
-  archive.load_from(path);
-  archive.read("model", model_archive);
-  archive.read("optimizer", optimizer_archive);
-  model.load(model_archive);
-  optimizer.load(optimizer_archive);
+  torch::serialize::InputArchive file, archive, model_archive, optimizer_archive;
+  try {
+    file.load_from(path);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw CheckpointRejected(
+        fmt::format("checkpoint '{}' is damaged or unreadable ({})", path, what.substr(0, what.find('\n'))));
+  }
+  c10::IValue id, settings, sum;
+  if (!file.try_read("cell_id", id) || !file.try_read("settings", settings) || !id.isString() || !settings.isString())
+    throw CheckpointRejected(fmt::format("checkpoint '{}' does not say which cell it belongs to", path));
+  if (id.toStringRef() != owner.cell_id || settings.toStringRef() != owner.settings)
+    throw CheckpointRejected(
+        fmt::format("checkpoint '{}' belongs to cell {}, not to this cell {}", path, id.toStringRef(), owner.cell_id));
+  at::Tensor payload;
+  if (!file.try_read("payload", payload) || !file.try_read("payload_fnv1a", sum) || !sum.isInt() ||
+      payload.scalar_type() != at::kByte)
+    throw CheckpointRejected(fmt::format("checkpoint '{}' has no state", path));
+  payload = payload.contiguous();
+  const std::string bytes(reinterpret_cast<const char*>(payload.data_ptr<std::uint8_t>()),
+                          static_cast<std::size_t>(payload.numel()));
+  if (static_cast<std::int64_t>(fnv1a(bytes.data(), bytes.size())) != sum.toInt())
+    throw CheckpointRejected(fmt::format("checkpoint '{}' is damaged (its state does not match its checksum)", path));
+  try {
+    std::istringstream in(bytes);
+    archive.load_from(in);
+  } catch (const std::exception& e) {
+    const std::string what = e.what();
+    throw CheckpointRejected(fmt::format("checkpoint '{}' is damaged ({})", path, what.substr(0, what.find('\n'))));
+  }
+  if (!archive.try_read("model", model_archive) || !archive.try_read("optimizer", optimizer_archive))
+    throw CheckpointRejected(fmt::format("checkpoint '{}' has no model or optimizer state", path));
+  // Everything is read before anything is changed: a rejection leaves the cell as it was.
   c10::IValue v;
   const auto value = [&](const char* key) -> const c10::IValue& {
-    AUXGRID_CHECK(archive.try_read(key, v), "checkpoint '{}' has no '{}'", path, key);
+    if (!archive.try_read(key, v)) throw CheckpointRejected(fmt::format("checkpoint '{}' has no '{}'", path, key));
     return v;
   };
-  std::istringstream rng(value("rng").toStringRef());
-  rng >> p.rng;
   // A fresh tensor per read: InputArchive copies into a defined one, keeping its dtype.
-  const auto tensor = [&](const char* key) {
+  const auto tensor = [&](const std::string& key) {
     at::Tensor t;
-    archive.read(key, t);
+    if (!archive.try_read(key, t)) throw CheckpointRejected(fmt::format("checkpoint '{}' has no '{}'", path, key));
     return t;
   };
+  TrainingState loaded;
+  std::istringstream rng(value("rng").toStringRef());
+  rng >> loaded.rng;
+  const auto torch_rng = tensor("torch_rng");
+  loaded.epoch = static_cast<int>(value("epoch").toInt());
+  loaded.next_batch = value("next_batch").toInt();
+  const auto order = tensor("order");
+  loaded.order.assign(order.data_ptr<std::int64_t>(), order.data_ptr<std::int64_t>() + order.numel());
+  loaded.epoch_loss = value("epoch_loss").toDouble();
+  loaded.epoch_seconds = value("epoch_seconds").toDouble();
+  loaded.lr = value("lr").toDouble();
+  loaded.plateau.best = value("plateau_best").toDouble();
+  loaded.plateau.bad_epochs = static_cast<int>(value("plateau_bad_epochs").toInt());
+  loaded.best_dev = value("best_dev").toDouble();
+  loaded.best_epoch = static_cast<int>(value("best_epoch").toInt());
+  const auto epochs = tensor("epochs");
+  for (std::int64_t i = 0; i < epochs.size(0); ++i) {
+    const auto* r = epochs[i].data_ptr<double>();
+    loaded.epochs.push_back({r[0], r[1], r[2], r[3]});
+  }
+  loaded.best_state.resize(value("best_count").toInt());
+  for (std::size_t i = 0; i < loaded.best_state.size(); ++i) loaded.best_state[i] = tensor(fmt::format("best_{}", i));
+
+  model.load(model_archive);
+  optimizer.load(optimizer_archive);
   {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(tensor("torch_rng"));
+    generator.set_state(torch_rng);
   }
-  p.epoch = static_cast<int>(value("epoch").toInt());
-  p.next_batch = value("next_batch").toInt();
-  const auto order = tensor("order");
-  p.order.assign(order.data_ptr<std::int64_t>(), order.data_ptr<std::int64_t>() + order.numel());
-  p.epoch_loss = value("epoch_loss").toDouble();
-  p.epoch_seconds = value("epoch_seconds").toDouble();
-  p.lr = value("lr").toDouble();
-  p.plateau.best = value("plateau_best").toDouble();
-  p.plateau.bad_epochs = static_cast<int>(value("plateau_bad_epochs").toInt());
-  p.best_dev = value("best_dev").toDouble();
-  p.best_epoch = static_cast<int>(value("best_epoch").toInt());
-  const auto epochs = tensor("epochs");
-  p.epochs.clear();
-  for (std::int64_t i = 0; i < epochs.size(0); ++i) {
-    const auto* r = epochs[i].data_ptr<double>();
-    p.epochs.push_back({r[0], r[1], r[2], r[3]});
-  }
-  p.best_state.resize(value("best_count").toInt());
-  for (std::size_t i = 0; i < p.best_state.size(); ++i) p.best_state[i] = tensor(fmt::format("best_{}", i).c_str());
+  p = std::move(loaded);
 }
 
 }  // namespace auxgrid::train

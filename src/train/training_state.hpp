@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "auxgrid/core/check.hpp"
 #include "auxgrid/store/result_file.hpp"
 
 namespace auxgrid::train {
@@ -37,10 +38,23 @@ struct TrainingState {
   std::mt19937_64 rng;                 // data order and modality drops
 };
 
+// Which cell a checkpoint belongs to: its id and its settings (the canonical
+// form the id hashes), written into the file and checked before a resume.
+struct CheckpointOwner {
+  std::string cell_id, settings;
+};
+
+// A checkpoint that cannot be resumed: unreadable or damaged (LibTorch's
+// archive checks every record), or another cell's. Thrown before the model,
+// the optimizer or the state are touched, so the cell can start afresh.
+struct CheckpointRejected : Error {
+  using Error::Error;
+};
+
 // Written atomically (a temporary file, then rename).
-void save_checkpoint(const std::string& path, const TrainingState& state, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer);
-void load_checkpoint(const std::string& path, TrainingState& state, torch::nn::Module& model,
-                     torch::optim::Optimizer& optimizer);
+void save_checkpoint(const std::string& path, const CheckpointOwner& owner, const TrainingState& state,
+                     torch::nn::Module& model, torch::optim::Optimizer& optimizer);
+void load_checkpoint(const std::string& path, const CheckpointOwner& owner, TrainingState& state,
+                     torch::nn::Module& model, torch::optim::Optimizer& optimizer);
 
 }  // namespace auxgrid::train
