@@ -120,8 +120,10 @@ int plan(const Args& args) {
     fmt::print("  {:<12} {:>6}  ({} definitions repeat a cell of another part: trained once)\n", "unique",
                grid.cells.size(), sum - std::min(sum, grid.cells.size()));
   }
-  if (a.list || grid.cells.size() <= 40)
-    for (const auto& p : plan.cells) {
+  // Rejected results are named even when the list is too long to print.
+  const bool list = a.list || grid.cells.size() <= 40;
+  for (const auto& p : plan.cells)
+    if (list || p.state == store::ResultState::incomplete) {
       const char* state = p.given_up                                  ? "failed"
                           : !p.problem.empty()                        ? "invalid"
                           : p.state == store::ResultState::complete   ? "done"
@@ -175,8 +177,13 @@ int status(const Args& args) {
   struct Count {
     int done = 0, running = 0, failed = 0, pending = 0;
   };
+  std::vector<std::string> rejected;
   const auto state_of = [&](const Cell& cell) -> std::string {
-    if (store::result_state(store::result_path(out, cell.id)) == store::ResultState::complete) return "done";
+    std::string why;
+    const auto result = store::result_state(store::result_path(out, cell.id), &why, &cell.config);
+    if (result == store::ResultState::complete) return "done";
+    if (result == store::ResultState::incomplete)
+      rejected.push_back(fmt::format("  {} {}: {}", cell.id, cell.label, why));
     const auto lock = store::lock_status(store::lock_path(out, cell.id), a.stale_lock_seconds);
     if (lock.state == store::LockState::running) return "running";
     return store::failed_attempts(out, cell.id) > 0 ? "failed" : "pending";
@@ -210,6 +217,9 @@ int status(const Args& args) {
   for (const auto& [axis, values] : by_axis)
     for (const auto& [value, c] : values) row(axis + "=" + value, c);
   if (!running.empty()) fmt::print("running:\n{}\n", fmt::join(running, "\n"));
+  if (!rejected.empty())
+    fmt::print("rejected results (counted pending; the next run sets them aside and retrains):\n{}\n",
+               fmt::join(rejected, "\n"));
 
   print_eta(out, total.running, total.running + total.pending);
   return 0;

@@ -7,8 +7,10 @@
 
 #include <H5Cpp.h>  // the raw API, to damage files the way crashes and bugs do
 
-#include <filesystem>
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <random>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -178,17 +180,19 @@ void set_string_attribute(const std::string& path, const std::string& name, cons
   f.createAttribute(name, text, H5::DataSpace(H5S_SCALAR)).write(text, value);
 }
 
-CellResult make_result(const std::string& id) {
+// A result as the runner writes it: named by its settings' id, each F1 that
+// of its confusion.
+CellResult make_result(std::int64_t seed = 3) {
   CellResult r;
-  r.cell_id = id;
-  r.label = "auxformer/optimized/seed3";
+  r.label = fmt::format("auxformer/optimized/seed{}", seed);
   r.grid = "table2";
   r.config = Config::defaults();
   r.config.set("model.width", std::int64_t{64});
   r.config.set("train.lr", 1e-3);
   r.config.set("model.pos_encoding", false);
   r.config.set("train.procedure", std::string("optimized"));
-  r.config.set("seed", std::int64_t{3});
+  r.config.set("seed", seed);
+  r.cell_id = r.config.id();
   r.corpus_name = "synth-small";
   r.class_names = {"anger", "happiness", "neutral"};
   r.n_params = 123456789012;  // wider than 32 bits
@@ -198,8 +202,8 @@ CellResult make_result(const std::string& id) {
   r.dev_ids = {"u3"};
   r.test_ids = {"u4", "u5"};
   // Not in name order: the order written must come back.
-  EvalRecord ideal{"ideal", {0, 2}, {0, 1}, {"u4", "u5"}, {1, 0, 0, 0, 0, 0, 0, 1, 0}, 0.5, 0.25};
-  EvalRecord audio{"audio_only", {0, 2}, {0, 2}, {"u4", "u5"}, {1, 0, 0, 0, 0, 0, 0, 0, 1}, 1.0, 0.75};
+  EvalRecord ideal{"ideal", {0, 2}, {0, 1}, {"u4", "u5"}, {1, 0, 0, 0, 0, 0, 0, 1, 0}, 0.5, 1.0 / 3};
+  EvalRecord audio{"audio_only", {0, 2}, {0, 2}, {"u4", "u5"}, {1, 0, 0, 0, 0, 0, 0, 0, 1}, 1.0, 1.0};
   r.evals = {ideal, audio};
   r.provenance = {{"host", "node17"}, {"torch", "2.1.0"}, {"wall_seconds", "9.75"}};
   return r;
@@ -544,9 +548,9 @@ BOOST_AUTO_TEST_SUITE(result)
 
 BOOST_AUTO_TEST_CASE(round_trip) {
   TempDir tmp;
-  const auto path = result_path(tmp.dir.string(), "0123456789abcdef");
-  BOOST_TEST(path == (tmp.dir / "cells" / "0123456789abcdef.h5").string());
-  const CellResult r = make_result("0123456789abcdef");
+  const CellResult r = make_result();
+  const auto path = result_path(tmp.dir.string(), r.cell_id);
+  BOOST_TEST(path == (tmp.dir / "cells" / (r.cell_id + ".h5")).string());
   write_result(path, r);  // creates cells/
   check_same(read_result(path), r);
 
@@ -578,12 +582,12 @@ BOOST_AUTO_TEST_CASE(round_trip) {
 
 BOOST_AUTO_TEST_CASE(summary_matches_full_read) {
   TempDir tmp;
-  const auto path = result_path(tmp.dir.string(), "c1");
-  write_result(path, make_result("c1"));
+  const auto path = result_path(tmp.dir.string(), make_result().cell_id);
+  write_result(path, make_result());
   const ResultSummary s = read_result_summary(path);
   const CellResult r = read_result(path);
   BOOST_TEST(s.path == path);
-  BOOST_TEST(s.cell_id == "c1");
+  BOOST_TEST(s.cell_id == r.cell_id);
   BOOST_TEST(s.label == r.label);
   BOOST_TEST(s.grid == "table2");
   BOOST_TEST(s.model == "auxformer");
@@ -609,8 +613,8 @@ BOOST_AUTO_TEST_CASE(summary_matches_full_read) {
 
 BOOST_AUTO_TEST_CASE(states) {
   TempDir tmp;
-  const auto good = tmp / "good.h5";
-  write_result(good, make_result("good"));
+  const auto good = result_path(tmp.dir.string(), make_result().cell_id);
+  write_result(good, make_result());
   std::string why = "stale";
   BOOST_TEST((result_state(good, &why) == ResultState::complete));
   BOOST_TEST(why.empty());
@@ -649,12 +653,21 @@ BOOST_AUTO_TEST_CASE(states) {
 BOOST_AUTO_TEST_CASE(invalid_result_is_not_written) {
   TempDir tmp;
   const auto path = tmp / "cells/bad.h5";
-  CellResult r = make_result("bad");
+  CellResult r = make_result();
   r.evals[1].confusion.pop_back();
   expect_error([&] { write_result(path, r); }, {path, "/eval/audio_only/confusion", "expected 3x3"});
-  r = make_result("bad");
+  r = make_result();
   r.evals[1].condition = "ideal";
   expect_error([&] { write_result(path, r); }, {path, "'ideal' appears twice"});
+  r = make_result();
+  r.evals[0].micro_f1 = 0.125;
+  expect_error([&] { write_result(path, r); }, {path, "/eval/ideal: micro_f1 0.125", "not those of its confusion"});
+  r = make_result();
+  r.evals[0].confusion[0] = 2;
+  expect_error([&] { write_result(path, r); }, {path, "/eval/ideal/confusion does not tally"});
+  r = make_result();
+  r.evals[0].predictions[1] = 3;
+  expect_error([&] { write_result(path, r); }, {path, "'u5' has label 2 and prediction 3, outside [0, 3)"});
   BOOST_TEST(!fs::exists(path));
 }
 
@@ -663,32 +676,123 @@ BOOST_AUTO_TEST_CASE(scan_skips_bad_files) {
   const std::string dir = tmp.dir.string();
   BOOST_TEST(scan_results(dir, nullptr).empty());  // no cells/ yet
 
-  write_result(result_path(dir, "b"), make_result("b"));
-  CellResult other = make_result("a");
-  other.evals[0].micro_f1 = 0.125;
-  write_result(result_path(dir, "a"), other);
-  const auto unfinished = result_path(dir, "c");
-  write_result(unfinished, make_result("c"));
+  const CellResult a = make_result(1), b = make_result(2);
+  write_result(result_path(dir, a.cell_id), a);
+  write_result(result_path(dir, b.cell_id), b);
+  const auto unfinished = result_path(dir, make_result(3).cell_id);
+  write_result(unfinished, make_result(3));
   set_int_attribute(unfinished, "/", "complete", 0);
-  const auto truncated = result_path(dir, "d");
-  fs::copy_file(result_path(dir, "a"), truncated);
+  const auto truncated = result_path(dir, make_result(4).cell_id);
+  fs::copy_file(result_path(dir, a.cell_id), truncated);
   fs::resize_file(truncated, fs::file_size(truncated) / 2);
   std::ofstream(result_path(dir, "e") + ".tmp.4242") << "a writer at work";
   std::ofstream(tmp / "cells/notes.txt") << "not a result";
 
   std::vector<std::string> problems;
-  const auto found = scan_results(dir, &problems);
+  auto found = scan_results(dir, &problems);
+  std::sort(found.begin(), found.end(), [](const auto& x, const auto& y) { return x.seed < y.seed; });
   BOOST_TEST_REQUIRE(found.size() == 2u);
-  BOOST_TEST(found[0].cell_id == "a");
-  BOOST_TEST(found[1].cell_id == "b");
-  BOOST_TEST(found[0].f1.at("ideal").first == 0.125);
+  BOOST_TEST(found[0].cell_id == a.cell_id);
+  BOOST_TEST(found[1].cell_id == b.cell_id);
   BOOST_TEST(found[1].f1.at("ideal").first == 0.5);
-  BOOST_TEST(found[1].f1.at("audio_only").second == 0.75);
+  BOOST_TEST(found[1].f1.at("audio_only").second == 1.0);
   BOOST_TEST_REQUIRE(problems.size() == 2u);
+  std::sort(problems.begin(), problems.end(), [&](const auto& x, const auto&) { return x.rfind(unfinished, 0) == 0; });
   BOOST_TEST(problems[0].rfind(unfinished + ": ", 0) == 0, problems[0]);
   BOOST_TEST(problems[0].find("'complete' is 0") != std::string::npos, problems[0]);
   BOOST_TEST(problems[1].rfind(truncated + ": ", 0) == 0, problems[1]);
   BOOST_TEST(scan_results(dir, nullptr).size() == 2u);
+}
+
+// Issue 16, item 3: a result is trusted by what it proves, not by its name and
+// its complete flag; result_state (plan, run, status) and scan_results (the
+// analysis) decide alike.
+BOOST_AUTO_TEST_CASE(a_result_proves_its_cell_and_its_integrity) {
+  TempDir tmp;
+  const std::string dir = tmp.dir.string();
+  const CellResult mine = make_result(1), other = make_result(2);
+  const auto path = result_path(dir, mine.cell_id);
+  const auto rejected = [&](const std::string& what, const std::vector<std::string>& because,
+                            const Config* expected = nullptr) {
+    std::string why;
+    BOOST_TEST((result_state(path, &why, expected) == ResultState::incomplete), what);
+    for (const auto& b : because) BOOST_TEST(why.find(b) != std::string::npos, what << ": " << why);
+    if (expected) return;
+    std::vector<std::string> problems;
+    BOOST_TEST(scan_results(dir, &problems).empty(), what);
+    BOOST_TEST_REQUIRE(problems.size() == 1u, what);
+    BOOST_TEST(problems[0].rfind(path + ": ", 0) == 0, problems[0]);
+  };
+  const auto accepted = [&](const Config* expected = nullptr) {
+    std::string why;
+    BOOST_TEST((result_state(path, &why, expected) == ResultState::complete), why);
+    BOOST_TEST(scan_results(dir, nullptr).size() == 1u);
+  };
+  write_result(path, mine);
+  accepted(&mine.config);
+
+  // Another cell's result under this cell's name.
+  fs::remove(path);
+  write_result(result_path(dir, other.cell_id), other);
+  fs::rename(result_path(dir, other.cell_id), path);
+  rejected("foreign", {"it holds cell '" + other.cell_id + "'", "not cell '" + mine.cell_id + "'"});
+
+  // Settings that are not the grid's, or that are not those of its id.
+  CellResult relabelled = other;
+  relabelled.cell_id = mine.cell_id;
+  fs::remove(path);
+  write_result(path, relabelled);
+  rejected("settings vs grid", {"setting 'seed' is 2 in the file but 1 in the grid"}, &mine.config);
+  rejected("settings vs id", {"its settings are those of cell '" + other.cell_id + "'"});
+
+  // complete = 1 with a dataset gone.
+  fs::remove(path);
+  write_result(path, mine);
+  H5::H5File(path, H5F_ACC_RDWR).unlink("/eval/audio_only/predictions");
+  rejected("dataset deleted", {"checksum"});
+
+  // A stored F1 changed in place: the checksum, and for schema 1 files
+  // (written without one) the confusion, give it away.
+  fs::remove(path);
+  write_result(path, mine);
+  {
+    H5::H5File f(path, H5F_ACC_RDWR);
+    const double f1 = 0.875;
+    f.openGroup("eval/ideal").openAttribute("micro_f1").write(H5::PredType::NATIVE_DOUBLE, &f1);
+  }
+  rejected("micro_f1 changed", {"does not match its checksum"});
+  set_int_attribute(path, "/", "schema_version", 1);
+  rejected("micro_f1 changed, schema 1", {"micro_f1 0.875", "not those of its confusion"});
+  fs::remove(path);
+  write_result(path, mine);
+  set_int_attribute(path, "/", "schema_version", 1);
+  accepted(&mine.config);  // schema 1 files are still read
+
+  // 2 KiB of random bytes anywhere: rejected, or (where they hit no content,
+  // e.g. free space) the result reads back exactly as written.
+  fs::remove(path);
+  write_result(path, mine);
+  const auto original = path + ".original";
+  fs::copy_file(path, original);
+  std::mt19937 rng(16);
+  const auto size = fs::file_size(original);
+  int rejections = 0;
+  for (std::uintmax_t offset = 0; offset < size; offset += 512) {
+    fs::remove(path);
+    fs::copy_file(original, path);
+    {
+      std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(offset));
+      for (int i = 0; i < 2048; ++i) f.put(static_cast<char>(rng()));
+    }
+    std::string why;
+    if (result_state(path, &why, &mine.config) == ResultState::incomplete) {
+      ++rejections;
+      continue;
+    }
+    BOOST_TEST_CONTEXT("random bytes at " << offset) check_same(read_result(path), mine);
+  }
+  BOOST_TEST(rejections > 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/hash.hpp"
 
 namespace auxgrid::store::h5 {
 
@@ -548,6 +549,93 @@ void read_rows(const H5::DataSet& ds, hsize_t first, hsize_t n, hsize_t cols, co
 std::vector<hsize_t> read_int64s_2d(const H5::Group& g, const std::string& name, std::vector<std::int64_t>& out,
                                     const std::string& where) {
   return read_numbers(g, name, H5T_INTEGER, 2, H5::PredType::NATIVE_INT64, out, where);
+}
+
+namespace {
+
+struct ContentHasher {
+  std::uint64_t h = kFnv1aOffsetBasis;
+  void bytes(const void* data, std::size_t size) { h = fnv1a(data, size, h); }
+  void count(std::uint64_t n) { bytes(&n, sizeof n); }
+  void text(const std::string& s) {
+    count(s.size());  // so that "ab","c" and "a","bc" differ
+    bytes(s.data(), s.size());
+  }
+
+  // `n` values of file type `type`, read through `read(memory_type, buffer)`.
+  template <class Read>
+  void values(const H5::DataType& type, std::size_t n, Read read, const std::string& what) {
+    count(n);
+    const H5T_class_t cls = type.getClass();
+    count(static_cast<std::uint64_t>(cls));
+    if (n == 0) return;
+    switch (cls) {
+      case H5T_INTEGER: {
+        std::vector<std::int64_t> v(n);
+        read(H5::PredType::NATIVE_INT64, v.data());
+        bytes(v.data(), n * sizeof(std::int64_t));
+        break;
+      }
+      case H5T_FLOAT: {
+        std::vector<double> v(n);
+        read(H5::PredType::NATIVE_DOUBLE, v.data());
+        bytes(v.data(), n * sizeof(double));
+        break;
+      }
+      case H5T_STRING:
+        for (const auto& s : read_string_array(type, n, read)) text(s);
+        break;
+      default: AUXGRID_FAIL("{} is of {} type, which the checksum does not cover", what, class_name(cls));
+    }
+  }
+
+  void attributes(const H5::H5Object& obj, const std::vector<std::string>& skip, const std::string& where) {
+    auto names = attr_names(obj);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
+      text(name);
+      const H5::Attribute a = obj.openAttribute(name);
+      values(
+          a.getDataType(), static_cast<std::size_t>(a.getSpace().getSimpleExtentNpoints()),
+          [&](const H5::DataType& t, void* buf) { a.read(t, buf); }, where + ": " + attr_label(obj, name));
+    }
+  }
+
+  void group(const H5::Group& g, const std::vector<std::string>& skip, const std::string& where) {
+    attributes(g, skip, where);
+    auto names = children(g);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      text(name);
+      if (g.childObjType(name) == H5O_TYPE_GROUP) {
+        group(g.openGroup(name), {}, where);
+        continue;
+      }
+      const H5::DataSet ds = g.openDataSet(name);
+      const H5::DataSpace space = ds.getSpace();
+      std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
+      space.getSimpleExtentDims(dims.data());
+      for (const hsize_t d : dims) count(d);
+      values(
+          ds.getDataType(), static_cast<std::size_t>(space.getSimpleExtentNpoints()),
+          [&](const H5::DataType& t, void* buf) { ds.read(buf, t); },
+          fmt::format("{}: dataset {}", where, path_of(g, name)));
+      attributes(ds, {}, where);
+    }
+  }
+};
+
+}  // namespace
+
+std::uint64_t content_hash(const H5::Group& group, const std::vector<std::string>& skip, const std::string& where) {
+  ContentHasher hasher;
+  try {
+    hasher.group(group, skip, where);
+  } catch (const H5::Exception& e) {
+    fail(e, where);
+  }
+  return hasher.h;
 }
 
 }  // namespace auxgrid::store::h5

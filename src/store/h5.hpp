@@ -122,4 +122,11 @@ void read_rows(const H5::DataSet& ds, hsize_t first, hsize_t n, hsize_t cols, co
 std::vector<hsize_t> read_int64s_2d(const H5::Group& g, const std::string& name, std::vector<std::int64_t>& out,
                                     const std::string& where);
 
+// A 64-bit FNV-1a hash of the content under `group`: every attribute and
+// dataset with its name, shape and values (integers as int64, floats as
+// float64, strings as text), in name order at each level, so that it depends
+// on what the file says, not on how HDF5 laid out its bytes. Attributes of
+// `group` itself named in `skip` are left out.
+std::uint64_t content_hash(const H5::Group& group, const std::vector<std::string>& skip, const std::string& where);
+
 }  // namespace auxgrid::store::h5

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/stats/metrics.hpp"
 #include "h5.hpp"
 
 namespace auxgrid::store {
@@ -14,6 +15,9 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* const kProvPrefix = "prov.";
+const char* const kChecksum = "checksum";
+// Left out of the checksum: itself, and the flag set after it.
+const std::vector<std::string> kUnhashed{kChecksum, "complete"};
 
 std::map<std::string, std::string> read_provenance(const H5::H5File& f, const std::string& where) {
   std::map<std::string, std::string> out;
@@ -29,6 +33,29 @@ std::string where_of(const std::string& path) { return fmt::format("result '{}'"
 std::string reason(const std::string& message, const std::string& where) {
   const std::string prefix = where + ": ";
   return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
+
+// An evaluation's numbers agree: its confusion tallies its labels and
+// predictions, and its F1 values are those of its confusion.
+void check_eval(const EvalRecord& e, std::size_t classes, const std::string& where) {
+  AUXGRID_CHECK(e.predictions.size() == e.labels.size() && e.utterance_ids.size() == e.labels.size(),
+                "{}: /eval/{} has {} labels, {} predictions and {} utterance ids", where, e.condition, e.labels.size(),
+                e.predictions.size(), e.utterance_ids.size());
+  AUXGRID_CHECK(e.confusion.size() == classes * classes, "{}: /eval/{}/confusion has {} entries, expected {}x{}", where,
+                e.condition, e.confusion.size(), classes, classes);
+  const auto c = static_cast<std::int32_t>(classes);
+  for (std::size_t i = 0; i < e.labels.size(); ++i)
+    AUXGRID_CHECK(e.labels[i] >= 0 && e.labels[i] < c && e.predictions[i] >= 0 && e.predictions[i] < c,
+                  "{}: /eval/{}: utterance '{}' has label {} and prediction {}, outside [0, {})", where, e.condition,
+                  e.utterance_ids[i], e.labels[i], e.predictions[i], c);
+  const auto tally = stats::confusion_matrix(e.labels, e.predictions, c);
+  AUXGRID_CHECK(tally.counts == e.confusion, "{}: /eval/{}/confusion does not tally its labels and predictions", where,
+                e.condition);
+  // The writer computed them from this confusion with the same functions.
+  const double micro = stats::micro_f1(tally), macro = stats::macro_f1(tally);
+  AUXGRID_CHECK(std::abs(e.micro_f1 - micro) < 1e-9 && std::abs(e.macro_f1 - macro) < 1e-9,
+                "{}: /eval/{}: micro_f1 {} and macro_f1 {} are not those of its confusion ({} and {})", where,
+                e.condition, e.micro_f1, e.macro_f1, micro, macro);
 }
 
 void validate_result(const CellResult& r, const std::string& where) {
@@ -47,22 +74,30 @@ void validate_result(const CellResult& r, const std::string& where) {
     AUXGRID_CHECK(!e.condition.empty() && e.condition != "." && e.condition.find('/') == std::string::npos,
                   "{}: evaluation condition '{}' cannot name a group", where, e.condition);
     AUXGRID_CHECK(seen.insert(e.condition).second, "{}: evaluation condition '{}' appears twice", where, e.condition);
-    AUXGRID_CHECK(e.predictions.size() == e.labels.size() && e.utterance_ids.size() == e.labels.size(),
-                  "{}: /eval/{} has {} labels, {} predictions and {} utterance ids", where, e.condition,
-                  e.labels.size(), e.predictions.size(), e.utterance_ids.size());
-    AUXGRID_CHECK(e.confusion.size() == c * c, "{}: /eval/{}/confusion has {} entries, expected {}x{}", where,
-                  e.condition, e.confusion.size(), c, c);
+    check_eval(e, c, where);
   }
 }
 
-// Throws unless the file is of this schema and its writer finished.
+std::string checksum_of(const H5::H5File& f, const std::string& where) {
+  return fmt::format("{:016x}", h5::content_hash(f.openGroup("/"), kUnhashed, where));
+}
+
+// Throws unless the file is of a schema this build reads, its writer
+// finished, and (from schema 2 on) its content is what the writer wrote.
 void check_complete(const H5::H5File& f, const std::string& where) {
   const auto version = h5::read_attr_int(f, "schema_version", where);
-  AUXGRID_CHECK(version == kResultSchemaVersion, "{}: attribute 'schema_version' is {}, this build reads {}", where,
-                version, kResultSchemaVersion);
+  AUXGRID_CHECK(version >= kOldestResultSchemaVersion && version <= kResultSchemaVersion,
+                "{}: attribute 'schema_version' is {}, this build reads {} to {}", where, version,
+                kOldestResultSchemaVersion, kResultSchemaVersion);
   AUXGRID_CHECK(f.attrExists("complete"), "{}: attribute 'complete' is missing (the writer did not finish)", where);
   const auto complete = h5::read_attr_int(f, "complete", where);
   AUXGRID_CHECK(complete == 1, "{}: attribute 'complete' is {} (the writer did not finish)", where, complete);
+  if (version < 2) return;
+  const auto stored = h5::read_attr_string(f, kChecksum, where);
+  const auto actual = checksum_of(f, where);
+  AUXGRID_CHECK(stored == actual,
+                "{}: its content does not match its checksum ({} stored, {} now): it was changed or damaged", where,
+                stored, actual);
 }
 
 // A /config attribute as the setting's type: int8 0/1 back to bool.
@@ -108,14 +143,12 @@ EvalRecord read_eval(const H5::Group& eval, const std::string& condition, std::s
   e.labels = h5::read_int32s(g, "labels", where);
   e.predictions = h5::read_int32s(g, "predictions", where);
   e.utterance_ids = h5::read_strings(g, "utterance_ids", where);
-  AUXGRID_CHECK(e.predictions.size() == e.labels.size() && e.utterance_ids.size() == e.labels.size(),
-                "{}: /eval/{} has {} labels, {} predictions and {} utterance ids", where, condition, e.labels.size(),
-                e.predictions.size(), e.utterance_ids.size());
   const auto dims = h5::read_int64s_2d(g, "confusion", e.confusion, where);
   AUXGRID_CHECK(dims[0] == classes && dims[1] == classes, "{}: dataset /eval/{}/confusion is {}x{}, expected {}x{}",
                 where, condition, dims[0], dims[1], classes, classes);
   e.micro_f1 = h5::read_attr_double(g, "micro_f1", where);
   e.macro_f1 = h5::read_attr_double(g, "macro_f1", where);
+  check_eval(e, classes, where);
   return e;
 }
 
@@ -188,27 +221,8 @@ void write_evals(H5::H5File& f, const CellResult& r) {
   }
 }
 
-}  // namespace
-
-void write_result(const std::string& path, const CellResult& r) {
-  const std::string where = where_of(path);
-  validate_result(r, where);
-  h5::write_atomically(path, where, [&](H5::H5File& f) {
-    write_attributes(f, r);
-    write_config(f, r);
-    write_epochs(f, r);
-    write_split(f, r);
-    write_evals(f, r);
-    // Everything else reaches the file before the flag says it is complete.
-    f.flush(H5F_SCOPE_LOCAL);
-    const std::int32_t one = 1;
-    f.openAttribute("complete").write(H5::PredType::NATIVE_INT32, &one);
-  });
-}
-
-CellResult read_result(const std::string& path) {
-  const std::string where = where_of(path);
-  const H5::H5File f = h5::open_read(path, where);
+// The whole file, verified (check_complete, check_eval) and read.
+CellResult read_cell(const H5::H5File& f, const std::string& where) {
   try {
     check_complete(f, where);
     CellResult r;
@@ -250,11 +264,8 @@ CellResult read_result(const std::string& path) {
   }
 }
 
-ResultSummary read_result_summary(const std::string& path) {
-  const std::string where = where_of(path);
-  const H5::H5File f = h5::open_read(path, where);
+ResultSummary summarize(const H5::H5File& f, const std::string& path, const std::string& where) {
   try {
-    check_complete(f, where);
     ResultSummary s;
     s.path = path;
     s.cell_id = h5::read_attr_string(f, "cell_id", where);
@@ -282,7 +293,61 @@ ResultSummary read_result_summary(const std::string& path) {
   }
 }
 
-ResultState result_state(const std::string& path, std::string* why) {
+// Throws unless `r`, read from `path`, is the result of the cell the file is
+// named after and (given `expected`) of those settings.
+void check_identity(const CellResult& r, const H5::H5File& f, const std::string& path, const Config* expected,
+                    const std::string& where) {
+  const std::string named = fs::path(path).stem().string();
+  AUXGRID_CHECK(r.cell_id == named, "{}: it holds cell '{}' ('{}' of grid '{}'), not cell '{}' as its name says", where,
+                r.cell_id, r.label, r.grid, named);
+  if (expected) {
+    for (const auto& [key, value] : expected->values())
+      AUXGRID_CHECK(r.config.has(key) && r.config.get(key) == value,
+                    "{}: setting '{}' is {} in the file but {} in the grid", where, key,
+                    r.config.has(key) ? to_string(r.config.get(key)) : "absent", to_string(value));
+    return;
+  }
+  // Without the grid, the settings must hash to the id; settings this build
+  // does not know (a plugin's, when it is not loaded) leave that undecided.
+  const H5::Group config = f.openGroup("config");
+  for (const auto& name : h5::attr_names(config))
+    if (!find_setting(name) && name != "model" && name != "corpus" && name != "procedure") return;
+  AUXGRID_CHECK(r.config.id() == r.cell_id, "{}: its settings are those of cell '{}', not of its cell_id '{}'", where,
+                r.config.id(), r.cell_id);
+}
+
+}  // namespace
+
+void write_result(const std::string& path, const CellResult& r) {
+  const std::string where = where_of(path);
+  validate_result(r, where);
+  h5::write_atomically(path, where, [&](H5::H5File& f) {
+    write_attributes(f, r);
+    write_config(f, r);
+    write_epochs(f, r);
+    write_split(f, r);
+    write_evals(f, r);
+    h5::attr_string(f, kChecksum, checksum_of(f, where));
+    // Everything else reaches the file before the flag says it is complete.
+    f.flush(H5F_SCOPE_LOCAL);
+    const std::int32_t one = 1;
+    f.openAttribute("complete").write(H5::PredType::NATIVE_INT32, &one);
+  });
+}
+
+CellResult read_result(const std::string& path) {
+  const std::string where = where_of(path);
+  return read_cell(h5::open_read(path, where), where);
+}
+
+ResultSummary read_result_summary(const std::string& path) {
+  const std::string where = where_of(path);
+  const H5::H5File f = h5::open_read(path, where);
+  read_cell(f, where);
+  return summarize(f, path, where);
+}
+
+ResultState result_state(const std::string& path, std::string* why, const Config* expected) {
   std::string because;
   ResultState state = ResultState::incomplete;
   const std::string where = where_of(path);
@@ -294,7 +359,7 @@ ResultState result_state(const std::string& path, std::string* why) {
     } else {
       const H5::H5File f = h5::open_read(path, where);
       try {
-        check_complete(f, where);
+        check_identity(read_cell(f, where), f, path, expected, where);
       } catch (const H5::Exception& e) {
         h5::fail(e, where);
       }
@@ -324,10 +389,17 @@ std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std:
 
   std::vector<ResultSummary> out;
   for (const auto& file : files) {
+    const std::string where = where_of(file);
     try {
-      out.push_back(read_result_summary(file));
+      const H5::H5File f = h5::open_read(file, where);
+      try {
+        check_identity(read_cell(f, where), f, file, nullptr, where);
+        out.push_back(summarize(f, file, where));
+      } catch (const H5::Exception& e) {
+        h5::fail(e, where);
+      }
     } catch (const Error& e) {
-      if (problems) problems->push_back(fmt::format("{}: {}", file, reason(e.what(), where_of(file))));
+      if (problems) problems->push_back(fmt::format("{}: {}", file, reason(e.what(), where)));
     }
   }
   return out;

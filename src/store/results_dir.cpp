@@ -38,6 +38,13 @@ std::string checkpoint_path(const std::string& dir, const std::string& id) {
 }
 std::string error_log_path(const std::string& dir, const std::string& id) { return in(dir, "errors", id + ".log"); }
 
+std::string set_aside(const std::string& path) {
+  const auto aside = fmt::format("{}.rejected.{}", path, std::time(nullptr));
+  AUXGRID_CHECK(std::rename(path.c_str(), aside.c_str()) == 0, "cannot move '{}' aside to '{}': {}", path, aside,
+                std::strerror(errno));
+  return aside;
+}
+
 // --- failure records ---------------------------------------------------------
 
 namespace {

@@ -62,8 +62,8 @@ Schedule schedule(const Grid& grid, const RunOptions& options) {
   store::add_to_manifest(options.out_dir, manifest_cells(grid));
   for (const auto& p : plan.pending)
     if (p.state == store::ResultState::incomplete)
-      spdlog::warn("cell '{}' ({}): existing result is not complete ({}); it will be re-run", p.cell->label, p.cell->id,
-                   p.why);
+      spdlog::warn("cell '{}' ({}): existing result is rejected ({}); it will be set aside and retrained",
+                   p.cell->label, p.cell->id, p.why);
 
   AUXGRID_CHECK(options.shard >= 0 && options.shard < options.shards, "shard {} is not in 0..{}", options.shard,
                 options.shards - 1);
@@ -178,10 +178,20 @@ std::optional<std::int64_t> GridRun::next_cell() {
           const auto lock =
               store::lock_status(store::lock_path(options_.out_dir, cell.id), options_.stale_lock_seconds);
           spdlog::info("{} is being trained by {}; skipped", where, lock.owner());
-        } else if (store::result_state(store::result_path(options_.out_dir, cell.id)) == store::ResultState::complete) {
-          spdlog::info("{} was completed by another launch; skipped", where);
         } else {
-          decision[1] = 1;
+          // Checked under the claim: another launch may have completed it,
+          // and a result that fails verification is replaced.
+          const auto path = store::result_path(options_.out_dir, cell.id);
+          std::string why;
+          const auto state = store::result_state(path, &why, &cell.config);
+          if (state == store::ResultState::complete) {
+            spdlog::info("{} was completed by another launch; skipped", where);
+          } else {
+            if (state == store::ResultState::incomplete)
+              spdlog::warn("{}: result rejected ({}); set aside as {}, the cell is retrained", where, why,
+                           store::set_aside(path));
+            decision[1] = 1;
+          }
         }
       }
     }

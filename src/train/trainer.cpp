@@ -8,7 +8,6 @@
 #include <torch/version.h>
 
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <filesystem>
 #include <functional>
@@ -18,6 +17,7 @@
 #include "auxgrid/data/corpus.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/stats/metrics.hpp"
+#include "auxgrid/store/results_dir.hpp"
 #include "auxgrid/train/data_parallel.hpp"
 #include "autocast.hpp"
 #include "training_state.hpp"
@@ -191,10 +191,8 @@ void CellTrainer::start_or_resume() {
                    state_.next_batch);
     } catch (const CheckpointRejected& e) {
       // Kept for inspection, out of the way of the next resume; the cell starts afresh.
-      const auto aside = fmt::format("{}.rejected.{}", path, std::time(nullptr));
-      if (leader_) std::filesystem::rename(path, aside);
       spdlog::warn("{}: {}; {}the cell starts from scratch", cell_.label, e.what(),
-                   leader_ ? fmt::format("set aside as {}, ", aside) : "");
+                   leader_ ? fmt::format("set aside as {}, ", store::set_aside(path)) : "");
     }
   }
   if (group_) broadcast_parameters(*group_, *model_);

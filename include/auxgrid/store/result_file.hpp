@@ -1,10 +1,11 @@
 #pragma once
 // One result file per cell (schema below), written atomically; and reading,
-// validating and scanning them. Readable by h5py / HDFView / MATLAB.
+// verifying and scanning them. Readable by h5py / HDFView / MATLAB.
 //
 //   /            attrs: schema_version (int), cell_id, label, grid, complete (int 0/1),
-//                       n_params (int64), num_classes, class_names (string array),
-//                       best_epoch (0-based), + every provenance entry ("prov.*")
+//                       checksum (16 hex digits, from schema 2 on), n_params (int64),
+//                       num_classes, class_names (string array), best_epoch (0-based),
+//                       + every provenance entry ("prov.*")
 //   /config      attrs: model, corpus (corpus name), seed, procedure, and every
 //                       resolved setting under its dotted key (model.width, ...);
 //                       int64 / float64 / string; booleans as int8 0/1
@@ -18,6 +19,13 @@
 //                       datasets labels int32[N], predictions int32[N],
 //                       utterance_ids string[N], confusion int64[C, C] (row = truth);
 //                       attrs micro_f1, macro_f1 (float64)
+//
+// A result proves what it is. `checksum` is the 64-bit FNV-1a hash of every
+// other attribute and dataset but `complete` (names, shapes and values in name
+// order: h5::content_hash); each evaluation's confusion tallies its labels and
+// predictions and its F1 values are those of its confusion; and in a results
+// directory the file is named after its cell_id, which is the id of its
+// settings. Schema 1 files (before the checksum) are read without it.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -28,7 +36,8 @@
 
 namespace auxgrid::store {
 
-inline constexpr int kResultSchemaVersion = 1;
+inline constexpr int kResultSchemaVersion = 2;        // written
+inline constexpr int kOldestResultSchemaVersion = 1;  // still read
 
 struct EpochRecord {
   double train_loss = 0, dev_loss = 0, lr = 0, seconds = 0;
@@ -60,8 +69,9 @@ struct CellResult {
 // then rename(). A crash leaves no file at `path`, never a partial one.
 void write_result(const std::string& path, const CellResult& result);
 
-// Reads a complete result file; throws naming the file and the missing or
-// malformed item (including complete != 1 and a schema_version mismatch).
+// Reads a complete, intact result file; throws naming the file and the
+// missing, malformed or mismatching item (complete != 1, a schema_version
+// this build does not read, a checksum or an F1 that does not match).
 CellResult read_result(const std::string& path);
 
 // What the analysis needs, read without the per-utterance datasets.
@@ -75,16 +85,22 @@ struct ResultSummary {
   std::vector<double> epoch_seconds;
   std::map<std::string, std::string> provenance;  // the prov.* attributes, without the prefix
 };
+// Verified as read_result verifies.
 ResultSummary read_result_summary(const std::string& path);
 
+// incomplete: a file is there but is not a complete, intact result of its cell.
 enum class ResultState { missing, complete, incomplete };
-// complete only when the file opens, schema_version matches and complete == 1;
-// `why` (if given) receives the reason otherwise. Never throws.
-ResultState result_state(const std::string& path, std::string* why = nullptr);
+// complete only when read_result accepts the file and it is the result of the
+// cell it is named after (<id>.h5): its cell_id is that id and the id of its
+// settings, and, given `expected` (the cell's settings in the grid), every
+// setting equals the grid's. `why` (if given) receives the reason otherwise.
+// Never throws.
+ResultState result_state(const std::string& path, std::string* why = nullptr, const Config* expected = nullptr);
 
-// Scans <dir>/cells/*.h5. Complete files are summarised; every other .h5 file
-// (truncated, incomplete, wrong schema) is reported in `problems` as
-// "<path>: <reason>" and left out.
+// Scans <dir>/cells/*.h5. Complete results of the cells they are named after
+// are summarised; every other .h5 file (truncated, incomplete, damaged, of
+// another cell, wrong schema) is reported in `problems` as "<path>: <reason>"
+// and left out.
 std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems);
 
 // The HDF5 library's version, e.g. "1.10.8", for provenance.

@@ -5,11 +5,13 @@
 // held, and the names of the provenance entries. No other module builds a
 // path inside DIR or parses one of its files.
 //
-//   DIR/cells/<id>.h5          one result per cell (result_file.hpp), written atomically
+//   DIR/cells/<id>.h5          one result per cell (result_file.hpp), written atomically;
+//                              one that fails verification is set aside as <id>.h5.rejected.<time>
 //   DIR/manifest.tsv           every cell ever planned into DIR (manifest.hpp)
 //   DIR/locks/<id>.lock        a claim on a cell: "host pid job" (LockStatus); its
 //                              modification time is the owner's heartbeat
-//   DIR/checkpoints/<id>.pt    a cell's training state, removed when its result is written
+//   DIR/checkpoints/<id>.pt    a cell's training state, removed when its result is written;
+//                              one that fails verification is set aside as <id>.pt.rejected.<time>
 //   DIR/errors/<id>.log        one line per failed attempt (FailureRecord)
 #include <string>
 #include <vector>
@@ -23,6 +25,11 @@ std::string locks_dir(const std::string& dir);
 std::string lock_path(const std::string& dir, const std::string& cell_id);
 std::string checkpoint_path(const std::string& dir, const std::string& cell_id);
 std::string error_log_path(const std::string& dir, const std::string& cell_id);
+
+// Moves a file that failed verification (a result, a checkpoint) out of the
+// way, to "<path>.rejected.<unix time>", kept for inspection; returns the new
+// path. Throws naming both paths if the rename fails.
+std::string set_aside(const std::string& path);
 
 // One failed attempt at a cell, one line of DIR/errors/<id>.log:
 //   <utc time> host=<host> rank=<rank> attempt=<n> cell='<label>': <message>
