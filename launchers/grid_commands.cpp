@@ -180,7 +180,7 @@ int status(const Args& args) {
   std::vector<std::string> rejected;
   const auto state_of = [&](const Cell& cell) -> std::string {
     std::string why;
-    const auto result = store::result_state(store::result_path(out, cell.id), &why, &cell.config);
+    const auto result = store::result_state(out, cell.id, &why, &cell.config);
     if (result == store::ResultState::complete) return "done";
     if (result == store::ResultState::incomplete)
       rejected.push_back(fmt::format("  {} {}: {}", cell.id, cell.label, why));

@@ -44,7 +44,9 @@ mpirun_ "$build/auxgrid" run grid.toml --out out --threads 1 2> run3.log
 grep -q "2 to train" run3.log || { cat run3.log; fail "resume did not train exactly 2"; }
 [ "$(grep -c 'started' run3.log)" -eq 2 ] || fail "resume started a number of cells other than 2"
 [ "$md5_before" = "$(md5sum "${files[2]}" "${files[3]}")" ] || fail "a complete result was touched"
-[ "$(ls out/cells | wc -l)" -eq 4 ] || fail "stray files in out/cells: $(ls out/cells)"
+# The truncated result is kept aside for inspection, nothing else is left behind.
+[ "$(ls out/cells | grep -c '\.h5\.rejected\.')" -eq 1 ] || fail "the truncated result was not set aside: $(ls out/cells)"
+[ "$(ls out/cells | grep -vc '\.rejected\.')" -eq 4 ] || fail "stray files in out/cells: $(ls out/cells)"
 
 "$build/auxgrid-analyze" tables out > table.md || fail "analysis"
 grep -q "AuxFormer" table.md || { cat table.md; fail "table has no AuxFormer row"; }

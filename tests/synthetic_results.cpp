@@ -162,9 +162,8 @@ int main(int argc, char** argv) {
     }
     for (std::size_t i = 0; i < cells.size(); ++i) {
       if (skip[i]) continue;
-      const auto path = store::result_path(out, cells[i]->id);
-      if (store::result_state(path) != store::ResultState::complete)
-        store::write_result(path, synthetic_cell(*cells[i], grid.name, utterances));
+      if (store::result_state(out, cells[i]->id) != store::ResultState::complete)
+        store::write_result(store::result_path(out, cells[i]->id), synthetic_cell(*cells[i], grid.name, utterances));
       ++written;
     }
     fmt::print("{}: {} cells of {} planned ({} missing, {} of them failed)\n", out, written, cells.size(),

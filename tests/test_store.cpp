@@ -613,41 +613,67 @@ BOOST_AUTO_TEST_CASE(summary_matches_full_read) {
 
 BOOST_AUTO_TEST_CASE(states) {
   TempDir tmp;
-  const auto good = result_path(tmp.dir.string(), make_result().cell_id);
-  write_result(good, make_result());
+  const std::string dir = tmp.dir.string();
+  const CellResult r = make_result();
+  const auto path = result_path(dir, r.cell_id);
+  write_result(path, r);
+  const auto good = path + ".good";
+  fs::copy_file(path, good);
+  const auto restore = [&] {
+    fs::remove(path);
+    fs::copy_file(good, path);
+  };
   std::string why = "stale";
-  BOOST_TEST((result_state(good, &why) == ResultState::complete));
+  BOOST_TEST((result_state(dir, r.cell_id, &why) == ResultState::complete));
   BOOST_TEST(why.empty());
 
-  BOOST_TEST((result_state(tmp / "absent.h5", &why) == ResultState::missing));
-  BOOST_TEST((result_state(tmp / "absent.h5") == ResultState::missing));
+  BOOST_TEST((result_state(dir, "absent", &why) == ResultState::missing));
+  BOOST_TEST((result_state(dir, "absent") == ResultState::missing));
 
-  const auto truncated = tmp / "truncated.h5";
-  fs::copy_file(good, truncated);
-  fs::resize_file(truncated, fs::file_size(good) / 2);
-  BOOST_TEST((result_state(truncated, &why) == ResultState::incomplete));
+  fs::resize_file(path, fs::file_size(good) / 2);
+  BOOST_TEST((result_state(dir, r.cell_id, &why) == ResultState::incomplete));
   BOOST_TEST(!why.empty());
-  expect_error([&] { read_result(truncated); }, {truncated});
+  expect_error([&] { read_result(path); }, {path});
 
-  const auto unfinished = tmp / "unfinished.h5";
-  fs::copy_file(good, unfinished);
-  set_int_attribute(unfinished, "/", "complete", 0);
-  BOOST_TEST((result_state(unfinished, &why) == ResultState::incomplete));
+  restore();
+  set_int_attribute(path, "/", "complete", 0);
+  BOOST_TEST((result_state(dir, r.cell_id, &why) == ResultState::incomplete));
   BOOST_TEST(why.find("'complete' is 0") != std::string::npos, why);
-  expect_error([&] { read_result(unfinished); }, {unfinished, "'complete' is 0"});
-  expect_error([&] { read_result_summary(unfinished); }, {unfinished, "'complete' is 0"});
+  expect_error([&] { read_result(path); }, {path, "'complete' is 0"});
+  expect_error([&] { read_result_summary(path); }, {path, "'complete' is 0"});
 
-  const auto future = tmp / "future.h5";
-  fs::copy_file(good, future);
-  set_int_attribute(future, "/", "schema_version", kResultSchemaVersion + 1);
-  BOOST_TEST((result_state(future, &why) == ResultState::incomplete));
+  restore();
+  set_int_attribute(path, "/", "schema_version", kResultSchemaVersion + 1);
+  BOOST_TEST((result_state(dir, r.cell_id, &why) == ResultState::incomplete));
   BOOST_TEST(why.find("schema_version") != std::string::npos, why);
-  expect_error([&] { read_result(future); }, {future, "schema_version"});
+  expect_error([&] { read_result(path); }, {path, "schema_version"});
 
-  const auto text = tmp / "text.h5";
-  std::ofstream(text) << "not a result";
-  BOOST_TEST((result_state(text, &why) == ResultState::incomplete));
+  fs::remove(path);
+  std::ofstream(path) << "not a result";
+  BOOST_TEST((result_state(dir, r.cell_id, &why) == ResultState::incomplete));
   BOOST_TEST(why == "not an HDF5 file");
+}
+
+// A verified file is read in full once per version: a change to it, even
+// one that keeps its size, makes it verified again.
+BOOST_AUTO_TEST_CASE(each_version_of_a_result_is_verified_in_full) {
+  TempDir tmp;
+  const std::string dir = tmp.dir.string();
+  const CellResult r = make_result();
+  write_result(result_path(dir, r.cell_id), r);
+  BOOST_TEST((result_state(dir, r.cell_id) == ResultState::complete));
+  BOOST_TEST(!fs::exists(verified_path(dir)));  // too fresh to be listed
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  BOOST_TEST((result_state(dir, r.cell_id) == ResultState::complete));
+  BOOST_TEST_REQUIRE(fs::exists(verified_path(dir)));
+  {
+    H5::H5File f(result_path(dir, r.cell_id), H5F_ACC_RDWR);
+    const std::int32_t wrong[2] = {1, 1};  // as many as the dataset holds
+    f.openDataSet("/eval/ideal/predictions").write(wrong, H5::PredType::NATIVE_INT32);
+  }
+  std::string why;
+  BOOST_TEST((result_state(dir, r.cell_id, &why) == ResultState::incomplete));
+  BOOST_TEST(why.find("does not match its checksum") != std::string::npos, why);
 }
 
 BOOST_AUTO_TEST_CASE(invalid_result_is_not_written) {
@@ -715,7 +741,7 @@ BOOST_AUTO_TEST_CASE(a_result_proves_its_cell_and_its_integrity) {
   const auto rejected = [&](const std::string& what, const std::vector<std::string>& because,
                             const Config* expected = nullptr) {
     std::string why;
-    BOOST_TEST((result_state(path, &why, expected) == ResultState::incomplete), what);
+    BOOST_TEST((result_state(dir, mine.cell_id, &why, expected) == ResultState::incomplete), what);
     for (const auto& b : because) BOOST_TEST(why.find(b) != std::string::npos, what << ": " << why);
     if (expected) return;
     std::vector<std::string> problems;
@@ -725,7 +751,7 @@ BOOST_AUTO_TEST_CASE(a_result_proves_its_cell_and_its_integrity) {
   };
   const auto accepted = [&](const Config* expected = nullptr) {
     std::string why;
-    BOOST_TEST((result_state(path, &why, expected) == ResultState::complete), why);
+    BOOST_TEST((result_state(dir, mine.cell_id, &why, expected) == ResultState::complete), why);
     BOOST_TEST(scan_results(dir, nullptr).size() == 1u);
   };
   write_result(path, mine);
@@ -786,7 +812,7 @@ BOOST_AUTO_TEST_CASE(a_result_proves_its_cell_and_its_integrity) {
       for (int i = 0; i < 2048; ++i) f.put(static_cast<char>(rng()));
     }
     std::string why;
-    if (result_state(path, &why, &mine.config) == ResultState::incomplete) {
+    if (result_state(dir, mine.cell_id, &why, &mine.config) == ResultState::incomplete) {
       ++rejections;
       continue;
     }

@@ -7,7 +7,11 @@
 #include <chrono>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <thread>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
@@ -321,4 +325,30 @@ BOOST_AUTO_TEST_CASE(a_foreign_or_damaged_checkpoint_is_set_aside_and_the_cell_r
       aside += entry.path().filename().string().rfind("b-" + damage + ".pt.rejected.", 0) == 0;
     BOOST_TEST(aside == 1u, damage << ": the rejected checkpoint is kept aside");
   }
+}
+
+// Bit-identical resume needs the thread count of the run that saved the
+// checkpoint (sums split by thread); the checkpoint records it and a resume
+// with another count says so.
+BOOST_AUTO_TEST_CASE(a_resume_with_other_threads_says_it_is_not_bit_identical) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  auto c = cell("baseline1", "optimized", 2);
+  const TempDir tmp;
+  train::TrainControl control;
+  control.checkpoint_path = tmp / "c.pt";
+  int steps = 0;
+  control.stop_requested = [&] { return ++steps == 3; };
+  BOOST_CHECK_THROW(train::train_cell(c, data, {}, control), train::Preempted);
+
+  std::ostringstream log;
+  const auto saved = spdlog::default_logger();
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  torch::set_num_threads(2);
+  control.stop_requested = {};
+  train::train_cell(c, data, {}, control);
+  torch::set_num_threads(1);
+  spdlog::set_default_logger(saved);
+  BOOST_TEST(log.str().find("written with 1 threads, this run has 2") != std::string::npos, log.str());
 }

@@ -37,6 +37,7 @@ std::string checkpoint_path(const std::string& dir, const std::string& id) {
   return in(dir, "checkpoints", id + ".pt");
 }
 std::string error_log_path(const std::string& dir, const std::string& id) { return in(dir, "errors", id + ".log"); }
+std::string verified_path(const std::string& dir) { return (fs::path(dir) / "verified.tsv").string(); }
 
 std::string set_aside(const std::string& path) {
   const auto aside = fmt::format("{}.rejected.{}", path, std::time(nullptr));

@@ -52,7 +52,7 @@ Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts, b
   for (const auto& cell : grid.cells) {
     PlannedCell planned;
     planned.cell = &cell;
-    planned.state = store::result_state(store::result_path(out_dir, cell.id), &planned.why, &cell.config);
+    planned.state = store::result_state(out_dir, cell.id, &planned.why, &cell.config);
     if (planned.state == store::ResultState::complete) {
       ++plan.complete;
       plan.cells.push_back(planned);

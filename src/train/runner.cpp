@@ -183,7 +183,7 @@ std::optional<std::int64_t> GridRun::next_cell() {
           // and a result that fails verification is replaced.
           const auto path = store::result_path(options_.out_dir, cell.id);
           std::string why;
-          const auto state = store::result_state(path, &why, &cell.config);
+          const auto state = store::result_state(options_.out_dir, cell.id, &why, &cell.config);
           if (state == store::ResultState::complete) {
             spdlog::info("{} was completed by another launch; skipped", where);
           } else {

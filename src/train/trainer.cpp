@@ -1,6 +1,7 @@
 #include "auxgrid/train/trainer.hpp"
 
 #include <spdlog/spdlog.h>
+#include <ATen/Parallel.h>
 #include <torch/cuda.h>
 #include <torch/nn/module.h>
 #include <torch/optim/adam.h>
@@ -189,6 +190,11 @@ void CellTrainer::start_or_resume() {
       set_lr(*optimizer_, state_.lr);
       spdlog::info("{}: resumed from checkpoint {} at epoch {}, batch {}", cell_.label, path, state_.epoch + 1,
                    state_.next_batch);
+      if (state_.threads != 0 && state_.threads != at::get_num_threads())
+        spdlog::warn(
+            "{}: the checkpoint was written with {} threads, this run has {}: the result will differ from "
+            "an uninterrupted run's in the last bits (resume with --threads {} for the same bits)",
+            cell_.label, state_.threads, at::get_num_threads(), state_.threads);
     } catch (const CheckpointRejected& e) {
       // Kept for inspection, out of the way of the next resume; the cell starts afresh.
       spdlog::warn("{}: {}; {}the cell starts from scratch", cell_.label, e.what(),

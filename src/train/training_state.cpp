@@ -1,6 +1,7 @@
 #include "training_state.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ void save_checkpoint(const std::string& path, const CheckpointOwner& owner, cons
   torch::serialize::OutputArchive file;
   file.write("cell_id", c10::IValue(owner.cell_id));
   file.write("settings", c10::IValue(owner.settings));
+  file.write("threads", c10::IValue(static_cast<std::int64_t>(at::get_num_threads())));
   file.write("payload", torch::from_blob(const_cast<char*>(payload.data()), {static_cast<std::int64_t>(payload.size())},
                                          torch::kUInt8));
   file.write("payload_fnv1a", c10::IValue(static_cast<std::int64_t>(fnv1a(payload.data(), payload.size()))));
@@ -126,6 +128,8 @@ void load_checkpoint(const std::string& path, const CheckpointOwner& owner, Trai
     return t;
   };
   TrainingState loaded;
+  c10::IValue threads;
+  if (file.try_read("threads", threads) && threads.isInt()) loaded.threads = static_cast<int>(threads.toInt());
   std::istringstream rng(value("rng").toStringRef());
   rng >> loaded.rng;
   const auto torch_rng = tensor("torch_rng");

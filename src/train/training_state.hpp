@@ -36,6 +36,10 @@ struct TrainingState {
   std::vector<store::EpochRecord> epochs;
   std::vector<at::Tensor> best_state;  // parameters then buffers of the best epoch
   std::mt19937_64 rng;                 // data order and modality drops
+  // LibTorch's threads in the run that saved the checkpoint (0 = not saved
+  // yet): floating-point sums split by thread, so a resume is bit-identical
+  // only with as many threads.
+  int threads = 0;
 };
 
 // Which cell a checkpoint belongs to: its id and its settings (the canonical

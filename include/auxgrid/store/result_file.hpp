@@ -90,17 +90,19 @@ ResultSummary read_result_summary(const std::string& path);
 
 // incomplete: a file is there but is not a complete, intact result of its cell.
 enum class ResultState { missing, complete, incomplete };
-// complete only when read_result accepts the file and it is the result of the
-// cell it is named after (<id>.h5): its cell_id is that id and the id of its
-// settings, and, given `expected` (the cell's settings in the grid), every
-// setting equals the grid's. `why` (if given) receives the reason otherwise.
-// Never throws.
-ResultState result_state(const std::string& path, std::string* why = nullptr, const Config* expected = nullptr);
+// The state of cell `cell_id`'s result in results directory `dir`: complete
+// only when read_result accepts the file and it is the result of that cell:
+// its cell_id is that id and (when this build knows every setting in it) the
+// id of its settings, and, given `expected` (the cell's settings in the
+// grid), every setting equals the grid's. `why` (if given) receives the reason
+// otherwise. Never throws. Each version of a file is read in full once
+// (DIR/verified.tsv); then only its identity is read.
+ResultState result_state(const std::string& dir, const std::string& cell_id, std::string* why = nullptr,
+                         const Config* expected = nullptr);
 
 // Scans <dir>/cells/*.h5. Complete results of the cells they are named after
-// are summarised; every other .h5 file (truncated, incomplete, damaged, of
-// another cell, wrong schema) is reported in `problems` as "<path>: <reason>"
-// and left out.
+// (verified as result_state verifies them, without a grid) are summarised; every other .h5 file (truncated, incomplete,
+// damaged, of another cell, wrong schema) is reported in `problems` as "<path>: <reason>" and left out.
 std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems);
 
 // The HDF5 library's version, e.g. "1.10.8", for provenance.

@@ -13,6 +13,8 @@
 //   DIR/checkpoints/<id>.pt    a cell's training state, removed when its result is written;
 //                              one that fails verification is set aside as <id>.pt.rejected.<time>
 //   DIR/errors/<id>.log        one line per failed attempt (FailureRecord)
+//   DIR/verified.tsv           the result files that passed a full verification, by
+//                              their identity on disk (result_file.cpp says why)
 #include <string>
 #include <vector>
 
@@ -25,6 +27,7 @@ std::string locks_dir(const std::string& dir);
 std::string lock_path(const std::string& dir, const std::string& cell_id);
 std::string checkpoint_path(const std::string& dir, const std::string& cell_id);
 std::string error_log_path(const std::string& dir, const std::string& cell_id);
+std::string verified_path(const std::string& dir);
 
 // Moves a file that failed verification (a result, a checkpoint) out of the
 // way, to "<path>.rejected.<unix time>", kept for inspection; returns the new
