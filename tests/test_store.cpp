@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "temp_files.hpp"
+#include "write_limits.hpp"
 
 #include "expect_error.hpp"
 
@@ -16,6 +17,8 @@
 #include <iterator>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -766,4 +769,70 @@ BOOST_AUTO_TEST_CASE(a_lock_holds_its_cell_only_while_fresh_and_its_owner_lives)
   waitpid(child, nullptr, 0);
   std::ofstream(lock) << fmt::format("{} {} -\n", s.host, child);
   BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::dead_owner));
+}
+
+// A lock that names no owner holds nothing (it is taken over), except an
+// empty one young enough to be getting its owner line.
+BOOST_AUTO_TEST_CASE(a_lock_without_an_owner_holds_nothing) {
+  TempDir tmp;
+  const auto lock = tmp / "c1.lock";
+  const auto age = [&](const std::string& path, long seconds) {
+    const timespec times[2] = {{time(nullptr) - seconds, 0}, {time(nullptr) - seconds, 0}};
+    BOOST_REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  };
+  std::ofstream(lock).close();  // empty, just created
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::running));
+  age(lock, 60);
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::ofstream(lock, std::ios::binary) << std::string("\x01\xff garbage\0 12", 14);
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::ofstream(lock) << "host-only\n";
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::ofstream(lock) << store::lock_owner_line() << "and more\n";
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::filesystem::remove(lock);
+  std::filesystem::create_directory(lock);
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  BOOST_TEST(store::lock_status(lock, 600).owner().find("unreadable") != std::string::npos);
+}
+
+// A lock appears whole or not at all, once.
+BOOST_AUTO_TEST_CASE(a_lock_is_created_whole_and_once) {
+  TempDir tmp;
+  const auto lock = tmp / "c1.lock";
+  BOOST_TEST(store::create_lock(lock));
+  BOOST_TEST(bytes_of(lock) == store::lock_owner_line());
+  BOOST_TEST(!store::create_lock(lock));
+  BOOST_TEST(files_named(tmp.dir, ".new.").empty());
+  {
+    const FileSizeLimit limit(4);  // the owner line cannot be written
+    expect_error([&] { store::create_lock(tmp / "c2.lock"); },
+                 {"cannot write lock '" + tmp / "c2.lock" + "'", "File too large"});
+  }
+  BOOST_TEST(!std::filesystem::exists(tmp / "c2.lock"));
+  BOOST_TEST(files_named(tmp.dir, ".new.").empty());
+}
+
+// Writes that fail (a full disk; here a file size limit) throw one error that
+// names the path and the reason, and leave no file behind: not the result,
+// not its temporary, not a partial error record.
+BOOST_AUTO_TEST_CASE(a_failed_write_names_the_path_and_the_reason_and_leaves_nothing) {
+  TempDir tmp;
+  const auto dir = tmp.dir.string();
+  const auto path = result_path(dir, "c1");
+  {
+    const FileSizeLimit limit(1024);
+    expect_error([&] { write_result(path, make_result("c1")); },
+                 {"cannot write result '" + path + "'", "File too large"});
+    expect_error([&] { store::record_failure(dir, "c1", 0, "a cell", std::string(8192, 'x')); },
+                 {"cannot append to the error record '" + store::error_log_path(dir, "c1") + "'", "File too large"});
+    expect_error([&] { store::write_file_atomically(tmp / "big", std::string(8192, 'x'), "thing"); },
+                 {"cannot write thing '" + tmp / "big" + "'", "File too large"});
+  }
+  BOOST_TEST(!std::filesystem::exists(path));
+  BOOST_TEST(!std::filesystem::exists(tmp / "big"));
+  BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
+  BOOST_TEST(store::read_failures(dir, "c1").empty());
+  write_result(path, make_result("c1"));  // space again
+  BOOST_TEST((store::result_state(path) == store::ResultState::complete));
 }

@@ -19,6 +19,7 @@
 #include "expect_error.hpp"
 #include "model_variants.hpp"
 #include "temp_files.hpp"
+#include "write_limits.hpp"
 
 using namespace auxgrid;
 
@@ -321,4 +322,25 @@ BOOST_AUTO_TEST_CASE(a_foreign_or_damaged_checkpoint_is_set_aside_and_the_cell_r
       aside += entry.path().filename().string().rfind("b-" + damage + ".pt.rejected.", 0) == 0;
     BOOST_TEST(aside == 1u, damage << ": the rejected checkpoint is kept aside");
   }
+}
+
+// A checkpoint that cannot be written (a full disk; here a file size limit)
+// fails the cell with an error naming the checkpoint and the reason, and
+// leaves no temporary file; LibTorch's own file writer aborted the process.
+BOOST_AUTO_TEST_CASE(a_checkpoint_that_cannot_be_written_is_an_error_not_an_abort) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  auto c = cell("auxformer", "optimized", 3);
+  const TempDir tmp;
+  train::TrainControl control;
+  control.checkpoint_path = tmp / "c.pt";
+  int steps = 0;
+  control.stop_requested = [&] { return ++steps == 5; };
+  {
+    const FileSizeLimit limit(4096);
+    expect_error([&] { train::train_cell(c, data, {}, control); },
+                 {"cannot write checkpoint '" + control.checkpoint_path + "'", "File too large"});
+  }
+  BOOST_TEST(!std::filesystem::exists(control.checkpoint_path));
+  BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
 }

@@ -103,6 +103,12 @@ class GridRun {
   std::map<std::string, std::string> provenance(const dist::Communicator& group, double wall_seconds) const;
   int summary() const;
   void start_watchdog();
+  // Claims a cell for this group; a lock that cannot be written is a failure
+  // of the cell (recorded; `failed` set), not of the launch.
+  std::unique_ptr<CellClaim> claim(const Cell& cell, const std::string& where, bool& failed);
+  // Appends the cell's failure record; where even that fails (a full disk),
+  // says so on stderr with the failure itself.
+  void record(const Cell& cell, const std::string& message) const;
 
   const Grid& grid_;
   const RunOptions& options_;
@@ -153,7 +159,7 @@ void GridRun::start_watchdog() {
     const auto what = fmt::format("watchdog: rank {} (host {}) made no progress for {:.0f} s{}; aborting the launch",
                                   world_.rank(), host_name(), silent, cell ? " in cell '" + cell->label + "'" : "");
     spdlog::critical("{}", what);
-    if (cell) store::record_failure(options_.out_dir, cell->id, world_.rank(), cell->label, what);
+    if (cell) record(*cell, what);
     spdlog::default_logger()->flush();
     world_.abort(kExitStalled);
   });
@@ -172,8 +178,11 @@ std::optional<std::int64_t> GridRun::next_cell() {
         const auto where = fmt::format("[cell {}/{}] {} ({})", decision[0] + 1, total_, cell.label, cell.id);
         // The claim keeps other launches (overlapping array tasks, a
         // resubmission) off this cell while it trains.
-        claim_ = CellClaim::try_claim(options_.out_dir, cell.id, options_.stale_lock_seconds);
-        if (!claim_) {
+        bool lock_failed = false;
+        claim_ = claim(cell, where, lock_failed);
+        if (lock_failed) {
+          // recorded as a failure of the cell; on to the next one
+        } else if (!claim_) {
           ++held_;
           const auto lock =
               store::lock_status(store::lock_path(options_.out_dir, cell.id), options_.stale_lock_seconds);
@@ -188,6 +197,29 @@ std::optional<std::int64_t> GridRun::next_cell() {
     group_->broadcast_host(decision, 2, 0);
     if (decision[0] >= total_) return std::nullopt;
     if (decision[1]) return decision[0];
+  }
+}
+
+std::unique_ptr<CellClaim> GridRun::claim(const Cell& cell, const std::string& where, bool& failed) {
+  try {
+    return CellClaim::try_claim(options_.out_dir, cell.id, options_.stale_lock_seconds);
+  } catch (const std::exception& e) {
+    failed = true;
+    ++failed_;
+    record(cell, e.what());
+    failures_.fetch_add(1);
+    spdlog::error("{} cannot be claimed: {} (recorded in {}; a rerun retries it)", where, e.what(),
+                  store::error_log_path(options_.out_dir, cell.id));
+    return nullptr;
+  }
+}
+
+void GridRun::record(const Cell& cell, const std::string& message) const {
+  try {
+    store::record_failure(options_.out_dir, cell.id, world_.rank(), cell.label, message);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot record the failure of cell '{}' ({}): {}; the failure was: {}", cell.label, cell.id, e.what(),
+                  message);
   }
 }
 
@@ -266,7 +298,7 @@ void GridRun::train(std::int64_t k) {
   } catch (const std::exception& e) {
     failed_ += leader_;
     if (leader_) {
-      store::record_failure(options_.out_dir, cell.id, world_.rank(), cell.label, e.what());
+      record(cell, e.what());
       failures_.fetch_add(1);
     }
     spdlog::error("{} {} ({}) failed: {} (attempt {} of {}, recorded in {}; a rerun retries it)", progress, cell.label,
