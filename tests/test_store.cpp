@@ -15,6 +15,7 @@
 #include <limits>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <thread>
 
 #include <fcntl.h>
@@ -769,6 +770,36 @@ BOOST_AUTO_TEST_CASE(a_lock_holds_its_cell_only_while_fresh_and_its_owner_lives)
   waitpid(child, nullptr, 0);
   std::ofstream(lock) << fmt::format("{} {} -\n", s.host, child);
   BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::dead_owner));
+}
+
+// An array task's lock names it as people know it, <array job>_<task>: its
+// own SLURM_JOB_ID is another number.
+BOOST_AUTO_TEST_CASE(the_lock_owner_names_the_slurm_array_job_and_task) {
+  struct Env {
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+    void set(const char* name, const char* value) {
+      const char* old = std::getenv(name);
+      saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      value ? setenv(name, value, 1) : unsetenv(name);
+    }
+    ~Env() {
+      for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+        it->second ? setenv(it->first.c_str(), it->second->c_str(), 1) : unsetenv(it->first.c_str());
+    }
+  } env;
+  const auto job_of = [] {
+    const auto line = store::lock_owner_line();
+    return line.substr(line.rfind(' ') + 1);
+  };
+  env.set("SLURM_JOB_ID", "124");
+  env.set("SLURM_ARRAY_JOB_ID", "123");
+  env.set("SLURM_ARRAY_TASK_ID", "1");
+  BOOST_TEST(job_of() == "123_1\n");
+  env.set("SLURM_ARRAY_JOB_ID", nullptr);
+  env.set("SLURM_ARRAY_TASK_ID", nullptr);
+  BOOST_TEST(job_of() == "124\n");
+  env.set("SLURM_JOB_ID", nullptr);
+  BOOST_TEST(job_of() == "-\n");
 }
 
 // A lock that names no owner holds nothing (it is taken over), except an

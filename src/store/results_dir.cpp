@@ -175,9 +175,12 @@ std::string LockStatus::owner() const {
 }
 
 std::string lock_owner_line() {
-  const char* job = std::getenv("SLURM_JOB_ID");
+  const char* array_job = std::getenv("SLURM_ARRAY_JOB_ID");
   const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
-  return fmt::format("{} {} {}{}\n", host_name(), getpid(), job ? job : "-", task ? fmt::format("_{}", task) : "");
+  const char* job = std::getenv("SLURM_JOB_ID");
+  // An array task's own SLURM_JOB_ID is a number of its own; people know it as <array job>_<task>.
+  const auto name = array_job && task ? fmt::format("{}_{}", array_job, task) : job ? std::string(job) : "-";
+  return fmt::format("{} {} {}\n", host_name(), getpid(), name);
 }
 
 bool create_lock(const std::string& lock_path) {

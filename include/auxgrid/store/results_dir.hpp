@@ -67,7 +67,9 @@ struct LockStatus {
   std::string owner() const;  // "host H pid P job J", for messages
 };
 LockStatus lock_status(const std::string& lock_path, double stale_after_seconds);
-// The content of a lock file this process writes: "host pid job\n".
+// The content of a lock file this process writes: "host pid job\n"; the job
+// is SLURM_ARRAY_JOB_ID_SLURM_ARRAY_TASK_ID in an array task (what squeue and
+// the task's log name show), else SLURM_JOB_ID, else "-".
 std::string lock_owner_line();
 // Creates the lock at `lock_path` with this process's owner line, whole or
 // not at all: the line is written to a temporary file that is then linked to
