@@ -64,6 +64,7 @@ cp "other/cells/$held.h5" "res2/cells/$held.h5.part" && mv "res2/cells/$held.h5.
 rm "res2/locks/$held.lock"
 code=0; wait $run || code=$?
 [ $code -eq 0 ] || { cat run3.log; fail "a launch whose held cell was completed meanwhile exited $code"; }
+grep -q "all 2 cells complete, 1 trained here in .* and 1 by other launches" run3.log || { cat run3.log; fail "summary of run 3"; }
 echo "ok: a held cell completed by its holder: exit 0"
 
 # 3. Still held after --stale-lock seconds (a live heartbeat): exit 5.

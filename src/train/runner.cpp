@@ -382,6 +382,9 @@ int GridRun::summary() const {
           grid_.name, trained, total_, elapsed, left.size(),
           fmt::join(left.begin(), left.begin() + std::min<std::size_t>(left.size(), 5), "; "),
           left.size() > 5 ? fmt::format("; and {} more", left.size() - 5) : "", code[0]);
+    } else if (trained < total_) {
+      spdlog::info("grid '{}': all {} cells complete, {} trained here in {} and {} by other launches; results in {}",
+                   grid_.name, total_, trained, elapsed, total_ - trained, options_.out_dir);
     } else {
       spdlog::info("grid '{}': all {} cells trained in {}; results in {}", grid_.name, trained, elapsed,
                    options_.out_dir);
