@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "temp_files.hpp"
+#include "write_limits.hpp"
 
 #include "expect_error.hpp"
 
@@ -16,8 +17,11 @@
 #include <limits>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <thread>
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -896,4 +900,101 @@ BOOST_AUTO_TEST_CASE(a_lock_holds_its_cell_only_while_fresh_and_its_owner_lives)
   waitpid(child, nullptr, 0);
   std::ofstream(lock) << fmt::format("{} {} -\n", s.host, child);
   BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::dead_owner));
+}
+
+// An array task's lock names it as people know it, <array job>_<task>: its
+// own SLURM_JOB_ID is another number.
+BOOST_AUTO_TEST_CASE(the_lock_owner_names_the_slurm_array_job_and_task) {
+  struct Env {
+    std::vector<std::pair<std::string, std::optional<std::string>>> saved;
+    void set(const char* name, const char* value) {
+      const char* old = std::getenv(name);
+      saved.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
+      value ? setenv(name, value, 1) : unsetenv(name);
+    }
+    ~Env() {
+      for (auto it = saved.rbegin(); it != saved.rend(); ++it)
+        it->second ? setenv(it->first.c_str(), it->second->c_str(), 1) : unsetenv(it->first.c_str());
+    }
+  } env;
+  const auto job_of = [] {
+    const auto line = store::lock_owner_line();
+    return line.substr(line.rfind(' ') + 1);
+  };
+  env.set("SLURM_JOB_ID", "124");
+  env.set("SLURM_ARRAY_JOB_ID", "123");
+  env.set("SLURM_ARRAY_TASK_ID", "1");
+  BOOST_TEST(job_of() == "123_1\n");
+  env.set("SLURM_ARRAY_JOB_ID", nullptr);
+  env.set("SLURM_ARRAY_TASK_ID", nullptr);
+  BOOST_TEST(job_of() == "124\n");
+  env.set("SLURM_JOB_ID", nullptr);
+  BOOST_TEST(job_of() == "-\n");
+}
+
+// A lock that names no owner holds nothing (it is taken over), except an
+// empty one young enough to be getting its owner line.
+BOOST_AUTO_TEST_CASE(a_lock_without_an_owner_holds_nothing) {
+  TempDir tmp;
+  const auto lock = tmp / "c1.lock";
+  const auto age = [&](const std::string& path, long seconds) {
+    const timespec times[2] = {{time(nullptr) - seconds, 0}, {time(nullptr) - seconds, 0}};
+    BOOST_REQUIRE(utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+  };
+  std::ofstream(lock).close();  // empty, just created
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::running));
+  age(lock, 60);
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::ofstream(lock, std::ios::binary) << std::string("\x01\xff garbage\0 12", 14);
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::ofstream(lock) << "host-only\n";
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::ofstream(lock) << store::lock_owner_line() << "and more\n";
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  std::filesystem::remove(lock);
+  std::filesystem::create_directory(lock);
+  BOOST_TEST((store::lock_status(lock, 600).state == store::LockState::unreadable));
+  BOOST_TEST(store::lock_status(lock, 600).owner().find("unreadable") != std::string::npos);
+}
+
+// A lock appears whole or not at all, once.
+BOOST_AUTO_TEST_CASE(a_lock_is_created_whole_and_once) {
+  TempDir tmp;
+  const auto lock = tmp / "c1.lock";
+  BOOST_TEST(store::create_lock(lock));
+  BOOST_TEST(bytes_of(lock) == store::lock_owner_line());
+  BOOST_TEST(!store::create_lock(lock));
+  BOOST_TEST(files_named(tmp.dir, ".new.").empty());
+  {
+    const FileSizeLimit limit(4);  // the owner line cannot be written
+    expect_error([&] { store::create_lock(tmp / "c2.lock"); },
+                 {"cannot write lock '" + tmp / "c2.lock" + "'", "File too large"});
+  }
+  BOOST_TEST(!std::filesystem::exists(tmp / "c2.lock"));
+  BOOST_TEST(files_named(tmp.dir, ".new.").empty());
+}
+
+// Writes that fail (a full disk; here a file size limit) throw one error that
+// names the path and the reason, and leave no file behind: not the result,
+// not its temporary, not a partial error record.
+BOOST_AUTO_TEST_CASE(a_failed_write_names_the_path_and_the_reason_and_leaves_nothing) {
+  TempDir tmp;
+  const auto dir = tmp.dir.string();
+  const CellResult r = make_result();
+  const auto path = result_path(dir, r.cell_id);
+  {
+    const FileSizeLimit limit(1024);
+    expect_error([&] { write_result(path, r); },
+                 {"cannot write result '" + path + "'", "File too large"});
+    expect_error([&] { store::record_failure(dir, "c1", 0, "a cell", std::string(8192, 'x')); },
+                 {"cannot append to the error record '" + store::error_log_path(dir, "c1") + "'", "File too large"});
+    expect_error([&] { store::write_file_atomically(tmp / "big", std::string(8192, 'x'), "thing"); },
+                 {"cannot write thing '" + tmp / "big" + "'", "File too large"});
+  }
+  BOOST_TEST(!std::filesystem::exists(path));
+  BOOST_TEST(!std::filesystem::exists(tmp / "big"));
+  BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
+  BOOST_TEST(store::read_failures(dir, "c1").empty());
+  write_result(path, r);  // space again
+  BOOST_TEST((store::result_state(dir, r.cell_id) == store::ResultState::complete));
 }

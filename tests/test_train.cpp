@@ -23,6 +23,7 @@
 #include "expect_error.hpp"
 #include "model_variants.hpp"
 #include "temp_files.hpp"
+#include "write_limits.hpp"
 
 using namespace auxgrid;
 
@@ -351,4 +352,25 @@ BOOST_AUTO_TEST_CASE(a_resume_with_other_threads_says_it_is_not_bit_identical) {
   torch::set_num_threads(1);
   spdlog::set_default_logger(saved);
   BOOST_TEST(log.str().find("written with 1 threads, this run has 2") != std::string::npos, log.str());
+}
+
+// A checkpoint that cannot be written (a full disk; here a file size limit)
+// fails the cell with an error naming the checkpoint and the reason, and
+// leaves no temporary file; LibTorch's own file writer aborted the process.
+BOOST_AUTO_TEST_CASE(a_checkpoint_that_cannot_be_written_is_an_error_not_an_abort) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  auto c = cell("auxformer", "optimized", 3);
+  const TempDir tmp;
+  train::TrainControl control;
+  control.checkpoint_path = tmp / "c.pt";
+  int steps = 0;
+  control.stop_requested = [&] { return ++steps == 5; };
+  {
+    const FileSizeLimit limit(4096);
+    expect_error([&] { train::train_cell(c, data, {}, control); },
+                 {"cannot write checkpoint '" + control.checkpoint_path + "'", "File too large"});
+  }
+  BOOST_TEST(!std::filesystem::exists(control.checkpoint_path));
+  BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
 }

@@ -11,6 +11,7 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
+#include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::store::h5 {
 
@@ -221,27 +222,45 @@ void AtomicFile::commit() {
   try {
     file_.close();
   } catch (const H5::Exception& e) {
-    fail(e, where_);
+    const auto why = describe(e);
+    std::remove(tmp_.c_str());
+    AUXGRID_FAIL("{}: cannot write '{}': {} ({})", where_, tmp_, why, std::strerror(errno));
   }
   // Without the fsync a crash could persist the rename before the data.
   const int fd = ::open(tmp_.c_str(), O_RDONLY);
   const bool synced = fd >= 0 && ::fsync(fd) == 0;
   const int err = errno;
   if (fd >= 0) ::close(fd);
+  if (!synced) std::remove(tmp_.c_str());
   AUXGRID_CHECK(synced, "{}: cannot sync '{}': {}", where_, tmp_, std::strerror(err));
-  AUXGRID_CHECK(std::rename(tmp_.c_str(), path_.c_str()) == 0, "{}: cannot rename '{}' to it: {}", where_, tmp_,
-                std::strerror(errno));
+  const bool renamed = std::rename(tmp_.c_str(), path_.c_str()) == 0;
+  const int rename_err = errno;
+  if (!renamed) std::remove(tmp_.c_str());
+  AUXGRID_CHECK(renamed, "{}: cannot rename '{}' to it: {}", where_, tmp_, std::strerror(rename_err));
   committed_ = true;
 }
 
 void write_atomically(const std::string& path, const std::string& where, const std::function<void(H5::H5File&)>& fill) {
-  AtomicFile out(path, where);
+  init();
+  std::string image;
   try {
-    fill(out.file());
+    H5::FileAccPropList in_memory;
+    in_memory.setCore(1 << 20, /*backing=*/false);
+    // The name only identifies the file among this process's open ones.
+    H5::H5File file(fmt::format("{}.in-memory.{}", path, ::getpid()), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT,
+                    in_memory);
+    fill(file);
+    file.flush(H5F_SCOPE_GLOBAL);
+    const ssize_t size = H5Fget_file_image(file.getId(), nullptr, 0);
+    if (size < 0) throw H5::FileIException("write_atomically", "H5Fget_file_image failed");
+    image.resize(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(file.getId(), image.data(), image.size()) != size)
+      throw H5::FileIException("write_atomically", "H5Fget_file_image failed");
+    file.close();
   } catch (const H5::Exception& e) {
     fail(e, where);
   }
-  out.commit();
+  write_file_atomically(path, image, "result");
 }
 
 H5::H5File open_read(const std::string& path, const std::string& where) {

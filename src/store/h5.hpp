@@ -23,8 +23,9 @@ std::string describe(const H5::Exception& e);
 
 // A new HDF5 file written as "<path>.tmp.<pid>" (its directory created) and
 // moved into place by commit(): closed, flushed to disk, renamed. Until then
-// nothing appears at `path`; destroyed without commit() (an error, an
-// abandoned writer), it removes the temporary file.
+// nothing appears at `path`; a failed commit() and a destruction without
+// commit() (an error, an abandoned writer) remove the temporary file, and
+// the destructor never throws.
 class AtomicFile {
  public:
   AtomicFile(const std::string& path, const std::string& where);
@@ -41,7 +42,11 @@ class AtomicFile {
   bool committed_ = false;
 };
 
-// Writes `path` atomically: `fill` writes the AtomicFile, which is then committed.
+// Writes `path` atomically: `fill` writes the file in memory (HDF5's core
+// driver), whose image then goes to disk through store::write_file_atomically
+// (temporary file, fsync, rename). So HDF5 never meets a failing disk: a full
+// disk is one error naming the path and the reason, and leaves nothing behind.
+// For files that fit in memory (results); corpora stream through AtomicFile.
 void write_atomically(const std::string& path, const std::string& where, const std::function<void(H5::H5File&)>& fill);
 // Opens an existing file read-only; a clear error if it is absent or not HDF5.
 H5::H5File open_read(const std::string& path, const std::string& where);

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <sstream>
 
 #include "auxgrid/core/check.hpp"
 
@@ -39,25 +40,17 @@ void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& ce
   for (const auto& cell : cells)
     if (known.insert(cell.cell_id).second) all.push_back(cell);
 
-  std::filesystem::create_directories(dir);
-  const std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
-  {
-    std::ofstream out(temp);
-    AUXGRID_CHECK(out.is_open(), "cannot write '{}'", temp);
-    for (const auto& cell : all) {
-      for (const std::string* field : {&cell.cell_id, &cell.corpus, &cell.label})
-        check_field(*field, path, cell.cell_id);
-      out << cell.cell_id << '\t' << cell.corpus << '\t' << cell.label;
-      for (const auto& [key, value] : cell.config) {
-        check_field(value, path, cell.cell_id);
-        out << '\t' << key << '=' << value;
-      }
-      out << '\n';
+  std::ostringstream out;
+  for (const auto& cell : all) {
+    for (const std::string* field : {&cell.cell_id, &cell.corpus, &cell.label}) check_field(*field, path, cell.cell_id);
+    out << cell.cell_id << '\t' << cell.corpus << '\t' << cell.label;
+    for (const auto& [key, value] : cell.config) {
+      check_field(value, path, cell.cell_id);
+      out << '\t' << key << '=' << value;
     }
-    out.close();
-    AUXGRID_CHECK(out.good(), "failed to write '{}'", temp);
+    out << '\n';
   }
-  AUXGRID_CHECK(std::rename(temp.c_str(), path.c_str()) == 0, "cannot rename '{}' to '{}'", temp, path);
+  write_file_atomically(path, out.str(), "the manifest");
 }
 
 std::vector<ManifestCell> read_manifest(const std::string& dir) {

@@ -1,5 +1,6 @@
 #include "auxgrid/store/results_dir.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -46,6 +47,62 @@ std::string set_aside(const std::string& path) {
   return aside;
 }
 
+// --- writing files ---------------------------------------------------------------
+
+namespace {
+
+// All of `bytes` to `fd`; false with errno set when a write fails (ENOSPC, EIO ...).
+bool write_all(int fd, const std::string& bytes) {
+  const char* data = bytes.data();
+  std::size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;
+      return false;
+    }
+    data += n, left -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void create_parent(const std::string& path, const std::string& what) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) return;
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  AUXGRID_CHECK(!ec, "cannot write {} '{}': cannot create its directory: {}", what, path, ec.message());
+}
+
+// Writes `bytes` into the new file `tmp` (synced to disk when `sync`); on any
+// failure removes it and throws naming `what`, `path` and the reason.
+void write_new_file(const std::string& tmp, const std::string& bytes, bool sync, const std::string& what,
+                    const std::string& path) {
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  AUXGRID_CHECK(fd >= 0, "cannot write {} '{}': cannot create '{}': {}", what, path, tmp, std::strerror(errno));
+  bool ok = write_all(fd, bytes) && (!sync || ::fsync(fd) == 0);
+  int err = errno;
+  if (::close(fd) != 0 && ok) ok = false, err = errno;  // NFS may report a failed write only here
+  if (!ok) {
+    ::unlink(tmp.c_str());
+    AUXGRID_FAIL("cannot write {} '{}': {}", what, path, std::strerror(err));
+  }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
+  create_parent(path, what);
+  const auto tmp = fmt::format("{}.tmp.{}", path, getpid());
+  write_new_file(tmp, bytes, /*sync=*/true, what, path);  // synced: a crash must not persist the rename first
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    AUXGRID_FAIL("cannot write {} '{}': cannot rename '{}' to it: {}", what, path, tmp, std::strerror(err));
+  }
+}
+
 // --- failure records ---------------------------------------------------------
 
 namespace {
@@ -79,13 +136,21 @@ FailureRecord parse_failure(const std::string& line) {
 FailureRecord record_failure(const std::string& dir, const std::string& cell_id, int rank, const std::string& label,
                              const std::string& message) {
   const auto path = error_log_path(dir, cell_id);
-  fs::create_directories(fs::path(path).parent_path());
+  create_parent(path, "the error record");
   FailureRecord r{utc_now(), host_name(), rank, failed_attempts(dir, cell_id) + 1, label, message};
   std::replace(r.message.begin(), r.message.end(), '\n', ' ');
-  std::ofstream out(path, std::ios::app);
-  out << fmt::format("{} host={} rank={} attempt={} cell='{}': {}\n", r.time_utc, r.host, r.rank, r.attempt, r.label,
-                     r.message);
-  AUXGRID_CHECK(out.good(), "cannot append to the error record '{}': {}", path, std::strerror(errno));
+  const auto line = fmt::format("{} host={} rank={} attempt={} cell='{}': {}\n", r.time_utc, r.host, r.rank, r.attempt,
+                                r.label, r.message);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  AUXGRID_CHECK(fd >= 0, "cannot append to the error record '{}': {}", path, std::strerror(errno));
+  struct stat before {};
+  const bool sized = ::fstat(fd, &before) == 0;
+  bool ok = write_all(fd, line);
+  int err = errno;
+  if (!ok && sized) (void)!::ftruncate(fd, before.st_size);  // no partial record
+  if (::close(fd) != 0 && ok) ok = false, err = errno;
+  if (!ok && sized && before.st_size == 0) ::unlink(path.c_str());  // nor an empty log
+  AUXGRID_CHECK(ok, "cannot append to the error record '{}': {}", path, std::strerror(err));
   return r;
 }
 
@@ -113,21 +178,65 @@ std::vector<std::string> cells_with_failures(const std::string& dir) {
 // --- locks ----------------------------------------------------------------------
 
 std::string LockStatus::owner() const {
+  if (state == LockState::unreadable) return "an unreadable lock (no owner in it)";
   return host.empty() ? "unknown" : fmt::format("host {} pid {} job {}", host, pid, job);
 }
 
 std::string lock_owner_line() {
-  const char* job = std::getenv("SLURM_JOB_ID");
+  const char* array_job = std::getenv("SLURM_ARRAY_JOB_ID");
   const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
-  return fmt::format("{} {} {}{}\n", host_name(), getpid(), job ? job : "-", task ? fmt::format("_{}", task) : "");
+  const char* job = std::getenv("SLURM_JOB_ID");
+  // An array task's own SLURM_JOB_ID is a number of its own; people know it as <array job>_<task>.
+  const auto name = array_job && task ? fmt::format("{}_{}", array_job, task) : job ? std::string(job) : "-";
+  return fmt::format("{} {} {}\n", host_name(), getpid(), name);
 }
+
+bool create_lock(const std::string& lock_path) {
+  const auto tmp = fmt::format("{}.new.{}", lock_path, getpid());
+  write_new_file(tmp, lock_owner_line(), /*sync=*/false, "lock", lock_path);
+  // link() fails with EEXIST when a lock is there, as O_EXCL would, and the lock appears whole.
+  const int linked = ::link(tmp.c_str(), lock_path.c_str());
+  const int err = errno;
+  ::unlink(tmp.c_str());
+  if (linked == 0) return true;
+  AUXGRID_CHECK(err == EEXIST, "cannot write lock '{}': {}", lock_path, std::strerror(err));
+  return false;
+}
+
+namespace {
+
+// "host pid job\n" with a printable host and job and a positive pid; false for anything else.
+bool parse_owner(const std::string& lock_path, LockStatus& s) {
+  std::ifstream in(lock_path, std::ios::binary);
+  std::string text(256, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.empty() || text.back() != '\n' || text.find('\n') != text.size() - 1) return false;
+  if (!std::all_of(text.begin(), text.end() - 1, [](char c) { return c >= ' ' && c <= '~'; })) return false;
+  std::istringstream line(text);
+  std::string pid, extra;
+  if (!(line >> s.host >> pid >> s.job) || (line >> extra)) return false;
+  if (pid.empty() || pid.size() > 9 ||
+      !std::all_of(pid.begin(), pid.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  s.pid = std::stol(pid);
+  return s.pid > 0;
+}
+
+}  // namespace
 
 LockStatus lock_status(const std::string& lock_path, double stale_after_seconds) {
   LockStatus s;
   struct stat st {};
   if (stat(lock_path.c_str(), &st) != 0) return s;
   s.age_seconds = std::difftime(std::time(nullptr), st.st_mtime);
-  std::ifstream(lock_path) >> s.host >> s.pid >> s.job;
+  if (!S_ISREG(st.st_mode) || !parse_owner(lock_path, s)) {
+    s.host.clear(), s.job.clear(), s.pid = 0;
+    // Only an empty lock this young may still be getting its owner line (earlier versions wrote it second).
+    const bool being_written = S_ISREG(st.st_mode) && st.st_size == 0 && s.age_seconds < kEmptyLockGraceSeconds;
+    s.state = being_written ? LockState::running : LockState::unreadable;
+    return s;
+  }
   // A process of this host that no longer exists holds nothing, however fresh its heartbeat.
   const bool dead = s.pid > 0 && s.host == host_name() && kill(static_cast<pid_t>(s.pid), 0) != 0 && errno == ESRCH;
   s.state = dead ? LockState::dead_owner : s.age_seconds >= stale_after_seconds ? LockState::stale : LockState::running;

@@ -1,6 +1,5 @@
 #include "auxgrid/train/claim.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 #include <utime.h>
 
@@ -16,23 +15,6 @@
 
 namespace auxgrid::train {
 
-namespace {
-
-bool create_exclusively(const std::string& path) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-  if (fd < 0) {
-    AUXGRID_CHECK(errno == EEXIST, "cannot create lock '{}': {}", path, std::strerror(errno));
-    return false;
-  }
-  const auto owner = store::lock_owner_line();
-  const bool written = write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
-  close(fd);
-  AUXGRID_CHECK(written, "cannot write lock '{}'", path);
-  return true;
-}
-
-}  // namespace
-
 std::unique_ptr<CellClaim> CellClaim::try_claim(const std::string& out_dir, const std::string& cell_id,
                                                 double stale_after_seconds) {
   const auto path = store::lock_path(out_dir, cell_id);
@@ -40,7 +22,7 @@ std::unique_ptr<CellClaim> CellClaim::try_claim(const std::string& out_dir, cons
   const auto held = [&](const std::string& lock) {
     return store::lock_status(lock, stale_after_seconds).state == store::LockState::running;
   };
-  if (!create_exclusively(path)) {
+  if (!store::create_lock(path)) {
     if (held(path)) return nullptr;  // a live owner
     const auto stale = fmt::format("{}.stale.{}", path, getpid());
     if (std::rename(path.c_str(), stale.c_str()) != 0) return nullptr;  // another taker won
@@ -50,8 +32,9 @@ std::unique_ptr<CellClaim> CellClaim::try_claim(const std::string& out_dir, cons
       std::rename(stale.c_str(), path.c_str());
       return nullptr;
     }
-    std::remove(stale.c_str());
-    if (!create_exclusively(path)) return nullptr;
+    std::error_code ignored;
+    std::filesystem::remove_all(stale, ignored);  // a directory, too
+    if (!store::create_lock(path)) return nullptr;
   }
   // A heartbeat every tenth of the timeout keeps the claim far from stale.
   return std::unique_ptr<CellClaim>(new CellClaim(path, std::max(1.0, stale_after_seconds / 10)));

@@ -102,7 +102,17 @@ class GridRun {
   void train(std::int64_t k);
   std::map<std::string, std::string> provenance(const dist::Communicator& group, double wall_seconds) const;
   int summary() const;
+  // The cells of this launch left without a complete result, each with why
+  // ("held by ..."); waits while other live launches hold some of them, at
+  // most --stale-lock seconds. Rank 0 only.
+  std::vector<std::string> unfinished_cells() const;
   void start_watchdog();
+  // Claims a cell for this group; a lock that cannot be written is a failure
+  // of the cell (recorded; `failed` set), not of the launch.
+  std::unique_ptr<CellClaim> claim(const Cell& cell, const std::string& where, bool& failed);
+  // Appends the cell's failure record; where even that fails (a full disk),
+  // says so on stderr with the failure itself.
+  void record(const Cell& cell, const std::string& message) const;
 
   const Grid& grid_;
   const RunOptions& options_;
@@ -153,7 +163,7 @@ void GridRun::start_watchdog() {
     const auto what = fmt::format("watchdog: rank {} (host {}) made no progress for {:.0f} s{}; aborting the launch",
                                   world_.rank(), host_name(), silent, cell ? " in cell '" + cell->label + "'" : "");
     spdlog::critical("{}", what);
-    if (cell) store::record_failure(options_.out_dir, cell->id, world_.rank(), cell->label, what);
+    if (cell) record(*cell, what);
     spdlog::default_logger()->flush();
     world_.abort(kExitStalled);
   });
@@ -172,8 +182,11 @@ std::optional<std::int64_t> GridRun::next_cell() {
         const auto where = fmt::format("[cell {}/{}] {} ({})", decision[0] + 1, total_, cell.label, cell.id);
         // The claim keeps other launches (overlapping array tasks, a
         // resubmission) off this cell while it trains.
-        claim_ = CellClaim::try_claim(options_.out_dir, cell.id, options_.stale_lock_seconds);
-        if (!claim_) {
+        bool lock_failed = false;
+        claim_ = claim(cell, where, lock_failed);
+        if (lock_failed) {
+          // recorded as a failure of the cell; on to the next one
+        } else if (!claim_) {
           ++held_;
           const auto lock =
               store::lock_status(store::lock_path(options_.out_dir, cell.id), options_.stale_lock_seconds);
@@ -198,6 +211,29 @@ std::optional<std::int64_t> GridRun::next_cell() {
     group_->broadcast_host(decision, 2, 0);
     if (decision[0] >= total_) return std::nullopt;
     if (decision[1]) return decision[0];
+  }
+}
+
+std::unique_ptr<CellClaim> GridRun::claim(const Cell& cell, const std::string& where, bool& failed) {
+  try {
+    return CellClaim::try_claim(options_.out_dir, cell.id, options_.stale_lock_seconds);
+  } catch (const std::exception& e) {
+    failed = true;
+    ++failed_;
+    record(cell, e.what());
+    failures_.fetch_add(1);
+    spdlog::error("{} cannot be claimed: {} (recorded in {}; a rerun retries it)", where, e.what(),
+                  store::error_log_path(options_.out_dir, cell.id));
+    return nullptr;
+  }
+}
+
+void GridRun::record(const Cell& cell, const std::string& message) const {
+  try {
+    store::record_failure(options_.out_dir, cell.id, world_.rank(), cell.label, message);
+  } catch (const std::exception& e) {
+    spdlog::error("cannot record the failure of cell '{}' ({}): {}; the failure was: {}", cell.label, cell.id, e.what(),
+                  message);
   }
 }
 
@@ -276,7 +312,7 @@ void GridRun::train(std::int64_t k) {
   } catch (const std::exception& e) {
     failed_ += leader_;
     if (leader_) {
-      store::record_failure(options_.out_dir, cell.id, world_.rank(), cell.label, e.what());
+      record(cell, e.what());
       failures_.fetch_add(1);
     }
     spdlog::error("{} {} ({}) failed: {} (attempt {} of {}, recorded in {}; a rerun retries it)", progress, cell.label,
@@ -291,29 +327,81 @@ int GridRun::run() {
   return summary();
 }
 
+std::vector<std::string> GridRun::unfinished_cells() const {
+  const auto complete = [&](const Cell& c) {
+    return store::result_state(options_.out_dir, c.id, nullptr, &c.config) == store::ResultState::complete;
+  };
+  const auto lock_of = [&](const Cell& c) {
+    return store::lock_status(store::lock_path(options_.out_dir, c.id), options_.stale_lock_seconds);
+  };
+  std::vector<const Cell*> left;
+  for (const auto i : pending_)
+    if (!complete(grid_.cells[i])) left.push_back(&grid_.cells[i]);
+  // Another live launch may still complete them (an overlapping array task,
+  // the ranks of a killed mpirun that have not noticed yet): wait while it holds them.
+  const auto deadline = Clock::now() + std::chrono::duration<double>(options_.stale_lock_seconds);
+  for (double pause = 0.5; !left.empty() && !stop_signal_received(); pause = std::min(pause * 2, 10.0)) {
+    std::vector<const Cell*> held;
+    for (const Cell* c : left)
+      if (!complete(*c) && lock_of(*c).state == store::LockState::running) held.push_back(c);
+    if (held.empty() || Clock::now() >= deadline) break;
+    if (pause == 0.5) {
+      std::vector<std::string> ids;
+      for (const Cell* c : held) ids.push_back(c->id);
+      spdlog::warn("grid '{}': waiting for {} cell(s) held by other launches, at most {} (--stale-lock): {}",
+                   grid_.name, held.size(), duration_text(options_.stale_lock_seconds), fmt::join(ids, ", "));
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(pause));
+  }
+  std::vector<std::string> why;
+  for (const Cell* c : left) {
+    if (complete(*c)) continue;
+    const auto lock = lock_of(*c);
+    const char* state = lock.state == store::LockState::running      ? ""
+                        : lock.state == store::LockState::dead_owner ? ", which ended"
+                        : lock.state == store::LockState::stale      ? ", whose heartbeat stopped"
+                                                                     : "";
+    why.push_back(lock.state == store::LockState::none
+                      ? fmt::format("{} ({}): not claimed, and no one holds it now", c->id, c->label)
+                      : fmt::format("{} ({}): held by {}{}", c->id, c->label, lock.owner(), state));
+  }
+  return why;
+}
+
 int GridRun::summary() const {
-  const auto trained = world_.sum(trained_), failed = world_.sum(failed_), held = world_.sum(held_),
-             preempted = world_.sum(preempted_);
+  const auto trained = world_.sum(trained_), failed = world_.sum(failed_), preempted = world_.sum(preempted_);
   if (preempted || stop_signal_received()) {
     if (world_.rank() == 0)
       spdlog::warn("grid '{}': stopped by a signal after {} cells; {} checkpointed; rerun to continue", grid_.name,
                    trained, preempted);
     return kExitPreempted;
   }
+  // Every rank returns rank 0's code: it alone checks what is left.
+  std::vector<std::int64_t> code{failed ? 1 : 0};
   if (world_.rank() == 0) {
     const auto elapsed = duration_text(std::chrono::duration<double>(Clock::now() - start_).count());
-    if (failed)
+    if (failed) {
       spdlog::error("grid '{}': {} of {} cells trained, {} failed, in {}{}", grid_.name, trained, total_, failed,
                     elapsed,
                     options_.fail_fast > 0 && failed >= options_.fail_fast ? " (stopped early: --fail-fast)" : "");
-    else if (held)
-      spdlog::warn("grid '{}': {} cells trained in {}; {} are held by other launches (see {})", grid_.name, trained,
-                   elapsed, held, store::locks_dir(options_.out_dir));
-    else
+    } else if (const auto left = unfinished_cells(); !left.empty()) {
+      code[0] = stop_signal_received() ? kExitPreempted : kExitUnclaimed;
+      spdlog::error(
+          "grid '{}': {} of {} cells trained in {}; {} cell(s) could not be claimed and are not complete: "
+          "{}{}; rerun when their holders have ended to train them (exit code {})",
+          grid_.name, trained, total_, elapsed, left.size(),
+          fmt::join(left.begin(), left.begin() + std::min<std::size_t>(left.size(), 5), "; "),
+          left.size() > 5 ? fmt::format("; and {} more", left.size() - 5) : "", code[0]);
+    } else if (trained < total_) {
+      spdlog::info("grid '{}': all {} cells complete, {} trained here in {} and {} by other launches; results in {}",
+                   grid_.name, total_, trained, elapsed, total_ - trained, options_.out_dir);
+    } else {
       spdlog::info("grid '{}': all {} cells trained in {}; results in {}", grid_.name, trained, elapsed,
                    options_.out_dir);
+    }
   }
-  return failed ? 1 : 0;
+  world_.broadcast(code);
+  return static_cast<int>(code[0]);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
+#include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::train {
 
@@ -74,11 +75,11 @@ void save_checkpoint(const std::string& path, const CheckpointOwner& owner, cons
                                          torch::kUInt8));
   file.write("payload_fnv1a", c10::IValue(static_cast<std::int64_t>(fnv1a(payload.data(), payload.size()))));
 
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  const auto tmp = fmt::format("{}.tmp.{}", path, getpid());
-  file.save_to(tmp);
-  AUXGRID_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, "cannot rename checkpoint '{}' to '{}': {}", tmp, path,
-                std::strerror(errno));
+  // Serialised in memory and written by the store: LibTorch's file writer
+  // throws from its destructor when the disk is full (std::terminate).
+  std::ostringstream out;
+  file.save_to(out);
+  store::write_file_atomically(path, out.str(), "checkpoint");
 }
 
 void load_checkpoint(const std::string& path, const CheckpointOwner& owner, TrainingState& p, torch::nn::Module& model,

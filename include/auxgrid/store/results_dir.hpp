@@ -8,8 +8,9 @@
 //   DIR/cells/<id>.h5          one result per cell (result_file.hpp), written atomically;
 //                              one that fails verification is set aside as <id>.h5.rejected.<time>
 //   DIR/manifest.tsv           every cell ever planned into DIR (manifest.hpp)
-//   DIR/locks/<id>.lock        a claim on a cell: "host pid job" (LockStatus); its
-//                              modification time is the owner's heartbeat
+//   DIR/locks/<id>.lock        a claim on a cell: "host pid job" (LockStatus), never
+//                              empty (create_lock); its modification time is the
+//                              owner's heartbeat
 //   DIR/checkpoints/<id>.pt    a cell's training state, removed when its result is written;
 //                              one that fails verification is set aside as <id>.pt.rejected.<time>
 //   DIR/errors/<id>.log        one line per failed attempt (FailureRecord)
@@ -34,6 +35,12 @@ std::string verified_path(const std::string& dir);
 // path. Throws naming both paths if the rename fails.
 std::string set_aside(const std::string& path);
 
+// Writes `bytes` to `path` atomically: a temporary file beside it, written,
+// flushed to disk and renamed over `path`. Any failure (a full disk, say)
+// removes the temporary file, leaves `path` as it was and throws one line
+// naming `what`, the path and the reason (strerror). Its directory is created.
+void write_file_atomically(const std::string& path, const std::string& bytes, const std::string& what);
+
 // One failed attempt at a cell, one line of DIR/errors/<id>.log:
 //   <utc time> host=<host> rank=<rank> attempt=<n> cell='<label>': <message>
 struct FailureRecord {
@@ -42,6 +49,8 @@ struct FailureRecord {
   std::string label, message;  // the message on one line
 };
 // Appends a record (time, host and attempt filled in here) and returns it.
+// Throws naming the log and the reason when it cannot be written; a partly
+// written line is taken back, so the log stays a list of whole records.
 FailureRecord record_failure(const std::string& dir, const std::string& cell_id, int rank, const std::string& label,
                              const std::string& message);
 // The cell's records in the order they were written; empty without a log.
@@ -53,8 +62,13 @@ std::vector<std::string> cells_with_failures(const std::string& dir);
 // A lock file and whether it holds its cell. The one rule, for claims and
 // `auxgrid status` alike: a lock is held (running) while its heartbeat is
 // younger than the stale timeout and its owner is not a process of this host
-// that no longer exists; otherwise it may be taken over.
-enum class LockState { none, running, stale, dead_owner };
+// that no longer exists; otherwise it may be taken over. A lock that names no
+// owner holds nothing either (unreadable): garbage, a directory, or an empty
+// file older than kEmptyLockGraceSeconds (auxgrid writes its locks whole, but
+// an earlier version created them empty and wrote the owner next, and a
+// full disk could stop it there); a younger empty lock counts as running.
+enum class LockState { none, running, stale, dead_owner, unreadable };
+inline constexpr double kEmptyLockGraceSeconds = 5;
 struct LockStatus {
   LockState state = LockState::none;
   double age_seconds = 0;  // since the last heartbeat
@@ -63,8 +77,16 @@ struct LockStatus {
   std::string owner() const;  // "host H pid P job J", for messages
 };
 LockStatus lock_status(const std::string& lock_path, double stale_after_seconds);
-// The content of a lock file this process writes: "host pid job\n".
+// The content of a lock file this process writes: "host pid job\n"; the job
+// is SLURM_ARRAY_JOB_ID_SLURM_ARRAY_TASK_ID in an array task (what squeue and
+// the task's log name show), else SLURM_JOB_ID, else "-".
 std::string lock_owner_line();
+// Creates the lock at `lock_path` with this process's owner line, whole or
+// not at all: the line is written to a temporary file that is then linked to
+// `lock_path`, so no other process ever sees an empty lock. False when a lock
+// exists there; throws naming the lock and the reason when it cannot be
+// written (nothing is left behind then).
+bool create_lock(const std::string& lock_path);
 
 // The provenance entries of a result (prov.* attributes, result_file.hpp).
 namespace provenance {

@@ -36,14 +36,21 @@ struct RunOptions {
 inline constexpr int kExitPreempted = 3;
 // The exit code of a launch that the watchdog aborted (see RunOptions::watchdog_seconds).
 inline constexpr int kExitStalled = 4;
+// The exit code of a launch that ended with cells it could not claim and that
+// are not complete: held by another launch past the wait (at most
+// RunOptions::stale_lock_seconds), or left by a holder that ended (the ranks
+// of a killed mpirun). A rerun trains them; never 0 with the grid incomplete.
+inline constexpr int kExitUnclaimed = 5;
 
 // "cpu" or "cuda:<node-local rank % GPUs>" for --device auto|cpu|cuda; an
 // error for cuda where no GPU is usable.
 std::string resolve_device(const std::string& requested);
 
 // Runs every pending cell of the grid on the ranks of `world`. Returns the
-// process exit code: 0 when every cell is complete, 1 when a cell failed,
-// kExitPreempted when a signal stopped it (the cells in training checkpointed).
+// process exit code: 0 when every cell is complete, 1 when a cell failed (a
+// write that failed included: an error record names the path and the reason),
+// kExitPreempted when a signal stopped it (the cells in training checkpointed),
+// kExitUnclaimed when cells held by other launches are still not complete.
 int run_grid(const Grid& grid, const RunOptions& options, dist::World& world);
 
 }  // namespace auxgrid::train
