@@ -984,8 +984,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_names_the_path_and_the_reason_and_leaves_not
   const auto path = result_path(dir, r.cell_id);
   {
     const FileSizeLimit limit(1024);
-    expect_error([&] { write_result(path, r); },
-                 {"cannot write result '" + path + "'", "File too large"});
+    expect_error([&] { write_result(path, r); }, {"cannot write result '" + path + "'", "File too large"});
     expect_error([&] { store::record_failure(dir, "c1", 0, "a cell", std::string(8192, 'x')); },
                  {"cannot append to the error record '" + store::error_log_path(dir, "c1") + "'", "File too large"});
     expect_error([&] { store::write_file_atomically(tmp / "big", std::string(8192, 'x'), "thing"); },
