@@ -141,6 +141,7 @@ int plan(const Args& args) {
         plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
   for (const auto& [problem, count] : plan.problem_counts)
     fmt::print(stderr, "{}: {} invalid cell(s): {}\n", grid.path, count, problem);
+  for (const auto& w : plan.warnings) fmt::print(stderr, "{}: warning: {}\n", grid.path, w);
   return plan.invalid ? 1 : 0;
 }
 
