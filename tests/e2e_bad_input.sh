@@ -37,6 +37,15 @@ echo "not hdf5" > broken.h5
 expect_failure "malformed corpus" "broken.h5" -- "$build/auxgrid" run good.toml --out res2 --set data.corpus=broken.h5
 expect_failure "width mismatch" "model.video_dim = 4096" "corpus.h5" "cell 'seed=0'" -- \
   "$build/auxgrid" run good.toml --out res2 --set model.video_dim=4096
+# A corpus with NaN features (0xFF bytes over most of the feature data; issue
+# 16, item 6): plan and run refuse it up front, naming the file and utterances.
+cp corpus.h5 nan.h5
+size=$(stat -c %s nan.h5)
+head -c $((size * 7 / 10)) /dev/zero | tr '\0' '\377' | dd of=nan.h5 bs=64k seek=$((size / 10)) oflag=seek_bytes conv=notrunc status=none
+expect_failure "NaN features (plan)" "nan.h5" "2 invalid cell(s)" "non-finite" "'spk" -- \
+  "$build/auxgrid" plan good.toml --out res2 --set data.corpus=nan.h5
+expect_failure "NaN features (run)" "nan.h5" "non-finite" "'spk" "cell 'seed=1'" -- \
+  "$build/auxgrid" run good.toml --out res2 --set data.corpus=nan.h5
 expect_failure "unknown CLI setting" "--set" "model.depth" -- "$build/auxgrid" run good.toml --out res --set model.depth=3
 expect_failure "missing grid" "nogrid.toml" -- "$build/auxgrid" run nogrid.toml
 expect_failure "no GPU" "--device cuda" "no usable CUDA device" -- "$build/auxgrid" run good.toml --out res2 --device cuda

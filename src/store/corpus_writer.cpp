@@ -40,6 +40,9 @@ const CorpusInfo& checked(const CorpusInfo& in, const std::string& where) {
   return in;
 }
 
+// The smallest magnitude that rounds to infinity in float16 (65504 is the largest finite half).
+constexpr float kHalfOverflow = 65520.0f;
+
 // Every value a reader will see is usable (corpus_file.hpp, usable_feature):
 // a corpus is refused at the utterance that holds a bad value, not trained on.
 // float16 storage turns values beyond 65504 into infinity, so those are refused too.
@@ -51,7 +54,7 @@ void check_values(const std::string& where, const std::string& id, const char* m
                   "{}: utterance '{}': {} frame {}, feature {} is {} (corpora hold finite values, |x| <= {:g})", where,
                   id, modality, i / dim, i % dim, x, kMaxFeatureMagnitude);
     AUXGRID_CHECK(
-        !half || (float_to_half(x) & 0x7c00u) != 0x7c00u,
+        !half || (x > -kHalfOverflow && x < kHalfOverflow),
         "{}: utterance '{}': {} frame {}, feature {} is {}, beyond float16's range (65504; video_dtype float16)", where,
         id, modality, i / dim, i % dim, x);
   }
