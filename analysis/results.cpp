@@ -4,12 +4,14 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <system_error>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/config.hpp"
+#include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::analysis {
 
@@ -121,7 +123,15 @@ std::map<std::int64_t, std::string> Selection::planned(const Selector& selector,
   for (const auto& cell : results_.manifest) {
     if (cell.corpus != corpus || !matches(cell.config, selector)) continue;
     const auto seed = cell.config.find("seed");
-    if (seed != cell.config.end()) out.emplace(std::stoll(seed->second), cell.cell_id);
+    if (seed == cell.config.end()) continue;
+    // The manifest is a text file that can be edited: a bad seed names it, not std::stoll.
+    std::int64_t value = 0;
+    const auto& text = seed->second;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    AUXGRID_CHECK(!text.empty() && ec == std::errc() && end == text.data() + text.size(),
+                  "{}: cell {}: seed '{}' is not a 64-bit integer", store::manifest_path(results_.dir), cell.cell_id,
+                  text);
+    out.emplace(value, cell.cell_id);
   }
   return out;
 }

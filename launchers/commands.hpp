@@ -1,7 +1,11 @@
 #pragma once
 // The `auxgrid` commands, one function each; main.cpp dispatches to them.
 // Each returns the process exit code and throws auxgrid::Error on bad input.
+#include <fmt/format.h>
+
 #include <boost/program_options.hpp>
+#include <type_traits>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -14,6 +18,23 @@ namespace po = boost::program_options;
 
 // Parses `args` against `options`, with at most one positional option.
 po::variables_map parse(const Args& args, po::options_description& options, const char* positional = nullptr);
+
+// A number option whose value must lie in [min, max]: a negative, zero,
+// absurdly large or non-finite value is a usage error naming the option
+// (text that is not a number of the type, or overflows it, already is one).
+// Signed types only: program_options reads "-1" into an unsigned as 2^64 - 1.
+template <typename T>
+po::typed_value<T>* bounded(T* target, const char* option, T min, T max) {
+  static_assert(std::is_signed_v<T>, "a bounded option must be signed, so that -1 is not read as a huge number");
+  return po::value(target)->notifier([option, min, max](const T& v) {
+    if (!(v >= min && v <= max))  // also false for NaN
+      throw po::error(fmt::format("--{} must be between {} and {}, got {}", option, min, max, v));
+  });
+}
+
+// "I/N" of --shard: 0 <= I < N <= kMaxShards; anything else is a usage error.
+inline constexpr int kMaxShards = 1000000;
+std::pair<int, int> parse_shard(const std::string& text);
 
 int run(const Args& args, dist::World& world);  // grid_commands.cpp
 int plan(const Args& args);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <chrono>
+#include <limits>
 #include <map>
 
 #include "auxgrid/core/check.hpp"
@@ -32,19 +33,21 @@ std::string duration_range(const std::vector<std::int64_t>& offsets, double seco
 
 int synth(const Args& args) {
   std::string preset = "tiny", out, video_dtype;
-  std::uint64_t seed = 0;
+  std::int64_t seed = 0;  // signed: "-1" is an error, not 2^64 - 1
   double scale = 1.0;
   po::options_description o("options");
   o.add_options()("preset", po::value(&preset), fmt::format("{}", fmt::join(data::synth_presets(), ", ")).c_str())(
-      "seed", po::value(&seed), "generator seed")("out", po::value(&out)->required(), "corpus file to write")(
-      "scale", po::value(&scale), "keep this fraction (0, 1] of the utterances (every speaker stays)")(
+      "seed", bounded<std::int64_t>(&seed, "seed", 0, std::numeric_limits<std::int64_t>::max()), "generator seed")(
+      "out", po::value(&out)->required(), "corpus file to write")(
+      "scale", bounded(&scale, "scale", 1e-9, 1.0),
+      "keep this fraction (0, 1] of the utterances (every speaker stays)")(
       "video-dtype", po::value(&video_dtype), "float32 or float16 (default: the preset's)");
   parse(args, o);
   auto options = data::synth_preset(preset);
   options.scale = scale;
   if (!video_dtype.empty()) options.video_dtype = video_dtype;
   const auto start = std::chrono::steady_clock::now();
-  const auto info = data::synthesize_to_file(options, seed, out);
+  const auto info = data::synthesize_to_file(options, static_cast<std::uint64_t>(seed), out);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   fmt::print(
       "wrote {} in {:.1f} s: {} utterances, {} speakers, {} classes, audio {} x {}, video {} x {} ({}), {:.1f} MB\n",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
@@ -55,16 +56,19 @@ po::options_description grid_options(GridArgs& a) {
                                                            "results directory (default results/<grid name>)")(
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
-      "threads", po::value(&a.threads), "torch threads per rank (default: cores / ranks per node)")(
-      "max-attempts", po::value(&a.max_attempts), "give a cell up after this many failures (default 3)")(
-      "retry-failed", po::bool_switch(&a.retry_failed), "run cells again that were given up")(
-      "watchdog", po::value(&a.watchdog_seconds),
+      "threads", bounded(&a.threads, "threads", 1, 4096), "torch threads per rank (default: cores / ranks per node)")(
+      "max-attempts", bounded(&a.max_attempts, "max-attempts", 1, 1000000),
+      "give a cell up after this many failures (default 3)")("retry-failed", po::bool_switch(&a.retry_failed),
+                                                             "run cells again that were given up")(
+      "watchdog", bounded(&a.watchdog_seconds, "watchdog", 0.0, 1e7),
       "abort the launch when a rank makes no progress for this many seconds")(
-      "fail-fast", po::value(&a.fail_fast), "stop claiming cells after this many failures in this launch")(
-      "device", po::value(&a.device), "auto (a GPU when there is one), cpu or cuda")(
-      "ranks-per-cell", po::value(&a.ranks_per_cell), "ranks that train one cell together (data parallel)")(
+      "fail-fast", bounded(&a.fail_fast, "fail-fast", 0, 1000000000),
+      "stop claiming cells after this many failures in this launch")("device", po::value(&a.device),
+                                                                     "auto (a GPU when there is one), cpu or cuda")(
+      "ranks-per-cell", bounded(&a.ranks_per_cell, "ranks-per-cell", 1, 1 << 20),
+      "ranks that train one cell together (data parallel)")(
       "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
-      "stale-lock", po::value(&a.stale_lock_seconds),
+      "stale-lock", bounded(&a.stale_lock_seconds, "stale-lock", 5.0, 1e9),
       "seconds without heartbeat after which a cell's lock is taken over")(
       "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")("verbose,v", po::bool_switch(&a.verbose),
                                                                         "debug output");
@@ -78,6 +82,8 @@ int run(const Args& args, dist::World& world) {
   GridArgs a;
   auto o = grid_options(a);
   parse(args, o, "grid");
+  std::pair<int, int> shard{0, 1};
+  if (!a.shard.empty()) shard = parse_shard(a.shard);  // a usage error before the grid is read
   setup_logging(a.quiet     ? Verbosity::quiet
                 : a.verbose ? Verbosity::verbose
                             : Verbosity::normal,
@@ -94,12 +100,7 @@ int run(const Args& args, dist::World& world) {
   options.fail_fast = a.fail_fast;
   options.watchdog_seconds = a.watchdog_seconds;
   options.stale_lock_seconds = a.stale_lock_seconds;
-  if (!a.shard.empty()) {
-    const auto slash = a.shard.find('/');
-    AUXGRID_CHECK(slash != std::string::npos, "--shard expects I/N (e.g. 3/8), got '{}'", a.shard);
-    options.shard = std::stoi(a.shard.substr(0, slash));
-    options.shards = std::stoi(a.shard.substr(slash + 1));
-  }
+  std::tie(options.shard, options.shards) = shard;
   return train::run_grid(grid, options, world);
 }
 
@@ -143,6 +144,7 @@ int plan(const Args& args) {
         plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
   for (const auto& [problem, count] : plan.problem_counts)
     fmt::print(stderr, "{}: {} invalid cell(s): {}\n", grid.path, count, problem);
+  for (const auto& w : plan.warnings) fmt::print(stderr, "{}: warning: {}\n", grid.path, w);
   return plan.invalid ? 1 : 0;
 }
 
@@ -229,10 +231,10 @@ int models(const Args& args) {
   models::ModelDims dims{130, 4096, 4};
   std::vector<std::string> sets, plugins;
   po::options_description o("options");
-  o.add_options()("classes", po::value(&dims.num_classes), "classes C")("audio-dim", po::value(&dims.audio_dim),
-                                                                        "audio feature width")(
-      "video-dim", po::value(&dims.video_dim), "video feature width")("set", po::value(&sets)->composing(),
-                                                                      "setting for every model: key=value")(
+  o.add_options()("classes", bounded<std::int64_t>(&dims.num_classes, "classes", 2, 100000), "classes C")(
+      "audio-dim", bounded<std::int64_t>(&dims.audio_dim, "audio-dim", 1, 1000000), "audio feature width")(
+      "video-dim", bounded<std::int64_t>(&dims.video_dim, "video-dim", 1, 1000000), "video feature width")(
+      "set", po::value(&sets)->composing(), "setting for every model: key=value")(
       "plugin", po::value(&plugins)->composing(), "load a model plugin (shared library)");
   parse(args, o);
   load_plugins(plugins);

@@ -24,8 +24,8 @@ int import_corpus(const Args& args) {
       "crema-d-names", po::bool_switch(&o.crema_d_names), "or labels and speakers from CREMA-D clip names")(
       "classes", po::value(&classes), "class order for --labels, e.g. anger,sadness (other labels are errors)")(
       "name", po::value(&o.name), "corpus name (default: the output file's stem)")(
-      "audio-hop-ms", po::value(&o.audio_hop_ms), "audio frame hop (default 16)")("video-fps", po::value(&o.video_fps),
-                                                                                  "video frame rate (default 29.97)")(
+      "audio-hop-ms", bounded(&o.audio_hop_ms, "audio-hop-ms", 0.01, 100000.0), "audio frame hop (default 16)")(
+      "video-fps", bounded(&o.video_fps, "video-fps", 0.001, 100000.0), "video frame rate (default 29.97)")(
       "skip-bad", po::bool_switch(&o.skip_bad), "skip bad clips (listed) instead of failing on the first")(
       "out", po::value(&out)->required(), "corpus file to write; features are stored raw (see usage)");
   parse(args, d);

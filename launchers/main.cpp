@@ -1,6 +1,7 @@
 // auxgrid: plan and run experiment grids, make and inspect corpora, list
 // models. Thin: dispatches to the commands (launchers/*_commands.cpp) and is
 // the only place that catches errors.
+#include <charconv>
 #include <iostream>
 
 #include "auxgrid/core/allocator.hpp"
@@ -63,6 +64,20 @@ po::variables_map parse(const Args& args, po::options_description& options, cons
   po::store(po::command_line_parser(args).options(options).positional(pos).run(), vm);
   po::notify(vm);
   return vm;
+}
+
+std::pair<int, int> parse_shard(const std::string& text) {
+  const auto slash = text.find('/');
+  int shard = -1, shards = 0;
+  const auto number = [](const char* first, const char* last, int& out) {
+    const auto [end, ec] = std::from_chars(first, last, out);
+    return first != last && ec == std::errc() && end == last;
+  };
+  const bool parsed = slash != std::string::npos && number(text.data(), text.data() + slash, shard) &&
+                      number(text.data() + slash + 1, text.data() + text.size(), shards);
+  if (!parsed || shards < 1 || shards > kMaxShards || shard < 0 || shard >= shards)
+    throw po::error(fmt::format("--shard expects I/N with 0 <= I < N <= {} (e.g. 3/8), got '{}'", kMaxShards, text));
+  return {shard, shards};
 }
 
 }  // namespace auxgrid::launcher

@@ -114,21 +114,17 @@ SbatchArgs parse_sbatch_args(const Args& args) {
   po::options_description o("options");
   o.add_options()("grid", po::value(&a.grid_path), "grid file")("out", po::value(&a.out),
                                                                 "results directory (default results/<grid name>)")(
-      "array-size", po::value(&a.array_size), "array tasks (default: pending cells, at most 64)")(
-      "gpus-per-task", po::value(&a.gpus_per_task), "GPUs per array task")("cpus-per-task", po::value(&a.cpus_per_task),
-                                                                           "CPUs per array task (= torch threads)")(
+      "array-size", bounded(&a.array_size, "array-size", 1, kMaxShards),
+      "array tasks (default: pending cells, at most 64)")(
+      "gpus-per-task", bounded(&a.gpus_per_task, "gpus-per-task", 1, 1024), "GPUs per array task")(
+      "cpus-per-task", bounded(&a.cpus_per_task, "cpus-per-task", 1, 4096), "CPUs per array task (= torch threads)")(
       "time", po::value(&a.time), "time limit per task, in SLURM's format")(
       "partition", po::value(&a.partition), "SLURM partition")("set", po::value(&a.sets)->composing(),
                                                                "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "script", po::value(&a.script), "script to write (default DIR/slurm/<grid name>.sbatch)");
-  const auto vm = parse(args, o, "grid");
+  parse(args, o, "grid");
   AUXGRID_CHECK(!a.grid_path.empty(), "missing GRID file argument");
-  AUXGRID_CHECK(a.array_size >= 1, "--array-size must be at least 1, got {}", a.array_size);
-  AUXGRID_CHECK(!vm.count("cpus-per-task") || a.cpus_per_task >= 1, "--cpus-per-task must be at least 1, got {}",
-                a.cpus_per_task);
-  AUXGRID_CHECK(!vm.count("gpus-per-task") || a.gpus_per_task >= 1, "--gpus-per-task must be at least 1, got {}",
-                a.gpus_per_task);
   return a;
 }
 

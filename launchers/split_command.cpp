@@ -22,6 +22,9 @@ int splits(const Args& args) {
       "train-fraction", po::value(&train_fraction), "share of utterances in train (data.train_fraction)")(
       "dev-fraction", po::value(&dev_fraction), "share in dev (data.dev_fraction)");
   parse(args, o, "corpus");
+  // The settings' own rules, as a grid's data.train_fraction and data.dev_fraction have them.
+  config.set("data.train_fraction", train_fraction, "--train-fraction");
+  config.set("data.dev_fraction", dev_fraction, "--dev-fraction");
   // The seed axis syntax of grid files, checked by the same code.
   const auto trials = parse_grid(fmt::format("[axes]\nseed = \"{}\"\n", seeds), "--seeds");
 

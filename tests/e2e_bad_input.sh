@@ -37,6 +37,15 @@ echo "not hdf5" > broken.h5
 expect_failure "malformed corpus" "broken.h5" -- "$build/auxgrid" run good.toml --out res2 --set data.corpus=broken.h5
 expect_failure "width mismatch" "model.video_dim = 4096" "corpus.h5" "cell 'seed=0'" -- \
   "$build/auxgrid" run good.toml --out res2 --set model.video_dim=4096
+# A corpus with NaN features (0xFF bytes over most of the feature data; issue
+# 16, item 6): plan and run refuse it up front, naming the file and utterances.
+cp corpus.h5 nan.h5
+size=$(stat -c %s nan.h5)
+head -c $((size * 7 / 10)) /dev/zero | tr '\0' '\377' | dd of=nan.h5 bs=64k seek=$((size / 10)) oflag=seek_bytes conv=notrunc status=none
+expect_failure "NaN features (plan)" "nan.h5" "2 invalid cell(s)" "non-finite" "'spk" -- \
+  "$build/auxgrid" plan good.toml --out res2 --set data.corpus=nan.h5
+expect_failure "NaN features (run)" "nan.h5" "non-finite" "'spk" "cell 'seed=1'" -- \
+  "$build/auxgrid" run good.toml --out res2 --set data.corpus=nan.h5
 expect_failure "unknown CLI setting" "--set" "model.depth" -- "$build/auxgrid" run good.toml --out res --set model.depth=3
 expect_failure "missing grid" "nogrid.toml" -- "$build/auxgrid" run nogrid.toml
 expect_failure "no GPU" "--device cuda" "no usable CUDA device" -- "$build/auxgrid" run good.toml --out res2 --device cuda
@@ -47,6 +56,55 @@ else
   expect_failure "bf16 without a GPU" "bf16.toml" "cell 'seed=0'" "train.precision = bf16 needs a CUDA device" -- \
     "$build/auxgrid" run bf16.toml --out res2
 fi
+
+# Every number a user can type (issue 16, item 7): an absurd value is one
+# line naming the option or the file and line, exit 2 for options (a usage
+# error) and 1 for grid files; never a hang, a crash, "stoi" or a silent
+# reinterpretation. expect_exit CODE NAME FRAGMENT... -- COMMAND...
+expect_exit() {
+  local code=$1 name=$2; shift 2
+  local fragments=()
+  while [ "$1" != "--" ]; do fragments+=("$1"); shift; done
+  shift
+  local rc=0
+  timeout 60 "$@" > out.txt 2> err.txt || rc=$?
+  [ "$rc" = "$code" ] || { cat err.txt; fail "$name: exit code $rc, expected $code"; }
+  for f in "${fragments[@]}"; do
+    grep -qF -- "$f" err.txt || { cat err.txt; fail "$name: '$f' not in the error"; }
+  done
+  ! grep -qE "stoi|stol|bad_alloc|terminate called" err.txt || { cat err.txt; fail "$name: a raw library error"; }
+  echo "ok: $name"
+}
+for shard in 1/0 a/b 99999999999/2 1/100000000 3/2 -1/4 1/2x; do
+  expect_exit 2 "--shard $shard" "--shard expects I/N" "'$shard'" -- "$build/auxgrid" run good.toml --out res2 --shard "$shard"
+done
+for bad in "threads -3" "threads 0" "threads 100000" "max-attempts 0" "max-attempts -1" "fail-fast -1" \
+           "ranks-per-cell 0" "stale-lock -1" "stale-lock nan" "watchdog -5" "watchdog inf"; do
+  set -- $bad
+  expect_exit 2 "--$bad" "--$1 must be between" "got" -- "$build/auxgrid" run good.toml --out res2 --$1 $2
+done
+expect_exit 2 "--threads 2.5" "'2.5'" "--threads" -- "$build/auxgrid" plan good.toml --out res2 --threads 2.5
+expect_exit 2 "--threads overflow" "--threads" -- "$build/auxgrid" plan good.toml --out res2 --threads 99999999999999999999
+expect_exit 2 "synth --seed -1" "--seed must be between 0" -- "$build/auxgrid" synth --seed -1 --out s.h5
+expect_exit 2 "synth --scale 0" "--scale must be between" -- "$build/auxgrid" synth --scale 0 --out s.h5
+expect_exit 2 "models --classes 0" "--classes must be between 2" -- "$build/auxgrid" models --classes 0
+expect_exit 2 "models --video-dim -1" "--video-dim must be between 1" -- "$build/auxgrid" models --video-dim -1
+expect_exit 2 "sbatch --array-size 0" "--array-size must be between 1" -- "$build/auxgrid" sbatch good.toml --array-size 0
+expect_exit 1 "splits --train-fraction 2" "--train-fraction" "data.train_fraction" -- \
+  "$build/auxgrid" splits corpus.h5 --train-fraction 2
+expect_exit 1 "splits --seeds overflow" "--seeds:2" "beyond 64 bits" -- \
+  "$build/auxgrid" splits corpus.h5 --seeds 0-99999999999999999999
+[ ! -e s.h5 ] || fail "synth wrote a corpus from a bad option"
+printf '[axes]\nseed = "0-99999999999999999999"\n' > big.toml
+expect_exit 1 "seed range overflow" "big.toml:2" "beyond 64 bits" -- "$build/auxgrid" plan big.toml --out res2
+printf '[settings]\ndata.corpus = "corpus.h5"\n[axes]\nseed = "0-999999999"\n' > huge.toml
+expect_exit 1 "huge seed range" "huge.toml:4" "1000000000 values" -- "$build/auxgrid" plan huge.toml --out res2
+printf '[grid]\ninclude = ["self.toml"]\n' > self.toml
+expect_exit 1 "self-include" "self.toml:2" "include cycle" -- "$build/auxgrid" plan self.toml --out res2
+mkdir -p sub
+printf '[grid]\ninclude = ["sub/b.toml"]\n' > a.toml
+printf '[grid]\ninclude = ["../a.toml"]\n' > sub/b.toml
+expect_exit 1 "include cycle" "b.toml:2" "include cycle" -- "$build/auxgrid" run a.toml --out res2
 [ ! -e res2/cells ] || [ -z "$(ls res2/cells)" ] || fail "a failed validation trained something"
 [ "$md5_before" = "$(md5sum res/cells/*.h5)" ] || fail "a complete result was touched"
 

@@ -9,7 +9,7 @@ source "$src/tests/e2e_common.sh" "$1"
 
 bilstm="$build/plugins/libauxgrid_bilstm.so"
 broken="$build/tests/plugins"
-for lib in "$bilstm" "$broken"/libbroken_{undefined_symbol,duplicate_name,no_model}.so; do
+for lib in "$bilstm" "$broken"/libbroken_{undefined_symbol,duplicate_name,no_model,throws_on_load,exits_on_load,crashes_on_load}.so; do
   [ -f "$lib" ] || fail "$lib is not built"
 done
 
@@ -73,6 +73,24 @@ expect_failure "duplicate name" "libbroken_duplicate_name.so" "'auxformer'" -- \
   "$build/auxgrid" plan plain.toml --out res --plugin "$broken/libbroken_duplicate_name.so"
 expect_failure "no model" "libbroken_no_model.so" "registers no model" -- \
   "$build/auxgrid" models --plugin "$broken/libbroken_no_model.so"
+# A plugin whose static initialiser throws, exits or crashes while loading is
+# loaded in a child process first: an error naming it, exit 1, not an abort,
+# a segfault or a silent exit with the plugin's code (issue 16, item 7).
+for kind in "throws_on_load:threw while loading:configuration file is missing" \
+            "exits_on_load:ended the process while loading:exit(7)" \
+            "crashes_on_load:crashed while loading:signal 11"; do
+  IFS=: read -r lib what detail <<< "$kind"
+  rc=0
+  timeout 120 "$build/auxgrid" models --plugin "$broken/libbroken_$lib.so" > out.txt 2> err.txt || rc=$?
+  [ "$rc" = 1 ] || { cat err.txt; fail "$lib: exit code $rc, expected 1"; }
+  for f in "libbroken_$lib.so" "$what" "$detail"; do
+    grep -qF -- "$f" err.txt || { cat err.txt; fail "$lib: '$f' not in the error"; }
+  done
+  echo "ok: plugin that $what"
+done
+grid crashing.toml "[\"$broken/libbroken_crashes_on_load.so\"]"
+expect_failure "crashing plugin (grid)" "crashing.toml" "libbroken_crashes_on_load.so" "crashed while loading" -- \
+  "$build/auxgrid" run crashing.toml --out res2
 grid broken.toml "[\"$bilstm\", \"$broken/libbroken_no_model.so\"]"
 expect_failure "broken plugin (run)" "libbroken_no_model.so" "registers no model" -- \
   "$build/auxgrid" run broken.toml --out res2

@@ -387,6 +387,18 @@ BOOST_AUTO_TEST_CASE(the_manifest_sets_the_expected_seeds_and_names_failed_ones)
   BOOST_TEST(render_markdown(table, {true, ""}).find("| Baseline 3 | - |") != std::string::npos);
 }
 
+// Issue 16, item 7: a manifest edited by hand with a bad seed is an error
+// naming the manifest and the cell, not "stoll".
+BOOST_AUTO_TEST_CASE(a_bad_seed_in_the_manifest_names_it) {
+  ResultsDir r;
+  r.dir = "res";
+  add_seeds(r, model("auxformer"), "crema-d", {0}, {0.8}, {0.8});
+  r.manifest.push_back(
+      {"00000000000000aa", "crema-d", "", {{"model.name", "auxformer"}, {"seed", "99999999999999999999"}}});
+  find_missing(r);
+  expect_error([&] { build("table1", r); }, {"res/manifest.tsv", "00000000000000aa", "'99999999999999999999'"});
+}
+
 BOOST_AUTO_TEST_CASE(table5_parameters_median_seconds_and_devices) {
   ResultsDir r;
   for (int seed = 0; seed < 3; ++seed) {

@@ -178,6 +178,36 @@ BOOST_AUTO_TEST_CASE(grid_includes_merge_identical_cells) {
   expect_error([&] { load_grid((dir / "bad.toml").string()); }, {"missing.toml"});
 }
 
+// Issue 16, item 7: a number or include graph in a grid file that cannot
+// make a sane grid is a one-line error naming the file (and line), before any
+// cell is made: no std::stol message, no memory filled, no endless recursion.
+BOOST_AUTO_TEST_CASE(grid_numbers_and_includes_are_bounded) {
+  expect_error([] { parse_grid("[axes]\nseed = \"0-99999999999999999999\"\n", "big.toml"); },
+               {"big.toml:2", "axis 'seed'", "beyond 64 bits"});
+  expect_error([] { parse_grid("[axes]\nseed = \"0-4000000000\"\n", "huge.toml"); },
+               {"huge.toml:2", "axis 'seed'", "4000000001 values", "at most 100000 cells"});
+  expect_error([] { parse_grid("[axes]\nseed = \"0-59999\"\nmodel.width = [8, 16]\n", "product.toml"); },
+               {"product.toml", "60000 seed x 2 model.width", "more than 100000 cells"});
+  expect_error([] { parse_grid("[axes]\nseed = \"5-2\"\n", "empty.toml"); }, {"empty.toml:2", "is empty"});
+
+  const TempDir tmp;
+  const auto& dir = tmp.dir;
+  std::ofstream(dir / "self.toml") << "[grid]\ninclude = [\"self.toml\"]\n";
+  expect_error([&] { load_grid((dir / "self.toml").string()); }, {"self.toml:2", "include cycle", "self.toml"});
+  std::ofstream(dir / "a.toml") << "[grid]\ninclude = [\"sub/b.toml\"]\n";
+  std::filesystem::create_directories(dir / "sub");
+  std::ofstream(dir / "sub" / "b.toml") << "[axes]\nseed = [1]\n[grid]\ninclude = [\"../a.toml\"]\n";
+  expect_error([&] { load_grid((dir / "a.toml").string()); }, {"b.toml:4", "include cycle", "a.toml -> ", "b.toml"});
+  // The same file twice (a diamond) is no cycle.
+  std::ofstream(dir / "leaf.toml") << "[axes]\nseed = [0, 1]\n";
+  std::ofstream(dir / "l1.toml") << "[grid]\nname = \"l1\"\ninclude = [\"leaf.toml\"]\n";
+  std::ofstream(dir / "l2.toml") << "[grid]\nname = \"l2\"\ninclude = [\"leaf.toml\"]\n";
+  std::ofstream(dir / "diamond.toml") << "[grid]\ninclude = [\"l1.toml\", \"l2.toml\", \"l1.toml\"]\n";
+  BOOST_TEST(load_grid((dir / "diamond.toml").string()).cells.size() == 2u);
+  std::ofstream(dir / "missing.toml") << "[grid]\n\ninclude = [\"nowhere.toml\"]\n";
+  expect_error([&] { load_grid((dir / "missing.toml").string()); }, {"missing.toml:3", "nowhere.toml"});
+}
+
 BOOST_AUTO_TEST_CASE(the_paper_grid_has_about_a_thousand_cells) {
   const auto g = load_grid(std::string(AUXGRID_SOURCE_DIR) + "/experiments/paper.toml");
   BOOST_TEST(g.cells.size() == 1000u);

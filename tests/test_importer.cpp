@@ -327,6 +327,17 @@ BOOST_AUTO_TEST_CASE(inf_in_video) {
                                     "Inf in video frame 1", "column 0"});
 }
 
+// Issue 16, item 6: a finite value no corpus may hold (a 3e38 "missing"
+// sentinel) is refused per clip, like NaN, naming it.
+BOOST_AUTO_TEST_CASE(huge_value_in_audio) {
+  const Corpus c;
+  auto frames = audio_frames(0, 4);
+  frames[1][2] = 3e38f;
+  c.write_audio(c.names[3], lld_csv(frames, kAudioDim));
+  expect_import_error(c.options(), {"clip '" + c.names[3] + "'", c.audio_path(c.names[3]).string(),
+                                    "3e+38 (beyond 1e+30) in audio frame 1", "feature 'feat2_sma'"});
+}
+
 BOOST_AUTO_TEST_CASE(empty_audio) {
   const Corpus c;
   c.write_audio(c.names[0], lld_csv({}, kAudioDim));

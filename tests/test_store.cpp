@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "temp_files.hpp"
+#include "raw_corpus.hpp"
 #include "write_limits.hpp"
 
 #include "expect_error.hpp"
@@ -127,54 +128,6 @@ CorpusInfo stream(const std::string& path, const CorpusData& c) {
   }
   BOOST_TEST(w.utterances() == static_cast<std::int64_t>(c.labels.size()));
   return w.finish();
-}
-
-// What the format's first version wrote, through the raw API: no
-// video_dtype, float32 features chunked by min(1024, rows) rows.
-void write_version1(const std::string& path, const CorpusData& c) {
-  H5::H5File f(path, H5F_ACC_TRUNC);
-  H5::StrType text(H5::PredType::C_S1, H5T_VARIABLE);
-  text.setCset(H5T_CSET_UTF8);
-  const H5::DataSpace scalar(H5S_SCALAR);
-  const auto int_attr = [&](const char* name, std::int64_t v, const H5::PredType& type) {
-    f.createAttribute(name, type, scalar).write(H5::PredType::NATIVE_INT64, &v);
-  };
-  const auto strings = [&](const std::vector<std::string>& v) {
-    std::vector<const char*> p;
-    for (const auto& x : v) p.push_back(x.c_str());
-    return p;
-  };
-  int_attr("format_version", 1, H5::PredType::NATIVE_INT32);
-  f.createAttribute("name", text, scalar).write(text, c.info.name);
-  int_attr("audio_dim", c.info.audio_dim, H5::PredType::NATIVE_INT64);
-  int_attr("video_dim", c.info.video_dim, H5::PredType::NATIVE_INT64);
-  f.createAttribute("audio_hop_ms", H5::PredType::NATIVE_DOUBLE, scalar)
-      .write(H5::PredType::NATIVE_DOUBLE, &c.info.audio_hop_ms);
-  f.createAttribute("video_fps", H5::PredType::NATIVE_DOUBLE, scalar)
-      .write(H5::PredType::NATIVE_DOUBLE, &c.info.video_fps);
-  int_attr("num_classes", static_cast<std::int64_t>(c.info.class_names.size()), H5::PredType::NATIVE_INT64);
-  const hsize_t classes = c.info.class_names.size();
-  f.createAttribute("class_names", text, H5::DataSpace(1, &classes)).write(text, strings(c.info.class_names).data());
-  f.createAttribute("description", text, scalar).write(text, c.info.description);
-  const auto matrix = [&](const H5::Group& g, const std::vector<float>& values, hsize_t rows, hsize_t cols) {
-    const hsize_t dims[2] = {rows, cols}, max_dims[2] = {H5S_UNLIMITED, cols},
-                  chunk[2] = {std::min<hsize_t>(rows, 1024), cols};
-    H5::DSetCreatPropList dcpl;
-    dcpl.setChunk(2, chunk);
-    g.createDataSet("features", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims, max_dims), dcpl)
-        .write(values.data(), H5::PredType::NATIVE_FLOAT);
-  };
-  const auto vector = [&](const H5::Group& g, const char* name, const H5::DataType& type, const void* data, hsize_t n) {
-    g.createDataSet(name, type, H5::DataSpace(1, &n)).write(data, type);
-  };
-  const H5::Group audio = f.createGroup("audio"), video = f.createGroup("video"), utt = f.createGroup("utterances");
-  matrix(audio, c.audio, c.info.audio_frames, c.info.audio_dim);
-  vector(audio, "offsets", H5::PredType::NATIVE_INT64, c.audio_offsets.data(), c.audio_offsets.size());
-  matrix(video, c.video, c.info.video_frames, c.info.video_dim);
-  vector(video, "offsets", H5::PredType::NATIVE_INT64, c.video_offsets.data(), c.video_offsets.size());
-  vector(utt, "id", text, strings(c.utterance_ids).data(), c.utterance_ids.size());
-  vector(utt, "speaker", text, strings(c.speakers).data(), c.speakers.size());
-  vector(utt, "label", H5::PredType::NATIVE_INT32, c.labels.data(), c.labels.size());
 }
 
 void set_string_attribute(const std::string& path, const std::string& name, const std::string& value) {
@@ -361,7 +314,7 @@ BOOST_AUTO_TEST_CASE(malformed_files_name_file_and_dataset) {
 
   write_corpus(path, make_corpus());
   replace_dataset(path, "/utterances/label", {0, 3, 1, 4, 3});
-  expect_error([&] { read_corpus(path); }, {path, "/utterances/label[3]", "outside [0, 4)"});
+  expect_error([&] { read_corpus(path); }, {path, "/utterances/label", "'u3' (4)", "outside [0, 4)"});
 
   write_corpus(path, make_corpus());
   set_int_attribute(path, "/", "format_version", kCorpusFormatVersion + 1);
@@ -544,6 +497,55 @@ BOOST_AUTO_TEST_CASE(invalid_data_is_not_written) {
   c.info.audio_frames = 19;
   expect_error([&] { write_corpus(path, c); }, {path, "audio_frames is 19"});
   BOOST_TEST(fs::is_empty(tmp.dir));
+}
+
+// Issue 16, item 6: bad contents are found in one pass, before anything
+// trains, and named by utterance id; no writer of ours stores them.
+BOOST_AUTO_TEST_CASE(bad_contents_are_found_up_front_and_named) {
+  TempDir tmp;
+  const auto path = tmp / "c.h5";
+  write_version1(path, make_corpus());
+  BOOST_TEST(validate_corpus_file(path).utterance_ids == make_corpus().utterance_ids);
+
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (const float bad : {nan, inf, -inf, 3e38f}) {
+    CorpusData c = make_corpus();
+    c.audio[9 * 3 + 1] = bad;  // u2's first frame (offset 9), feature 1
+    write_version1(path, c);
+    expect_error([&] { validate_corpus_file(path); },
+                 {path, "1 utterance(s) with a non-finite or huge feature value", "'u2' (audio frame 0, feature 1"});
+    expect_error([&] { write_corpus(tmp / "w.h5", c); }, {"'u2' (audio frame 0, feature 1"});
+  }
+  CorpusData c = make_corpus();
+  c.video[6 * 2] = nan;  // u4's first video frame
+  c.audio[0] = inf;      // u0
+  c.labels[1] = 7;
+  c.labels[3] = -1;
+  c.utterance_ids[4] = "u0";
+  write_version1(path, c);
+  expect_error([&] { validate_corpus_file(path); },
+               {path, "2 utterance(s) with a label outside [0, 4)", "'u1' (7)", "'u3' (-1)",
+                "/utterances/id holds 'u0' more than once", "2 utterance(s) with a non-finite", "'u0' (audio frame 0",
+                "(video frame 0, feature 0: nan)"});
+  expect_error([&] { read_corpus(path); }, {path, "label outside"});  // a run that skipped the plan
+
+  c = make_corpus();
+  c.labels = {0, 3, 1, 0, 3};  // no 'neutral'
+  write_version1(path, c);
+  expect_error([&] { validate_corpus_file(path); }, {path, "'neutral'", "no utterances"});
+  BOOST_TEST(fs::exists(path));
+  BOOST_TEST(!fs::exists(tmp / "w.h5"));
+}
+
+BOOST_AUTO_TEST_CASE(float16_video_refuses_what_it_cannot_hold) {
+  TempDir tmp;
+  CorpusData c = make_corpus();
+  c.info.video_dtype = "float16";
+  c.video[3] = 1e5f;  // beyond 65504: it would be stored as infinity
+  expect_error([&] { write_corpus(tmp / "h.h5", c); }, {"utterance 'u0'", "video frame 1, feature 1", "float16"});
+  c.video[3] = 6e4f;
+  write_corpus(tmp / "h.h5", c);
+  BOOST_TEST(validate_corpus_file(tmp / "h.h5").labels == c.labels);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -3,7 +3,9 @@
 
 #include <filesystem>
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -18,10 +20,12 @@
 #include "auxgrid/data/synth.hpp"
 #include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/stats/metrics.hpp"
+#include "auxgrid/train/plan.hpp"
 #include "auxgrid/train/trainer.hpp"
 #include "auxgrid/train/watchdog.hpp"
 #include "expect_error.hpp"
 #include "model_variants.hpp"
+#include "raw_corpus.hpp"
 #include "temp_files.hpp"
 #include "write_limits.hpp"
 
@@ -373,4 +377,58 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_that_cannot_be_written_is_an_error_not_an_abor
   }
   BOOST_TEST(!std::filesystem::exists(control.checkpoint_path));
   BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
+}
+
+// Issue 16, item 6: a corpus's contents are checked once, by the plan that
+// `auxgrid plan` and `auxgrid run` share, naming the utterances; before, a
+// NaN trained silently or failed only the cells whose split put it in training.
+BOOST_AUTO_TEST_CASE(the_plan_refuses_bad_corpus_contents_and_warns_about_empty_classes) {
+  TempDir tmp;
+  const auto grid_for = [&](const std::string& corpus_path) {
+    return parse_grid(fmt::format("[settings]\ndata.corpus = \"{}\"\nmodel.width = 8\nmodel.heads = 2\n"
+                                  "model.layers = 1\ntrain.epochs = 1\n[axes]\nseed = \"0-9\"\n",
+                                  corpus_path),
+                      "bad.toml");
+  };
+  auto c = corpus();
+  const auto good = tmp / "good.h5";
+  store::write_corpus(good, c);
+  const auto clean = train::make_plan(grid_for(good), tmp / "res");
+  BOOST_TEST(clean.invalid == 0u);
+  BOOST_TEST(clean.warnings.empty());
+
+  // One utterance's bad value (or label, or id) makes every cell invalid, whatever its split.
+  const auto bad = tmp / "bad.h5";
+  for (const std::string damage : {"nan", "huge", "label", "id"}) {
+    auto d = c;
+    if (damage == "nan") d.audio[d.audio_offsets[5] * d.info.audio_dim] = std::nanf("");
+    if (damage == "huge") d.video[d.video_offsets[5] * d.info.video_dim + 1] = 3e38f;
+    if (damage == "label") d.labels[5] = static_cast<std::int32_t>(d.info.class_names.size());
+    if (damage == "id") d.utterance_ids[5] = d.utterance_ids[6];
+    write_version1(bad, d);
+    const auto plan = train::make_plan(grid_for(bad), tmp / "res");
+    BOOST_TEST(plan.invalid == 10u, damage);
+    BOOST_TEST(plan.pending.empty(), damage);
+    BOOST_REQUIRE(!plan.problems.empty());
+    const auto& problem = plan.problems.front();
+    BOOST_TEST(problem.find(bad) != std::string::npos, problem);
+    BOOST_TEST(problem.find("'" + d.utterance_ids[damage == "id" ? 6 : 5] + "'") != std::string::npos, problem);
+    expect_error([&] { train::throw_if_invalid(plan, grid_for(bad)); }, {"bad.toml", bad});
+  }
+
+  // A class that only one speaker has is missing from the test set of every
+  // seed whose split puts that speaker elsewhere: a warning naming the class.
+  for (std::size_t i = 0; i < c.labels.size(); ++i)
+    if (c.labels[i] == 3 && c.speakers[i] != c.speakers.front()) c.labels[i] = 0;
+  const auto rare = tmp / "rare.h5";
+  store::write_corpus(rare, c);
+  const auto plan = train::make_plan(grid_for(rare), tmp / "res");
+  BOOST_TEST(plan.invalid == 0u);
+  BOOST_TEST(plan.pending.size() == 10u);
+  BOOST_REQUIRE(!plan.warnings.empty());
+  const auto test_missing = std::count_if(plan.warnings.begin(), plan.warnings.end(), [&](const std::string& w) {
+    return w.find("class '" + c.info.class_names[3] + "' has no test utterances") != std::string::npos &&
+           w.find(rare) != std::string::npos;
+  });
+  BOOST_TEST(test_missing >= 5);  // the speaker is in the test set of few of the 10 seeds
 }

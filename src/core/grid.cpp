@@ -4,6 +4,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -15,6 +17,12 @@
 namespace auxgrid {
 
 namespace {
+
+// Decimal digits into an int64; false on overflow.
+bool parse_int64(const std::string& digits, std::int64_t& out) {
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), out);
+  return ec == std::errc() && end == digits.data() + digits.size();
+}
 
 std::string where(const std::string& path, const toml::node& node) {
   const auto& src = node.source();
@@ -52,9 +60,15 @@ std::vector<Value> axis_values(const std::string& key, const toml::node& node, c
     static const std::regex range(R"(^\s*(\d+)\s*-\s*(\d+)\s*$)");
     AUXGRID_CHECK(std::regex_match(text, m, range), "{}: axis '{}' must be a list or a range like \"0-19\", got '{}'",
                   where(path, node), key, text);
-    const long lo = std::stol(m[1]), hi = std::stol(m[2]);
+    std::int64_t lo = 0, hi = 0;
+    AUXGRID_CHECK(parse_int64(m.str(1), lo) && parse_int64(m.str(2), hi),
+                  "{}: axis '{}' range '{}' has a bound beyond 64 bits", where(path, node), key, text);
     AUXGRID_CHECK(lo <= hi, "{}: axis '{}' range '{}' is empty", where(path, node), key, text);
-    for (long i = lo; i <= hi; ++i) out.push_back(std::int64_t{i});
+    // Checked before a value is made: "0-999999999" would otherwise fill memory.
+    const auto values = static_cast<std::uint64_t>(hi - lo) + 1;
+    AUXGRID_CHECK(values <= kMaxGridCells, "{}: axis '{}' range '{}' has {} values; a grid holds at most {} cells",
+                  where(path, node), key, text, values, kMaxGridCells);
+    for (std::int64_t i = lo; i <= hi; ++i) out.push_back(i);
   } else {
     AUXGRID_FAIL("{}: axis '{}' must be a list of values", where(path, node), key);
   }
@@ -78,6 +92,17 @@ std::pair<std::string, std::string> parse_override(const std::string& text) {
 }
 
 namespace {
+
+std::vector<std::string>& include_stack() {
+  thread_local std::vector<std::string> stack;
+  return stack;
+}
+
+std::string canonical_path(const std::string& path) {
+  std::error_code ec;
+  const auto canonical = std::filesystem::weakly_canonical(path, ec);
+  return ec ? path : canonical.string();
+}
 
 std::string directory_of(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -109,9 +134,14 @@ void check_sections(const toml::table& root, const std::string& path) {
   }
 }
 
+// An included grid's path as written, and where it is written ("file:line").
+struct Include {
+  std::string path, where;
+};
+
 // [grid]: name (default: the file name), description, plugins; returns its includes.
-std::vector<std::string> read_grid_section(const toml::table& root, const std::string& path, Grid& grid) {
-  std::vector<std::string> includes;
+std::vector<Include> read_grid_section(const toml::table& root, const std::string& path, Grid& grid) {
+  std::vector<Include> includes;
   if (const auto* g = root["grid"].as_table()) {
     for (const auto& [k, node] : *g) {
       const std::string key(k.str());
@@ -120,7 +150,10 @@ std::vector<std::string> read_grid_section(const toml::table& root, const std::s
         AUXGRID_CHECK(list, "{}: 'grid.{}' must be a list of paths", where(path, node), key);
         for (const auto& item : *list) {
           AUXGRID_CHECK(item.is_string(), "{}: 'grid.{}' must be a list of strings", where(path, item), key);
-          (key == "plugins" ? grid.plugins : includes).push_back(item.value_or(std::string()));
+          if (key == "plugins")
+            grid.plugins.push_back(item.value_or(std::string()));
+          else
+            includes.push_back({item.value_or(std::string()), where(path, item)});
         }
         continue;
       }
@@ -220,6 +253,14 @@ Product read_product(const toml::table& root, const std::string& path, const Ove
   return p;
 }
 
+std::string axis_sizes(const Product& p) {
+  std::vector<std::string> sizes;
+  for (std::size_t i = 0; i < p.axes.size(); ++i)
+    sizes.push_back(fmt::format("{} {}", p.axes[i].size(), p.axis_keys[i]));
+  if (p.variants.size() > 1) sizes.push_back(fmt::format("{} variants", p.variants.size()));
+  return fmt::format("{}", fmt::join(sizes, " x "));
+}
+
 // The cell of one point of the product and one variant.
 Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Variant& variant,
                const std::string& path) {
@@ -269,7 +310,16 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   // Included grids (paths relative to this file) contribute their cells.
   std::set<std::string> seen;
   for (const auto& include : includes) {
-    const auto sub = load_grid(directory_of(path) + include, overrides, load_plugin);
+    const auto sub_path = directory_of(path) + include.path;
+    AUXGRID_CHECK(std::ifstream(sub_path).good(), "{}: grid.include: cannot open grid file '{}'", include.where,
+                  sub_path);
+    std::vector<std::string> chain;
+    for (const auto& file : include_stack()) chain.push_back(file);
+    const auto canonical = canonical_path(sub_path);
+    AUXGRID_CHECK(std::find(chain.begin(), chain.end(), canonical) == chain.end(),
+                  "{}: grid.include: '{}' is already being loaded, an include cycle: {} -> {}", include.where,
+                  include.path, fmt::join(chain, " -> "), canonical);
+    const auto sub = load_grid(sub_path, overrides, load_plugin);
     grid.parts.push_back({sub.name, sub.cells.size()});
     for (const auto& cell : sub.cells) add_cell(grid, seen, cell, sub.name);
   }
@@ -278,6 +328,13 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
 
   const auto product = read_product(root, path, overrides);
   grid.axes = product.axis_keys;
+  // Counted before a cell is made: a product of large axes would fill memory.
+  std::uint64_t cells = product.variants.size();
+  for (const auto& axis : product.axes)
+    cells = axis.empty() || cells <= kMaxGridCells / axis.size() ? cells * axis.size() : kMaxGridCells + 1;
+  AUXGRID_CHECK(cells <= kMaxGridCells,
+                "{}: the [axes] and [[variants]] ({}) make more than {} cells, the most one grid holds", path,
+                axis_sizes(product), kMaxGridCells);
   // Cartesian product, first axis slowest, variants innermost.
   std::vector<std::size_t> index(product.axes.size(), 0);
   while (true) {
@@ -295,6 +352,13 @@ Grid load_grid(const std::string& path, const Overrides& overrides, const Plugin
   AUXGRID_CHECK(in.good(), "cannot open grid file '{}'", path);
   std::stringstream text;
   text << in.rdbuf();
+  // The files being loaded, outermost first: an include of one of them is a cycle.
+  auto& stack = include_stack();
+  stack.push_back(canonical_path(path));
+  struct Pop {
+    std::vector<std::string>& stack;
+    ~Pop() { stack.pop_back(); }
+  } pop{stack};
   return parse_grid(text.str(), path, overrides, load_plugin);
 }
 

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/matrix_file.hpp"
 
 namespace auxgrid::data {
@@ -177,14 +178,20 @@ class NpyHeaderParser {
 // Largest dimension accepted: keeps rows * cols * 4 far from overflow.
 constexpr std::uint64_t kMaxDim = std::uint64_t(1) << 31;
 
-// "NaN in audio frame 3, feature 'pcm_RMSenergy_sma'" for the first non-finite value.
+// "NaN in audio frame 3, feature 'pcm_RMSenergy_sma'" for the first value a
+// corpus may not hold (store::usable_feature: also |x| > 1e30, e.g. a 3e38
+// "missing" sentinel), so that --skip-bad skips the clip.
 void check_finite(const Matrix& m, const std::string& modality, const std::vector<std::string>& column_names,
                   const std::string& where) {
   for (std::int64_t r = 0; r < m.rows; ++r)
     for (std::int64_t c = 0; c < m.cols; ++c) {
       const float v = m.values[r * m.cols + c];
-      if (std::isfinite(v)) continue;
-      AUXGRID_FAIL("{}: {} in {} frame {} (0-based), {}", where, std::isnan(v) ? "NaN" : "Inf", modality, r,
+      if (store::usable_feature(v)) continue;
+      AUXGRID_FAIL("{}: {} in {} frame {} (0-based), {}", where,
+                   std::isnan(v)   ? std::string("NaN")
+                   : std::isinf(v) ? std::string("Inf")
+                                   : fmt::format("{} (beyond {:g})", v, store::kMaxFeatureMagnitude),
+                   modality, r,
                    column_names.empty() ? fmt::format("column {}", c) : fmt::format("feature '{}'", column_names[c]));
     }
 }

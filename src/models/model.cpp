@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <set>
 
+#include "plugin_probe.hpp"
+
 namespace auxgrid::models {
 
 at::Tensor combined_logits(const std::vector<HeadLogits>& heads) {
@@ -61,6 +63,8 @@ std::vector<std::string> load_plugin(const std::string& path) {
 
   auto& registry = model_registry();
   registry.names();  // takes in what was queued before: the rest is the plugin's
+  // A static initialiser that throws, exits or crashes does so in a child.
+  probe_plugin(canonical, path);
   // RTLD_NOW: an undefined symbol fails here, naming the plugin, not at first
   // call. RTLD_LOCAL: two plugins' same-named classes must not bind to each other.
   if (!dlopen(canonical.c_str(), RTLD_NOW | RTLD_LOCAL)) AUXGRID_FAIL("cannot load plugin '{}': {}", path, dlerror());

@@ -1,5 +1,7 @@
 #include "auxgrid/store/corpus_file.hpp"
 
+#include <fmt/ranges.h>
+
 #include <cstring>
 #include <unordered_set>
 
@@ -37,12 +39,51 @@ void check_offsets(const std::string& modality, const std::vector<std::int64_t>&
                 offsets[n], modality, rows);
 }
 
+// The first few of a list of utterances, for messages: "'u1', 'u7' and 3 more".
+constexpr std::size_t kNamed = 5;
+std::string first_few(const std::vector<std::string>& items, std::size_t total) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size() && i < kNamed; ++i) out += (i ? ", " : "") + items[i];
+  if (total > kNamed) out += fmt::format(" and {} more", total - kNamed);
+  return out;
+}
+
+// Labels outside the classes and repeated ids, each kind as one problem that
+// names its first few utterances by id.
+std::vector<std::string> label_and_id_problems(const CorpusInfo& in, const std::vector<std::string>& ids,
+                                               const std::vector<std::int32_t>& labels) {
+  std::vector<std::string> problems, bad_labels, repeated;
+  std::size_t n_bad_labels = 0, n_repeated = 0;
+  const auto classes = static_cast<std::int64_t>(in.class_names.size());
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    if (labels[i] < 0 || labels[i] >= classes)
+      if (++n_bad_labels <= kNamed) bad_labels.push_back(fmt::format("'{}' ({})", ids[i], labels[i]));
+  if (n_bad_labels)
+    problems.push_back(
+        fmt::format("dataset /utterances/label: {} utterance(s) with a label outside [0, {}) "
+                    "(num_classes): {}",
+                    n_bad_labels, classes, first_few(bad_labels, n_bad_labels)));
+  // Splits and evaluation records refer to utterances by id.
+  std::unordered_set<std::string> seen, reported;
+  for (const auto& id : ids)
+    if (!seen.insert(id).second && reported.insert(id).second)
+      if (++n_repeated <= kNamed) repeated.push_back(fmt::format("'{}'", id));
+  if (n_repeated)
+    problems.push_back(fmt::format("dataset /utterances/id holds {} more than once ({} id(s))",
+                                   first_few(repeated, n_repeated), n_repeated));
+  return problems;
+}
+
+[[noreturn]] void fail_with(const std::string& where, const std::vector<std::string>& problems) {
+  AUXGRID_FAIL("{}: {}", where, fmt::format("{}", fmt::join(problems, "; ")));
+}
+
 // Everything but the features: per-utterance sizes, offsets against the
-// totals in `in`, labels in range, unique ids.
+// totals in `in`; with `contents`, also labels in range and unique ids.
 void check_index(const CorpusInfo& in, const std::vector<std::int64_t>& audio_offsets,
                  const std::vector<std::int64_t>& video_offsets, const std::vector<std::string>& ids,
                  const std::vector<std::string>& speakers, const std::vector<std::int32_t>& labels,
-                 const std::string& where) {
+                 const std::string& where, bool contents = true) {
   const std::size_t n = ids.size();
   AUXGRID_CHECK(in.num_utterances == static_cast<std::int64_t>(n),
                 "{}: num_utterances is {}, but dataset /utterances/id has {} entries", where, in.num_utterances, n);
@@ -55,17 +96,48 @@ void check_index(const CorpusInfo& in, const std::vector<std::int64_t>& audio_of
                 "{}: attribute 'video_dtype' is '{}', expected 'float32' or 'float16'", where, in.video_dtype);
   check_offsets("audio", audio_offsets, in.audio_frames, n, where);
   check_offsets("video", video_offsets, in.video_frames, n, where);
-
-  const auto classes = static_cast<std::int64_t>(in.class_names.size());
-  for (std::size_t i = 0; i < n; ++i)
-    AUXGRID_CHECK(labels[i] >= 0 && labels[i] < classes,
-                  "{}: dataset /utterances/label[{}] is {}, outside [0, {}) (num_classes)", where, i, labels[i],
-                  classes);
-  // Splits and evaluation records refer to utterances by id.
-  std::unordered_set<std::string> seen;
-  for (const auto& id : ids)
-    AUXGRID_CHECK(seen.insert(id).second, "{}: dataset /utterances/id holds '{}' more than once", where, id);
+  if (!contents) return;
+  const auto problems = label_and_id_problems(in, ids, labels);
+  if (!problems.empty()) fail_with(where, problems);
 }
+
+// Utterances whose features hold a value that usable_feature refuses, found
+// one block of rows at a time: the first bad value of each is named.
+class FeatureScan {
+ public:
+  FeatureScan(const std::string& modality, const std::vector<std::int64_t>& offsets,
+              const std::vector<std::string>& ids)
+      : modality_(modality), offsets_(offsets), ids_(ids) {}
+
+  // Rows [first, first + n) of the modality's features, `dim` values each.
+  void rows(std::int64_t first, std::int64_t n, std::int64_t dim, const float* values) {
+    for (std::int64_t r = 0; r < n; ++r) {
+      const float* row = values + r * dim;
+      bool usable = true;
+      for (std::int64_t k = 0; k < dim; ++k) usable &= usable_feature(row[k]);
+      if (usable) continue;
+      const auto frame = first + r;
+      while (offsets_[u_ + 1] <= frame) ++u_;  // offsets are monotone: u_ only moves forward
+      if (u_ == last_bad_) continue;
+      last_bad_ = u_;
+      std::int64_t k = 0;
+      while (usable_feature(row[k])) ++k;
+      if (bad_.size() < kNamed)
+        bad_.push_back(
+            fmt::format("'{}' ({} frame {}, feature {}: {})", ids_[u_], modality_, frame - offsets_[u_], k, row[k]));
+      ++count_;
+    }
+  }
+  std::size_t count() const { return count_; }
+  const std::vector<std::string>& named() const { return bad_; }
+
+ private:
+  std::string modality_;
+  const std::vector<std::int64_t>& offsets_;
+  const std::vector<std::string>& ids_;
+  std::size_t u_ = 0, last_bad_ = static_cast<std::size_t>(-1), count_ = 0;
+  std::vector<std::string> bad_;
+};
 
 std::int64_t rows_of(const H5::Group& g, std::int64_t dim, const std::string& modality, const std::string& where) {
   const auto dims = h5::shape(g, "features", H5T_FLOAT, 2, where);
@@ -177,6 +249,40 @@ void read_video_features(const H5::Group& video, std::vector<float>& out, const 
   }
 }
 
+// Every row of a modality's features through `scan`, 4 MiB of floats at a
+// time (float16 through the table, as read_video_features does).
+void scan_features(const H5::Group& g, FeatureScan& scan, const std::string& where) {
+  std::vector<hsize_t> dims;
+  const H5::DataSet ds = h5::open_dataset(g, "features", H5T_FLOAT, 2, dims, where);
+  const hsize_t rows = dims[0], cols = dims[1];
+  const bool half = ds.getDataType() == h5::half_type();
+  const hsize_t block = std::max<hsize_t>(1, (hsize_t{1} << 20) / std::max<hsize_t>(1, cols));
+  std::vector<float> values(std::min(rows, block) * cols);
+  std::vector<std::uint16_t> bits(half ? values.size() : 0);
+  const float* table = half_table();
+  for (hsize_t first = 0; first < rows; first += block) {
+    const hsize_t n = std::min(block, rows - first);
+    if (half) {
+      h5::read_rows(ds, first, n, cols, h5::half_type(), bits.data());
+      for (std::size_t k = 0; k < n * cols; ++k) values[k] = table[bits[k]];
+    } else {
+      h5::read_rows(ds, first, n, cols, H5::PredType::NATIVE_FLOAT, values.data());
+    }
+    scan.rows(static_cast<std::int64_t>(first), static_cast<std::int64_t>(n), static_cast<std::int64_t>(cols),
+              values.data());
+  }
+}
+
+void add_value_problems(const FeatureScan& audio, const FeatureScan& video, std::vector<std::string>& problems) {
+  const auto count = audio.count() + video.count();
+  if (count == 0) return;
+  auto named = audio.named();
+  named.insert(named.end(), video.named().begin(), video.named().end());
+  problems.push_back(
+      fmt::format("{} utterance(s) with a non-finite or huge feature value (|x| > {:g}; fix or drop them): {}", count,
+                  kMaxFeatureMagnitude, first_few(named, count)));
+}
+
 CorpusIndex read_index(const H5::H5File& f, const std::string& path, const std::string& where) {
   CorpusIndex x;
   x.info = read_info(f, path, where);
@@ -229,6 +335,13 @@ void validate_corpus(const CorpusData& corpus, const std::string& where) {
   check_features("video", corpus.video, in.video_dim, in.video_frames, where);
   check_index(in, corpus.audio_offsets, corpus.video_offsets, corpus.utterance_ids, corpus.speakers, corpus.labels,
               where);
+  FeatureScan audio("audio", corpus.audio_offsets, corpus.utterance_ids);
+  FeatureScan video("video", corpus.video_offsets, corpus.utterance_ids);
+  audio.rows(0, in.audio_frames, in.audio_dim, corpus.audio.data());
+  video.rows(0, in.video_frames, in.video_dim, corpus.video.data());
+  std::vector<std::string> problems;
+  add_value_problems(audio, video, problems);
+  if (!problems.empty()) fail_with(where, problems);
 }
 
 void write_corpus(const std::string& path, const CorpusData& corpus) {
@@ -260,6 +373,37 @@ CorpusIndex read_corpus_index(const std::string& path) {
   try {
     CorpusIndex x = read_index(f, path, where);
     check_index(x.info, x.audio_offsets, x.video_offsets, x.utterance_ids, x.speakers, x.labels, where);
+    return x;
+  } catch (const H5::Exception& e) {
+    h5::fail(e, where);
+  }
+}
+
+CorpusIndex validate_corpus_file(const std::string& path) {
+  const std::string where = where_of(path);
+  const H5::H5File f = h5::open_read(path, where);
+  try {
+    CorpusIndex x = read_index(f, path, where);
+    check_index(x.info, x.audio_offsets, x.video_offsets, x.utterance_ids, x.speakers, x.labels, where,
+                /*contents=*/false);
+    auto problems = label_and_id_problems(x.info, x.utterance_ids, x.labels);
+    FeatureScan audio("audio", x.audio_offsets, x.utterance_ids);
+    FeatureScan video("video", x.video_offsets, x.utterance_ids);
+    scan_features(h5::open_group(f, "audio", where), audio, where);
+    scan_features(h5::open_group(f, "video", where), video, where);
+    add_value_problems(audio, video, problems);
+    // A class no utterance has: its head never trains and its F1 is undefined
+    // in every trial (a stale class_names, or a label mapping that lost it).
+    std::vector<std::int64_t> per_class(x.info.class_names.size(), 0);
+    for (auto l : x.labels)
+      if (l >= 0 && static_cast<std::size_t>(l) < per_class.size()) ++per_class[l];
+    std::vector<std::string> empty;
+    for (std::size_t c = 0; c < per_class.size(); ++c)
+      if (per_class[c] == 0) empty.push_back(fmt::format("'{}'", x.info.class_names[c]));
+    if (!empty.empty())
+      problems.push_back(
+          fmt::format("class(es) {} of attribute 'class_names' have no utterances", fmt::join(empty, ", ")));
+    if (!problems.empty()) fail_with(where, problems);
     return x;
   } catch (const H5::Exception& e) {
     h5::fail(e, where);

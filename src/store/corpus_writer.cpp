@@ -40,6 +40,26 @@ const CorpusInfo& checked(const CorpusInfo& in, const std::string& where) {
   return in;
 }
 
+// The smallest magnitude that rounds to infinity in float16 (65504 is the largest finite half).
+constexpr float kHalfOverflow = 65520.0f;
+
+// Every value a reader will see is usable (corpus_file.hpp, usable_feature):
+// a corpus is refused at the utterance that holds a bad value, not trained on.
+// float16 storage turns values beyond 65504 into infinity, so those are refused too.
+void check_values(const std::string& where, const std::string& id, const char* modality, const float* values,
+                  std::int64_t frames, std::int64_t dim, bool half) {
+  for (std::int64_t i = 0; i < frames * dim; ++i) {
+    const float x = values[i];
+    AUXGRID_CHECK(usable_feature(x),
+                  "{}: utterance '{}': {} frame {}, feature {} is {} (corpora hold finite values, |x| <= {:g})", where,
+                  id, modality, i / dim, i % dim, x, kMaxFeatureMagnitude);
+    AUXGRID_CHECK(
+        !half || (x > -kHalfOverflow && x < kHalfOverflow),
+        "{}: utterance '{}': {} frame {}, feature {} is {}, beyond float16's range (65504; video_dtype float16)", where,
+        id, modality, i / dim, i % dim, x);
+  }
+}
+
 }  // namespace
 
 struct CorpusWriter::Impl {
@@ -109,6 +129,8 @@ void CorpusWriter::append(const std::string& id, const std::string& speaker, std
   AUXGRID_CHECK(audio_frames >= 0 && video_frames >= 0, "{}: utterance '{}': negative frame count ({} audio, {} video)",
                 w.where, id, audio_frames, video_frames);
   AUXGRID_CHECK(!w.seen.count(id), "{}: dataset /utterances/id holds '{}' more than once", w.where, id);
+  check_values(w.where, id, "audio", audio, audio_frames, w.info.audio_dim, false);
+  check_values(w.where, id, "video", video, video_frames, w.info.video_dim, w.half);
   w.broken = true;
   try {
     w.audio.append(audio, audio_frames);

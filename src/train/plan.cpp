@@ -4,8 +4,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/data/corpus.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/manifest.hpp"
@@ -42,12 +46,70 @@ std::int64_t validate_cell(const Cell& cell, const store::CorpusInfo& corpus,
   return it->second;
 }
 
+// A corpus file's validated index, or why it is unusable, read once per file
+// and process: a scan reads every feature (gigabytes for the real corpora). A
+// file changed since (size or modification time) is read again.
+struct CheckedCorpus {
+  std::uintmax_t size = 0;
+  std::filesystem::file_time_type modified;
+  std::shared_ptr<const store::CorpusIndex> index;
+  std::string error;
+};
+
+std::shared_ptr<const store::CorpusIndex> checked_corpus(const std::string& path) {
+  static std::mutex mutex;
+  static std::map<std::string, CheckedCorpus> cache;
+  std::error_code size_error, time_error;
+  const auto size = std::filesystem::file_size(path, size_error);
+  const auto modified = std::filesystem::last_write_time(path, time_error);
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto it = cache.find(path);
+  const bool fresh =
+      it != cache.end() && !size_error && !time_error && it->second.size == size && it->second.modified == modified;
+  if (!fresh) {
+    CheckedCorpus c;
+    c.size = size, c.modified = modified;
+    try {
+      c.index = std::make_shared<const store::CorpusIndex>(store::validate_corpus_file(path));
+    } catch (const Error& e) {
+      c.error = e.what();
+    }
+    it = cache.insert_or_assign(path, std::move(c)).first;
+  }
+  AUXGRID_CHECK(it->second.index, "{}", it->second.error);
+  return it->second.index;
+}
+
+// Classes a trial's split leaves without test or training utterances. Not an
+// error: the split follows the protocol and the data are sound, so the cell
+// still trains and its micro-F1 is comparable; but macro-F1 counts a class
+// with no test utterances as 0 when a model predicts it and leaves it out
+// otherwise (stats::macro_f1), so such cells' macro-F1 must be read with care.
+std::vector<std::string> split_warnings(const store::CorpusIndex& index, const data::Split& split, std::int64_t seed) {
+  std::vector<std::string> out;
+  const auto& classes = index.info.class_names;
+  const std::pair<const char*, const std::vector<std::int64_t>*> sets[] = {{"test", &split.test},
+                                                                           {"training", &split.train}};
+  for (const auto& [name, set] : sets) {
+    std::vector<bool> seen(classes.size(), false);
+    for (auto i : *set) seen[index.labels[i]] = true;
+    for (std::size_t c = 0; c < classes.size(); ++c)
+      if (!seen[c])
+        out.push_back(
+            fmt::format("corpus '{}', seed {}: class '{}' has no {} utterances in the speaker-independent split{}",
+                        index.info.path, seed, classes[c], name,
+                        std::string(name) == "test"
+                            ? " (macro-F1 counts it as 0 where a model predicts it and leaves it out otherwise)"
+                            : " (the model never learns it)"));
+  }
+  return out;
+}
+
 }  // namespace
 
 Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts, bool retry_failed) {
   Plan plan;
-  std::map<std::string, store::CorpusInfo> corpora;
-  std::map<std::string, std::string> unreadable;  // corpus path -> why
+  std::set<std::string> splits_seen;  // corpus, seed and fractions whose split was checked
   std::map<std::string, std::int64_t> params_by_model;
   for (const auto& cell : grid.cells) {
     PlannedCell planned;
@@ -68,17 +130,20 @@ Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts, b
     try {
       const auto path = cell.config.str("data.corpus");
       AUXGRID_CHECK(!path.empty(), "data.corpus is not set (the corpus file to train on)");
-      AUXGRID_CHECK(!unreadable.count(path), "{}", unreadable[path]);
-      auto corpus = corpora.find(path);
-      if (corpus == corpora.end()) {
-        try {
-          corpus = corpora.emplace(path, store::read_corpus_info(path)).first;
-        } catch (const Error& e) {
-          unreadable[path] = e.what();  // one read per corpus, also when it fails
-          throw;
-        }
+      const auto index = checked_corpus(path);
+      const auto& info = index->info;
+      // The trial's split, as train_cell will draw it: possible (3 speakers or
+      // more), and a warning for each class it leaves out of a set.
+      const auto seed = cell.config.integer("seed");
+      const auto train_fraction = cell.config.real("data.train_fraction");
+      const auto dev_fraction = cell.config.real("data.dev_fraction");
+      const auto split_key = fmt::format("{}\n{}\n{}\n{}", path, seed, train_fraction, dev_fraction);
+      if (!splits_seen.count(split_key)) {
+        const auto split =
+            data::speaker_split(index->speakers, static_cast<std::uint64_t>(seed), train_fraction, dev_fraction, path);
+        for (auto& w : split_warnings(*index, split, seed)) plan.warnings.push_back(std::move(w));
+        splits_seen.insert(split_key);  // after the split: a split that throws makes each of its cells invalid
       }
-      const auto& info = corpus->second;
       const double train_frames = cell.config.real("data.train_fraction") * static_cast<double>(info.audio_frames);
       planned.flops = 6.0 * static_cast<double>(validate_cell(cell, info, params_by_model)) * train_frames *
                       static_cast<double>(cell.config.integer("train.epochs"));

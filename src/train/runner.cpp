@@ -52,6 +52,7 @@ Schedule schedule(const Grid& grid, const RunOptions& options) {
     spdlog::warn("{} cell(s) failed {} times and are not run again (see {}/errors; --retry-failed runs them)",
                  plan.given_up, options.max_attempts, options.out_dir);
   throw_if_invalid(plan, grid);
+  for (const auto& w : plan.warnings) spdlog::warn("{}: {}", grid.path, w);
   // Settings this run's device cannot take fail before any work.
   if ((options.device == "cpu" || !torch::cuda::is_available()) && !bf16_supported(/*on_cuda=*/false))
     for (const auto& cell : grid.cells)

@@ -65,8 +65,27 @@ struct CorpusIndex {
 
 // Checks the structure (offsets monotone and matching the feature rows,
 // sizes consistent, including the totals in `info`, labels in range, utterance
-// ids unique, a known video_dtype) and throws naming `where` and the field.
+// ids unique, a known video_dtype) and every feature value (usable_feature),
+// and throws naming `where`, the field and the first few utterances.
 void validate_corpus(const CorpusData& corpus, const std::string& where);
+
+// The largest feature magnitude a corpus may hold. Real features (OpenSMILE
+// descriptors, CNN activations) stay many orders below it; a value above it is
+// a corruption or an unconverted sentinel (3e38 for "missing"), and would
+// overflow float32 in the training speakers' sums of squares (normalisation)
+// or in the first linear layer.
+inline constexpr double kMaxFeatureMagnitude = 1e30;
+// True for a value a corpus may hold: finite and |x| <= kMaxFeatureMagnitude.
+inline bool usable_feature(float x) { return x <= kMaxFeatureMagnitude && x >= -kMaxFeatureMagnitude; }
+
+// The contents of a corpus file, checked once before anything trains (the
+// plan): the structure as read_corpus_index checks it, then every feature
+// value (usable_feature), labels in [0, num_classes), unique utterance ids and
+// every class held by at least one utterance. Throws one error naming the
+// file, each kind of problem and its first few utterances by id. Reads the
+// features once, a few MiB at a time: memory stays at the index's size.
+// Returns the index, which the plan needs for the splits.
+CorpusIndex validate_corpus_file(const std::string& path);
 
 // Writes atomically (temporary file, then rename) through CorpusWriter,
 // storing the video as info.video_dtype says. The bytes depend only on the

@@ -33,10 +33,16 @@ struct Plan {
   std::vector<std::string> problems;
   // Distinct problems with the number of cells that have each.
   std::map<std::string, std::size_t> problem_counts;
+  // Things that do not stop a cell but make its numbers suspect (a class with
+  // no test utterances in a trial's split), one line each, once per corpus and split.
+  std::vector<std::string> warnings;
 };
 
 // Checks every cell whose result is not complete before anything is trained:
-// known model, valid settings, a readable corpus whose feature widths match.
+// known model, valid settings, a readable corpus whose feature widths match,
+// whose contents are sound (store::validate_corpus_file, once per corpus file
+// and process) and whose split for the cell's seed is possible; a class with
+// no test (or training) utterances in that split is a warning.
 // Problems are collected, not thrown (see throw_if_invalid). A cell that has
 // failed max_attempts times is given up (not pending) unless retry_failed.
 Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts = 3, bool retry_failed = false);
