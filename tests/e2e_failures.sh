@@ -36,8 +36,10 @@ grep -q "host=" res/errors/*.log || fail "the error record has no host"
 grep -q "attempt=2" res/errors/*.log || fail "second attempt not recorded"
 "$build/auxgrid" plan grid.toml --out res --max-attempts 2 > plan.txt || true
 grep -q "2 done, 0 to train, 2 failed 2 times" plan.txt || { cat plan.txt; fail "plan does not show given-up cells"; }
-"$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run3.log
+code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run3.log || code=$?
+[ $code -eq 1 ] || { cat run3.log; fail "a grid with given-up cells exited $code, expected 1"; }
 grep -q "not run again" run3.log || { cat run3.log; fail "given-up cells are not reported"; }
+grep -q "2 cell(s) are given up" run3.log || { cat run3.log; fail "the exit status is not explained"; }
 grep -q "started" run3.log && fail "a given-up cell was run"
 
 code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 --retry-failed --fail-fast 1 2> run4.log || code=$?

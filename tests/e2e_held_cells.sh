@@ -71,7 +71,7 @@ echo "ok: a held cell completed by its holder: exit 0"
 hold "$held" res3
 ( for _ in $(seq 100); do touch "res3/locks/$held.lock" 2>/dev/null; sleep 0.5; done ) &
 owners+=($!)
-code=0; "$build/auxgrid" run grid.toml --out res3 --threads 1 --stale-lock 3 > run4.log 2>&1 || code=$?
+code=0; "$build/auxgrid" run grid.toml --out res3 --threads 1 --stale-lock 5 > run4.log 2>&1 || code=$?
 [ $code -eq 5 ] || { cat run4.log; fail "a launch that gave up waiting for a held cell exited $code, expected 5"; }
 grep -q "$held.*held by host .* pid $owner" run4.log || { cat run4.log; fail "the holder is not named"; }
 echo "e2e_held_cells: ok"

@@ -44,6 +44,7 @@ std::string duration_text(double seconds) {
 struct Schedule {
   std::vector<std::int64_t> pending;
   std::int64_t complete = 0;
+  std::int64_t given_up = 0;  // failed --max-attempts times: not complete, not run
 };
 
 Schedule schedule(const Grid& grid, const RunOptions& options) {
@@ -76,6 +77,7 @@ Schedule schedule(const Grid& grid, const RunOptions& options) {
   // task's shard; the claims keep this sweep from training a cell twice.
   Schedule s;
   s.complete = static_cast<std::int64_t>(plan.complete);
+  s.given_up = static_cast<std::int64_t>(plan.given_up);
   std::vector<bool> in_shard(plan.pending.size(), false);
   for (auto i : shards[options.shard]) in_shard[i] = true;
   for (auto i : shards[options.shard]) s.pending.push_back(plan.pending[i].cell - grid.cells.data());
@@ -441,16 +443,27 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
     return 1;
   }
   world.broadcast(s.pending);
+  std::vector<std::int64_t> given_up{s.given_up};
+  world.broadcast(given_up);
+  int code = 0;
   if (s.pending.empty()) {
     if (world.rank() == 0)
       spdlog::info("grid '{}': nothing to train, {} of {} cells are complete in {}", grid.name, s.complete,
                    grid.cells.size(), options.out_dir);
-    return 0;
+  } else {
+    if (world.rank() == 0)
+      spdlog::info("grid '{}': {} cells, {} complete, {} to train on {} rank(s) x {} thread(s)", grid.name,
+                   grid.cells.size(), s.complete, s.pending.size(), world.size(), threads);
+    code = GridRun(grid, options, world, std::move(s.pending), threads).run();
   }
-  if (world.rank() == 0)
-    spdlog::info("grid '{}': {} cells, {} complete, {} to train on {} rank(s) x {} thread(s)", grid.name,
-                 grid.cells.size(), s.complete, s.pending.size(), world.size(), threads);
-  return GridRun(grid, options, world, std::move(s.pending), threads).run();
+  // Given-up cells are failed cells: the grid is not complete, so no success.
+  if (code == 0 && given_up[0] > 0) {
+    if (world.rank() == 0)
+      spdlog::error("grid '{}': {} cell(s) are given up after {} failed attempts and have no result (--retry-failed)",
+                    grid.name, given_up[0], options.max_attempts);
+    return 1;
+  }
+  return code;
 }
 
 }  // namespace auxgrid::train
