@@ -134,7 +134,7 @@ class GridRun {
   std::unique_ptr<CellClaim> claim_;                  // the cell this group trains
   std::map<std::string, store::CorpusData> corpora_;  // loaded once per process
   const Clock::time_point start_ = Clock::now();
-  std::int64_t trained_ = 0, failed_ = 0, preempted_ = 0, held_ = 0;
+  std::int64_t trained_ = 0, failed_ = 0, preempted_ = 0;
 };
 
 GridRun::GridRun(const Grid& grid, const RunOptions& options, dist::World& world, std::vector<std::int64_t> pending,
@@ -190,7 +190,6 @@ std::optional<std::int64_t> GridRun::next_cell() {
         if (lock_failed) {
           // recorded as a failure of the cell; on to the next one
         } else if (!claim_) {
-          ++held_;
           const auto lock =
               store::lock_status(store::lock_path(options_.out_dir, cell.id), options_.stale_lock_seconds);
           spdlog::info("{} is being trained by {}; skipped", where, lock.owner());
