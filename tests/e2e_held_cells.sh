@@ -11,17 +11,7 @@ source "$(dirname "$0")/e2e_common.sh" "$1"
 owners=()
 trap 'for p in "${owners[@]}"; do kill "$p" 2>/dev/null || true; done; cleanup' EXIT
 
-"$build/auxgrid" synth --preset tiny --out corpus.h5 >/dev/null
-cat > grid.toml <<TOML
-[settings]
-data.corpus = "$work/corpus.h5"
-model.width = 8
-model.heads = 2
-model.layers = 1
-train.epochs = 1
-[axes]
-seed = [0, 1]
-TOML
+tiny_grid
 set -- $("$build/auxgrid" plan grid.toml --out plan-only | grep -o '[0-9a-f]\{16\}' | sort -u)
 [ $# -eq 2 ] || fail "expected 2 cell ids in the plan"
 held=$1

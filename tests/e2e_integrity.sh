@@ -6,17 +6,7 @@
 # Usage: tests/e2e_integrity.sh BUILD_DIR
 source "$(dirname "$0")/e2e_common.sh" "$1"
 
-"$build/auxgrid" synth --preset tiny --out corpus.h5 >/dev/null
-cat > grid.toml <<TOML
-[settings]
-data.corpus = "corpus.h5"
-model.width = 8
-model.heads = 2
-model.layers = 1
-train.epochs = 1
-[axes]
-seed = [0, 1, 2]
-TOML
+tiny_grid -- "seed = [0, 1, 2]"
 "$build/auxgrid" run grid.toml --out res --threads 1 2> run1.log || { cat run1.log; fail "first run"; }
 ids=($(ls res/cells | sed 's/\.h5$//'))
 [ ${#ids[@]} -eq 3 ] || fail "expected 3 results, got ${ids[*]}"

@@ -12,17 +12,7 @@ source_dir=$(cd "$(dirname "$0")/.." && pwd)
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; cleanup' EXIT
 
-"$build/auxgrid" synth --preset tiny --out corpus.h5 >/dev/null
-cat > grid.toml <<TOML
-[settings]
-data.corpus = "$work/corpus.h5"
-model.width = 16
-model.heads = 2
-model.layers = 1
-train.epochs = 200
-[axes]
-seed = [0, 1]
-TOML
+tiny_grid "model.width = 16" "train.epochs = 200"
 
 # wait_for_lines FILE PATTERN N: until FILE has N lines matching PATTERN.
 wait_for_lines() {

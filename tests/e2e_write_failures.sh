@@ -116,16 +116,7 @@ echo "ok: when even the error record cannot be written, stderr says what failed 
 
 # 5. Locks that name no owner hold nothing: an empty one (older than the few
 # seconds an earlier auxgrid needed to write its owner line), garbage, a directory.
-cat > grid.toml <<TOML
-[settings]
-data.corpus = "$work/corpus.h5"
-model.width = 8
-model.heads = 2
-model.layers = 1
-train.epochs = 1
-[axes]
-seed = [0, 1, 2]
-TOML
+tiny_grid -- "seed = [0, 1, 2]"
 ids=$("$build/auxgrid" plan grid.toml --out plan3 | grep -o '[0-9a-f]\{16\}' | sort -u)
 [ "$(echo "$ids" | wc -l)" -eq 3 ] || fail "expected 3 cell ids in the plan"
 set -- $ids
