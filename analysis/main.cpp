@@ -2,6 +2,7 @@
 // results directory. Parses options and reports errors; the work is in the
 // auxgrid_analysis library (analysis/report.hpp).
 #include <boost/program_options.hpp>
+#include <fmt/format.h>
 #include <iostream>
 #include <string>
 
@@ -43,7 +44,12 @@ int main(int argc, char** argv) {
       "comparisons", po::value(&a.comparisons_path)->value_name("FILE"), "tables: also write every t-test as CSV")(
       "study", po::value(&a.study_files)->value_name("FILE"),
       "add the tables and figures of this TOML file to the built-in ones (repeatable)")(
-      "out", po::value(&a.out_dir)->value_name("DIR"), "figures, report: the output directory");
+      "out", po::value(&a.out_dir)->value_name("DIR"), "figures, report: the output directory")(
+      "model-revision", po::value(&a.model_revision)->value_name("N"),
+      fmt::format("only results of this model revision (default {}, this build's; 1: results written before "
+                  "auxgrid followed the released code, docs/models.md)",
+                  auxgrid::kModelRevision)
+          .c_str());
   po::options_description positionals;
   positionals.add_options()("command", po::value<std::string>())("dir", po::value(&a.results_dir));
   po::options_description all;

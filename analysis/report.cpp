@@ -80,7 +80,7 @@ struct Analysis {
 };
 
 std::unique_ptr<Analysis> analyse(const AnalyzeOptions& options, std::ostream& log) {
-  auto a = std::make_unique<Analysis>(study_of(options), load_results_dir(options.results_dir));
+  auto a = std::make_unique<Analysis>(study_of(options), load_results_dir(options.results_dir, options.model_revision));
   for (const auto& problem : a->results.unreadable) log << "warning: skipped " << problem << '\n';
   AUXGRID_CHECK(!a->results.results.empty(), "no complete result files in {}/cells", options.results_dir);
   return a;

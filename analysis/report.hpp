@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/study.hpp"
+#include "auxgrid/core/version.hpp"
 
 namespace auxgrid::analysis {
 
@@ -18,6 +19,7 @@ struct AnalyzeOptions {
   bool paper = false;                    // `tables`: the paper's values beside ours
   std::string comparisons_path;          // `tables`: every t-test as CSV
   std::string out_dir;                   // `figures`, `report`
+  int model_revision = kModelRevision;   // only results of this revision (core/version.hpp)
 };
 
 // The built-in study plus the user's files.

@@ -62,12 +62,12 @@ void find_missing(ResultsDir& results) {
     if (!complete.count(cell.cell_id)) results.missing.push_back(cell);
 }
 
-ResultsDir load_results_dir(const std::string& dir) {
+ResultsDir load_results_dir(const std::string& dir, int revision) {
   std::error_code ec;
   AUXGRID_CHECK(fs::is_directory(dir, ec), "results directory '{}' does not exist or is not a directory", dir);
   ResultsDir out;
   out.dir = dir;
-  out.results = store::scan_results(dir, &out.unreadable);
+  out.results = store::scan_results(dir, &out.unreadable, revision);
   out.manifest = store::read_manifest(dir);
   find_missing(out);
   std::set<std::string> complete;

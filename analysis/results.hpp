@@ -35,8 +35,8 @@ struct ResultsDir {
 
 // Scans DIR (only the attributes and datasets the tables need). Throws when
 // DIR is not a directory or the manifest is malformed; unreadable result files
-// are listed, not fatal.
-ResultsDir load_results_dir(const std::string& dir);
+// are listed, not fatal, and so are results of another model revision than `revision`.
+ResultsDir load_results_dir(const std::string& dir, int revision = kModelRevision);
 // Fills `missing` from `manifest` and `results` (load_results_dir calls it).
 void find_missing(ResultsDir& results);
 

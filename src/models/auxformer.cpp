@@ -14,7 +14,6 @@
 #include <torch/torch.h>
 
 #include "auxgrid/models/blocks.hpp"
-#include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/models/model.hpp"
 
 namespace auxgrid::models {
@@ -38,8 +37,9 @@ ResidualHead auxiliary_head(const ModelSettings& s, std::int64_t classes) {
 struct Stream {
   at::Tensor x, mask;
 };
-Stream stream(const at::Tensor& features, const at::Tensor& mask, torch::nn::Linear& proj, const at::Tensor& cls) {
-  Stream s{kernels::linear(features, proj->weight, proj->bias), mask};
+Stream stream(const at::Tensor& features, const at::Tensor& mask, const torch::nn::Linear& proj,
+              bool project_same_width, const at::Tensor& cls) {
+  Stream s{project(features, proj, project_same_width), mask};
   if (cls.defined()) std::tie(s.x, s.mask) = prepend_cls(s.x, s.mask, cls);
   return s;
 }
@@ -49,6 +49,7 @@ class AuxFormerImpl : public EmotionModelImpl {
   AuxFormerImpl(const ModelSettings& s, const ModelDims& dims, bool auxiliary)
       : auxiliary_(auxiliary),
         padding_mask_(s.padding_mask),
+        project_same_width_(s.project_same_width),
         token_(s.token),
         aux_repeats_(s.aux_repeats),
         weights_{s.lambda_av, s.lambda_a, s.lambda_v} {
@@ -77,8 +78,8 @@ class AuxFormerImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    const auto a = stream(b.audio, b.audio_mask, audio_proj_, audio_cls_);
-    const auto v = stream(b.video, b.video_mask, video_proj_, video_cls_);
+    const auto a = stream(b.audio, b.audio_mask, audio_proj_, project_same_width_, audio_cls_);
+    const auto v = stream(b.video, b.video_mask, video_proj_, project_same_width_, video_cls_);
     auto a_fused = a_mem_(a_with_v_(a.x, a.mask, v.x, v.mask), a.mask);
     auto v_fused = v_mem_(v_with_a_(v.x, v.mask, a.x, a.mask), v.mask);
     auto h = torch::cat(
@@ -92,7 +93,7 @@ class AuxFormerImpl : public EmotionModelImpl {
   }
 
  private:
-  bool auxiliary_, padding_mask_;
+  bool auxiliary_, padding_mask_, project_same_width_;
   Token token_;
   std::int64_t aux_repeats_;
   double weights_[3];
@@ -109,7 +110,11 @@ class AuxFormerImpl : public EmotionModelImpl {
 class UnimodalImpl : public EmotionModelImpl {
  public:
   UnimodalImpl(const ModelSettings& s, const ModelDims& dims)
-      : audio_(s.audio), padding_mask_(s.padding_mask), token_(s.token), aux_repeats_(s.aux_repeats) {
+      : audio_(s.audio),
+        padding_mask_(s.padding_mask),
+        project_same_width_(s.project_same_width),
+        token_(s.token),
+        aux_repeats_(s.aux_repeats) {
     const auto d = s.width;
     const auto self = s.encoder();
     proj_ = register_module("proj", projection(audio_ ? dims.audio_dim : dims.video_dim, d));
@@ -125,13 +130,14 @@ class UnimodalImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    const auto s = audio_ ? stream(b.audio, b.audio_mask, proj_, cls_) : stream(b.video, b.video_mask, proj_, cls_);
+    const auto s = audio_ ? stream(b.audio, b.audio_mask, proj_, project_same_width_, cls_)
+                          : stream(b.video, b.video_mask, proj_, project_same_width_, cls_);
     return {{"main", head_(summary(main_(s.x, s.mask), s.mask, token_, padding_mask_)), 0.5},
             {"aux", aux_head_(auxiliary_summary(aux_, s.x, s.mask, aux_repeats_, token_, padding_mask_)), 0.5}};
   }
 
  private:
-  bool audio_, padding_mask_;
+  bool audio_, padding_mask_, project_same_width_;
   Token token_;
   std::int64_t aux_repeats_;
   torch::nn::Linear proj_{nullptr};

@@ -27,11 +27,13 @@ using I = std::int64_t;
 
 class MulTImpl : public EmotionModelImpl {
  public:
-  MulTImpl(const ModelSettings& s, const ModelDims& dims) : padding_mask_(s.padding_mask), token_(s.token) {
+  MulTImpl(const ModelSettings& s, const ModelDims& dims)
+      : padding_mask_(s.padding_mask), project_same_width_(s.project_same_width), token_(s.token) {
     const auto d = s.width;
     // In MulT every encoder has positional embeddings; the memory encoders
-    // have max(layers, 3) layers of the stream's width.
-    const auto self = s.encoder().positional_encoding(s.pos_encoding);
+    // have max(layers, 3) layers of the stream's width. MulT's own attention
+    // module initialises its output projection as Xavier-uniform.
+    const auto self = s.encoder().positional_encoding(s.pos_encoding).xavier_attention_output(s.released_init);
     const auto cross = EncoderOptions(self).attn_dropout(s.attn_dropout_cross);
     audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
     video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
@@ -45,8 +47,7 @@ class MulTImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    auto a = kernels::linear(b.audio, audio_proj_->weight, audio_proj_->bias),
-         v = kernels::linear(b.video, video_proj_->weight, video_proj_->bias);
+    auto a = project(b.audio, audio_proj_, project_same_width_), v = project(b.video, video_proj_, project_same_width_);
     auto a_out = a_mem_(a_with_v_(a, b.audio_mask, v, b.video_mask), b.audio_mask);
     auto v_out = v_mem_(v_with_a_(v, b.video_mask, a, b.audio_mask), b.video_mask);
     auto h = torch::cat(
@@ -55,7 +56,7 @@ class MulTImpl : public EmotionModelImpl {
   }
 
  private:
-  bool padding_mask_;
+  bool padding_mask_, project_same_width_;
   Token token_;
   torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr};
   Encoder a_with_v_{nullptr}, v_with_a_{nullptr}, a_mem_{nullptr}, v_mem_{nullptr};
@@ -65,7 +66,10 @@ class MulTImpl : public EmotionModelImpl {
 class CrossModalImpl : public EmotionModelImpl {
  public:
   CrossModalImpl(const ModelSettings& s, const ModelDims& dims)
-      : padding_mask_(s.padding_mask), token_(s.token), out_dropout_(s.out_dropout) {
+      : padding_mask_(s.padding_mask),
+        project_same_width_(s.project_same_width),
+        token_(s.token),
+        out_dropout_(s.out_dropout) {
     const auto d = s.width;
     const auto self = s.encoder().positional_encoding(s.pos_encoding);
     const auto cross = EncoderOptions(self).layers(s.cross_layers).attn_dropout(s.attn_dropout_cross);
@@ -81,8 +85,8 @@ class CrossModalImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    auto a = audio_encoder_(kernels::linear(b.audio, audio_proj_->weight, audio_proj_->bias), b.audio_mask);
-    auto v = video_encoder_(kernels::linear(b.video, video_proj_->weight, video_proj_->bias), b.video_mask);
+    auto a = audio_encoder_(project(b.audio, audio_proj_, project_same_width_), b.audio_mask);
+    auto v = video_encoder_(project(b.video, video_proj_, project_same_width_), b.video_mask);
     auto a_stream = audio_weights_[0] * a + audio_weights_[1] * a_from_v_(a, b.audio_mask, v, b.video_mask);
     auto v_stream = video_weights_[0] * v + video_weights_[1] * v_from_a_(v, b.video_mask, a, b.audio_mask);
     auto h =
@@ -92,7 +96,7 @@ class CrossModalImpl : public EmotionModelImpl {
   }
 
  private:
-  bool padding_mask_;
+  bool padding_mask_, project_same_width_;
   Token token_;
   double out_dropout_;
   torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr}, out_{nullptr};

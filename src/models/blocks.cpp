@@ -18,16 +18,20 @@ at::Tensor normalise(const torch::nn::LayerNorm& ln, const at::Tensor& x) {
 }
 }  // namespace
 
-at::Tensor sinusoidal_encoding(const at::Tensor& mask, std::int64_t dim) {
+at::Tensor sinusoidal_encoding(const at::Tensor& encoded, std::int64_t dim) {
   const auto half = dim / 2;
-  const auto length = mask.size(1);
+  const auto length = encoded.size(1);
   const double step = std::log(10000.0) / static_cast<double>(std::max<std::int64_t>(half - 1, 1));
   auto frequencies = torch::exp(torch::arange(half, torch::kFloat) * -step);
   auto positions = torch::arange(1, length + 1, torch::kFloat);
   auto angles = positions.unsqueeze(1) * frequencies.unsqueeze(0);  // [T, half]
   auto table = torch::cat({torch::sin(angles), torch::cos(angles)}, 1);
   if (dim % 2 == 1) table = torch::cat({table, torch::zeros({length, 1})}, 1);
-  return table.to(mask.device()).unsqueeze(0) * mask.unsqueeze(-1).to(torch::kFloat);
+  return table.to(encoded.device()).unsqueeze(0) * encoded.unsqueeze(-1).to(torch::kFloat);
+}
+
+at::Tensor encoded_frames(const at::Tensor& x, const at::Tensor& mask, Positions rule) {
+  return rule == Positions::valid_frames ? mask : x.select(-1, 0).ne(0);
 }
 
 at::Tensor last_valid(const at::Tensor& x, const at::Tensor& mask) {
@@ -76,6 +80,10 @@ ModelSettings ModelSettings::from(const Config& c) {
   s.out_dropout = c.real("model.out_dropout");
   s.pos_encoding = c.flag("model.pos_encoding");
   s.padding_mask = c.flag("model.padding_mask");
+  s.positions = c.str("model.positions") == "valid_frames" ? Positions::valid_frames : Positions::nonzero_input;
+  s.project_same_width = c.str("model.input_projection") == "always";
+  s.released_init = c.str("model.init") == "released";
+  s.separate_kv_dropout = c.str("model.kv_dropout") == "separate";
   s.fusion_block = c.str("model.fusion_block");
   s.token = parse_token(c.str("model.token"));
   s.audio = c.str("model.modality") == "audio";
@@ -92,11 +100,20 @@ EncoderOptions ModelSettings::encoder() const {
       .attn_dropout(attn_dropout_self)
       .res_dropout(res_dropout)
       .relu_dropout(relu_dropout)
-      .padding_mask(padding_mask);
+      .padding_mask(padding_mask)
+      .positions(positions)
+      .separate_kv_dropout(separate_kv_dropout)
+      .xavier_feed_forward(released_init);
 }
 
 torch::nn::Linear projection(std::int64_t in, std::int64_t out) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(false));
+}
+
+at::Tensor project(const at::Tensor& x, const torch::nn::Linear& proj, bool project_same_width) {
+  const auto& weight = proj->weight;
+  if (!project_same_width && weight.size(0) == weight.size(1)) return x;
+  return kernels::linear(x, weight, {});
 }
 
 at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, bool padding_mask) {
@@ -116,10 +133,11 @@ AttentionImpl::AttentionImpl(std::int64_t width, std::int64_t heads, double drop
   out_proj_->bias.zero_();
 }
 
-at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
+at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                  const at::Tensor& key_padding) {
   if (kernels::mode() == kernels::Mode::plain) {  // LibTorch's module, sequence-first
-    auto qs = q.transpose(0, 1), ks = kv.transpose(0, 1);
-    return std::get<0>(F::multi_head_attention_forward(qs, ks, ks,
+    auto qs = q.transpose(0, 1), ks = k.transpose(0, 1), vs = v.transpose(0, 1);
+    return std::get<0>(F::multi_head_attention_forward(qs, ks, vs,
                                                        F::MultiheadAttentionForwardFuncOptions(
                                                            width_, heads_, in_proj_weight_, in_proj_bias_, {}, {},
                                                            false, dropout_, out_proj_->weight, out_proj_->bias)
@@ -128,18 +146,22 @@ at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& kv, con
                                                            .need_weights(false)))
         .transpose(0, 1);
   }
-  return kernels::linear(attend(q, kv, key_padding), out_proj_->weight, out_proj_->bias);
+  return kernels::linear(attend(q, k, v, key_padding), out_proj_->weight, out_proj_->bias);
 }
 
-at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding) {
+at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                 const at::Tensor& key_padding) {
   // The projections go to the kernel packed ([q k v] or q and [k v]) as they come out.
-  if (q.is_same(kv))
+  if (q.is_same(k) && k.is_same(v))
     return kernels::multi_head_attention(kernels::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
                                          dropout_, is_training());
-  return kernels::multi_head_attention(
-      kernels::linear(q, in_proj_weight_.narrow(0, 0, width_), in_proj_bias_.narrow(0, 0, width_)),
-      kernels::linear(kv, in_proj_weight_.narrow(0, width_, 2 * width_), in_proj_bias_.narrow(0, width_, 2 * width_)),
-      heads_, key_padding, dropout_, is_training());
+  const auto projected = [&](const at::Tensor& x, std::int64_t first, std::int64_t rows) {
+    return kernels::linear(x, in_proj_weight_.narrow(0, first, rows), in_proj_bias_.narrow(0, first, rows));
+  };
+  const auto keys_values = k.is_same(v) ? projected(k, width_, 2 * width_)
+                                        : torch::cat({projected(k, width_, width_), projected(v, 2 * width_, width_)}, -1);
+  return kernels::multi_head_attention(projected(q, 0, width_), keys_values, heads_, key_padding, dropout_,
+                                       is_training());
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
@@ -150,17 +172,27 @@ EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
   fc1_ = register_module("fc1", torch::nn::Linear(o.width(), 4 * o.width()));
   fc2_ = register_module("fc2", torch::nn::Linear(4 * o.width(), o.width()));
   if (o.learnable_scaling()) alpha_ = register_parameter("alpha", torch::rand({1}));
+  torch::NoGradGuard no_grad;
+  if (o.xavier_feed_forward())
+    for (const auto& fc : {fc1_, fc2_}) {
+      torch::nn::init::xavier_uniform_(fc->weight);
+      fc->bias.zero_();
+    }
+  if (o.xavier_attention_output()) torch::nn::init::xavier_uniform_(attention_->out_proj()->weight);
 }
 
-at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& key_padding) {
-  // The same LN0 normalises queries and keys/values (MulT).
-  const auto q = normalise(ln0_, x), keys = kv.defined() ? normalise(ln0_, kv) : q;
+at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& keys, const at::Tensor& values,
+                                     const at::Tensor& key_padding) {
+  // The same LN0 normalises queries, keys and values (MulT).
+  const auto q = normalise(ln0_, x);
+  const auto k = keys.defined() ? normalise(ln0_, keys) : q;
+  const auto v = !values.defined() ? q : values.is_same(keys) ? k : normalise(ln0_, values);
   const auto alpha = options_.learnable_scaling() ? alpha_ : at::Tensor();
   const double p = options_.res_dropout();
   // Residual steps x + dropout(linear(...)) (or with alpha), fused with the output projections' biases.
   const auto h = kernels::mode() == kernels::Mode::plain  // LibTorch's attention module, output projection inside
-                     ? kernels::residual_dropout(x, attention_(q, keys, key_padding), alpha, p, is_training())
-                     : kernels::residual_linear_dropout(x, attention_->attend(q, keys, key_padding),
+                     ? kernels::residual_dropout(x, attention_(q, k, v, key_padding), alpha, p, is_training())
+                     : kernels::residual_linear_dropout(x, attention_->attend(q, k, v, key_padding),
                                                         attention_->out_proj()->weight, attention_->out_proj()->bias,
                                                         alpha, p, is_training());
   const auto ff = kernels::linear_relu_dropout(normalise(ln1_, h), fc1_->weight, fc1_->bias, options_.relu_dropout(),
@@ -174,20 +206,32 @@ EncoderImpl::EncoderImpl(const EncoderOptions& o) : options_(o) {
   final_ln_ = register_module("final_ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.width()})));
 }
 
-at::Tensor EncoderImpl::embed(const at::Tensor& x, const at::Tensor& mask) {
+at::Tensor EncoderImpl::scale_and_position(const at::Tensor& x, const at::Tensor& mask) {
   auto h = x * std::sqrt(static_cast<double>(options_.width()));
-  if (options_.positional_encoding()) h = h + sinusoidal_encoding(mask, options_.width());
-  return kernels::dropout(h, options_.embed_dropout(), is_training());
+  if (options_.positional_encoding())
+    h = h + sinusoidal_encoding(encoded_frames(x, mask, options_.positions()), options_.width());
+  return h;
+}
+
+at::Tensor EncoderImpl::embed_dropout(const at::Tensor& x) {
+  return kernels::dropout(x, options_.embed_dropout(), is_training());
 }
 
 at::Tensor EncoderImpl::forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv,
                                 const at::Tensor& kv_mask) {
   const bool cross = kv.defined();
-  auto h = embed(x, mask);
-  at::Tensor memory = cross ? embed(kv, kv_mask) : at::Tensor();
+  auto h = embed_dropout(scale_and_position(x, mask));
+  at::Tensor keys, values;
+  if (cross) {
+    const auto memory = scale_and_position(kv, kv_mask);
+    keys = embed_dropout(memory);
+    // Without dropout both masks would keep everything: one tensor serves both.
+    const bool dropping = is_training() && options_.embed_dropout() > 0;
+    values = options_.separate_kv_dropout() && dropping ? embed_dropout(memory) : keys;
+  }
   at::Tensor key_padding;
   if (options_.padding_mask()) key_padding = torch::logical_not(cross ? kv_mask : mask);
-  for (const auto& layer : *layers_) h = layer->as<EncoderLayer>()->forward(h, memory, key_padding);
+  for (const auto& layer : *layers_) h = layer->as<EncoderLayer>()->forward(h, keys, values, key_padding);
   return normalise(final_ln_, h);
 }
 

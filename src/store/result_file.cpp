@@ -108,6 +108,11 @@ void check_complete(const H5::H5File& f, const std::string& where) {
                 stored, actual);
 }
 
+// Results written before model revisions were recorded are revision 1.
+int read_model_revision(const H5::H5File& f, const std::string& where) {
+  return f.attrExists("model_revision") ? static_cast<int>(h5::read_attr_int(f, "model_revision", where)) : 1;
+}
+
 // A /config attribute as the setting's type: int8 0/1 back to bool.
 Value config_value(const H5::Group& config, const std::string& name, const std::string& where) {
   Value v = h5::read_attr_value(config.openAttribute(name), where + ": /config");
@@ -167,6 +172,7 @@ void write_attributes(H5::H5File& f, const CellResult& r) {
   h5::attr_string(f, "cell_id", r.cell_id);
   h5::attr_string(f, "label", r.label);
   h5::attr_string(f, "grid", r.grid);
+  h5::attr_int(f, "model_revision", r.model_revision, H5::PredType::NATIVE_INT32);
   h5::attr_int(f, "n_params", r.n_params, H5::PredType::NATIVE_INT64);
   h5::attr_int(f, "num_classes", static_cast<std::int64_t>(r.class_names.size()), H5::PredType::NATIVE_INT32);
   h5::attr_strings(f, "class_names", r.class_names);
@@ -237,6 +243,7 @@ CellResult read_cell(const H5::H5File& f, const std::string& where) {
     r.cell_id = h5::read_attr_string(f, "cell_id", where);
     r.label = h5::read_attr_string(f, "label", where);
     r.grid = h5::read_attr_string(f, "grid", where);
+    r.model_revision = read_model_revision(f, where);
     r.n_params = h5::read_attr_int(f, "n_params", where);
     r.best_epoch = static_cast<int>(h5::read_attr_int(f, "best_epoch", where));
     r.class_names = h5::read_attr_strings(f, "class_names", where);
@@ -302,12 +309,19 @@ ResultSummary summarize(const H5::H5File& f, const std::string& path, const std:
 }
 
 // Throws unless `r`, read from `path`, is the result of the cell the file is
-// named after and (given `expected`) of those settings.
+// named after, of model revision `revision` and (given `expected`) of those settings.
 void check_identity(const CellResult& r, const H5::H5File& f, const std::string& path, const Config* expected,
-                    const std::string& where) {
+                    int revision, const std::string& where) {
   const std::string named = fs::path(path).stem().string();
   AUXGRID_CHECK(r.cell_id == named, "{}: it holds cell '{}' ('{}' of grid '{}'), not cell '{}' as its name says", where,
                 r.cell_id, r.label, r.grid, named);
+  if (r.model_revision != revision && revision == kModelRevision)
+    AUXGRID_FAIL("{}: trained with model revision {}, but this build trains revision {}, whose models compute "
+                 "differently under the same settings (docs/models.md, 'Fidelity to the released code'); "
+                 "'auxgrid-analyze --model-revision {}' reads such results",
+                 where, r.model_revision, revision, r.model_revision);
+  AUXGRID_CHECK(r.model_revision == revision, "{}: trained with model revision {}, not {} as asked", where,
+                r.model_revision, revision);
   if (expected) {
     for (const auto& [key, value] : expected->values())
       AUXGRID_CHECK(r.config.has(key) && r.config.get(key) == value,
@@ -331,6 +345,7 @@ CellResult read_identity(const H5::H5File& f, const std::string& where) {
     r.cell_id = h5::read_attr_string(f, "cell_id", where);
     r.label = h5::read_attr_string(f, "label", where);
     r.grid = h5::read_attr_string(f, "grid", where);
+    r.model_revision = read_model_revision(f, where);
     r.config = read_config(h5::open_group(f, "config", where), where);
     return r;
   } catch (const H5::Exception& e) {
@@ -396,11 +411,11 @@ class VerifiedFiles {
 // Throws unless `file`, open as `f` in results directory `dir`, is a complete
 // and intact result (verified in full once per version of the file) of the
 // cell it is named after (and, given `expected`, of those settings).
-void verify(const std::string& dir, const std::string& file, const H5::H5File& f, const Config* expected,
+void verify(const std::string& dir, const std::string& file, const H5::H5File& f, const Config* expected, int revision,
             const std::string& where) {
   auto& verified = VerifiedFiles::of(dir);
   const bool known = verified.contains(file);
-  check_identity(known ? read_identity(f, where) : read_cell(f, where), f, file, expected, where);
+  check_identity(known ? read_identity(f, where) : read_cell(f, where), f, file, expected, revision, where);
   if (!known) verified.add(file);
 }
 
@@ -448,7 +463,7 @@ ResultState result_state(const std::string& dir, const std::string& cell_id, std
     } else {
       const H5::H5File f = h5::open_read(path, where);
       try {
-        verify(dir, path, f, expected, where);
+        verify(dir, path, f, expected, kModelRevision, where);
       } catch (const H5::Exception& e) {
         h5::fail(e, where);
       }
@@ -463,7 +478,7 @@ ResultState result_state(const std::string& dir, const std::string& cell_id, std
   return state;
 }
 
-std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems) {
+std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems, int revision) {
   const fs::path cells = cells_dir(dir);
   std::error_code ec;
   if (!fs::is_directory(cells, ec)) return {};
@@ -482,7 +497,7 @@ std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std:
     try {
       const H5::H5File f = h5::open_read(file, where);
       try {
-        verify(dir, file, f, nullptr, where);
+        verify(dir, file, f, nullptr, revision, where);
         out.push_back(summarize(f, file, where));
       } catch (const H5::Exception& e) {
         h5::fail(e, where);

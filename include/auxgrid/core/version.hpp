@@ -3,6 +3,16 @@
 #include <string>
 
 namespace auxgrid {
+// What the built-in models compute, as a number that results and checkpoints
+// record: a result of another revision is never taken for a cell of this one
+// (docs/models.md, "Fidelity to the released code").
+//   1  (no model_revision attribute) until issue 17: positional encodings by the
+//      validity mask, every input projected, LibTorch's Linear initialisation,
+//      one embedding-dropout mask for keys and values.
+//   2  the released code's rules by default: model.positions, model.input_projection,
+//      model.init, model.kv_dropout.
+inline constexpr int kModelRevision = 2;
+
 std::string version();     // the project version, from CMake
 std::string git_commit();  // of the source tree at build time, or "unknown"
 std::string git_dirty();   // "true" when it had uncommitted changes, "false", or "unknown"

@@ -19,9 +19,19 @@
 namespace auxgrid::models {
 
 // Sinusoidal encoding, tensor2tensor layout (sin in the first half of the
-// channels, cos in the second), positions from 1, zero on padded frames.
-// mask: bool [B, T], true = real frame. Returns [B, T, dim].
-at::Tensor sinusoidal_encoding(const at::Tensor& mask, std::int64_t dim);
+// channels, cos in the second): frame t (from 0) gets position t + 1 where
+// `encoded` is true and no encoding elsewhere. encoded: bool [B, T]. Returns [B, T, dim].
+at::Tensor sinusoidal_encoding(const at::Tensor& encoded, std::int64_t dim);
+
+// Which frames get a positional encoding (model.positions).
+// nonzero_input: those whose encoder input is not zero in channel 0, as the
+// released code's fairseq embedding (modules/position_embedding.py, called on
+// channel 0 in modules/transformer.py): zeroed frames of a dropped or masked
+// modality get none, padding after a LayerNorm (MulT's memory encoders) does.
+// valid_frames: every real frame (mask), auxgrid's rule before model revision 2.
+enum class Positions { nonzero_input, valid_frames };
+// x [B, T, d] the encoder's input, mask [B, T] -> bool [B, T].
+at::Tensor encoded_frames(const at::Tensor& x, const at::Tensor& mask, Positions rule);
 
 // The last real frame of each sequence: x [B, T, d], mask [B, T] -> [B, d].
 at::Tensor last_valid(const at::Tensor& x, const at::Tensor& mask);
@@ -45,6 +55,15 @@ struct EncoderOptions {
   TORCH_ARG(double, res_dropout) = 0.1;
   TORCH_ARG(double, relu_dropout) = 0.1;
   TORCH_ARG(bool, positional_encoding) = false;
+  TORCH_ARG(Positions, positions) = Positions::nonzero_input;
+  // Cross-modal: one embedding-dropout mask for the keys and another for the
+  // values, as the released code (false: one mask for both).
+  TORCH_ARG(bool, separate_kv_dropout) = true;
+  // Xavier-uniform weights and zero biases in the feed-forward layers (the
+  // released code's Linear()), and in the attention's output projection
+  // (MulT's own MultiheadAttention); false = LibTorch's default Linear init.
+  TORCH_ARG(bool, xavier_feed_forward) = true;
+  TORCH_ARG(bool, xavier_attention_output) = false;
   // x <- alpha * x + (1 - alpha) * dropout(sublayer(LN(x))), one alpha per layer.
   TORCH_ARG(bool, learnable_scaling) = false;
   // Pass padding as key-padding mask (false = attend over zero padding, as the reference code).
@@ -61,6 +80,11 @@ struct ModelSettings {
   double embed_dropout = 0, attn_dropout_cross = 0, attn_dropout_self = 0, res_dropout = 0, relu_dropout = 0,
          out_dropout = 0;
   bool pos_encoding = true, padding_mask = true;
+  // The released code's rules (docs/models.md, "Fidelity to the released code").
+  Positions positions = Positions::nonzero_input;
+  bool project_same_width = false;  // model.input_projection = always
+  bool released_init = true;        // model.init
+  bool separate_kv_dropout = true;  // model.kv_dropout
   std::string fusion_block;  // SequenceBlock's kind
   Token token = Token::last;
   bool audio = true;  // model.modality: Baseline 4 sees audio (else video)
@@ -68,12 +92,17 @@ struct ModelSettings {
 
   static ModelSettings from(const Config& config);
   // A self-attention encoder as these settings describe it (width, heads,
-  // layers, dropouts, padding mask); callers adjust the rest.
+  // layers, dropouts, padding mask, the released code's rules); callers adjust the rest.
   EncoderOptions encoder() const;
 };
 
 // The input projection: a kernel-1 Conv1d without bias, i.e. a bias-free Linear.
 torch::nn::Linear projection(std::int64_t in, std::int64_t out);
+// x through `proj`, except that an input already of the model's width passes
+// unchanged unless `project_same_width` (model.input_projection): the released
+// code's rule (MulT's src/models.py; AuxFormer's keeps the audio intact). The
+// projection exists either way, so that Table 5 counts it as the paper does.
+at::Tensor project(const at::Tensor& x, const torch::nn::Linear& proj, bool project_same_width);
 
 // A sequence's summary vector (pool). Without padding masks (the reference
 // behaviour) padded frames count as real: "last" is the last padded step.
@@ -86,10 +115,11 @@ at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, boo
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(std::int64_t width, std::int64_t heads, double dropout);
-  // q [B, T, d]; kv [B, S, d]; key_padding [B, S] true = ignore (or undefined). -> [B, T, d]
-  at::Tensor forward(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding);
+  // q [B, T, d]; k, v [B, S, d] (the same tensor for self-attention or one
+  // key/value input); key_padding [B, S] true = ignore (or undefined). -> [B, T, d]
+  at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding);
   // The same before the output projection (auxgrid's kernels only: the layer fuses it with its residual step).
-  at::Tensor attend(const at::Tensor& q, const at::Tensor& kv, const at::Tensor& key_padding);
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding);
   const torch::nn::Linear& out_proj() const { return out_proj_; }
 
  private:
@@ -103,8 +133,10 @@ TORCH_MODULE(Attention);
 class EncoderLayerImpl : public torch::nn::Module {
  public:
   explicit EncoderLayerImpl(const EncoderOptions& options);
-  // x [B, T, d]; kv [B, S, d] (undefined = self-attention); key_padding [B, S] true = ignore (or undefined).
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& kv, const at::Tensor& key_padding);
+  // x [B, T, d]; keys, values [B, S, d] (undefined = self-attention; the same
+  // tensor when they share a dropout mask); key_padding [B, S] true = ignore (or undefined).
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& keys, const at::Tensor& values,
+                     const at::Tensor& key_padding);
 
  private:
   EncoderOptions options_;
@@ -124,7 +156,9 @@ class EncoderImpl : public torch::nn::Module {
                      const at::Tensor& kv_mask = {});
 
  private:
-  at::Tensor embed(const at::Tensor& x, const at::Tensor& mask);
+  // x * sqrt(d) plus the positional encoding, before the embedding dropout.
+  at::Tensor scale_and_position(const at::Tensor& x, const at::Tensor& mask);
+  at::Tensor embed_dropout(const at::Tensor& x);
   EncoderOptions options_;
   torch::nn::ModuleList layers_;
   torch::nn::LayerNorm final_ln_{nullptr};

@@ -3,7 +3,8 @@
 // verifying and scanning them. Readable by h5py / HDFView / MATLAB.
 //
 //   /            attrs: schema_version (int), cell_id, label, grid, complete (int 0/1),
-//                       checksum (16 hex digits, from schema 2 on), n_params (int64),
+//                       checksum (16 hex digits, from schema 2 on), model_revision
+//                       (int, core/version.hpp; absent = 1), n_params (int64),
 //                       num_classes, class_names (string array), best_epoch (0-based),
 //                       + every provenance entry ("prov.*")
 //   /config      attrs: model, corpus (corpus name), seed, procedure, and every
@@ -25,13 +26,15 @@
 // order: h5::content_hash); each evaluation's confusion tallies its labels and
 // predictions and its F1 values are those of its confusion; and in a results
 // directory the file is named after its cell_id, which is the id of its
-// settings. Schema 1 files (before the checksum) are read without it.
+// settings, and its model_revision is the one asked for (this build's unless
+// the analysis asks for another). Schema 1 files (before the checksum) are read without it.
 #include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "auxgrid/core/config.hpp"
+#include "auxgrid/core/version.hpp"
 #include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::store {
@@ -53,6 +56,7 @@ struct EvalRecord {
 
 struct CellResult {
   std::string cell_id, label, grid;
+  int model_revision = kModelRevision;  // what the models computed (core/version.hpp)
   Config config;            // every resolved setting
   std::string corpus_name;  // from the corpus file
   std::vector<std::string> class_names;
@@ -101,9 +105,11 @@ ResultState result_state(const std::string& dir, const std::string& cell_id, std
                          const Config* expected = nullptr);
 
 // Scans <dir>/cells/*.h5. Complete results of the cells they are named after
-// (verified as result_state verifies them, without a grid) are summarised; every other .h5 file (truncated, incomplete,
-// damaged, of another cell, wrong schema) is reported in `problems` as "<path>: <reason>" and left out.
-std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems);
+// (verified as result_state verifies them, without a grid) and of model
+// revision `revision` are summarised; every other .h5 file (truncated, incomplete,
+// damaged, of another cell or revision, wrong schema) is reported in `problems` as "<path>: <reason>" and left out.
+std::vector<ResultSummary> scan_results(const std::string& dir, std::vector<std::string>* problems,
+                                        int revision = kModelRevision);
 
 // The HDF5 library's version, e.g. "1.10.8", for provenance.
 std::string hdf5_version();
