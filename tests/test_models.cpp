@@ -222,3 +222,201 @@ BOOST_AUTO_TEST_CASE(fast_and_plain_kernels_compute_the_same_model) {
                v.name << ": max difference " << (plain - fast).abs().max().item<float>());
   }
 }
+
+// --- The released code's rules (docs/models.md, "Fidelity to the released code") ---
+
+// A batch of three utterances of 5 frames, 4 channels: a real utterance with
+// one masked (zeroed) frame, one with two padded frames, one whose modality
+// was dropped (real frames, all zero).
+BOOST_AUTO_TEST_CASE(positions_go_to_nonzero_input_frames_or_to_every_real_frame) {
+  auto x = torch::ones({3, 5, 4});
+  x[0][1].zero_();                                // masked frame
+  x[1].narrow(0, 3, 2).zero_();                   // padding
+  x[2].zero_();                                   // dropped modality
+  x[1][1][0] = 0.0f;                              // channel 0 alone decides: other channels do not count
+  auto mask = torch::ones({3, 5}, torch::kBool);  // the validity mask
+  mask[1].narrow(0, 3, 2).fill_(false);
+  const auto rows = [](const at::Tensor& t) {
+    std::vector<std::vector<int>> out;
+    for (int b = 0; b < t.size(0); ++b) {
+      out.emplace_back();
+      for (int f = 0; f < t.size(1); ++f) out.back().push_back(t[b][f].item<bool>());
+    }
+    return out;
+  };
+  using Rows = std::vector<std::vector<int>>;
+  BOOST_TEST((rows(models::encoded_frames(x, mask, models::Positions::nonzero_input)) ==
+              Rows{{1, 0, 1, 1, 1}, {1, 0, 1, 0, 0}, {0, 0, 0, 0, 0}}));
+  BOOST_TEST((rows(models::encoded_frames(x, mask, models::Positions::valid_frames)) ==
+              Rows{{1, 1, 1, 1, 1}, {1, 1, 1, 0, 0}, {1, 1, 1, 1, 1}}));
+  // A padded frame that is not zero (MulT's memory encoders read a LayerNorm's output) is encoded.
+  x[1][4][0] = 0.5f;
+  BOOST_TEST(models::encoded_frames(x, mask, models::Positions::nonzero_input)[1][4].item<bool>());
+
+  // In a model, the rule only matters where an input frame is zero: with no
+  // padding and no zero frame both rules compute the same logits.
+  const auto logits = [](const std::string& rule, bool drop_audio) {
+    torch::manual_seed(5);
+    auto c = tiny_variant_config({"", {{"model.name", "auxformer"}, {"model.positions", rule}}});
+    auto model = models::make_model(c, kTinyDims);
+    model->eval();
+    data::Batch b;
+    b.audio = torch::randn({2, 6, 130});
+    b.audio_mask = torch::ones({2, 6}, torch::kBool);
+    b.video = torch::randn({2, 3, 8});
+    b.video_mask = torch::ones({2, 3}, torch::kBool);
+    b.labels = torch::zeros({2}, torch::kLong);
+    b.utterances = {0, 1};
+    if (drop_audio) b.audio.zero_();
+    torch::NoGradGuard no_grad;
+    return models::combined_logits(model->forward(b));
+  };
+  BOOST_TEST((logits("nonzero_input", false) - logits("valid_frames", false)).abs().max().item<float>() < 1e-6f);
+  BOOST_TEST((logits("nonzero_input", true) - logits("valid_frames", true)).abs().max().item<float>() > 1e-4f);
+}
+
+BOOST_AUTO_TEST_CASE(an_input_of_the_models_width_passes_unprojected_unless_asked) {
+  torch::manual_seed(1);
+  const auto square = models::projection(130, 130), wide = models::projection(8, 130);
+  const auto audio = torch::randn({2, 5, 130}), video = torch::randn({2, 5, 8});
+  BOOST_TEST(models::project(audio, square, false).is_same(audio));  // the released code: intact
+  BOOST_TEST(torch::allclose(models::project(audio, square, true), torch::matmul(audio, square->weight.t()), 1e-4, 1e-5));
+  BOOST_TEST(torch::allclose(models::project(video, wide, false), torch::matmul(video, wide->weight.t()), 1e-4, 1e-5));
+
+  // In AuxFormer at the paper's width the audio projection exists (Table 5
+  // counts it) but has no effect and gets no gradient.
+  for (const std::string rule : {"when_widths_differ", "always"}) {
+    auto c = Config::defaults();
+    c.set("model.input_projection", rule);
+    c.set("model.layers", std::int64_t{1});
+    torch::manual_seed(2);
+    auto model = models::make_model(c, {130, 8, 4});
+    data::Batch b;
+    b.audio = torch::randn({2, 4, 130});
+    b.audio_mask = torch::ones({2, 4}, torch::kBool);
+    b.video = torch::randn({2, 3, 8});
+    b.video_mask = torch::ones({2, 3}, torch::kBool);
+    b.labels = torch::zeros({2}, torch::kLong);
+    b.utterances = {0, 1};
+    models::weighted_loss(model->forward(b), b.labels).backward();
+    const auto proj = model->named_parameters()["audio_proj.weight"];
+    BOOST_TEST(proj.grad().defined() == (rule == "always"), rule);
+  }
+  auto c = Config::defaults();
+  c.set("model.input_projection", std::string("always"));
+  BOOST_TEST(models::count_parameters(*models::make_model(c, {130, 4096, 4})) == 7054748);
+}
+
+// Xavier-uniform over [-b, b] with b = sqrt(6 / (fan_in + fan_out)) and zero
+// biases (the released code's Linear()); LibTorch's Linear draws weights and
+// biases from [-1/sqrt(fan_in), 1/sqrt(fan_in)].
+BOOST_AUTO_TEST_CASE(the_released_initialisation_is_xavier_with_zero_biases) {
+  const auto parameters = [](const std::string& model, const std::string& init) {
+    torch::manual_seed(4);
+    auto c = Config::defaults();
+    c.set("model.name", model);
+    c.set("model.init", init);
+    apply_model_defaults(c);
+    return models::make_model(c, {130, 64, 4})->named_parameters();
+  };
+  const auto check_uniform = [](const at::Tensor& w, double bound, const std::string& what) {
+    const double max = w.abs().max().item<double>(), sd = w.std().item<double>();
+    BOOST_TEST(max <= bound * (1 + 1e-6), what);
+    BOOST_TEST(max > 0.98 * bound, what);
+    // A uniform sample's sd has a relative standard error of sqrt(0.2 / n): 5 of them.
+    BOOST_TEST(sd == bound / std::sqrt(3.0), tt::tolerance(5 * std::sqrt(0.2 / static_cast<double>(w.numel()))));
+  };
+  const double d = 130;
+  const auto released = parameters("auxformer", "released"), libtorch = parameters("auxformer", "libtorch");
+  for (const std::string layer : {"a_with_v.layers.0", "audio_aux.layers.4", "a_mem.encoder.layers.2"}) {
+    check_uniform(released[layer + ".fc1.weight"], std::sqrt(6 / (d + 4 * d)), layer + " fc1, released");
+    check_uniform(released[layer + ".fc2.weight"], std::sqrt(6 / (d + 4 * d)), layer + " fc2, released");
+    BOOST_TEST(released[layer + ".fc1.bias"].abs().max().item<float>() == 0.0f);
+    BOOST_TEST(released[layer + ".fc2.bias"].abs().max().item<float>() == 0.0f);
+    check_uniform(libtorch[layer + ".fc2.weight"], 1 / std::sqrt(4 * d), layer + " fc2, libtorch");
+    BOOST_TEST(libtorch[layer + ".fc2.bias"].abs().max().item<float>() > 0.0f);
+    // AuxFormer's attention is torch.nn.MultiheadAttention: LibTorch's output projection either way.
+    check_uniform(released[layer + ".attention.out_proj.weight"], 1 / std::sqrt(d), layer + " out_proj");
+  }
+  // MulT's own attention module: a Xavier-uniform output projection (d = 30).
+  const auto mult = parameters("mult", "released");
+  check_uniform(mult["a_mem.layers.0.attention.out_proj.weight"], std::sqrt(6 / 60.0), "MulT out_proj");
+  check_uniform(parameters("mult", "libtorch")["a_mem.layers.0.attention.out_proj.weight"], 1 / std::sqrt(30.0),
+                "MulT out_proj, libtorch");
+}
+
+// Why model.init is not the released code's by default: with zero biases
+// everywhere, an auxiliary encoder fed a dropped (all-zero) modality outputs
+// exact zeros in every layer, each LayerNorm's backward then multiplies the
+// gradient by 1/sqrt(eps) = 316, and over 3 x 5 layers the gradient reaches
+// the edge of float32 (about 1e37 here: its 2-norm overflows, and with longer
+// inputs its elements do): the optimized procedure's first step is not finite.
+BOOST_AUTO_TEST_CASE(the_released_initialisation_overflows_on_a_dropped_modality) {
+  for (const std::string init : {"released", "libtorch"}) {
+    torch::manual_seed(1);
+    auto c = Config::defaults();
+    c.set("model.init", init);
+    for (const auto* key : {"model.embed_dropout", "model.attn_dropout_self", "model.res_dropout", "model.relu_dropout",
+                            "model.out_dropout"})
+      c.set(key, 0.0);  // the gradient as it is, not as a dropout mask thins it
+    auto model = models::make_model(c, {130, 64, 4});
+    data::Batch b;
+    b.audio = torch::zeros({4, 20, 130});  // dropped
+    b.audio_mask = torch::ones({4, 20}, torch::kBool);
+    b.video = torch::randn({4, 10, 64});
+    b.video_mask = torch::ones({4, 10}, torch::kBool);
+    b.labels = torch::zeros({4}, torch::kLong);
+    b.utterances = {0, 1, 2, 3};
+    models::weighted_loss(model->forward(b), b.labels).backward();
+    const auto grad = model->named_parameters()["audio_aux.layers.0.fc2.bias"].grad();
+    const float largest = grad.abs().max().item<float>();  // inf counts as large
+    if (init == "released")
+      BOOST_TEST(largest > 1e30f);
+    else
+      BOOST_TEST(largest < 1e3f);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(keys_and_values_get_separate_embedding_dropout_masks) {
+  for (const bool separate : {true, false}) {
+    torch::manual_seed(6);
+    models::Encoder encoder(models::EncoderOptions(16, 2).layers(1).embed_dropout(0.5).separate_kv_dropout(separate));
+    const auto kv = torch::rand({4, 50, 16}) + 0.1;  // no zero
+    const auto mask = torch::ones({4, 50}, torch::kBool);
+    encoder->train();
+    const auto [keys, values] = encoder->keys_values(kv, mask);
+    const auto kept_k = keys.ne(0), kept_v = values.ne(0);
+    BOOST_TEST(kept_k.to(torch::kFloat).mean().item<float>() == 0.5f, tt::tolerance(0.05f));
+    BOOST_TEST(kept_v.to(torch::kFloat).mean().item<float>() == 0.5f, tt::tolerance(0.05f));
+    // Independent masks agree on about half of the elements; one mask on all.
+    const float agree = kept_k.eq(kept_v).to(torch::kFloat).mean().item<float>();
+    if (separate)
+      BOOST_TEST(agree == 0.5f, tt::tolerance(0.05f));
+    else
+      BOOST_TEST(agree == 1.0f);
+    // Where both keep an element it is the same embedded value: x sqrt(d) / (1 - p).
+    const auto both = kept_k.logical_and(kept_v);
+    BOOST_TEST(torch::allclose(keys.masked_select(both), (kv * 4 * 2).masked_select(both)));
+    encoder->eval();
+    const auto [eval_keys, eval_values] = encoder->keys_values(kv, mask);
+    BOOST_TEST(eval_keys.is_same(eval_values));  // nothing dropped: one tensor
+  }
+}
+
+// Separate key and value inputs reach the fused attention packed side by
+// side; LibTorch's module takes them as they are: both agree.
+BOOST_AUTO_TEST_CASE(attention_with_separate_keys_and_values_matches_libtorch) {
+  KernelsGuard guard;
+  torch::manual_seed(7);
+  models::Attention attention(16, 4, 0.0);
+  const auto q = torch::randn({3, 7, 16}), k = torch::randn({3, 9, 16}), v = torch::randn({3, 9, 16});
+  auto padding = torch::zeros({3, 9}, torch::kBool);
+  padding[1].narrow(0, 6, 3).fill_(true);
+  torch::NoGradGuard no_grad;
+  kernels::set_mode(kernels::Mode::plain);
+  const auto plain = attention(q, k, v, padding);
+  kernels::set_mode(kernels::Mode::fast);
+  const auto fast = attention(q, k, v, padding);
+  BOOST_TEST((plain - fast).abs().max().item<float>() < 1e-5f);
+  BOOST_TEST((fast - attention(q, k, k, padding)).abs().max().item<float>() > 1e-3f);  // v is used, not k
+}

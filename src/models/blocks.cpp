@@ -217,18 +217,20 @@ at::Tensor EncoderImpl::embed_dropout(const at::Tensor& x) {
   return kernels::dropout(x, options_.embed_dropout(), is_training());
 }
 
+std::pair<at::Tensor, at::Tensor> EncoderImpl::keys_values(const at::Tensor& kv, const at::Tensor& kv_mask) {
+  const auto memory = scale_and_position(kv, kv_mask);
+  auto keys = embed_dropout(memory);
+  // Without dropout both masks would keep everything: one tensor serves both.
+  const bool dropping = is_training() && options_.embed_dropout() > 0;
+  return {keys, options_.separate_kv_dropout() && dropping ? embed_dropout(memory) : keys};
+}
+
 at::Tensor EncoderImpl::forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv,
                                 const at::Tensor& kv_mask) {
   const bool cross = kv.defined();
   auto h = embed_dropout(scale_and_position(x, mask));
   at::Tensor keys, values;
-  if (cross) {
-    const auto memory = scale_and_position(kv, kv_mask);
-    keys = embed_dropout(memory);
-    // Without dropout both masks would keep everything: one tensor serves both.
-    const bool dropping = is_training() && options_.embed_dropout() > 0;
-    values = options_.separate_kv_dropout() && dropping ? embed_dropout(memory) : keys;
-  }
+  if (cross) std::tie(keys, values) = keys_values(kv, kv_mask);
   at::Tensor key_padding;
   if (options_.padding_mask()) key_padding = torch::logical_not(cross ? kv_mask : mask);
   for (const auto& layer : *layers_) h = layer->as<EncoderLayer>()->forward(h, keys, values, key_padding);

@@ -14,7 +14,6 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
-#include "auxgrid/core/version.hpp"
 #include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::train {
@@ -71,7 +70,7 @@ void save_checkpoint(const std::string& path, const CheckpointOwner& owner, cons
   torch::serialize::OutputArchive file;
   file.write("cell_id", c10::IValue(owner.cell_id));
   file.write("settings", c10::IValue(owner.settings));
-  file.write("model_revision", c10::IValue(static_cast<std::int64_t>(kModelRevision)));
+  file.write("model_revision", c10::IValue(static_cast<std::int64_t>(owner.model_revision)));
   file.write("threads", c10::IValue(static_cast<std::int64_t>(at::get_num_threads())));
   file.write("payload", torch::from_blob(const_cast<char*>(payload.data()), {static_cast<std::int64_t>(payload.size())},
                                          torch::kUInt8));
@@ -101,9 +100,9 @@ void load_checkpoint(const std::string& path, const CheckpointOwner& owner, Trai
     throw CheckpointRejected(
         fmt::format("checkpoint '{}' belongs to cell {}, not to this cell {}", path, id.toStringRef(), owner.cell_id));
   const auto written_by = file.try_read("model_revision", revision) && revision.isInt() ? revision.toInt() : 1;
-  if (written_by != kModelRevision)
+  if (written_by != owner.model_revision)
     throw CheckpointRejected(fmt::format("checkpoint '{}' holds a model of revision {}, this build trains revision {}",
-                                         path, written_by, kModelRevision));
+                                         path, written_by, owner.model_revision));
   at::Tensor payload;
   if (!file.try_read("payload", payload) || !file.try_read("payload_fnv1a", sum) || !sum.isInt() ||
       payload.scalar_type() != at::kByte)

@@ -46,6 +46,7 @@ struct TrainingState {
 // form the id hashes), written into the file and checked before a resume.
 struct CheckpointOwner {
   std::string cell_id, settings;
+  int model_revision = kModelRevision;  // what the model computes (core/version.hpp)
 };
 
 // A checkpoint that cannot be resumed: unreadable or damaged (LibTorch's

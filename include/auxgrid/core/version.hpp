@@ -10,7 +10,7 @@ namespace auxgrid {
 //      validity mask, every input projected, LibTorch's Linear initialisation,
 //      one embedding-dropout mask for keys and values.
 //   2  the released code's rules by default: model.positions, model.input_projection,
-//      model.init, model.kv_dropout.
+//      model.kv_dropout; model.init = released selectable.
 inline constexpr int kModelRevision = 2;
 
 std::string version();     // the project version, from CMake

@@ -62,7 +62,7 @@ struct EncoderOptions {
   // Xavier-uniform weights and zero biases in the feed-forward layers (the
   // released code's Linear()), and in the attention's output projection
   // (MulT's own MultiheadAttention); false = LibTorch's default Linear init.
-  TORCH_ARG(bool, xavier_feed_forward) = true;
+  TORCH_ARG(bool, xavier_feed_forward) = false;
   TORCH_ARG(bool, xavier_attention_output) = false;
   // x <- alpha * x + (1 - alpha) * dropout(sublayer(LN(x))), one alpha per layer.
   TORCH_ARG(bool, learnable_scaling) = false;
@@ -83,7 +83,7 @@ struct ModelSettings {
   // The released code's rules (docs/models.md, "Fidelity to the released code").
   Positions positions = Positions::nonzero_input;
   bool project_same_width = false;  // model.input_projection = always
-  bool released_init = true;        // model.init
+  bool released_init = false;       // model.init (LibTorch's by default: docs/models.md)
   bool separate_kv_dropout = true;  // model.kv_dropout
   std::string fusion_block;  // SequenceBlock's kind
   Token token = Token::last;
@@ -154,6 +154,9 @@ class EncoderImpl : public torch::nn::Module {
   // (queries from x, keys and values from kv). Masks: bool, true = real frame.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv = {},
                      const at::Tensor& kv_mask = {});
+  // A cross-modal encoder's keys and values: kv embedded, then one dropout
+  // mask for each (separate_kv_dropout and training) or one tensor for both.
+  std::pair<at::Tensor, at::Tensor> keys_values(const at::Tensor& kv, const at::Tensor& kv_mask);
 
  private:
   // x * sqrt(d) plus the positional encoding, before the embedding dropout.
