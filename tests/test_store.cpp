@@ -736,6 +736,39 @@ BOOST_AUTO_TEST_CASE(scan_skips_bad_files) {
   BOOST_TEST(scan_results(dir, nullptr).size() == 2u);
 }
 
+// A result records the model revision it was trained with; one of another
+// revision is never taken for a cell of this build (plan, run, status, the
+// analysis), but the analysis reads it when asked for that revision.
+BOOST_AUTO_TEST_CASE(a_result_of_another_model_revision_is_not_this_builds) {
+  TempDir tmp;
+  const std::string dir = tmp.dir.string();
+  CellResult old = make_result(1);
+  old.model_revision = 1;
+  const auto path = result_path(dir, old.cell_id);
+  write_result(path, old);
+  BOOST_TEST(read_result(path).model_revision == 1);
+  std::string why;
+  BOOST_TEST((result_state(dir, old.cell_id, &why, &old.config) == ResultState::incomplete));
+  BOOST_TEST(why.find("trained with model revision 1, but this build trains revision " +
+                      std::to_string(kModelRevision)) != std::string::npos,
+             why);
+  BOOST_TEST(why.find("--model-revision 1") != std::string::npos, why);
+  std::vector<std::string> problems;
+  BOOST_TEST(scan_results(dir, &problems).empty());
+  BOOST_TEST_REQUIRE(problems.size() == 1u);
+  BOOST_TEST(problems[0].find("model revision 1") != std::string::npos, problems[0]);
+  BOOST_TEST(scan_results(dir, nullptr, 1).size() == 1u);
+
+  // This build's result, asked for as revision 1; and as its own.
+  const CellResult mine = make_result(2);
+  write_result(result_path(dir, mine.cell_id), mine);
+  problems.clear();
+  BOOST_TEST(scan_results(dir, &problems, 1).size() == 1u);
+  BOOST_TEST_REQUIRE(problems.size() == 1u);
+  BOOST_TEST(problems[0].find("not 1 as asked") != std::string::npos, problems[0]);
+  BOOST_TEST(scan_results(dir, nullptr).size() == 1u);
+}
+
 // Issue 16, item 3: a result is trusted by what it proves, not by its name and
 // its complete flag; result_state (plan, run, status) and scan_results (the
 // analysis) decide alike.

@@ -23,6 +23,7 @@
 #include "auxgrid/train/plan.hpp"
 #include "auxgrid/train/trainer.hpp"
 #include "auxgrid/train/watchdog.hpp"
+#include "../src/train/training_state.hpp"
 #include "expect_error.hpp"
 #include "model_variants.hpp"
 #include "raw_corpus.hpp"
@@ -330,6 +331,20 @@ BOOST_AUTO_TEST_CASE(a_foreign_or_damaged_checkpoint_is_set_aside_and_the_cell_r
       aside += entry.path().filename().string().rfind("b-" + damage + ".pt.rejected.", 0) == 0;
     BOOST_TEST(aside == 1u, damage << ": the rejected checkpoint is kept aside");
   }
+}
+
+// A checkpoint records the model revision that wrote it: one of another
+// revision computes another function and is not resumed.
+BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_model_revision_is_not_resumed) {
+  torch::nn::Linear model(2, 2);
+  torch::optim::Adam optimizer(model->parameters());
+  const TempDir tmp;
+  const std::string path = tmp / "c.pt";
+  train::TrainingState state;
+  train::save_checkpoint(path, {"cell", "settings", 1}, state, *model, optimizer);
+  expect_error([&] { train::load_checkpoint(path, {"cell", "settings"}, state, *model, optimizer); },
+               {path, "revision 1", "this build trains revision " + std::to_string(kModelRevision)});
+  train::load_checkpoint(path, {"cell", "settings", 1}, state, *model, optimizer);  // its own revision resumes
 }
 
 // Bit-identical resume needs the thread count of the run that saved the
