@@ -23,8 +23,8 @@
 
 namespace {
 
-// Everything stays in an anonymous namespace: plugins are loaded with
-// RTLD_GLOBAL, so an exported name could clash with another plugin's.
+// Everything stays in an anonymous namespace: the auxgrid executable exports
+// its own symbols, and an exported name of the plugin could bind to one of them.
 using namespace auxgrid;
 using namespace auxgrid::models;
 
