@@ -280,7 +280,8 @@ BOOST_AUTO_TEST_CASE(an_input_of_the_models_width_passes_unprojected_unless_aske
   const auto square = models::projection(130, 130), wide = models::projection(8, 130);
   const auto audio = torch::randn({2, 5, 130}), video = torch::randn({2, 5, 8});
   BOOST_TEST(models::project(audio, square, false).is_same(audio));  // the released code: intact
-  BOOST_TEST(torch::allclose(models::project(audio, square, true), torch::matmul(audio, square->weight.t()), 1e-4, 1e-5));
+  BOOST_TEST(
+      torch::allclose(models::project(audio, square, true), torch::matmul(audio, square->weight.t()), 1e-4, 1e-5));
   BOOST_TEST(torch::allclose(models::project(video, wide, false), torch::matmul(video, wide->weight.t()), 1e-4, 1e-5));
 
   // In AuxFormer at the paper's width the audio projection exists (Table 5

@@ -342,8 +342,11 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_of_another_model_revision_is_not_resumed) {
   const std::string path = tmp / "c.pt";
   train::TrainingState state;
   train::save_checkpoint(path, {"cell", "settings", 1}, state, *model, optimizer);
-  expect_error([&] { train::load_checkpoint(path, {"cell", "settings"}, state, *model, optimizer); },
-               {path, "revision 1", "this build trains revision " + std::to_string(kModelRevision)});
+  expect_error(
+      [&] {
+        train::load_checkpoint(path, {"cell", "settings"}, state, *model, optimizer);
+      },
+      {path, "revision 1", "this build trains revision " + std::to_string(kModelRevision)});
   train::load_checkpoint(path, {"cell", "settings", 1}, state, *model, optimizer);  // its own revision resumes
 }
 

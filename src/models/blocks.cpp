@@ -158,8 +158,9 @@ at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& k, const
   const auto projected = [&](const at::Tensor& x, std::int64_t first, std::int64_t rows) {
     return kernels::linear(x, in_proj_weight_.narrow(0, first, rows), in_proj_bias_.narrow(0, first, rows));
   };
-  const auto keys_values = k.is_same(v) ? projected(k, width_, 2 * width_)
-                                        : torch::cat({projected(k, width_, width_), projected(v, 2 * width_, width_)}, -1);
+  const auto keys_values = k.is_same(v)
+                               ? projected(k, width_, 2 * width_)
+                               : torch::cat({projected(k, width_, width_), projected(v, 2 * width_, width_)}, -1);
   return kernels::multi_head_attention(projected(q, 0, width_), keys_values, heads_, key_padding, dropout_,
                                        is_training());
 }

@@ -316,10 +316,11 @@ void check_identity(const CellResult& r, const H5::H5File& f, const std::string&
   AUXGRID_CHECK(r.cell_id == named, "{}: it holds cell '{}' ('{}' of grid '{}'), not cell '{}' as its name says", where,
                 r.cell_id, r.label, r.grid, named);
   if (r.model_revision != revision && revision == kModelRevision)
-    AUXGRID_FAIL("{}: trained with model revision {}, but this build trains revision {}, whose models compute "
-                 "differently under the same settings (docs/models.md, 'Fidelity to the released code'); "
-                 "'auxgrid-analyze --model-revision {}' reads such results",
-                 where, r.model_revision, revision, r.model_revision);
+    AUXGRID_FAIL(
+        "{}: trained with model revision {}, but this build trains revision {}, whose models compute "
+        "differently under the same settings (docs/models.md, 'Fidelity to the released code'); "
+        "'auxgrid-analyze --model-revision {}' reads such results",
+        where, r.model_revision, revision, r.model_revision);
   AUXGRID_CHECK(r.model_revision == revision, "{}: trained with model revision {}, not {} as asked", where,
                 r.model_revision, revision);
   if (expected) {

@@ -85,7 +85,7 @@ struct ModelSettings {
   bool project_same_width = false;  // model.input_projection = always
   bool released_init = false;       // model.init (LibTorch's by default: docs/models.md)
   bool separate_kv_dropout = true;  // model.kv_dropout
-  std::string fusion_block;  // SequenceBlock's kind
+  std::string fusion_block;         // SequenceBlock's kind
   Token token = Token::last;
   bool audio = true;  // model.modality: Baseline 4 sees audio (else video)
   double lambda_av = 0, lambda_a = 0, lambda_v = 0;

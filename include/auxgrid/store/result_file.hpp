@@ -57,8 +57,8 @@ struct EvalRecord {
 struct CellResult {
   std::string cell_id, label, grid;
   int model_revision = kModelRevision;  // what the models computed (core/version.hpp)
-  Config config;            // every resolved setting
-  std::string corpus_name;  // from the corpus file
+  Config config;                        // every resolved setting
+  std::string corpus_name;              // from the corpus file
   std::vector<std::string> class_names;
   std::int64_t n_params = 0;
   int best_epoch = -1;
