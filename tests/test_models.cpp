@@ -23,6 +23,18 @@ store::CorpusData tiny_corpus() {
 }
 const models::ModelDims kTinyDims{130, 8, 4};
 
+// n utterances, every frame real: random audio (130 wide) and video, label 0.
+data::Batch full_batch(std::int64_t n, std::int64_t audio_frames, std::int64_t video_frames, std::int64_t video_dim) {
+  data::Batch b;
+  b.audio = torch::randn({n, audio_frames, 130});
+  b.audio_mask = torch::ones({n, audio_frames}, torch::kBool);
+  b.video = torch::randn({n, video_frames, video_dim});
+  b.video_mask = torch::ones({n, video_frames}, torch::kBool);
+  b.labels = torch::zeros({n}, torch::kLong);
+  for (std::int64_t i = 0; i < n; ++i) b.utterances.push_back(i);
+  return b;
+}
+
 // A model at the paper's input sizes with its own setting defaults.
 std::int64_t paper_count(const std::string& name, std::int64_t classes, const std::string& modality = "audio") {
   auto c = Config::defaults();
@@ -260,13 +272,7 @@ BOOST_AUTO_TEST_CASE(positions_go_to_nonzero_input_frames_or_to_every_real_frame
     auto c = tiny_variant_config({"", {{"model.name", "auxformer"}, {"model.positions", rule}}});
     auto model = models::make_model(c, kTinyDims);
     model->eval();
-    data::Batch b;
-    b.audio = torch::randn({2, 6, 130});
-    b.audio_mask = torch::ones({2, 6}, torch::kBool);
-    b.video = torch::randn({2, 3, 8});
-    b.video_mask = torch::ones({2, 3}, torch::kBool);
-    b.labels = torch::zeros({2}, torch::kLong);
-    b.utterances = {0, 1};
+    auto b = full_batch(2, 6, 3, 8);
     if (drop_audio) b.audio.zero_();
     torch::NoGradGuard no_grad;
     return models::combined_logits(model->forward(b));
@@ -292,13 +298,7 @@ BOOST_AUTO_TEST_CASE(an_input_of_the_models_width_passes_unprojected_unless_aske
     c.set("model.layers", std::int64_t{1});
     torch::manual_seed(2);
     auto model = models::make_model(c, {130, 8, 4});
-    data::Batch b;
-    b.audio = torch::randn({2, 4, 130});
-    b.audio_mask = torch::ones({2, 4}, torch::kBool);
-    b.video = torch::randn({2, 3, 8});
-    b.video_mask = torch::ones({2, 3}, torch::kBool);
-    b.labels = torch::zeros({2}, torch::kLong);
-    b.utterances = {0, 1};
+    const auto b = full_batch(2, 4, 3, 8);
     models::weighted_loss(model->forward(b), b.labels).backward();
     const auto proj = model->named_parameters()["audio_proj.weight"];
     BOOST_TEST(proj.grad().defined() == (rule == "always"), rule);
@@ -361,13 +361,8 @@ BOOST_AUTO_TEST_CASE(the_released_initialisation_overflows_on_a_dropped_modality
                             "model.out_dropout"})
       c.set(key, 0.0);  // the gradient as it is, not as a dropout mask thins it
     auto model = models::make_model(c, {130, 64, 4});
-    data::Batch b;
-    b.audio = torch::zeros({4, 20, 130});  // dropped
-    b.audio_mask = torch::ones({4, 20}, torch::kBool);
-    b.video = torch::randn({4, 10, 64});
-    b.video_mask = torch::ones({4, 10}, torch::kBool);
-    b.labels = torch::zeros({4}, torch::kLong);
-    b.utterances = {0, 1, 2, 3};
+    auto b = full_batch(4, 20, 10, 64);
+    b.audio.zero_();  // dropped
     models::weighted_loss(model->forward(b), b.labels).backward();
     const auto grad = model->named_parameters()["audio_aux.layers.0.fc2.bias"].grad();
     const float largest = grad.abs().max().item<float>();  // inf counts as large
