@@ -14,7 +14,7 @@ namespace auxgrid {
 namespace {
 using I = std::int64_t;
 
-// A table, one entry a setting (70 lines): splitting it would only scatter the
+// A table, one entry a setting (90 lines): splitting it would only scatter the
 // settings' declarations.
 std::vector<SettingSpec> make_specs() {
   // Defaults are the paper's (docs/protocol.md, docs/models.md); tests and the
