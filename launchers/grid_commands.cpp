@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <tuple>
 
@@ -229,27 +230,46 @@ int status(const Args& args) {
 
 int models(const Args& args) {
   models::ModelDims dims{130, 4096, 4};
-  std::vector<std::string> sets, plugins;
+  std::vector<std::string> sets, plugins, libraries;
   po::options_description o("options");
   o.add_options()("classes", bounded<std::int64_t>(&dims.num_classes, "classes", 2, 100000), "classes C")(
       "audio-dim", bounded<std::int64_t>(&dims.audio_dim, "audio-dim", 1, 1000000), "audio feature width")(
       "video-dim", bounded<std::int64_t>(&dims.video_dim, "video-dim", 1, 1000000), "video feature width")(
       "set", po::value(&sets)->composing(), "setting for every model: key=value")(
-      "plugin", po::value(&plugins)->composing(), "load a model plugin (shared library)");
+      "plugin", po::value(&plugins)->composing(),
+      "load a model plugin (shared library), or list a TorchScript model (FILE.pt)");
   parse(args, o);
-  load_plugins(plugins);
+  std::vector<std::string> scripted;
+  for (const auto& p : plugins) (models::is_scripted_model_file(p) ? scripted : libraries).push_back(p);
+  load_plugins(libraries);
+  std::vector<models::ScriptedModelInfo> scripted_info;  // first: a bad file fails before anything prints
+  for (const auto& path : scripted) scripted_info.push_back(models::inspect_scripted_model(path));
   const auto overrides = overrides_of(sets);
+  const auto with_commas = [](std::int64_t n) {
+    auto digits = std::to_string(n);
+    for (auto i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
+    return digits;
+  };
   fmt::print("{:<12} {:>12}  {}\n", "model", "parameters", "description");
   for (const auto& name : models::model_registry().names()) {
+    if (name == "torchscript") {  // a file's model: listed below when given
+      fmt::print("{:<12} {:>12}  {}\n", name, "-", models::model_registry().get(name).description);
+      continue;
+    }
     auto config = Config::defaults();
     std::vector<std::string> explicit_keys;
     for (const auto& [key, text] : overrides) config.set_from_text(key, text, "--set"), explicit_keys.push_back(key);
     config.set("model.name", name);
     apply_model_defaults(config, explicit_keys);
     const auto n = models::count_parameters(*models::make_model(config, dims));
-    auto digits = std::to_string(n);
-    for (auto i = static_cast<int>(digits.size()) - 3; i > 0; i -= 3) digits.insert(i, ",");
-    fmt::print("{:<12} {:>12}  {}\n", name, digits, models::model_registry().get(name).description);
+    fmt::print("{:<12} {:>12}  {}\n", name, with_commas(n), models::model_registry().get(name).description);
+  }
+  // A scripted model is built for its own widths and classes.
+  for (std::size_t i = 0; i < scripted.size(); ++i) {
+    const auto& m = scripted_info[i];
+    fmt::print("{:<12} {:>12}  TorchScript {}: audio {}, video {}, {} classes, heads {} ({})\n",
+               std::filesystem::path(scripted[i]).filename().string(), with_commas(m.parameters), m.type_name,
+               m.dims.audio_dim, m.dims.video_dim, m.dims.num_classes, fmt::join(m.heads, ", "), scripted[i]);
   }
   return 0;
 }

@@ -1,6 +1,9 @@
 #define BOOST_TEST_MODULE models
+#include <caffe2/serialize/inline_container.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
+
+#include <fstream>
 
 #include <boost/test/unit_test.hpp>
 
@@ -11,6 +14,7 @@
 #include "auxgrid/models/model.hpp"
 #include "expect_error.hpp"
 #include "model_variants.hpp"
+#include "temp_files.hpp"
 
 using namespace auxgrid;
 namespace tt = boost::test_tools;
@@ -209,6 +213,128 @@ BOOST_AUTO_TEST_CASE(plugins_load_and_fail_clearly) {
   auto model = models::make_model(c, kTinyDims);
   const auto heads = model->forward(data::make_batch(tiny_corpus(), {0, 1, 2}));
   BOOST_TEST(models::combined_logits(heads).sizes() == (std::vector<std::int64_t>{3, 4}));
+}
+
+namespace {
+// tests/data/torchscript/make_modules.py wrote these (experiments/plugins/late_fusion.py among them).
+std::string scripted(const std::string& name) {
+  return std::string(AUXGRID_SOURCE_DIR) + "/tests/data/torchscript/" + name;
+}
+const models::ModelDims kScriptedDims{130, 16, 4};  // what late_fusion.pt was built for
+
+models::EmotionModel make_scripted(const std::string& name, const models::ModelDims& dims = kScriptedDims,
+                                   const std::string& head_weights = "") {
+  auto c = Config::defaults();
+  c.set("model.name", std::string("torchscript"));
+  c.set("model.path", scripted(name));
+  c.set("model.head_weights", head_weights);
+  return models::make_model(c, dims);
+}
+}  // namespace
+
+// A scripted PyTorch model is a model like the others: its heads and weights,
+// its parameters (the script's own tensors: a step on them changes what the
+// script computes), dropout switched by train()/eval(), and reset_parameters()
+// drawing from the seeded generator.
+BOOST_AUTO_TEST_CASE(a_torchscript_model_trains_through_its_own_tensors) {
+  torch::manual_seed(0);
+  auto model = make_scripted("late_fusion.pt");
+  // Per modality Linear(D, 8) and Linear(8, 4): (130 + 1) 8 + 9 x 4 + (16 + 1) 8 + 9 x 4.
+  BOOST_TEST(models::count_parameters(*model) == 1256);
+  const auto batch = full_batch(3, 7, 5, 16);
+  auto heads = model->forward(batch);
+  BOOST_REQUIRE(heads.size() == 3u);
+  BOOST_TEST(heads[0].head == "av");
+  BOOST_TEST(heads[2].head == "v");
+  BOOST_TEST(heads[1].weight == 0.5);
+  BOOST_TEST(heads[0].logits.sizes() == (std::vector<std::int64_t>{3, 4}));
+  BOOST_TEST(torch::allclose(heads[0].logits, (heads[1].logits + heads[2].logits) / 2, 1e-5, 1e-6));
+
+  // Dropout in training, none in evaluation.
+  BOOST_TEST(!torch::equal(model->forward(batch)[0].logits, model->forward(batch)[0].logits));
+  model->eval();
+  const auto before = model->forward(batch)[0].logits;
+  BOOST_TEST(torch::equal(before, model->forward(batch)[0].logits));
+
+  // One optimiser step on model->parameters() moves the script's output.
+  model->train();
+  torch::optim::SGD sgd(model->parameters(), 0.5);
+  models::weighted_loss(model->forward(batch), batch.labels).backward();
+  for (const auto& p : model->named_parameters()) BOOST_TEST(p.value().grad().defined(), p.key());
+  sgd.step();
+  model->eval();
+  BOOST_TEST(!torch::allclose(before, model->forward(batch)[0].logits));
+  BOOST_TEST(model->named_parameters().contains("audio.inp.weight"));  // the script's names
+
+  // reset_parameters() draws from the seeded generator: a seed of its own per cell.
+  const auto first_weight = [](const models::EmotionModel& m) { return m->parameters()[0].clone(); };
+  torch::manual_seed(1);
+  const auto a = first_weight(make_scripted("late_fusion.pt"));
+  torch::manual_seed(1);
+  BOOST_TEST(torch::equal(a, first_weight(make_scripted("late_fusion.pt"))));
+  torch::manual_seed(2);
+  BOOST_TEST(!torch::equal(a, first_weight(make_scripted("late_fusion.pt"))));
+
+  // model.head_weights overrides the module's head_weights.
+  const auto weighted = make_scripted("late_fusion.pt", kScriptedDims, "1, 0, 0.25")->forward(batch);
+  BOOST_TEST(weighted[1].weight == 0.0);
+  BOOST_TEST(weighted[2].weight == 0.25);
+}
+
+// A copy of `from` whose file-format version is 99: what a PyTorch newer than
+// this LibTorch writes.
+void write_newer_archive(const std::string& from, const std::string& to) {
+  caffe2::serialize::PyTorchStreamReader reader(from);
+  caffe2::serialize::PyTorchStreamWriter writer(to);
+  for (const auto& name : reader.getAllRecords()) {
+    if (name == "version" || name == ".data/version") continue;
+    const auto [data, size] = reader.getRecord(name);
+    writer.writeRecord(name, data.get(), size);
+  }
+  writer.setMinVersion(99);
+  writer.writeEndOfFile();
+}
+
+BOOST_AUTO_TEST_CASE(a_torchscript_file_that_cannot_serve_fails_naming_it) {
+  const TempDir tmp;
+  std::ofstream(tmp / "notes.pt") << "not an archive\n";
+  write_newer_archive(scripted("late_fusion.pt"), tmp / "newer.pt");
+  const auto fails = [](const std::string& path, std::initializer_list<std::string> fragments,
+                        const models::ModelDims& dims = kScriptedDims, const std::string& weights = "") {
+    BOOST_TEST_CONTEXT(path) {
+      auto c = Config::defaults();
+      c.set("model.name", std::string("torchscript"));
+      c.set("model.path", path);
+      c.set("model.head_weights", weights);
+      std::vector<std::string> all(fragments);
+      all.push_back(path);
+      try {
+        models::make_model(c, dims);
+        BOOST_ERROR("no error for " << path);
+      } catch (const Error& e) {
+        const std::string message = e.what();
+        for (const auto& f : all) BOOST_TEST(message.find(f) != std::string::npos, "'" << f << "' not in: " << message);
+        BOOST_TEST(message.find('\n') == std::string::npos, "not one line: " << message);
+      }
+    }
+  };
+  fails(tmp / "missing.pt", {"cannot read the file"});
+  fails(tmp / "notes.pt", {"is not a TorchScript module"});
+  fails(tmp / "newer.pt", {"saved by a newer PyTorch", "version 99"});
+  fails(scripted("no_forward.pt"), {"has no forward method"});
+  fails(scripted("wrong_signature.pt"), {"forward must be forward(audio: Tensor, video: Tensor"});
+  fails(scripted("no_dims.pt"), {"has no int attribute 'audio_dim'"});
+  fails(scripted("returns_nan.pt"), {"non-finite logits"});
+  fails(scripted("late_fusion.pt"), {"built for audio width 130 and video width 16", "the corpus has 130 and 8"},
+        kTinyDims);
+  fails(scripted("late_fusion.pt"), {"built for 4 classes, but the corpus has 6"}, {130, 16, 6});
+  fails(scripted("late_fusion.pt"), {"has 2 weights, but the model returns 3 heads"}, kScriptedDims, "1, 1");
+  fails(scripted("late_fusion.pt"), {"'x' is not a number"}, kScriptedDims, "1, x, 1");
+  expect_error([] { models::load_plugin(scripted("late_fusion.pt")); },
+               {"is a TorchScript model, not a plugin library", "model.name = \"torchscript\""});
+  auto c = Config::defaults();
+  c.set("model.name", std::string("torchscript"));
+  expect_error([&] { models::make_model(c, kScriptedDims); }, {"needs model.path"});
 }
 
 // Restores the process's kernels when a test case ends.

@@ -4,15 +4,19 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <toml++/toml.h>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/hash.hpp"
 
 namespace auxgrid {
 
@@ -194,6 +198,7 @@ struct Product {
   std::vector<std::vector<Value>> axes;
   std::vector<Variant> variants;
   Overrides overrides;
+  mutable std::map<std::string, std::string> file_hashes;  // model.path -> its bytes' hash, read once
 
   bool overridden(const std::string& key) const {
     for (const auto& o : overrides)
@@ -261,6 +266,31 @@ std::string axis_sizes(const Product& p) {
   return fmt::format("{}", fmt::join(sizes, " x "));
 }
 
+// 16 hex digits of the FNV-1a hash of a file's bytes.
+std::string file_hash(const std::string& file, const std::string& grid_path) {
+  std::ifstream in(file, std::ios::binary);
+  AUXGRID_CHECK(in, "{}: model.path '{}': cannot read the file ({})", grid_path, file, std::strerror(errno));
+  std::uint64_t h = kFnv1aOffsetBasis;
+  std::vector<char> chunk(1 << 20);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+    h = fnv1a(chunk.data(), static_cast<std::size_t>(in.gcount()), h);
+  return fmt::format("{:016x}", h);
+}
+
+// model.path (a model file: a TorchScript module) is relative to the grid
+// file unless --set gave it; its bytes' hash enters the cell id as
+// model.file_hash, so that a changed file never reuses old results.
+void resolve_model_file(Config& config, const Product& p, const std::string& grid_path) {
+  auto file = config.str("model.path");
+  if (file.empty()) return;
+  if (!p.overridden("model.path") && std::filesystem::path(file).is_relative())
+    file = (std::filesystem::path(grid_path).parent_path() / file).lexically_normal().string();
+  auto& hash = p.file_hashes[file];
+  if (hash.empty()) hash = file_hash(file, grid_path);
+  config.set("model.path", file);
+  config.set("model.file_hash", hash);
+}
+
 // The cell of one point of the product and one variant.
 Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Variant& variant,
                const std::string& path) {
@@ -278,6 +308,7 @@ Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Va
   }
   if (!variant.label.empty()) label.push_back(variant.label);
   apply_model_defaults(cell.config, keys);
+  resolve_model_file(cell.config, p, path);
   cell.id = cell.config.id();
   cell.label = fmt::format("{}", fmt::join(label, " "));
   return cell;

@@ -54,7 +54,16 @@ EmotionModel make_model(const Config& config, const ModelDims& dims) {
   return model_registry().get(config.str("model.name")).make(config, dims);
 }
 
+bool is_scripted_model_file(const std::string& path) {
+  const auto extension = std::filesystem::path(path).extension();
+  return extension == ".pt" || extension == ".pth";
+}
+
 std::vector<std::string> load_plugin(const std::string& path) {
+  AUXGRID_CHECK(!is_scripted_model_file(path),
+                "'{}' is a TorchScript model, not a plugin library: a grid trains it with model.name = "
+                "\"torchscript\" and model.path = \"{}\"",
+                path, path);
   static std::set<std::string> loaded;
   std::error_code ec;
   const auto canonical = std::filesystem::canonical(path, ec).string();

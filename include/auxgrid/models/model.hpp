@@ -61,6 +61,19 @@ EmotionModel make_model(const Config& config, const ModelDims& dims);
 // name it registers is taken. Loading the same file twice is a no-op.
 std::vector<std::string> load_plugin(const std::string& path);
 
+// A scripted PyTorch model file (model.name = "torchscript"), as `auxgrid
+// models --plugin FILE` lists it: built for its own widths and classes, with
+// every check a grid's cell gets. Throws naming the file.
+struct ScriptedModelInfo {
+  std::string type_name;  // the PyTorch class
+  ModelDims dims;         // its audio_dim, video_dim and num_classes
+  std::vector<std::string> heads;
+  std::int64_t parameters = 0;
+};
+ScriptedModelInfo inspect_scripted_model(const std::string& path);
+// A ".pt" or ".pth" file: PyTorch's names for what torch.jit.save writes.
+bool is_scripted_model_file(const std::string& path);
+
 }  // namespace auxgrid::models
 
 // At namespace scope:
