@@ -13,9 +13,11 @@ packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-
   libopenblas0-openmp
   # oneDNN's headers, for the linear layers (LibTorch already links the library).
   libdnnl-dev)
-# Only with --for-tests: a local SLURM for tests/e2e_slurm.sh, and a headless
-# browser for tests/e2e_report.sh (both skip that part without them).
-test_packages=(slurm-wlm munge chromium)
+# Only with --for-tests: a local SLURM for tests/e2e_slurm.sh, a headless
+# browser for tests/e2e_report.sh (both skip that part without them), and
+# PyTorch for Python (the same 1.13), with which tests/e2e_torchscript.sh
+# scripts the example model (else it uses a checked-in copy); no run needs it.
+test_packages=(slurm-wlm munge chromium python3-torch)
 
 case "${1:-}" in
   --for-tests) packages+=("${test_packages[@]}") ;;

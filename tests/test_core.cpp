@@ -178,6 +178,30 @@ BOOST_AUTO_TEST_CASE(grid_includes_merge_identical_cells) {
   expect_error([&] { load_grid((dir / "bad.toml").string()); }, {"missing.toml"});
 }
 
+// A model file (model.path, a TorchScript module) is found relative to the
+// grid file (--set: to the working directory), and its bytes enter the cell
+// id: a changed file makes new cells, never reuses the old ones' results.
+BOOST_AUTO_TEST_CASE(a_model_files_bytes_enter_the_cell_id) {
+  const TempDir tmp;
+  const auto& dir = tmp.dir;
+  std::filesystem::create_directories(dir / "models");
+  std::ofstream(dir / "models" / "m.pt") << "version 1";
+  std::ofstream(dir / "g.toml") << "[settings]\nmodel.name = \"torchscript\"\nmodel.path = \"models/m.pt\"\n";
+  const auto first = load_grid((dir / "g.toml").string()).cells.at(0);
+  BOOST_TEST(first.config.str("model.path") == (dir / "models" / "m.pt").string());
+  BOOST_TEST(first.config.str("model.file_hash") == fnv1a_hex("version 1"));
+  BOOST_TEST(load_grid((dir / "g.toml").string()).cells.at(0).id == first.id);  // stable
+  std::ofstream(dir / "models" / "m.pt") << "version 2";
+  const auto changed = load_grid((dir / "g.toml").string()).cells.at(0);
+  BOOST_TEST(changed.id != first.id);
+  BOOST_TEST(changed.config.str("model.file_hash") == fnv1a_hex("version 2"));
+
+  const auto from_set = load_grid((dir / "g.toml").string(), {{"model.path", (dir / "models" / "m.pt").string()}});
+  BOOST_TEST(from_set.cells.at(0).id == changed.id);  // --set: the path as given
+  std::filesystem::remove(dir / "models" / "m.pt");
+  expect_error([&] { load_grid((dir / "g.toml").string()); }, {"g.toml", "model.path", "models/m.pt", "cannot read"});
+}
+
 // Issue 16, item 7: a number or include graph in a grid file that cannot
 // make a sane grid is a one-line error naming the file (and line), before any
 // cell is made: no std::stol message, no memory filled, no endless recursion.

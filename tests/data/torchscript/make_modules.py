@@ -4,6 +4,8 @@ with Debian 12's python3-torch 1.13 (the LibTorch auxgrid builds against):
   python3 tests/data/torchscript/make_modules.py
   late_fusion.pt      experiments/plugins/late_fusion.py for the test corpora:
                       audio 130, video 16, 4 classes, hidden 8
+  late_fusion_video64.pt  the same for `auxgrid synth --preset tiny` (video 64),
+                      for the end-to-end tests where python3-torch is absent
   no_forward.pt       its only method is predict()
   wrong_signature.pt  forward(audio, video)
   no_dims.pt          no audio_dim / video_dim / num_classes
@@ -65,6 +67,7 @@ modules = {
     "wrong_signature.pt": WrongSignature(),
     "no_dims.pt": NoDims(),
     "returns_nan.pt": ReturnsNaN(),
+    "late_fusion_video64.pt": LateFusion(130, 64, 4, hidden=8),
 }
 for name, module in modules.items():
     torch.jit.script(module).save(os.path.join(here, name))
