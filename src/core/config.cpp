@@ -4,7 +4,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
@@ -252,6 +255,17 @@ std::string Config::canonical() const {
 }
 
 std::string fnv1a_hex(const std::string& text) { return fmt::format("{:016x}", fnv1a(text.data(), text.size())); }
+
+std::string file_fnv1a_hex(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  AUXGRID_CHECK(in, "cannot read '{}' ({})", path, std::strerror(errno));
+  std::uint64_t h = kFnv1aOffsetBasis;
+  std::vector<char> chunk(1 << 20);
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
+    h = fnv1a(chunk.data(), static_cast<std::size_t>(in.gcount()), h);
+  AUXGRID_CHECK(in.eof(), "cannot read '{}' to its end ({})", path, std::strerror(errno));
+  return fmt::format("{:016x}", h);
+}
 
 std::string Config::id() const { return fnv1a_hex(canonical()); }
 

@@ -4,9 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,7 +14,6 @@
 #include <toml++/toml.h>
 
 #include "auxgrid/core/check.hpp"
-#include "auxgrid/core/hash.hpp"
 
 namespace auxgrid {
 
@@ -266,17 +263,6 @@ std::string axis_sizes(const Product& p) {
   return fmt::format("{}", fmt::join(sizes, " x "));
 }
 
-// 16 hex digits of the FNV-1a hash of a file's bytes.
-std::string file_hash(const std::string& file, const std::string& grid_path) {
-  std::ifstream in(file, std::ios::binary);
-  AUXGRID_CHECK(in, "{}: model.path '{}': cannot read the file ({})", grid_path, file, std::strerror(errno));
-  std::uint64_t h = kFnv1aOffsetBasis;
-  std::vector<char> chunk(1 << 20);
-  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0)
-    h = fnv1a(chunk.data(), static_cast<std::size_t>(in.gcount()), h);
-  return fmt::format("{:016x}", h);
-}
-
 // model.path (a model file: a TorchScript module) is relative to the grid
 // file unless --set gave it; its bytes' hash enters the cell id as
 // model.file_hash, so that a changed file never reuses old results.
@@ -286,7 +272,13 @@ void resolve_model_file(Config& config, const Product& p, const std::string& gri
   if (!p.overridden("model.path") && std::filesystem::path(file).is_relative())
     file = (std::filesystem::path(grid_path).parent_path() / file).lexically_normal().string();
   auto& hash = p.file_hashes[file];
-  if (hash.empty()) hash = file_hash(file, grid_path);
+  if (hash.empty()) {
+    try {
+      hash = file_fnv1a_hex(file);
+    } catch (const Error& e) {
+      AUXGRID_FAIL("{}: model.path: {}", grid_path, e.what());
+    }
+  }
   config.set("model.path", file);
   config.set("model.file_hash", hash);
 }

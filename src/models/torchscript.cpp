@@ -261,6 +261,15 @@ class ScriptedModelImpl : public EmotionModelImpl {
 EmotionModel make_scripted(const Config& c, const ModelDims& dims) {
   const auto path = c.str("model.path");
   AUXGRID_CHECK(!path.empty(), "model.name = \"torchscript\" needs model.path (the file torch.jit.save wrote)");
+  // The cell id holds the hash of the bytes the grid saw: train those or none.
+  const auto planned = c.str("model.file_hash");
+  if (!planned.empty()) {
+    const auto now = file_fnv1a_hex(path);
+    AUXGRID_CHECK(now == planned,
+                  "TorchScript model '{}' changed since its grid was read (its bytes hash to {}, the cell's "
+                  "model.file_hash is {}): read the grid again (auxgrid plan, run) to train the new file's cells",
+                  path, now, planned);
+  }
   return std::make_shared<ScriptedModelImpl>(load_script(path), path, dims, c.str("model.head_weights"));
 }
 

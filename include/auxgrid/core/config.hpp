@@ -60,6 +60,8 @@ class Config {
 };
 
 std::string fnv1a_hex(const std::string& text);
+// The same of a file's bytes (model.file_hash); throws naming an unreadable file.
+std::string file_fnv1a_hex(const std::string& path);
 
 // Settings in which a model departs from the global defaults (MulT's width 30,
 // say). Filled by AUXGRID_REGISTER_MODEL at load time, so it never throws;
