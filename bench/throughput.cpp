@@ -3,7 +3,7 @@
 // plan (auxgrid synth's length distributions), next to the machine's
 // matrix-product ceiling measured in the same run.
 //
-//   throughput [--models auxformer,baseline1,...|all] [--corpora crema-d,msp-improv] [--batch 32]
+//   throughput [--models auxformer,baseline1,FILE.pt,...|all] [--corpora crema-d,msp-improv] [--batch 32]
 //              [--steps 1] [--warmup 1] [--threads N] [--buckets 4] [--profile]
 //              [--variants "plain padded,fast padded,fast buckets,eval buckets"]
 //
@@ -15,6 +15,10 @@
 //                  pool of 50 batches, as train.batching = buckets does
 // Each variant times --buckets batches (--steps passes after --warmup steps).
 //   eval buckets   inference (no gradients) on the bucketed batches
+// A FILE.pt model is a scripted PyTorch one (model.name = "torchscript"),
+// built for 130 audio, 4096 video and the corpus's classes, e.g.
+// bench/scripted_xmodal.py's copy of xmodal; auxgrid's kernels do not reach
+// inside it, so its variants differ only in their batches.
 // samples/s counts real utterances; GFLOP/s counts the matrix products LibTorch
 // executes (mm, addmm, bmm, from its profiler, forward and backward) and those
 // of auxgrid's kernels (kernels::kernel_flops()), per second. The ceiling is
@@ -213,9 +217,10 @@ int main(int argc, char** argv) {
     const std::string key = argv[i], value = i + 1 < argc ? argv[i + 1] : "";
     if (key == "--profile")
       o.profile = true, --i;
-    else if (key == "--models")
+    else if (key == "--models") {
       o.models = value == "all" ? models::model_registry().names() : split_list(value);
-    else if (key == "--corpora")
+      o.models.erase(std::remove(o.models.begin(), o.models.end(), "torchscript"), o.models.end());  // needs a file
+    } else if (key == "--corpora")
       o.corpora = split_list(value);
     else if (key == "--variants")
       o.variants = split_list(value);
@@ -273,7 +278,8 @@ int main(int argc, char** argv) {
 
     for (const auto& name : o.models) {
       auto c = Config::defaults();
-      c.set("model.name", name);
+      c.set("model.name", models::is_scripted_model_file(name) ? std::string("torchscript") : name);
+      if (models::is_scripted_model_file(name)) c.set("model.path", name);
       apply_model_defaults(c);
       auto model = models::make_model(c, {130, 4096, classes});
       torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(7.25e-4));

@@ -128,6 +128,27 @@ grep -h -E "is being trained by .*; skipped|was completed by another launch; ski
   fail "no task skipped a cell that another one held or had completed"
 echo "overlapping arrays $job3 and $job4: 6 cells trained once, $(wc -l < skipped.txt) skip(s) ($((SECONDS - start)) s)"
 
+# A model written in PyTorch (README, "A baseline in PyTorch"): every task
+# reads the scripted file, relative to the grid file, and trains its cells.
+mkdir ts && cp "$here/data/torchscript/late_fusion_video64.pt" ts/model.pt
+cat > ts/grid.toml <<TOML
+[grid]
+name = "e2e_slurm_ts"
+[settings]
+data.corpus = "corpus.h5"
+model.name = "torchscript"
+model.path = "model.pt"
+train.epochs = 1
+[axes]
+seed = "0-1"
+TOML
+"$build/auxgrid" sbatch ts/grid.toml --out res_ts --array-size 2 --cpus-per-task 1 >/dev/null ||
+  fail "auxgrid sbatch (torchscript)"
+job5=$(sbatch --parsable res_ts/slurm/e2e_slurm_ts.sbatch)
+wait_arrays 2 "$job5"
+"$build/auxgrid" plan ts/grid.toml --out res_ts | grep -q "2 done, 0 to train" || fail "the scripted model's cells"
+echo "array $job5: 2 cells of a scripted PyTorch model ($((SECONDS - start)) s)"
+
 # Preemption: one cell long enough to be interrupted. USR1 (what SLURM sends
 # 120 s before the time limit) reaches `auxgrid run` through the script's
 # trap; it checkpoints and exits with code 3; the script requeues the task,

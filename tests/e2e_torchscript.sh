@@ -47,6 +47,11 @@ grep -qE "^\|  \| AuxFormer \| [0-9.]+ \(n=5\)" table.md || { cat table.md; fail
 grep -q "one-tailed paired t-test" table.md || { cat table.md; fail "no significance note"; }
 echo "ok: the example grid trains both models and its study makes the table"
 
+# The same bytes elsewhere are the same model: its results are found.
+mkdir moved && cp exp/late_fusion.toml exp/late_fusion.pt moved/
+"$build/auxgrid" plan moved/late_fusion.toml --out res --set train.epochs=2 | grep -q "20 done, 0 to train" ||
+  fail "the same model file in another folder is not the same model"
+
 # A changed file is a new model: its cells are pending, AuxFormer's are not.
 if [ -n "$python" ]; then
   "$python" "$src/experiments/plugins/late_fusion.py" --audio-dim 130 --video-dim 64 --classes 4 --hidden 8 \

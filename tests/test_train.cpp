@@ -258,7 +258,8 @@ BOOST_AUTO_TEST_CASE(a_preempted_cell_resumes_to_the_same_bits) {
   const auto data = corpus();
   auto scripted = cell("torchscript", "optimized", 3);
   scripted.config.set("model.path", std::string(AUXGRID_SOURCE_DIR) + "/tests/data/torchscript/late_fusion.pt");
-  for (const auto& c : {cell("auxformer", "optimized", 3), scripted}) {  // dropout on: the RNG states must be restored too
+  for (const auto& c :
+       {cell("auxformer", "optimized", 3), scripted}) {  // dropout on: the RNG states must be restored too
     BOOST_TEST_CONTEXT(c.config.str("model.name")) { expect_resume_to_the_same_bits(c, data); }
   }
 }

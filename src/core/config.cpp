@@ -74,7 +74,13 @@ std::vector<SettingSpec> make_specs() {
       {"model.modality", std::string("audio"), "unimodal (Baseline 4): the one modality it sees", {"audio", "video"}},
       {"model.main_layers", I{13}, "unimodal (Baseline 4): layers of the main self-attention branch", {}, 1, 64},
       {"model.cross_layers", I{1}, "xmodal (Baseline 3): layers of each cross-modal block", {}, 1, 64},
-      {"model.path", std::string(), "torchscript: the scripted module's file (relative to the grid file)", {}},
+      {"model.path",
+       std::string(),
+       "torchscript: the scripted module's file (relative to the grid file)",
+       {},
+       -1e300,
+       1e300,
+       /*identifies=*/false},
       {"model.file_hash",
        std::string(),
        "torchscript: FNV-1a hash of model.path's bytes, set by the grid (a changed file makes new cells)",
@@ -248,7 +254,7 @@ std::string Config::canonical() const {
   std::string out;
   for (const auto& [k, v] : values_) {
     const SettingSpec* spec = find_setting(k);
-    if (spec && spec->default_value == v) continue;
+    if (spec && (spec->default_value == v || !spec->identifies)) continue;
     out += k + "=" + to_string(v) + "\n";
   }
   return out;

@@ -1,6 +1,6 @@
 // model.name = "torchscript": a model written in PyTorch, scripted with
 // torch.jit.script and saved, trained here like a built-in one (the contract:
-// docs/torchscript.md and experiments/plugins/late_fusion.py).
+// README, "A baseline in PyTorch", and experiments/plugins/late_fusion.py).
 //
 // The scripted module's parameters and buffers are mirrored, as the same
 // tensors, into a tree of torch::nn::Module, so that everything the trainer
@@ -17,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "auxgrid/models/model.hpp"
@@ -46,21 +47,24 @@ torch::jit::Module load_script(const std::string& path) {
     caffe2::serialize::PyTorchStreamReader reader(path);
   } catch (const std::exception& e) {
     const auto why = message_of(e);
-    AUXGRID_CHECK(why.find("maximum supported version") == std::string::npos,
-                  "TorchScript model '{}' was saved by a newer PyTorch than this LibTorch {} reads ({}); save it "
-                  "with PyTorch {} or build auxgrid against a newer LibTorch",
-                  path, TORCH_VERSION, first_line(why), TORCH_VERSION);
+    std::smatch version;
+    AUXGRID_CHECK(
+        !std::regex_search(why, version,
+                           std::regex(R"(version (\d+), but the maximum supported version for reading is (\d+))")),
+        "TorchScript model '{}' was saved by a newer PyTorch than this LibTorch {} reads (file format "
+        "version {}, read up to {}): save it with PyTorch {}, or build auxgrid against a newer LibTorch",
+        path, TORCH_VERSION, version[1].str(), version[2].str(), TORCH_VERSION);
     AUXGRID_FAIL("'{}' is not a TorchScript module (not a torch.jit.save archive: {})", path, first_line(why));
   }
   try {
     return torch::jit::load(path, torch::kCPU);
   } catch (const std::exception& e) {
     const auto why = message_of(e);
-    AUXGRID_CHECK(why.find("Unknown builtin op") == std::string::npos &&
-                      why.find("Unknown type name") == std::string::npos,
-                  "TorchScript model '{}' uses what this LibTorch {} does not have; was it saved by a newer PyTorch? "
-                  "({})",
-                  path, TORCH_VERSION, first_line(why));
+    AUXGRID_CHECK(
+        why.find("Unknown builtin op") == std::string::npos && why.find("Unknown type name") == std::string::npos,
+        "TorchScript model '{}' uses what this LibTorch {} does not have; was it saved by a newer PyTorch? "
+        "({})",
+        path, TORCH_VERSION, first_line(why));
     AUXGRID_FAIL("'{}' is not a TorchScript module auxgrid can load ({})", path, first_line(why));
   }
 }
@@ -121,9 +125,10 @@ class ScriptedModelImpl : public EmotionModelImpl {
   ScriptedModelImpl(torch::jit::Module script, std::string path, const ModelDims& dims, const std::string& weights)
       : script_(std::move(script)), path_(std::move(path)), num_classes_(dims.num_classes) {
     const auto own = dims_of(script_, path_);
-    AUXGRID_CHECK(own.audio_dim == dims.audio_dim && own.video_dim == dims.video_dim,
-                  "TorchScript model '{}' was built for audio width {} and video width {}, but the corpus has {} and {}",
-                  path_, own.audio_dim, own.video_dim, dims.audio_dim, dims.video_dim);
+    AUXGRID_CHECK(
+        own.audio_dim == dims.audio_dim && own.video_dim == dims.video_dim,
+        "TorchScript model '{}' was built for audio width {} and video width {}, but the corpus has {} and {}", path_,
+        own.audio_dim, own.video_dim, dims.audio_dim, dims.video_dim);
     AUXGRID_CHECK(own.num_classes == dims.num_classes,
                   "TorchScript model '{}' was built for {} classes, but the corpus has {}", path_, own.num_classes,
                   dims.num_classes);
@@ -229,8 +234,8 @@ class ScriptedModelImpl : public EmotionModelImpl {
           w = std::stod(item, &used);
         } catch (const std::exception&) {
         }
-        AUXGRID_CHECK(used > 0 && item.find_first_not_of(" \t", used) == std::string::npos,
-                      "{}: '{}' is not a number", source, item);
+        AUXGRID_CHECK(used > 0 && item.find_first_not_of(" \t", used) == std::string::npos, "{}: '{}' is not a number",
+                      source, item);
         weights_.push_back(w);
       }
     } else if (script_.hasattr("head_weights")) {
@@ -282,7 +287,8 @@ ScriptedModelInfo inspect_scripted_model(const std::string& path) {
   return {model->type_name(), dims, model->heads(), count_parameters(*model)};
 }
 
-AUXGRID_REGISTER_MODEL("torchscript", "a model scripted from PyTorch: model.path = \"file.pt\" (docs/torchscript.md)",
+AUXGRID_REGISTER_MODEL("torchscript",
+                       "a model scripted from PyTorch: model.path = \"file.pt\" (README, \"A baseline in PyTorch\")",
                        {}, make_scripted);
 
 }  // namespace auxgrid::models

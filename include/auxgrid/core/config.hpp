@@ -23,6 +23,10 @@ struct SettingSpec {
   std::string help;
   std::vector<std::string> choices;  // for strings: allowed values (empty = any)
   double min = -1e300, max = 1e300;  // for numbers: allowed range
+  // false: where something lives, not what it is (model.path, whose bytes
+  // model.file_hash identifies): recorded in results, but neither in the
+  // cell id nor compared when a result is matched to its cell.
+  bool identifies = true;
 };
 
 const std::vector<SettingSpec>& setting_specs();
