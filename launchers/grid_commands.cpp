@@ -239,11 +239,13 @@ int models(const Args& args) {
       "plugin", po::value(&plugins)->composing(),
       "load a model plugin (shared library), or list a TorchScript model (FILE.pt)");
   parse(args, o);
-  std::vector<std::string> scripted;
-  for (const auto& p : plugins) (models::is_scripted_model_file(p) ? scripted : libraries).push_back(p);
+  std::vector<std::pair<std::string, models::ScriptedModelInfo>> scripted;  // first: a bad file fails before output
+  for (const auto& p : plugins)
+    if (models::is_scripted_model_file(p))
+      scripted.emplace_back(p, models::inspect_scripted_model(p));
+    else
+      libraries.push_back(p);
   load_plugins(libraries);
-  std::vector<models::ScriptedModelInfo> scripted_info;  // first: a bad file fails before anything prints
-  for (const auto& path : scripted) scripted_info.push_back(models::inspect_scripted_model(path));
   const auto overrides = overrides_of(sets);
   const auto with_commas = [](std::int64_t n) {
     auto digits = std::to_string(n);
@@ -265,12 +267,10 @@ int models(const Args& args) {
     fmt::print("{:<12} {:>12}  {}\n", name, with_commas(n), models::model_registry().get(name).description);
   }
   // A scripted model is built for its own widths and classes.
-  for (std::size_t i = 0; i < scripted.size(); ++i) {
-    const auto& m = scripted_info[i];
+  for (const auto& [path, m] : scripted)
     fmt::print("{:<12} {:>12}  TorchScript {}: audio {}, video {}, {} classes, heads {} ({})\n",
-               std::filesystem::path(scripted[i]).filename().string(), with_commas(m.parameters), m.type_name,
-               m.dims.audio_dim, m.dims.video_dim, m.dims.num_classes, fmt::join(m.heads, ", "), scripted[i]);
-  }
+               std::filesystem::path(path).filename().string(), with_commas(m.parameters), m.type_name,
+               m.dims.audio_dim, m.dims.video_dim, m.dims.num_classes, fmt::join(m.heads, ", "), path);
   return 0;
 }
 

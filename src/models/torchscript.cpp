@@ -143,14 +143,9 @@ class ScriptedModelImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    std::vector<at::Tensor> logits;
-    try {
-      logits = head_tensors(script_.forward({b.audio, b.video, b.audio_mask, b.video_mask}));
-    } catch (const c10::Error& e) {
-      AUXGRID_FAIL("TorchScript model '{}' failed in forward: {}", path_, first_line(e.what_without_backtrace()));
-    }
-    AUXGRID_CHECK(logits.size() == heads_.size(), "TorchScript model '{}' returned {} heads, then {}", path_,
-                  heads_.size(), logits.size());
+    const auto logits = run(b, "in forward");
+    AUXGRID_CHECK(logits.size() == heads_.size(), "TorchScript model '{}' returned {} heads on its test batch, now {}",
+                  path_, heads_.size(), logits.size());
     std::vector<HeadLogits> out;
     for (std::size_t i = 0; i < logits.size(); ++i) {
       check_logits(logits[i], b.size(), i);
@@ -168,6 +163,14 @@ class ScriptedModelImpl : public EmotionModelImpl {
   const std::vector<std::string>& heads() const { return heads_; }
 
  private:
+  std::vector<at::Tensor> run(const data::Batch& b, const char* when) {
+    try {
+      return head_tensors(script_.forward({b.audio, b.video, b.audio_mask, b.video_mask}));
+    } catch (const c10::Error& e) {
+      AUXGRID_FAIL("TorchScript model '{}' failed {}: {}", path_, when, first_line(e.what_without_backtrace()));
+    }
+  }
+
   void check_logits(const at::Tensor& t, I batch, std::size_t head) const {
     AUXGRID_CHECK(t.dim() == 2 && t.size(0) == batch && t.size(1) == num_classes_,
                   "TorchScript model '{}': head {} has logits of shape {}, expected [{}, {}] (batch, classes)", path_,
@@ -186,13 +189,7 @@ class ScriptedModelImpl : public EmotionModelImpl {
     b.audio_mask[1].slice(0, 4).fill_(false), b.video_mask[1].slice(0, 3).fill_(false);
     b.audio[1].slice(0, 4).zero_(), b.video[1].slice(0, 3).zero_();
     b.utterances = {0, 1};
-    std::vector<at::Tensor> logits;
-    try {
-      logits = head_tensors(script_.forward({b.audio, b.video, b.audio_mask, b.video_mask}));
-    } catch (const c10::Error& e) {
-      AUXGRID_FAIL("TorchScript model '{}' failed on a 2-utterance test batch: {}", path_,
-                   first_line(e.what_without_backtrace()));
-    }
+    const auto logits = run(b, "on a 2-utterance test batch");
     AUXGRID_CHECK(!logits.empty(), "TorchScript model '{}' returned no heads", path_);
     for (std::size_t i = 0; i < logits.size(); ++i) {
       check_logits(logits[i], 2, i);
