@@ -16,7 +16,10 @@ namespace auxgrid::launcher {
 using Args = std::vector<std::string>;
 namespace po = boost::program_options;
 
-// Parses `args` against `options`, with at most one positional option.
+// Parses `args` against `options`, with at most one positional option. For
+// `auxgrid COMMAND --help` it prints the command's help and every option
+// instead, and throws HelpShown (main exits 0).
+struct HelpShown {};
 po::variables_map parse(const Args& args, po::options_description& options, const char* positional = nullptr);
 
 // A number option whose value must lie in [min, max]: a negative, zero,
@@ -41,6 +44,7 @@ int plan(const Args& args);
 int status(const Args& args);
 int models(const Args& args);
 int version(const Args& args);
+int settings(const Args& args);
 int synth(const Args& args);  // corpus_commands.cpp
 int corpus_info(const Args& args);
 int splits(const Args& args);         // split_command.cpp

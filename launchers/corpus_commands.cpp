@@ -36,7 +36,8 @@ int synth(const Args& args) {
   std::int64_t seed = 0;  // signed: "-1" is an error, not 2^64 - 1
   double scale = 1.0;
   po::options_description o("options");
-  o.add_options()("preset", po::value(&preset), fmt::format("{}", fmt::join(data::synth_presets(), ", ")).c_str())(
+  const auto presets = fmt::format("the corpus's shape: {} (default tiny)", fmt::join(data::synth_presets(), ", "));
+  o.add_options()("preset", po::value(&preset), presets.c_str())(
       "seed", bounded<std::int64_t>(&seed, "seed", 0, std::numeric_limits<std::int64_t>::max()), "generator seed")(
       "out", po::value(&out)->required(), "corpus file to write")(
       "scale", bounded(&scale, "scale", 1e-9, 1.0),
@@ -57,9 +58,12 @@ int synth(const Args& args) {
 }
 
 int corpus_info(const Args& args) {
-  AUXGRID_CHECK(args.size() == 1, "usage: auxgrid corpus-info FILE");
+  std::string path;
+  po::options_description o("options");
+  o.add_options()("file", po::value(&path)->required(), "corpus file (HDF5, from auxgrid synth or import)");
+  parse(args, o, "file");
   // Offsets, labels and speakers only: the feature matrices may be gigabytes.
-  const auto corpus = store::read_corpus_index(args[0]);
+  const auto corpus = store::read_corpus_index(path);
   const auto& i = corpus.info;
   std::map<std::string, int> speakers;
   for (const auto& s : corpus.speakers) ++speakers[s];

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <map>
 #include <tuple>
+#include <type_traits>
+#include <variant>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/grid.hpp"
@@ -271,6 +273,44 @@ int models(const Args& args) {
     fmt::print("{:<12} {:>12}  TorchScript {}: audio {}, video {}, {} classes, heads {} ({})\n",
                std::filesystem::path(path).filename().string(), with_commas(m.parameters), m.type_name,
                m.dims.audio_dim, m.dims.video_dim, m.dims.num_classes, fmt::join(m.heads, ", "), path);
+  return 0;
+}
+
+int settings(const Args& args) {
+  std::string prefix;
+  po::options_description o("options");
+  o.add_options()("prefix", po::value(&prefix), "only the keys that start with this, e.g. model. or train.lr");
+  parse(args, o, "prefix");
+  models::model_registry().names();  // the models' own defaults are registered on first use
+  const auto type_of = [](const Value& v) {
+    return std::visit(
+        [](const auto& x) -> std::string {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, bool>) return "true|false";
+          if constexpr (std::is_same_v<T, std::int64_t>) return "integer";
+          if constexpr (std::is_same_v<T, double>) return "number";
+          return "string";
+        },
+        v);
+  };
+  int shown = 0;
+  for (const auto& spec : setting_specs()) {
+    if (spec.key.rfind(prefix, 0) != 0) continue;
+    std::string allowed =
+        spec.choices.empty() ? type_of(spec.default_value) : fmt::format("{}", fmt::join(spec.choices, "|"));
+    if (spec.min > -1e300 || spec.max < 1e300) allowed += fmt::format(" in [{}, {}]", spec.min, spec.max);
+    const auto& d = spec.default_value;
+    const auto shown_default =
+        std::holds_alternative<std::string>(d) ? fmt::format("\"{}\"", std::get<std::string>(d)) : to_string(d);
+    fmt::print("{} = {}   ({})\n    {}\n", spec.key, shown_default, allowed, spec.help);
+    std::vector<std::string> by_model;
+    for (const auto& [model, defaults] : model_setting_defaults())
+      for (const auto& [key, value] : defaults)
+        if (key == spec.key) by_model.push_back(fmt::format("{} {}", model, to_string(value)));
+    if (!by_model.empty()) fmt::print("    models' own defaults: {}\n", fmt::join(by_model, ", "));
+    ++shown;
+  }
+  AUXGRID_CHECK(shown > 0, "no setting starts with '{}' (auxgrid settings lists them all)", prefix);
   return 0;
 }
 
