@@ -139,12 +139,22 @@ int plan(const Args& args) {
   fmt::print("{} done, {} to train{}{}\n", plan.complete, plan.pending.size(),
              plan.given_up ? fmt::format(", {} failed {} times (--retry-failed)", plan.given_up, a.max_attempts) : "",
              plan.invalid ? fmt::format(", {} invalid", plan.invalid) : "; every pending cell is valid");
-  if (!plan.pending.empty())
-    // 33 GFLOP/s: full-size AuxFormer training on a 2-core VM with LibTorch's own kernels (README, "Speed": 35), a
-    // conservative rate.
+  if (!plan.pending.empty()) {
+    // 140 GFLOP/s: full-size AuxFormer training with auxgrid's kernels on 2 cores (README, "Speed": fast
+    // buckets 139); small models reach less, so small grids take longer than this says.
+    constexpr double kRate = 140e9;
+    const double flops = plan.pending_flops, seconds = flops / kRate;
+    const auto [scale, unit] = flops >= 1e15   ? std::pair{1e15, "PFLOP"}
+                               : flops >= 1e12 ? std::pair{1e12, "TFLOP"}
+                                               : std::pair{1e9, "GFLOP"};
+    const auto duration = seconds >= 3600 ? fmt::format("{:.1f} hours", seconds / 3600)
+                          : seconds >= 60 ? fmt::format("{:.0f} minutes", seconds / 60)
+                                          : fmt::format("{:.0f} seconds", seconds);
     fmt::print(
-        "estimated work: {:.2f} PFLOP (6 x parameters x training frames x epochs), about {:.0f} hours at 33 GFLOP/s\n",
-        plan.pending_flops / 1e15, plan.pending_flops / 33e9 / 3600);
+        "estimated work: {:.3g} {} (6 x parameters x training frames x epochs), about {} on 2 cores at 140 "
+        "GFLOP/s (auxgrid's kernels; ranks divide it)\n",
+        flops / scale, unit, duration);
+  }
   for (const auto& [problem, count] : plan.problem_counts)
     fmt::print(stderr, "{}: {} invalid cell(s): {}\n", grid.path, count, problem);
   for (const auto& w : plan.warnings) fmt::print(stderr, "{}: warning: {}\n", grid.path, w);

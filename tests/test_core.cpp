@@ -178,6 +178,31 @@ BOOST_AUTO_TEST_CASE(grid_includes_merge_identical_cells) {
   expect_error([&] { load_grid((dir / "bad.toml").string()); }, {"missing.toml"});
 }
 
+// --set key=v1,v2 and --set key=A-B sweep, as an axis of the grid file would
+// (replacing the file's axis of that key, winning over variants); one value
+// and free-form strings (commas and all) stay one setting.
+BOOST_AUTO_TEST_CASE(set_sweeps_a_setting_from_the_command_line) {
+  const std::string text = "[axes]\nseed = [0, 1]\n";
+  const auto lr = parse_grid(text, "g.toml", {{"train.lr", "0.001, 0.002"}});
+  BOOST_REQUIRE(lr.cells.size() == 4u);
+  BOOST_TEST(lr.axes == (std::vector<std::string>{"seed", "train.lr"}));
+  BOOST_TEST(lr.cells[1].config.real("train.lr") == 0.002);
+  BOOST_TEST(lr.cells[1].label == "seed=0 lr=0.002");
+  BOOST_TEST(parse_grid(text, "g.toml", {{"seed", "0-4"}}).cells.size() == 5u);  // replaces the file's seeds
+  BOOST_TEST(parse_grid(text, "g.toml", {{"seed", "3"}}).cells.size() == 1u);    // one value: no axis
+  BOOST_TEST(parse_grid(text, "g.toml", {{"train.procedure", "standard,optimized"}}).cells.size() == 4u);
+  const auto variants =
+      parse_grid(text + "[[variants]]\nlabel = \"slow\"\ntrain.lr = 0.0001\n", "g.toml", {{"train.lr", "0.1,0.2"}});
+  BOOST_REQUIRE(variants.cells.size() == 4u);
+  BOOST_TEST(variants.cells[0].config.real("train.lr") == 0.1);  // the sweep wins over the variant
+  const auto conditions = parse_grid(text, "g.toml", {{"eval.conditions", "ideal,audio_only"}});
+  BOOST_TEST(conditions.cells.size() == 2u);
+  BOOST_TEST(conditions.cells[0].config.str("eval.conditions") == "ideal,audio_only");
+  expect_error([&] { parse_grid(text, "g.toml", {{"train.lr", "0.001,x"}}); }, {"--set train.lr=0.001,x", "'x'"});
+  expect_error([&] { parse_grid(text, "g.toml", {{"seed", "5-2"}}); }, {"--set seed", "is empty"});
+  expect_error([&] { parse_grid(text, "g.toml", {{"model.width", "16,1"}}); }, {"model.width"});
+}
+
 // A model file (model.path, a TorchScript module) is found relative to the
 // grid file (--set: to the working directory), and its bytes enter the cell
 // id: a changed file makes new cells, never reuses the old ones' results.

@@ -120,7 +120,7 @@ std::vector<SettingSpec> make_specs() {
       {"eval.conditions",
        std::string("all"),
        "comma-separated evaluation conditions, or all: ideal, audio_only, video_only, mask_audio_p10..p90, "
-       "mask_video_p10..p90",
+       "mask_video_p10..p90 (pNN: NN % of the modality's frames kept, the rest zeroed)",
        {}},
   };
 }

@@ -51,25 +51,34 @@ void flatten(const toml::table& table, const std::string& prefix, Fn&& fn) {
   }
 }
 
+// "A-B" (e.g. "0-19") as the integers A..B; empty when text is no range.
+// `what` names the axis in errors.
+std::vector<Value> integer_range(const std::string& text, const std::string& what) {
+  std::smatch m;
+  static const std::regex range(R"(^\s*(\d+)\s*-\s*(\d+)\s*$)");
+  if (!std::regex_match(text, m, range)) return {};
+  std::int64_t lo = 0, hi = 0;
+  AUXGRID_CHECK(parse_int64(m.str(1), lo) && parse_int64(m.str(2), hi), "{} range '{}' has a bound beyond 64 bits",
+                what, text);
+  AUXGRID_CHECK(lo <= hi, "{} range '{}' is empty", what, text);
+  // Checked before a value is made: "0-999999999" would otherwise fill memory.
+  const auto values = static_cast<std::uint64_t>(hi - lo) + 1;
+  AUXGRID_CHECK(values <= kMaxGridCells, "{} range '{}' has {} values; a grid holds at most {} cells", what, text,
+                values, kMaxGridCells);
+  std::vector<Value> out;
+  for (std::int64_t i = lo; i <= hi; ++i) out.push_back(i);
+  return out;
+}
+
 std::vector<Value> axis_values(const std::string& key, const toml::node& node, const std::string& path) {
   std::vector<Value> out;
   if (const auto* arr = node.as_array()) {
     for (const auto& item : *arr) out.push_back(scalar(item, key, path));
   } else if (const auto* s = node.as_string()) {
-    std::smatch m;
     const std::string text = s->get();
-    static const std::regex range(R"(^\s*(\d+)\s*-\s*(\d+)\s*$)");
-    AUXGRID_CHECK(std::regex_match(text, m, range), "{}: axis '{}' must be a list or a range like \"0-19\", got '{}'",
-                  where(path, node), key, text);
-    std::int64_t lo = 0, hi = 0;
-    AUXGRID_CHECK(parse_int64(m.str(1), lo) && parse_int64(m.str(2), hi),
-                  "{}: axis '{}' range '{}' has a bound beyond 64 bits", where(path, node), key, text);
-    AUXGRID_CHECK(lo <= hi, "{}: axis '{}' range '{}' is empty", where(path, node), key, text);
-    // Checked before a value is made: "0-999999999" would otherwise fill memory.
-    const auto values = static_cast<std::uint64_t>(hi - lo) + 1;
-    AUXGRID_CHECK(values <= kMaxGridCells, "{}: axis '{}' range '{}' has {} values; a grid holds at most {} cells",
-                  where(path, node), key, text, values, kMaxGridCells);
-    for (std::int64_t i = lo; i <= hi; ++i) out.push_back(i);
+    out = integer_range(text, fmt::format("{}: axis '{}'", where(path, node), key));
+    AUXGRID_CHECK(!out.empty(), "{}: axis '{}' must be a list or a range like \"0-19\", got '{}'", where(path, node),
+                  key, text);
   } else {
     AUXGRID_FAIL("{}: axis '{}' must be a list of values", where(path, node), key);
   }
@@ -197,12 +206,44 @@ struct Product {
   Overrides overrides;
   mutable std::map<std::string, std::string> file_hashes;  // model.path -> its bytes' hash, read once
 
+  std::vector<std::string> swept;  // keys --set gave several values: axes
+
+  // Set by --set to one value: no axis or variant changes it.
   bool overridden(const std::string& key) const {
     for (const auto& o : overrides)
       if (o.first == key) return true;
     return false;
   }
+  bool swept_by_set(const std::string& key) const { return std::find(swept.begin(), swept.end(), key) != swept.end(); }
 };
+
+// The values of a sweep, `--set key=v1,v2,...` or `--set key=A-B` (integer
+// keys); empty for one value. A free-form string (a path, a list of
+// conditions) is one value, commas and all.
+std::vector<Value> sweep_values(const std::string& key, const std::string& text) {
+  const SettingSpec* spec = find_setting(key);
+  if (!spec) return {};  // set_from_text names the unknown key
+  const auto& d = spec->default_value;
+  if (std::holds_alternative<std::string>(d) && spec->choices.empty()) return {};
+  if (std::holds_alternative<std::int64_t>(d)) {
+    auto range = integer_range(text, fmt::format("--set {}", key));
+    if (!range.empty()) {
+      for (const auto& v : range) Config::defaults().set(key, v, "--set");  // each within the key's rule
+      return range;
+    }
+  }
+  if (text.find(',') == std::string::npos) return {};
+  std::vector<Value> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    auto c = Config::defaults();
+    c.set_from_text(key, item, "--set " + key + "=" + text);
+    out.push_back(c.get(key));
+  }
+  return out;
+}
 
 Product read_product(const toml::table& root, const std::string& path, const Overrides& overrides) {
   Product p;
@@ -248,9 +289,25 @@ Product read_product(const toml::table& root, const std::string& path, const Ove
     }
   if (p.variants.empty()) p.variants.emplace_back();
 
+  // --set key=v1,v2 or key=A-B sweeps: an axis (in place of the file's axis
+  // of that key, else after its axes) that variants leave alone.
+  p.overrides.clear();
   for (const auto& [key, text] : overrides) {
-    p.base.set_from_text(key, text, "--set");
     p.explicit_keys.push_back(key);
+    auto values = sweep_values(key, text);
+    if (values.empty()) {
+      p.base.set_from_text(key, text, "--set");
+      p.overrides.emplace_back(key, text);
+      continue;
+    }
+    const auto axis = std::find(p.axis_keys.begin(), p.axis_keys.end(), key);
+    if (axis == p.axis_keys.end()) {
+      p.axis_keys.push_back(key);
+      p.axes.push_back(std::move(values));
+    } else {
+      p.axes[static_cast<std::size_t>(axis - p.axis_keys.begin())] = std::move(values);
+    }
+    p.swept.push_back(key);
   }
   return p;
 }
@@ -295,7 +352,7 @@ Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Va
     label.push_back(short_label(key, cell.config.get(key)));
   }
   for (const auto& [key, value] : variant.settings) {
-    if (!p.overridden(key)) cell.config.set(key, value, path);
+    if (!p.overridden(key) && !p.swept_by_set(key)) cell.config.set(key, value, path);
     keys.push_back(key);
   }
   if (!variant.label.empty()) label.push_back(variant.label);

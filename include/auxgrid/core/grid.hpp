@@ -9,6 +9,10 @@
 //   [[variants]]  optional; each cell of the product once per variant, with the
 //                 variant's settings (and `label`) on top
 //
+// --set key=value (overrides) fixes a setting in every cell, over [axes] and
+// [[variants]]; --set key=v1,v2 (enums, numbers, booleans: a free-form string
+// stays one value) or key=A-B (integers) sweeps it as an axis instead.
+//
 // Each cell is a fully resolved Config with a stable id; cells with the same
 // id are one cell, also across included grids. A model's own setting defaults
 // (MulT's width, say) apply to every key that the grid and --set leave unset.
