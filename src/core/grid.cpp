@@ -203,7 +203,7 @@ struct Product {
   std::vector<std::string> axis_keys;
   std::vector<std::vector<Value>> axes;
   std::vector<Variant> variants;
-  Overrides overrides;
+  Overrides overrides;                                     // --set with one value (several: an axis, listed in swept)
   mutable std::map<std::string, std::string> file_hashes;  // model.path -> its bytes' hash, read once
 
   std::vector<std::string> swept;  // keys --set gave several values: axes
@@ -247,7 +247,6 @@ std::vector<Value> sweep_values(const std::string& key, const std::string& text)
 
 Product read_product(const toml::table& root, const std::string& path, const Overrides& overrides) {
   Product p;
-  p.overrides = overrides;
   if (const auto* s = root["settings"].as_table())
     flatten(*s, "", [&](const std::string& key, const toml::node& node) {
       p.base.set(key, scalar(node, key, path), where(path, node));
@@ -291,7 +290,6 @@ Product read_product(const toml::table& root, const std::string& path, const Ove
 
   // --set key=v1,v2 or key=A-B sweeps: an axis (in place of the file's axis
   // of that key, else after its axes) that variants leave alone.
-  p.overrides.clear();
   for (const auto& [key, text] : overrides) {
     p.explicit_keys.push_back(key);
     auto values = sweep_values(key, text);
