@@ -8,9 +8,11 @@
 namespace auxgrid::analysis {
 
 enum class FigureKind {
-  box,   // one box per category: the per-seed values of `series[0]`
-  bars,  // grouped bars: a group per category, a bar per series (mean, sd as error bar)
-  lines  // y against numeric x, a line per series (mean), plus horizontal reference lines
+  box,    // one box per category: the per-seed values of `series[0]`
+  bars,   // grouped bars: a group per category, a bar per series (mean, sd as error bar)
+  lines,  // y against numeric x, a line per series (mean), plus horizontal reference lines
+  traces  // y against numeric x, a thin line per series with one value per x (a seed's training
+          // curve); series that share a label share a colour and one legend entry
 };
 
 struct SeriesData {
@@ -39,7 +41,7 @@ struct FigureData {
   std::string x_label;                  // e.g. "kept fraction of frames (%)"
   std::string y_label;                  // e.g. "micro-F1"
   std::vector<std::string> categories;  // box and bars: the x tick labels
-  std::vector<double> x;                // lines: the x values
+  std::vector<double> x;                // lines, traces: the x values
   std::vector<PanelData> panels;        // side by side
 };
 

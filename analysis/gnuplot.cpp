@@ -142,22 +142,35 @@ std::size_t max_values(const FigureData& fig) {
 
 // ---- checks and styles -----------------------------------------------------
 
+bool has_numeric_x(const FigureData& fig) { return fig.kind == FigureKind::lines || fig.kind == FigureKind::traces; }
+
+// Traces: every series of every panel is a column of the data file, in order.
+std::size_t trace_count(const FigureData& fig) {
+  std::size_t n = 0;
+  for (const auto& panel : fig.panels) n = std::max(n, panel.series.size());
+  return n;
+}
+
 void check_shape(const FigureData& fig) {
   AUXGRID_CHECK(!fig.name.empty() && fig.name.find('/') == std::string::npos,
                 "figure '{}' ({}): the name must be a file stem", fig.name, fig.title);
   AUXGRID_CHECK(!fig.panels.empty(), "figure {}: no panels", fig.name);
-  const bool lines = fig.kind == FigureKind::lines;
-  const std::size_t n = lines ? fig.x.size() : fig.categories.size();
-  const char* what = lines ? "x values" : "categories";
+  const bool numeric_x = has_numeric_x(fig);
+  const std::size_t n = numeric_x ? fig.x.size() : fig.categories.size();
+  const char* what = numeric_x ? "x values" : "categories";
   AUXGRID_CHECK(n > 0, "figure {}: no {}", fig.name, what);
   for (const double x : fig.x) AUXGRID_CHECK(std::isfinite(x), "figure {}: x value {} is not finite", fig.name, x);
   for (const auto& panel : fig.panels) {
     std::set<std::string> labels;  // series are told apart by label: colour, data columns
     for (const auto& s : panel.series) {
-      AUXGRID_CHECK(labels.insert(s.label).second || fig.kind == FigureKind::box,
+      AUXGRID_CHECK(labels.insert(s.label).second || fig.kind == FigureKind::box || fig.kind == FigureKind::traces,
                     "figure {}, panel '{}': two series labelled '{}'", fig.name, panel.title, s.label);
       AUXGRID_CHECK(s.values.size() == n, "figure {}, panel '{}', series '{}': {} value lists for {} {}", fig.name,
                     panel.title, s.label, s.values.size(), n, what);
+      if (fig.kind == FigureKind::traces)
+        for (const auto& v : s.values)
+          AUXGRID_CHECK(v.size() <= 1, "figure {}, panel '{}', trace '{}': {} values at one x, at most 1", fig.name,
+                        panel.title, s.label, v.size());
     }
   }
 }
@@ -181,6 +194,7 @@ std::string series_style(const FigureData& fig, std::size_t i) {
     case FigureKind::bars:
       return fmt::format("with boxes fs solid 0.85 border lc rgb '#333333' lc rgb '{}'", colour(i));
     case FigureKind::lines: return fmt::format("with linespoints lw 2 pt 7 ps 0.8 lc rgb '{}'", colour(i));
+    case FigureKind::traces: return fmt::format("with lines lw 1 lc rgb '{}'", colour(i));
   }
   return {};
 }
@@ -227,7 +241,7 @@ Layout layout(const FigureData& fig, const std::vector<LegendEntry>& entries) {
   lay.width = kLeft + panels * lay.panel_width + (panels - 1) * kGap + kRight;
 
   // Category labels are rotated when they would run into each other.
-  const bool categorical = fig.kind != FigureKind::lines;
+  const bool categorical = !has_numeric_x(fig);
   const double label_px = static_cast<double>(max_length(fig.categories)) * kCharWidth;
   lay.rotate_xtics = categorical && label_px > 0.9 * lay.panel_width / static_cast<double>(fig.categories.size());
 
@@ -276,19 +290,29 @@ std::string data_file(const FigureData& fig, const Styles& st) {
                          fig.kind == FigureKind::bars ? " category" : "");
       for (const auto& [label, i] : st.series) out += fmt::format("#   series {}: {}\n", i + 1, one_line(label));
       break;
+    case FigureKind::traces:
+      out += "# columns: x, then each trace's value (the panel's series in order, as its comment lists them)\n";
+      break;
   }
 
   for (std::size_t p = 0; p < fig.panels.size(); ++p) {
     const PanelData& panel = fig.panels[p];
     out += fmt::format("{}# panel {}: {}\n", p ? "\n\n" : "\n", p + 1, one_line(panel.title));
-    const std::size_t rows = fig.kind == FigureKind::lines ? fig.x.size() : fig.categories.size();
+    if (fig.kind == FigureKind::traces)
+      for (std::size_t t = 0; t < panel.series.size(); ++t)
+        out += fmt::format("#   column {}: {}\n", t + 2, one_line(panel.series[t].label));
+    const std::size_t rows = has_numeric_x(fig) ? fig.x.size() : fig.categories.size();
     for (std::size_t i = 0; i < rows; ++i) {
-      if (fig.kind == FigureKind::lines)
+      if (has_numeric_x(fig))
         out += num(fig.x[i]);
       else
         out += fmt::format("{} {}", i, data_string(fig.categories[i]));
 
-      if (fig.kind == FigureKind::box) {
+      if (fig.kind == FigureKind::traces) {
+        for (std::size_t t = 0; t < trace_count(fig); ++t)
+          out += ' ' + num(t < panel.series.size() && !panel.series[t].values[i].empty() ? panel.series[t].values[i][0]
+                                                                                         : kNaN);
+      } else if (fig.kind == FigureKind::box) {
         std::vector<double> v = panel.series.empty() ? std::vector<double>{} : panel.series[0].values[i];
         const Summary s = summarize(v);
         std::vector<double> sorted = v;
@@ -320,6 +344,34 @@ struct PanelPlot {
   Range y;
 };
 
+// Error bars of mean +- sd, cut at 0 and 1 when every value lies in [0, 1]
+// (F1 scores cannot go past them, their sd can), as gnuplot column expressions
+// of the data file's "mean sd n" triples, series i's from column first + 3 i.
+class ErrorBars {
+ public:
+  explicit ErrorBars(const FigureData& fig, std::size_t first_column = 2) : first_(first_column) {
+    for (const auto& panel : fig.panels)
+      for (const auto& s : panel.series)
+        for (const auto& v : s.values)
+          for (const double x : v) unit_ = unit_ && x >= 0 && x <= 1;
+  }
+  double low(const Summary& m) const { return unit_ ? std::max(0.0, m.mean - m.sd) : m.mean - m.sd; }
+  double high(const Summary& m) const { return unit_ ? std::min(1.0, m.mean + m.sd) : m.mean + m.sd; }
+  std::string low_column(std::size_t i) const {
+    const auto [mean, sd] = columns(i);
+    return unit_ ? fmt::format("(${0} - ${1} < 0 ? 0 : ${0} - ${1})", mean, sd) : fmt::format("(${} - ${})", mean, sd);
+  }
+  std::string high_column(std::size_t i) const {
+    const auto [mean, sd] = columns(i);
+    return unit_ ? fmt::format("(${0} + ${1} > 1 ? 1 : ${0} + ${1})", mean, sd) : fmt::format("(${} + ${})", mean, sd);
+  }
+
+ private:
+  std::pair<std::size_t, std::size_t> columns(std::size_t i) const { return {first_ + 3 * i, first_ + 3 * i + 1}; }
+  std::size_t first_;
+  bool unit_ = true;
+};
+
 // Lines: one line per series with its sd as error bars, and the reference lines.
 void plot_lines(const FigureData& fig, std::size_t p, const Styles& st, PanelPlot& plot) {
   const PanelData& panel = fig.panels[p];
@@ -331,19 +383,34 @@ void plot_lines(const FigureData& fig, std::size_t p, const Styles& st, PanelPlo
     for (const double v : fig.x) tics.push_back(num(v));
     plot.commands += fmt::format("  set xtics ({})\n", fmt::join(tics, ", "));
   }
+  const ErrorBars bars(fig);
   for (const auto& s : panel.series) {
     const std::size_t i = st.series.at(s.label);
     for (const auto& v : s.values) {
       const Summary m = summarize(v);
-      plot.y.add(m.mean - m.sd), plot.y.add(m.mean + m.sd);
+      plot.y.add(bars.low(m)), plot.y.add(bars.high(m));
     }
     plot.items.push_back(
-        fmt::format("data index {} using 1:{}:{} with yerrorlines lw 2 pt 7 ps 0.8 lc rgb '{}' notitle", p, 2 + 3 * i,
-                    3 + 3 * i, colour(i)));
+        fmt::format("data index {} using 1:{}:{}:{} with yerrorlines lw 2 pt 7 ps 0.8 lc rgb '{}' notitle", p,
+                    2 + 3 * i, bars.low_column(i), bars.high_column(i), colour(i)));
   }
   for (const auto& r : panel.reference_lines) {
     plot.y.add(r.y);
     plot.items.push_back(fmt::format("{} {} notitle", num(r.y), reference_style(st, st.references.at(r.label))));
+  }
+}
+
+// Traces: a thin line per series, coloured by its label.
+void plot_traces(const FigureData& fig, std::size_t p, const Styles& st, PanelPlot& plot) {
+  const PanelData& panel = fig.panels[p];
+  Range x;
+  for (const double v : fig.x) x.add(v);
+  plot.commands += fmt::format("  set xrange {}\n", x.padded(0.02, false));
+  for (std::size_t t = 0; t < panel.series.size(); ++t) {
+    for (const auto& v : panel.series[t].values)
+      for (const double y : v) plot.y.add(y);
+    plot.items.push_back(fmt::format("data index {} using 1:{} {} notitle", p, t + 2,
+                                     series_style(fig, st.series.at(panel.series[t].label))));
   }
 }
 
@@ -373,20 +440,22 @@ void plot_bars(const FigureData& fig, std::size_t p, const Styles& st, PanelPlot
   const PanelData& panel = fig.panels[p];
   const double width = 0.8 / static_cast<double>(st.series.size());
   plot.commands += fmt::format("  set boxwidth {} absolute\n", num(width));
+  const ErrorBars bars(fig, /*first_column=*/3);  // column 2 holds the category's name
   for (const auto& s : panel.series) {
     const std::size_t i = st.series.at(s.label);
     for (const auto& v : s.values) {
       const Summary m = summarize(v);
-      plot.y.add(m.mean - m.sd), plot.y.add(m.mean + m.sd);
+      plot.y.add(bars.low(m)), plot.y.add(bars.high(m));
     }
     const double offset = (static_cast<double>(i) + 0.5) * width - 0.4;
     const std::string x = fmt::format("($1 {} {})", offset < 0 ? '-' : '+', num(std::abs(offset)));
     plot.items.push_back(fmt::format("data index {} using {}:{} {} notitle", p, x, 3 + 3 * i, series_style(fig, i)));
-    // Error bars as vectors from mean - sd to mean + sd with flat heads (yerrorbars would blank a dot at the mean).
-    plot.items.push_back(
-        fmt::format("data index {0} using {1}:(${2} - ${3}):(0):(2*${3}) "
-                    "with vectors heads size screen 0.008,90 lw 1.2 lc rgb '#333333' notitle",
-                    p, x, 3 + 3 * i, 4 + 3 * i));
+    // Error bars as vectors from their low to their high end with flat heads (yerrorbars would blank a dot at the
+    // mean).
+    plot.items.push_back(fmt::format(
+        "data index {0} using {1}:{2}:(0):({3} - {2}) with vectors heads size screen 0.008,90 lw 1.2 lc rgb "
+        "'#333333' notitle",
+        p, x, bars.low_column(i), bars.high_column(i)));
   }
 }
 
@@ -401,6 +470,8 @@ std::string panel_commands(const FigureData& fig, std::size_t p, const Styles& s
   PanelPlot plot;
   if (fig.kind == FigureKind::lines) {
     plot_lines(fig, p, st, plot);
+  } else if (fig.kind == FigureKind::traces) {
+    plot_traces(fig, p, st, plot);
   } else {  // categories on the x axis
     std::vector<std::string> tics;
     for (std::size_t c = 0; c < fig.categories.size(); ++c)
@@ -422,8 +493,6 @@ std::string panel_commands(const FigureData& fig, std::size_t p, const Styles& s
 std::string script(const FigureData& fig, const Styles& st) {
   const std::vector<LegendEntry> entries = legend(fig, st);
   const Layout lay = layout(fig, entries);
-  const bool lines = fig.kind == FigureKind::lines;
-
   std::string out = fmt::format(
       "# {0}: {1}\n"
       "# Re-draw with `gnuplot {0}.gp` in this directory; the data are in {0}.dat.\n"
@@ -449,7 +518,8 @@ std::string script(const FigureData& fig, const Styles& st) {
       "  set multiplot title {9} font tfont\n"
       "  set tmargin at screen {10:.4f}; set bmargin at screen {11:.4f}\n",
       fig.name, one_line(fig.title), quoted(fig.name + ".dat"), lay.width, lay.height, quoted(fig.name + "."),
-      lines ? "xtics " : "", quoted(fig.x_label), quoted(fig.y_label), quoted(fig.title), lay.top, lay.bottom);
+      has_numeric_x(fig) ? "xtics " : "", quoted(fig.x_label), quoted(fig.y_label), quoted(fig.title), lay.top,
+      lay.bottom);
 
   for (std::size_t p = 0; p < fig.panels.size(); ++p) out += panel_commands(fig, p, st, lay);
 

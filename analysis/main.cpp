@@ -20,10 +20,16 @@ void print_usage(std::ostream& os, const po::options_description& options) {
         "  tables DIR    the study's tables from DIR/cells/*.h5 (Markdown, LaTeX or CSV), with one-tailed paired\n"
         "                t-tests of each block's reference row against the others\n"
         "  figures DIR   the study's figures as SVG and PNG with gnuplot (--out)\n"
-        "  report DIR    one self-contained HTML page: status, tables beside the paper's values, figures,\n"
-        "                provenance, missing and failed cells (--out)\n"
+        "  report DIR    one self-contained HTML page: status, tables beside the paper's values, training\n"
+        "                curves, figures, provenance, missing and failed cells (--out)\n"
+        "  export DIR    every result as one CSV table: a row per cell and condition, every setting a column\n"
+        "                (stdout, or --out FILE)\n"
         "  study         print the built-in study (tables and figures as TOML), a template for --study\n\n"
-     << options;
+     << options
+     << "\nexamples:\n"
+        "  auxgrid-analyze tables results/paper --paper --where train.epochs=100\n"
+        "  auxgrid-analyze report results/quickstart --out report\n"
+        "  auxgrid-analyze export results/quickstart --out results.csv   # pandas.read_csv(\"results.csv\")\n";
 }
 
 int usage_error(const std::string& message, const po::options_description& options) {
@@ -39,12 +45,17 @@ int main(int argc, char** argv) {
   po::options_description options("options");
   options.add_options()("help,h", "show this help")("table", po::value(&a.tables)->value_name("NAME"),
                                                     "tables: only this table (repeatable), e.g. table1")(
-      "format", po::value(&a.format)->default_value("md"), "tables: md (Markdown), latex (booktabs) or csv")(
+      "where", po::value(&a.where)->value_name("KEY=VALUE"),
+      "only results whose setting KEY has this value (repeatable; `auxgrid settings` lists the keys), e.g. "
+      "--where train.epochs=2 to tell apart two runs in one directory")(
+      "format", po::value(&a.format)->value_name("F"),
+      "tables: md (Markdown, the default), latex (booktabs) or csv; export: csv")(
       "paper", po::bool_switch(&a.paper), "tables: the paper's values and the difference beside each value")(
       "comparisons", po::value(&a.comparisons_path)->value_name("FILE"), "tables: also write every t-test as CSV")(
       "study", po::value(&a.study_files)->value_name("FILE"),
       "add the tables and figures of this TOML file to the built-in ones (repeatable)")(
-      "out", po::value(&a.out_dir)->value_name("DIR"), "figures, report: the output directory")(
+      "out", po::value(&a.out)->value_name("PATH"),
+      "figures, report: the output directory; export: the CSV file (default: standard output)")(
       "model-revision", po::value(&a.model_revision)->value_name("N"),
       fmt::format("only results of this model revision (default {}, this build's; 1: results written before "
                   "auxgrid followed the released code, docs/models.md)",
@@ -70,11 +81,11 @@ int main(int argc, char** argv) {
   }
   if (!args.count("command")) return usage_error("missing command", options);
   const std::string command = args["command"].as<std::string>();
-  if (command != "tables" && command != "figures" && command != "report" && command != "study")
+  if (command != "tables" && command != "figures" && command != "report" && command != "export" && command != "study")
     return usage_error("unknown command '" + command + "'", options);
   if (command != "study" && a.results_dir.empty())
     return usage_error(command + " needs a results directory DIR", options);
-  if ((command == "figures" || command == "report") && a.out_dir.empty())
+  if ((command == "figures" || command == "report") && a.out.empty())
     return usage_error(command + " needs --out DIR", options);
 
   return auxgrid::run_command("auxgrid-analyze", [&] {
@@ -82,6 +93,8 @@ int main(int argc, char** argv) {
       std::cout << auxgrid::analysis::builtin_study_text();
     else if (command == "tables")
       auxgrid::analysis::tables_command(a, std::cout, std::cerr);
+    else if (command == "export")
+      auxgrid::analysis::export_command(a, std::cout, std::cerr);
     else if (command == "figures")
       auxgrid::analysis::figures_command(a, std::cerr);
     else

@@ -195,7 +195,12 @@ std::string render_latex(const Table& table, const RenderOptions& options) {
   const std::size_t n = l.titles.size();
   std::string out = fmt::format("% {} (auxgrid-analyze{}); needs \\usepackage{{booktabs}}\n", table.def.name,
                                 options.source.empty() ? "" : ", results " + options.source);
-  out += "\\begin{table}[t]\n  \\centering\n  \\small\n";
+  // A table of more than 6 columns would run past a journal's text column: it
+  // spans both columns (table*), set tighter.
+  const bool wide = n > 6;
+  const char* environment = wide ? "table*" : "table";
+  out += fmt::format("\\begin{{{}}}[t]\n  \\centering\n  \\small\n", environment);
+  if (wide) out += "  \\setlength{\\tabcolsep}{4pt}\n";
   out += fmt::format("  \\caption{{{}. {}}}\n", escape(table.def.title, Style::latex),
                      escape(notes.front(), Style::latex));
   out += fmt::format("  \\label{{tab:{}}}\n", table.def.name);
@@ -219,11 +224,9 @@ std::string render_latex(const Table& table, const RenderOptions& options) {
   }
   out += "    \\bottomrule\n  \\end{tabular}\n";
   for (std::size_t i = 1; i < notes.size(); ++i) out += fmt::format("  % {}\n", notes[i]);
-  out += "\\end{table}\n";
+  out += fmt::format("\\end{{{}}}\n", environment);
   return out;
 }
-
-namespace {
 
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
@@ -231,6 +234,8 @@ std::string csv_field(const std::string& text) {
   for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   return quoted + "\"";
 }
+
+namespace {
 
 std::string csv_number(double x, bool present) { return present && std::isfinite(x) ? fmt::format("{}", x) : ""; }
 
@@ -280,14 +285,18 @@ std::string render_csv(const Table& table, const RenderOptions& options) {
 
 std::string render_comparisons_csv(const std::vector<Table>& tables) {
   std::string out =
-      "table,block,corpus,metric,reference,other,n,mean_reference,mean_other,mean_difference,sd_difference,t,df,p,"
-      "significant\n";
+      "table,block,corpus,metric,reference,other,n,mean_reference,mean_other,mean_difference,"
+      "mean_difference_ci95_low,mean_difference_ci95_high,sd_difference,cohens_dz,t,df,p,significant,p_two_sided\n";
   for (const auto& table : tables)
-    for (const auto& c : table.comparisons)
-      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.table), csv_field(c.block),
-                         csv_field(c.corpus), metric_name(c.metric), csv_field(c.reference), csv_field(c.other),
-                         c.test.n, c.test.mean_a, c.test.mean_b, c.test.mean_diff, c.test.sd_diff, c.test.t, c.test.df,
-                         c.test.p, c.test.p < kSignificanceLevel ? 1 : 0);
+    for (const auto& c : table.comparisons) {
+      const auto& t = c.test;
+      const double dz = t.n > 1 && t.sd_diff > 0 ? t.mean_diff / t.sd_diff : std::nan("");  // paired effect size
+      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.table),
+                         csv_field(c.block), csv_field(c.corpus), metric_name(c.metric), csv_field(c.reference),
+                         csv_field(c.other), t.n, t.mean_a, t.mean_b, t.mean_diff, csv_number(t.ci95_low, true),
+                         csv_number(t.ci95_high, true), t.sd_diff, csv_number(dz, true), t.t, t.df, t.p,
+                         t.p < kSignificanceLevel ? 1 : 0, c.p_two_sided);
+    }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "analysis/export.hpp"
 #include "analysis/figures.hpp"
 #include "analysis/gnuplot.hpp"
 #include "analysis/results.hpp"
@@ -80,14 +81,16 @@ struct Analysis {
 };
 
 std::unique_ptr<Analysis> analyse(const AnalyzeOptions& options, std::ostream& log) {
-  auto a = std::make_unique<Analysis>(study_of(options), load_results_dir(options.results_dir, options.model_revision));
+  auto a = std::make_unique<Analysis>(
+      study_of(options), load_results_dir(options.results_dir, options.model_revision, parse_where(options.where)));
   for (const auto& problem : a->results.unreadable) log << "warning: skipped " << problem << '\n';
-  AUXGRID_CHECK(!a->results.results.empty(), "no complete result files in {}/cells", options.results_dir);
+  AUXGRID_CHECK(!a->results.results.empty(), "no complete result files in {}/cells{}", options.results_dir,
+                options.where.empty() ? "" : fmt::format(" match --where {}", fmt::join(options.where, " --where ")));
   return a;
 }
 
-// The tables named, or every table worth showing.
-std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string>& names) {
+// The tables named, or every table worth showing (the others named on `log`).
+std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string>& names, std::ostream& log) {
   for (const auto& name : names)
     if (!a.study.find_table(name)) {
       std::vector<std::string> known;
@@ -107,6 +110,11 @@ std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string
   if (shown.empty())
     for (const auto& table : tables)
       if (table.results_used > 0) shown.push_back(table);
+  for (const auto& table : tables)
+    if (table.results_used > 0 &&
+        std::none_of(shown.begin(), shown.end(), [&](const Table& t) { return t.def.name == table.def.name; }))
+      log << "note: " << table.def.name << " left out: its " << table.results_used
+          << " results compare nothing (one row); show it with --table " << table.def.name << '\n';
   return shown;
 }
 
@@ -165,6 +173,35 @@ std::string html_table(const Table& table, const RenderOptions& options) {
   for (const auto& line : legend(table, options))
     out += fmt::format("<p class=\"{}\">{}</p>\n", line.rfind("Fewer", 0) == 0 ? "warn" : "legend", html(line));
   return out + "</section>\n";
+}
+
+// A figure inlined as SVG, with links to its files (which lie under figures/);
+// `kind` is its image's class: "figure" for the study's, counted by kFigureCheck.
+std::string figure_element(const std::string& name, const std::string& title, const FigureFiles& files,
+                           const char* kind = "figure") {
+  const std::string svg = read_file(files.svg);
+  const auto relative = [](const std::string& path) {
+    const auto at = path.rfind("/figures/");
+    return at == std::string::npos ? path : path.substr(at + 1);
+  };
+  return fmt::format(
+      "<figure id=\"{0}\"><img class=\"{6}\" alt=\"{1}\" width=\"{3}\" src=\"data:image/svg+xml;base64,{2}\">"
+      "<figcaption>{1} <a href=\"{4}\">PNG</a> <a href=\"{5}\">SVG</a></figcaption></figure>\n",
+      html(name), html(title), base64(svg), svg_width(svg), html(relative(files.png)), html(relative(files.svg)), kind);
+}
+
+// A table's training curves under it, folded: train and dev loss per epoch of
+// each seed, a figure per model (figures/curves/).
+std::string curves_html(const Table& table, const Selection& selection, const std::string& figures_dir) {
+  const auto figures = build_training_curves(table, selection);
+  if (figures.empty()) return "";
+  std::string out = fmt::format(
+      "<details class=\"curves\"><summary>Training curves: train and dev loss per epoch, a "
+      "line per seed ({} models)</summary>\n",
+      figures.size());
+  for (const auto& fig : figures)
+    out += figure_element(fig.name, fig.title, plot_figure(fig, figures_dir + "/curves"), "curves");
+  return out + "</details>\n";
 }
 
 // Distinct values of a provenance key over the results, most frequent first.
@@ -311,20 +348,34 @@ Study study_of(const AnalyzeOptions& options) {
 }
 
 void tables_command(const AnalyzeOptions& options, std::ostream& out, std::ostream& log) {
-  AUXGRID_CHECK(options.format == "md" || options.format == "latex" || options.format == "csv",
-                "--format must be md, latex or csv, got '{}'", options.format);
+  const std::string format = options.format.empty() ? "md" : options.format;
+  AUXGRID_CHECK(format == "md" || format == "latex" || format == "csv", "--format must be md, latex or csv, got '{}'",
+                format);
   const auto a = analyse(options, log);
-  const std::vector<Table> tables = build_tables(*a, options.tables);
+  const std::vector<Table> tables = build_tables(*a, options.tables, log);
   const RenderOptions render_options{options.paper, options.results_dir};
   AUXGRID_CHECK(!tables.empty(), "none of the {} results in {} belongs to a table of the study",
                 a->results.results.size(), options.results_dir);
   for (const auto& table : tables) {
     if (&table != &tables.front()) out << '\n';
-    out << render(table, options.format, render_options);
+    out << render(table, format, render_options);
     for (const auto& note : table.notes)
       log << "warning: " << table.def.name << ": fewer seeds than planned: " << note << '\n';
   }
   if (!options.comparisons_path.empty()) write_file(options.comparisons_path, render_comparisons_csv(tables));
+}
+
+void export_command(const AnalyzeOptions& options, std::ostream& out, std::ostream& log) {
+  AUXGRID_CHECK(options.format.empty() || options.format == "csv",
+                "export: --format must be csv (pandas, R and pyarrow read it), got '{}'", options.format);
+  const auto a = analyse(options, log);
+  const std::string csv = export_csv(a->results);
+  if (options.out.empty()) {
+    out << csv;
+    return;
+  }
+  write_file(options.out, csv);
+  log << "wrote " << options.out << ": " << a->results.results.size() << " results\n";
 }
 
 int figures_command(const AnalyzeOptions& options, std::ostream& log) {
@@ -333,44 +384,42 @@ int figures_command(const AnalyzeOptions& options, std::ostream& log) {
     log << gnuplot_missing_message() << '\n';
     return 0;
   }
-  fs::create_directories(options.out_dir);
-  const auto files = plot_figures(*a, options.out_dir, log);
+  fs::create_directories(options.out);
+  const auto files = plot_figures(*a, options.out, log);
   for (const auto& [def, f] : files) log << "wrote " << f.svg << " and " << f.png << '\n';
   return static_cast<int>(files.size());
 }
 
 void report_command(const AnalyzeOptions& options, std::ostream& log) {
   const auto a = analyse(options, log);
-  const fs::path out(options.out_dir);
+  const fs::path out(options.out);
   fs::create_directories(out / "tables");
   fs::create_directories(out / "figures");
 
   // Every table in every format beside the page, and the page's copy with the paper's values.
-  const std::vector<Table> tables = build_tables(*a, {});
+  const std::vector<Table> tables = build_tables(*a, {}, log);
   const RenderOptions with_paper{true, options.results_dir};
+  const std::string gnuplot = gnuplot_version();
   std::string table_html;
+  bool paper_values = false;
   for (const auto& table : tables) {
     for (const auto& [format, extension] :
          std::vector<std::pair<std::string, std::string>>{{"md", "md"}, {"latex", "tex"}, {"csv", "csv"}})
       write_file((out / "tables" / (table.def.name + "." + extension)).string(), render(table, format, with_paper));
     table_html += html_table(table, with_paper);
+    if (!gnuplot.empty()) table_html += curves_html(table, a->selection, (out / "figures").string());
+    for (const auto& row : table.def.rows)
+      for (const auto& corpus : a->selection.corpora()) paper_values = paper_values || row.paper.count(corpus) > 0;
   }
   write_file((out / "tables" / "comparisons.csv").string(), render_comparisons_csv(tables));
 
   std::string figure_html;
-  const std::string gnuplot = gnuplot_version();
   if (gnuplot.empty()) {
     log << gnuplot_missing_message() << '\n';
     figure_html = fmt::format("<p class=\"warn\">{}</p>\n", html(gnuplot_missing_message()));
   } else {
-    for (const auto& [def, files] : plot_figures(*a, (out / "figures").string(), log)) {
-      const std::string svg = read_file(files.svg);
-      figure_html += fmt::format(
-          "<figure id=\"{0}\"><img class=\"figure\" alt=\"{1}\" width=\"{3}\" src=\"data:image/svg+xml;base64,{2}\">"
-          "<figcaption>{1} <a href=\"figures/{0}.png\">PNG</a> <a href=\"figures/{0}.svg\">SVG</a></figcaption>"
-          "</figure>\n",
-          html(def->name), html(def->title), base64(svg), svg_width(svg));
-    }
+    for (const auto& [def, files] : plot_figures(*a, (out / "figures").string(), log))
+      figure_html += figure_element(def->name, def->title, files);
     if (figure_html.empty()) figure_html = "<p>No figure has results yet.</p>\n";
   }
 
@@ -379,12 +428,16 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
   std::string page = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>auxgrid report: {0}</title>\n"
       "<style>{1}</style>\n</head>\n<body>\n<h1>auxgrid report: {0}</h1>\n"
-      "<p>Results in <code>{2}</code>, analysed by auxgrid {3}{4}. Tables show the reproduced means beside the "
-      "paper's values (Goncalves and Busso, 2022).</p>\n"
+      "<p>Results in <code>{2}</code>{5}, analysed by auxgrid {3}{4}. {6}</p>\n"
       "<nav><a href=\"#status\">Status</a><a href=\"#tables\">Tables</a><a href=\"#figures\">Figures</a>"
       "<a href=\"#provenance\">Provenance</a></nav>\n",
       html(fmt::format("{}", fmt::join(grids, ", "))), kStyle, html(options.results_dir), html(version()),
-      gnuplot.empty() ? "" : ", figures by " + html(gnuplot));
+      gnuplot.empty() ? "" : ", figures by " + html(gnuplot),
+      options.where.empty() ? "" : html(fmt::format(" (--where {})", fmt::join(options.where, " --where "))),
+      paper_values ? "Tables show the reproduced means beside the paper's values (Goncalves and Busso, 2022)."
+                   : "The paper reports no values for these corpora (" +
+                         html(fmt::format("{}", fmt::join(a->selection.corpora(), ", "))) +
+                         "), so the tables show the reproduced means only.");
   page += status_section(a->results);
   if (table_html.empty()) table_html = "<p>No table of the study has results yet.</p>\n";
   page += "<section id=\"tables\">\n<h2>Tables</h2>\n" + table_html +

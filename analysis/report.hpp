@@ -1,5 +1,5 @@
 #pragma once
-// The three commands of auxgrid-analyze (tables, figures, report) on top of
+// The commands of auxgrid-analyze (tables, figures, report, export) on top of
 // the library: study + results directory in, files and text out. The HTML
 // report is one self-contained page (figures inlined as SVG).
 #include <iosfwd>
@@ -15,10 +15,11 @@ struct AnalyzeOptions {
   std::string results_dir;
   std::vector<std::string> study_files;  // added to the built-in study
   std::vector<std::string> tables;       // `tables`: only these (empty = all)
-  std::string format = "md";             // `tables`: md, latex or csv
+  std::vector<std::string> where;        // only results with these settings: "key=value"
+  std::string format;                    // `tables`: md (default), latex or csv; `export`: csv
   bool paper = false;                    // `tables`: the paper's values beside ours
   std::string comparisons_path;          // `tables`: every t-test as CSV
-  std::string out_dir;                   // `figures`, `report`
+  std::string out;                       // `figures`, `report`: a directory; `export`: a file (default stdout)
   int model_revision = kModelRevision;   // only results of this revision (core/version.hpp)
 };
 
@@ -37,5 +38,8 @@ int figures_command(const AnalyzeOptions& options, std::ostream& log);
 // status, missing and failed cells) and, beside it, every table as md/tex/csv,
 // the t-tests as comparisons.csv, and the figures' files.
 void report_command(const AnalyzeOptions& options, std::ostream& log);
+
+// Writes the results as one CSV table (analysis/export.hpp) to OUT, or to `out` without --out.
+void export_command(const AnalyzeOptions& options, std::ostream& out, std::ostream& log);
 
 }  // namespace auxgrid::analysis

@@ -46,6 +46,16 @@ std::string differing_settings(const store::ResultSummary& a, const store::Resul
   return diffs.empty() ? "no differing settings" : fmt::format("differing settings: {}", fmt::join(diffs, ", "));
 }
 
+// "--where k=v", the first setting (in key order) in which the two differ, as
+// the option that keeps `b`; "" when none differs.
+std::string separating_where(const store::ResultSummary& a, const store::ResultSummary& b) {
+  for (const auto& [key, value] : b.config) {
+    const auto other = a.config.find(key);
+    if (other == a.config.end() || other->second != value) return fmt::format("--where {}={}", key, value);
+  }
+  return "";
+}
+
 }  // namespace
 
 const FailedCell* ResultsDir::find_failed(const std::string& cell_id) const {
@@ -62,17 +72,48 @@ void find_missing(ResultsDir& results) {
     if (!complete.count(cell.cell_id)) results.missing.push_back(cell);
 }
 
-ResultsDir load_results_dir(const std::string& dir, int revision) {
+Where parse_where(const std::vector<std::string>& texts) {
+  Where where;
+  for (const auto& text : texts) {
+    const auto eq = text.find('=');
+    AUXGRID_CHECK(eq != std::string::npos && eq > 0, "--where expects key=value, got '{}'", text);
+    const auto key = text.substr(0, eq);
+    Config config = Config::defaults();
+    config.set_from_text(key, text.substr(eq + 1), "--where " + text);  // throws naming an unknown key or bad value
+    where[key] = to_string(config.get(key));
+  }
+  return where;
+}
+
+bool matches_where(const std::map<std::string, std::string>& config, const Where& where) {
+  static const Config defaults = Config::defaults();
+  for (const auto& [key, want] : where) {
+    const auto have = config.find(key);
+    if ((have == config.end() ? to_string(defaults.get(key)) : have->second) != want) return false;
+  }
+  return true;
+}
+
+ResultsDir load_results_dir(const std::string& dir, int revision, const Where& where) {
   std::error_code ec;
   AUXGRID_CHECK(fs::is_directory(dir, ec), "results directory '{}' does not exist or is not a directory", dir);
   ResultsDir out;
   out.dir = dir;
   out.results = store::scan_results(dir, &out.unreadable, revision);
   out.manifest = store::read_manifest(dir);
+  const auto unwanted = [&](const auto& cell) { return !matches_where(cell.config, where); };
+  std::set<std::string> excluded;  // planned cells that `where` leaves out: their failures too
+  for (const auto& cell : out.manifest)
+    if (unwanted(cell)) excluded.insert(cell.cell_id);
+  out.results.erase(std::remove_if(out.results.begin(), out.results.end(), unwanted), out.results.end());
+  out.manifest.erase(std::remove_if(out.manifest.begin(), out.manifest.end(), unwanted), out.manifest.end());
   find_missing(out);
   std::set<std::string> complete;
   for (const auto& r : out.results) complete.insert(r.cell_id);
   out.failed = failed_cells(dir, complete);
+  out.failed.erase(std::remove_if(out.failed.begin(), out.failed.end(),
+                                  [&](const FailedCell& cell) { return excluded.count(cell.cell_id) > 0; }),
+                   out.failed.end());
   return out;
 }
 
@@ -111,9 +152,10 @@ Trials Selection::trials(const Selector& selector, const std::string& corpus, co
       continue;
     const auto [it, inserted] = out.emplace(r.seed, &r);
     AUXGRID_CHECK(inserted,
-                  "{}: two results for seed {} on corpus '{}': {} and {} ({}); name the setting in the row's match "
-                  "to tell them apart",
-                  what, r.seed, corpus, it->second->path, r.path, differing_settings(*it->second, r));
+                  "{}: two results for seed {} on corpus '{}': {} and {} ({}); select one with {} (or the other "
+                  "file's value), or name the setting in the row's match",
+                  what, r.seed, corpus, it->second->path, r.path, differing_settings(*it->second, r),
+                  separating_where(*it->second, r));
   }
   return out;
 }

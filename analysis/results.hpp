@@ -33,10 +33,19 @@ struct ResultsDir {
   const FailedCell* find_failed(const std::string& cell_id) const;
 };
 
-// Scans DIR (only the attributes and datasets the tables need). Throws when
-// DIR is not a directory or the manifest is malformed; unreadable result files
-// are listed, not fatal, and so are results of another model revision than `revision`.
-ResultsDir load_results_dir(const std::string& dir, int revision = kModelRevision);
+// `--where key=value` (repeatable): setting -> canonical value text. Throws
+// naming the text on an unknown setting or a value the setting refuses.
+using Where = std::map<std::string, std::string>;
+Where parse_where(const std::vector<std::string>& texts);
+// Whether a result's or planned cell's settings have every `where` value (a
+// setting it does not record counts as its default).
+bool matches_where(const std::map<std::string, std::string>& config, const Where& where);
+
+// Scans DIR (only the attributes and datasets the tables need), keeping the
+// results, planned and failed cells that match `where`. Throws when DIR is not
+// a directory or the manifest is malformed; unreadable result files are
+// listed, not fatal, and so are results of another model revision than `revision`.
+ResultsDir load_results_dir(const std::string& dir, int revision = kModelRevision, const Where& where = {});
 // Fills `missing` from `manifest` and `results` (load_results_dir calls it).
 void find_missing(ResultsDir& results);
 

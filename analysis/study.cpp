@@ -250,6 +250,7 @@ FigureDef parse_figure(const toml::table& t, const std::string& source, Study& s
       AUXGRID_CHECK(!figure.x.empty() && !figure.series.empty() && figure.categories.empty(),
                     "{}: {}: a lines figure needs x and series (and no categories)", at(source, t), what);
       break;
+    case FigureKind::traces: break;  // never parsed: training curves come from the results (figures.hpp)
   }
   const std::vector<const std::vector<PlotItem>*> all{&figure.categories, &figure.series, &figure.reference_lines};
   for (const auto* items : all)

@@ -151,7 +151,8 @@ void mark_significance(Table& table, const TableCells& t) {
         beats_all = beats_all && test.p < kSignificanceLevel;  // false for NaN (fewer than 2 pairs)
         compared = true;
         table.comparisons.push_back({table.def.name, reference.def.block, column.corpus, column.metric,
-                                     reference.def.label, other.label, test});
+                                     reference.def.label, other.label, test,
+                                     stats::paired_t_test(a, b, stats::Tail::two_sided).p});
       }
       reference.scores[c].significant = compared && beats_all;
     }

@@ -47,12 +47,14 @@ struct Row {
 };
 
 // One t-test: the block's reference row against `other`, paired on the seeds
-// both have, H1 = the reference's mean is greater.
+// both have, H1 = the reference's mean is greater (the paper's test, which
+// sets the stars); also the two-sided p-value of the same pairs.
 struct Comparison {
   std::string table, block, corpus;
   Metric metric = Metric::micro_f1;
   std::string reference, other;  // row labels
   stats::TTest test;             // a = reference, b = other
+  double p_two_sided = 1;
 };
 
 struct Table {
@@ -103,9 +105,12 @@ std::string render_markdown(const Table& table, const RenderOptions& options);
 std::string render_latex(const Table& table, const RenderOptions& options);
 // Machine-readable: full-precision values, seed counts and stars in columns of their own.
 std::string render_csv(const Table& table, const RenderOptions& options);
-// Every t-test of the tables. Columns:
-// table,block,corpus,metric,reference,other,n,mean_reference,mean_other,mean_difference,sd_difference,t,df,p,significant
+// Every t-test of the tables. Columns: table,block,corpus,metric,reference,
+// other,n,mean_reference,mean_other,mean_difference,mean_difference_ci95_low,
+// mean_difference_ci95_high,sd_difference,cohens_dz,t,df,p,significant,p_two_sided
 std::string render_comparisons_csv(const std::vector<Table>& tables);
+// A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
+std::string csv_field(const std::string& text);
 
 // "+0.004": reproduced - paper at three decimals.
 std::string signed_difference(double reproduced, double paper);

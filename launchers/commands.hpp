@@ -39,6 +39,12 @@ po::typed_value<T>* bounded(T* target, const char* option, T min, T max) {
 inline constexpr int kMaxShards = 1000000;
 std::pair<int, int> parse_shard(const std::string& text);
 
+// A grid's results directory: `out` when given, else results/<grid name>, or
+// results/<grid name>+<key=value>+... when --set overrides change what the
+// cells compute, so that they never mix with the grid's own results (an
+// analysis could not tell them apart). grid_commands.cpp.
+std::string results_dir(const std::string& out, const std::string& grid_name, const std::vector<std::string>& sets);
+
 int run(const Args& args, dist::World& world);  // grid_commands.cpp
 int plan(const Args& args);
 int status(const Args& args);

@@ -3,6 +3,8 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <tuple>
@@ -10,6 +12,7 @@
 #include <variant>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/config.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/core/log.hpp"
 #include "auxgrid/core/stop_signals.hpp"
@@ -55,8 +58,8 @@ Grid load(const GridArgs& a) {
 
 po::options_description grid_options(GridArgs& a) {
   po::options_description o("options");
-  o.add_options()("grid", po::value(&a.grid), "grid file")("out", po::value(&a.out),
-                                                           "results directory (default results/<grid name>)")(
+  o.add_options()("grid", po::value(&a.grid), "grid file")(
+      "out", po::value(&a.out), "results directory (default results/<grid name>, +<key=value> per --set)")(
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "threads", bounded(&a.threads, "threads", 1, 4096), "torch threads per rank (default: cores / ranks per node)")(
@@ -80,6 +83,21 @@ po::options_description grid_options(GridArgs& a) {
 
 }  // namespace
 
+std::string results_dir(const std::string& out, const std::string& grid_name, const std::vector<std::string>& sets) {
+  if (!out.empty()) return out;
+  std::string dir = "results/" + grid_name;
+  std::string suffix;
+  for (const auto& set : sets) {
+    const auto* spec = find_setting(parse_override(set).first);
+    if (spec && !spec->identifies) continue;  // where a file lives, not what the cells compute
+    suffix += '+';
+    for (const char c : set) suffix += std::isalnum(static_cast<unsigned char>(c)) || std::strchr("._=,-", c) ? c : '_';
+  }
+  // A name within file-system limits; the hash keeps long override lists apart.
+  if (suffix.size() > 120) suffix = "+set-" + fnv1a_hex(suffix);
+  return dir + suffix;
+}
+
 int run(const Args& args, dist::World& world) {
   watch_stop_signals();  // before any compute thread starts (core/stop_signals.hpp says why)
   GridArgs a;
@@ -93,7 +111,7 @@ int run(const Args& args, dist::World& world) {
                 world.rank(), world.size());
   const auto grid = load(a);
   train::RunOptions options;
-  options.out_dir = a.out.empty() ? "results/" + grid.name : a.out;
+  options.out_dir = results_dir(a.out, grid.name, a.sets);
   options.threads = a.threads;
   options.command_line = fmt::format("auxgrid run {}", fmt::join(args, " "));
   options.ranks_per_cell = a.ranks_per_cell;
@@ -113,7 +131,7 @@ int plan(const Args& args) {
   o.add_options()("list", po::bool_switch(&a.list), "list every cell (default: only for grids of <= 40 cells)");
   parse(args, o, "grid");
   const auto grid = load(a);
-  const auto out = a.out.empty() ? "results/" + grid.name : a.out;
+  const auto out = results_dir(a.out, grid.name, a.sets);
   const auto plan = train::make_plan(grid, out, a.max_attempts, a.retry_failed);
   fmt::print("grid '{}' ({}): {} cells; results in {}\n", grid.name, grid.path, grid.cells.size(), out);
   if (!grid.axes.empty()) fmt::print("  axes: {}\n", fmt::join(grid.axes, ", "));
@@ -186,7 +204,7 @@ int status(const Args& args) {
   auto o = grid_options(a);
   parse(args, o, "grid");
   const auto grid = load(a);
-  const auto out = a.out.empty() ? "results/" + grid.name : a.out;
+  const auto out = results_dir(a.out, grid.name, a.sets);
 
   // done / running (a live claim) / failed (an error record, no result) / pending.
   struct Count {
@@ -328,7 +346,8 @@ int version(const Args& args) {
   po::options_description o("options");
   parse(args, o);
   fmt::print("auxgrid {} (commit {}{})\n", auxgrid::version(), git_commit(), git_dirty() == "true" ? ", dirty" : "");
-  fmt::print("LibTorch {}, CUDA devices: {}\n", train::libtorch_version(), train::cuda_device_count());
+  fmt::print("LibTorch {} ({}), CUDA devices: {}\n", train::libtorch_version(),
+             train::libtorch_has_cuda() ? "with CUDA" : "CPU only", train::cuda_device_count());
   fmt::print("attention off auxgrid's fused CPU kernel: {}\n",
              kernels::sdpa_available() ? "scaled_dot_product_attention" : "materialised");
   fmt::print("train.precision = bf16 on: {}\n", train::bf16_supported(false) ? "CUDA, CPU" : "CUDA");

@@ -85,7 +85,9 @@ std::string usage() {
   std::string out =
       "usage: auxgrid COMMAND [options]   (auxgrid COMMAND --help: its options and an example)\n\ncommands:\n";
   for (const auto& c : kCommands) out += "  " + std::string(c.synopsis) + "\n" + indented(c.what, "        ") + "\n";
-  return out + "\n--out defaults to results/<grid name>.\n";
+  return out +
+         "\n--out defaults to results/<grid name>, or results/<grid name>+<key=value>... with --set overrides (their\n"
+         "results never mix with the grid's own).\n";
 }
 
 std::string command_help(const Command& c) {

@@ -15,6 +15,7 @@
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/train/runner.hpp"
+#include "auxgrid/train/trainer.hpp"
 #include "commands.hpp"
 
 namespace auxgrid::launcher {
@@ -44,7 +45,8 @@ std::string sbatch_value(const std::string& text, const char* what) {
 
 // What fills the template's placeholders: `text` everywhere (a quoted
 // placeholder before the bare one), `optional` drops its #SBATCH line when
-// empty, `repeated` writes its command line once per value (none: dropped).
+// empty, `repeated` writes its line (of the command, or a line of its own)
+// once per value (none: dropped).
 struct ArraySbatch {
   std::vector<std::pair<std::string, std::string>> text, optional;
   std::map<std::string, std::vector<std::string>> repeated;
@@ -71,7 +73,19 @@ std::string fill_array_sbatch(const ArraySbatch& values) {
       }
     if (!keep) continue;
     for (const auto& [placeholder, value] : values.text) replace_all(line, placeholder, value);
-    lines.push_back(line);
+    const bool in_command = line.size() > 2 && (line.compare(line.size() - 2, 2, " \\") == 0 ||
+                                                line.compare(line.size() - 2, 2, " &") == 0);
+    bool expanded = false;
+    for (const auto& [placeholder, list] : values.repeated)
+      if (!in_command && line.find(placeholder) != std::string::npos) {  // a line of its own: once per value
+        expanded = true;
+        for (const auto& value : list) {
+          auto copy = line;
+          replace_all(copy, placeholder, value);
+          lines.push_back(copy);
+        }
+      }
+    if (!expanded) lines.push_back(line);
   }
   std::string out;
   std::vector<std::string> command;  // the lines of the background command, without their endings
@@ -104,27 +118,47 @@ std::string fill_array_sbatch(const ArraySbatch& values) {
 }
 
 struct SbatchArgs {
-  std::string grid_path, out, time, partition, script;
-  std::vector<std::string> sets, plugins;
-  int array_size = 64, gpus_per_task = 0, cpus_per_task = 0;
+  std::string grid_path, out, time, partition, script, mem, mem_per_gpu, account, qos, constraint;
+  std::vector<std::string> sets, plugins, setup;
+  int array_size = 64, gpus_per_task = 0, cpus_per_task = 0, throttle = 0;
 };
 
 SbatchArgs parse_sbatch_args(const Args& args) {
   SbatchArgs a;
   po::options_description o("options");
-  o.add_options()("grid", po::value(&a.grid_path), "grid file")("out", po::value(&a.out),
-                                                                "results directory (default results/<grid name>)")(
+  o.add_options()("grid", po::value(&a.grid_path), "grid file")(
+      "out", po::value(&a.out), "results directory (default results/<grid name>, +<key=value> per --set)")(
       "array-size", bounded(&a.array_size, "array-size", 1, kMaxShards),
       "array tasks (default: pending cells, at most 64)")(
       "gpus-per-task", bounded(&a.gpus_per_task, "gpus-per-task", 1, 1024), "GPUs per array task")(
       "cpus-per-task", bounded(&a.cpus_per_task, "cpus-per-task", 1, 4096), "CPUs per array task (= torch threads)")(
-      "time", po::value(&a.time), "time limit per task, in SLURM's format")(
-      "partition", po::value(&a.partition), "SLURM partition")("set", po::value(&a.sets)->composing(),
-                                                               "override a setting for every cell: key=value")(
+      "time", po::value(&a.time), "time limit per task, in SLURM's format")("partition", po::value(&a.partition),
+                                                                            "SLURM partition")(
+      "mem", po::value(&a.mem), "memory per node of a task, in SLURM's format (e.g. 16G)")(
+      "mem-per-gpu", po::value(&a.mem_per_gpu), "memory per GPU, in SLURM's format (with --gpus-per-task)")(
+      "account", po::value(&a.account), "SLURM account to charge")(
+      "qos", po::value(&a.qos), "SLURM quality of service")("constraint", po::value(&a.constraint),
+                                                            "node features the tasks need (e.g. a100|h100)")(
+      "throttle", bounded(&a.throttle, "throttle", 1, kMaxShards),
+      "run at most N array tasks at once (--array=0-K%N), to share a cluster")(
+      "setup", po::value(&a.setup)->composing(),
+      "a shell line run before auxgrid in every task (repeatable), e.g. 'module load cuda' or "
+      "'source ~/venv/bin/activate'")("set", po::value(&a.sets)->composing(),
+                                      "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
       "script", po::value(&a.script), "script to write (default DIR/slurm/<grid name>.sbatch)");
   parse(args, o, "grid");
   AUXGRID_CHECK(!a.grid_path.empty(), "missing GRID file argument");
+  AUXGRID_CHECK(a.mem.empty() || a.mem_per_gpu.empty(), "--mem and --mem-per-gpu exclude each other (as in SLURM)");
+  AUXGRID_CHECK(a.mem_per_gpu.empty() || a.gpus_per_task > 0, "--mem-per-gpu needs --gpus-per-task");
+  // A GPU request trains on the GPU (--device cuda), so a build that cannot is refused here, not found out on
+  // a compute node after the queue.
+  AUXGRID_CHECK(a.gpus_per_task == 0 || train::libtorch_has_cuda(),
+                "--gpus-per-task {}: this auxgrid is built against LibTorch {} without CUDA, so its tasks could only "
+                "train on the CPU; build it against a CUDA LibTorch (cmake -DAUXGRID_WITH_CUDA=ON "
+                "-DCMAKE_PREFIX_PATH=\"$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')\", see "
+                "README \"GPUs\"), or leave out --gpus-per-task to train on CPUs",
+                a.gpus_per_task, train::libtorch_version());
   return a;
 }
 
@@ -141,12 +175,23 @@ ArraySbatch template_values(const SbatchArgs& a, const Grid& grid, const std::st
                  {"'@SUBMIT_DIR@'", shell_quote(fs::current_path().string())},
                  {"'@SCRIPT@'", shell_quote(script_abs)},
                  {"@LAST_TASK@", std::to_string(tasks - 1)},
+                 {"@THROTTLE@", a.throttle ? "%" + std::to_string(a.throttle) : ""},
+                 {"@DEVICE@", a.gpus_per_task ? "cuda" : "cpu"},
                  {"@PENDING@", std::to_string(pending)},
                  {"@CELLS@", std::to_string(grid.cells.size())}};
   values.optional = {{"@CPUS@", a.cpus_per_task ? std::to_string(a.cpus_per_task) : ""},
                      {"@GPUS@", a.gpus_per_task ? std::to_string(a.gpus_per_task) : ""},
                      {"@TIME@", a.time.empty() ? "" : sbatch_value(a.time, "--time")},
-                     {"@PARTITION@", a.partition.empty() ? "" : sbatch_value(a.partition, "--partition")}};
+                     {"@PARTITION@", a.partition.empty() ? "" : sbatch_value(a.partition, "--partition")},
+                     {"@MEM@", a.mem.empty() ? "" : sbatch_value(a.mem, "--mem")},
+                     {"@MEM_PER_GPU@", a.mem_per_gpu.empty() ? "" : sbatch_value(a.mem_per_gpu, "--mem-per-gpu")},
+                     {"@ACCOUNT@", a.account.empty() ? "" : sbatch_value(a.account, "--account")},
+                     {"@QOS@", a.qos.empty() ? "" : sbatch_value(a.qos, "--qos")},
+                     {"@CONSTRAINT@", a.constraint.empty() ? "" : sbatch_value(a.constraint, "--constraint")}};
+  for (const auto& line : a.setup) {
+    AUXGRID_CHECK(line.find('\n') == std::string::npos, "--setup '{}': one shell line each (repeat --setup)", line);
+    values.repeated["@SETUP@"].push_back(line);
+  }
   for (const auto& set : a.sets) values.repeated["'@KEY=VALUE@'"].push_back(shell_quote(set));
   for (const auto& plugin : a.plugins) values.repeated["'@PLUGIN@'"].push_back(shell_quote(absolute(plugin)));
   return values;
@@ -172,7 +217,7 @@ int sbatch(const Args& args) {
   for (const auto& s : a.sets) overrides.push_back(parse_override(s));
   for (const auto& p : a.plugins) models::load_plugin(p);
   const auto grid = load_grid(a.grid_path, overrides, [](const std::string& p) { models::load_plugin(p); });
-  if (a.out.empty()) a.out = "results/" + grid.name;
+  a.out = results_dir(a.out, grid.name, a.sets);
   const auto plan = train::make_plan(grid, a.out);
   train::throw_if_invalid(plan, grid);
   const auto pending = plan.pending.size();

@@ -16,8 +16,9 @@ packages=(cmake g++ make ccache libtorch-dev libopenmpi-dev openmpi-bin libhdf5-
 # Only with --for-tests: a local SLURM for tests/e2e_slurm.sh, a headless
 # browser for tests/e2e_report.sh (both skip that part without them), and
 # PyTorch for Python (the same 1.13), with which tests/e2e_torchscript.sh
-# scripts the example model (else it uses a checked-in copy); no run needs it.
-test_packages=(slurm-wlm munge chromium python3-torch)
+# scripts the example model (else it uses a checked-in copy), and pandas, with
+# which tests/e2e_mixed_runs.sh reads the export back; no run needs them.
+test_packages=(slurm-wlm munge chromium python3-torch python3-pandas)
 
 case "${1:-}" in
   --for-tests) packages+=("${test_packages[@]}") ;;

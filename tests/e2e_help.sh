@@ -23,6 +23,9 @@ for option in --device --shard --ranks-per-cell --retry-failed --max-attempts --
   --threads --set --plugin --out; do
   grep -q -- "^  $option" run.txt || { cat run.txt; fail "run --help does not list $option"; }
 done
+for option in --gpus-per-task --mem --mem-per-gpu --account --qos --constraint --throttle --setup --time --partition; do
+  grep -q -- "^  $option" sbatch.txt || { cat sbatch.txt; fail "sbatch --help does not list $option"; }
+done
 grep -q -- "--scale" synth.txt && grep -q "crema-d" synth.txt || { cat synth.txt; fail "synth --help: --scale, presets"; }
 echo "ok: auxgrid --help and the help of ${#commands[@]} commands"
 
@@ -35,4 +38,11 @@ grep -q "models' own defaults: .*mult 30" settings.txt || fail "model.width's pe
 grep -q "^model\." train.txt && fail "settings train. lists model settings"
 grep -q "^train.epochs = 25" train.txt || { cat train.txt; fail "settings train. misses train.epochs"; }
 expect_failure "unknown prefix" "no setting starts with 'trian.'" -- "$build/auxgrid" settings trian.
+
+"$build/auxgrid-analyze" --help > analyze.txt || fail "auxgrid-analyze --help"
+for part in "  tables DIR" "  figures DIR" "  report DIR" "  export DIR" "  study" "  --where" "  --format" "  --out" \
+  "  --table" "  --paper" "  --comparisons" "  --study" "  --model-revision" "examples:"; do
+  grep -qF -- "$part" analyze.txt || { cat analyze.txt; fail "auxgrid-analyze --help lacks '$part'"; }
+done
+echo "ok: auxgrid-analyze --help"
 echo "e2e_help: ok"

@@ -36,7 +36,7 @@ done
 "$analyze" tables res --format csv --comparisons comparisons.csv > tables.csv 2>/dev/null
 head -1 tables.csv | grep -q "^table,block,row,corpus,metric,mean,sd,n,expected,significant$" || fail "CSV header"
 grep -q "^table1,standard,AuxFormer (ours),msp-improv,micro_f1,[0-9.]*,[0-9.e-]*,4,4,1$" tables.csv || fail "CSV row"
-head -1 comparisons.csv | grep -q "^table,block,corpus,metric,reference,other,n,.*,t,df,p,significant$" ||
+head -1 comparisons.csv | grep -q "^table,block,corpus,metric,reference,other,n,.*,t,df,p,significant,p_two_sided$" ||
   fail "comparisons header"
 [ "$(grep -c '^table1,' comparisons.csv)" -eq 24 ] || fail "Table 1 needs 2 blocks x 3 others x 4 columns of t-tests"
 "$analyze" tables res --table table2 --paper > t2.md 2>/dev/null

@@ -73,15 +73,28 @@ seed = "0-2"
 TOML
 
 # slurm/array.sbatch documents what `auxgrid sbatch` writes: with its
-# placeholders filled in (and no plugin), it is the generated script.
-"$build/auxgrid" sbatch grid.toml --out res0 --array-size 4 --cpus-per-task 2 --gpus-per-task 1 --time 4:00:00 \
-  --partition gpu --set train.epochs=2 --script every_option.sbatch >/dev/null || fail "auxgrid sbatch, every option"
+# placeholders filled in (and no plugin), it is the generated script. A GPU
+# request trains with --device cuda, which a build without CUDA refuses to write.
+every_option=(--out res0 --array-size 4 --throttle 2 --cpus-per-task 2 --time 4:00:00 --partition gpu --account lab
+  --qos normal --constraint avx2 --setup 'module load cuda' --setup 'echo "set up on $(hostname)"'
+  --set train.epochs=2 --script every_option.sbatch)
+if "$build/auxgrid" version | grep -q "with CUDA"; then
+  every_option+=(--gpus-per-task 1 --mem-per-gpu 8G) device=cuda unused='/@MEM@/d'
+else
+  expect_failure "a GPU request without CUDA" "--gpus-per-task 1" "without CUDA" "AUXGRID_WITH_CUDA" -- \
+    "$build/auxgrid" sbatch grid.toml --out res0 --gpus-per-task 1
+  [ -e res0/slurm ] && fail "the refused GPU request wrote something"
+  every_option+=(--mem 4G) device=cpu unused='/@GPUS@/d; /@MEM_PER_GPU@/d'
+fi
+"$build/auxgrid" sbatch grid.toml "${every_option[@]}" >/dev/null || fail "auxgrid sbatch, every option"
 dir=$(pwd -P)
-grep -v '^##' "$here/../slurm/array.sbatch" | sed -z "s| \\\\\n  --plugin '@PLUGIN@'||" |
-  sed -e "s|@AUXGRID@|$(readlink -f "$build/auxgrid")|; s|@GRID@|$dir/grid.toml|g; s|@OUT@|$dir/res0|g" \
+grep -v '^##' "$here/../slurm/array.sbatch" | sed -z "s| \\\\\n  --plugin '@PLUGIN@'||" | sed -e "$unused" \
+    -e "s|@AUXGRID@|$(readlink -f "$build/auxgrid")|; s|@GRID@|$dir/grid.toml|g; s|@OUT@|$dir/res0|g" \
     -e "s|@SUBMIT_DIR@|$dir|; s|@SCRIPT@|$dir/every_option.sbatch|; s|@GRID_NAME@|e2e_slurm|g" \
-    -e "s|@PENDING@|6|; s|@CELLS@|6|; s|@LAST_TASK@|3|; s|@CPUS@|2|; s|@GPUS@|1|; s|@TIME@|4:00:00|" \
-    -e "s|@PARTITION@|gpu|; s|@KEY=VALUE@|train.epochs=2|" > template.sbatch
+    -e "s|@PENDING@|6|; s|@CELLS@|6|; s|@LAST_TASK@|3|; s|@THROTTLE@|%2|; s|@CPUS@|2|; s|@GPUS@|1|" \
+    -e "s|@MEM@|4G|; s|@MEM_PER_GPU@|8G|; s|@TIME@|4:00:00|; s|@PARTITION@|gpu|; s|@ACCOUNT@|lab|; s|@QOS@|normal|" \
+    -e "s|@CONSTRAINT@|avx2|; s|@DEVICE@|$device|; s|@KEY=VALUE@|train.epochs=2|" \
+    -e "s|^@SETUP@\$|module load cuda\\necho \"set up on \$(hostname)\"|" > template.sbatch
 diff template.sbatch every_option.sbatch >&2 || fail "slurm/array.sbatch is not what auxgrid sbatch writes"
 echo "slurm/array.sbatch matches the script of auxgrid sbatch"
 
@@ -94,14 +107,17 @@ slurm_start "$work/slurm" || fail "the cluster did not start"
 echo "cluster up: $(sinfo -h -o '%n %T, %c CPUs')"
 
 # An array of 4 tasks for 6 cells.
-"$build/auxgrid" sbatch grid.toml --out res --array-size 4 --cpus-per-task 1 > sbatch.txt || fail "auxgrid sbatch"
+"$build/auxgrid" sbatch grid.toml --out res --array-size 4 --cpus-per-task 1 --setup 'echo "setup ran in $PWD"' \
+  > sbatch.txt || fail "auxgrid sbatch"
 script=res/slurm/e2e_slurm.sbatch
 grep -q "6 of 6 cells to train in 4 array task(s)" sbatch.txt || fail "sbatch output: $(cat sbatch.txt)"
 grep -q "^  sbatch '$work/$script'$" sbatch.txt || fail "sbatch does not print the command: $(cat sbatch.txt)"
 grep -q -- "--array=0-3" "$script" || fail "array size"
 job1=$(sbatch --parsable "$script")
 wait_arrays 4 "$job1"
-for t in 0 1 2 3; do [ -f "res/slurm/${job1}_$t.out" ] || fail "no log of task $t"; done
+for t in 0 1 2 3; do
+  grep -q "^setup ran in $dir$" "res/slurm/${job1}_$t.out" || fail "task $t did not run --setup in the submit directory"
+done
 check_cells_once res res/slurm/"${job1}"_*.out
 echo "array $job1: 6 cells trained once by 4 tasks ($((SECONDS - start)) s)"
 

@@ -291,12 +291,19 @@ BOOST_AUTO_TEST_CASE(comparisons_match_an_independent_t_test) {
   BOOST_TEST(paired.test.p == f.p, tt::tolerance(1e-10));
 
   // The CSV carries them at full precision.
+  // ... with the two-sided p-value (twice the one-tailed one here, t > 0) and
+  // the mean difference's 95 % interval, mean +- t(0.975, 4) sd / sqrt(5).
+  BOOST_TEST(mult.p_two_sided == 2 * e.p, tt::tolerance(1e-10));
+  const double half_width = 2.7764451051977987 * mult.test.sd_diff / std::sqrt(5.0);
+  BOOST_TEST(mult.test.ci95_low == mult.test.mean_diff - half_width, tt::tolerance(1e-10));
+  BOOST_TEST(mult.test.ci95_high == mult.test.mean_diff + half_width, tt::tolerance(1e-10));
   const std::string csv = render_comparisons_csv({table});
   BOOST_TEST(
-      csv.find(fmt::format("table1,standard,crema-d,micro_f1,AuxFormer (ours),Baseline 2 (MulT),5,{},{},{},{},{},4,"
-                           "{},1\n",
-                           mult.test.mean_a, mult.test.mean_b, mult.test.mean_diff, mult.test.sd_diff, mult.test.t,
-                           mult.test.p)) != std::string::npos);
+      csv.find(fmt::format("table1,standard,crema-d,micro_f1,AuxFormer (ours),Baseline 2 (MulT),5,{},{},{},{},{},"
+                           "{},{},{},4,{},1,{}\n",
+                           mult.test.mean_a, mult.test.mean_b, mult.test.mean_diff, mult.test.ci95_low,
+                           mult.test.ci95_high, mult.test.sd_diff, mult.test.mean_diff / mult.test.sd_diff, mult.test.t,
+                           mult.test.p, mult.p_two_sided)) != std::string::npos);
 }
 
 // Student (1908) / Cushny and Peebles: extra hours of sleep under two drugs, 10
@@ -444,6 +451,12 @@ BOOST_AUTO_TEST_CASE(renderings) {
                            "\\midrule\n    optimized &", "0.770$^{*}$ {\\scriptsize(5)}", "0.720 {\\scriptsize(4/5)}",
                            "\\bottomrule", "\\label{tab:table1}", "% table1 (auxgrid-analyze, results results/my_run)"})
     BOOST_TEST(tex.find(part) != std::string::npos, part);
+  // 14 columns span a two-column page; the 6 of the table without the paper's values fit one column.
+  BOOST_TEST(tex.find("\\begin{table*}[t]") != std::string::npos);
+  BOOST_TEST(tex.find("\\end{table*}") != std::string::npos);
+  const std::string narrow = render_latex(table, {false, ""});
+  BOOST_TEST(narrow.find("\\begin{table}[t]") != std::string::npos);
+  BOOST_TEST(narrow.find("\\end{table}\n") != std::string::npos);
 
   const std::string csv = render_csv(table, {true, ""});
   BOOST_TEST(csv.rfind("table,block,row,corpus,metric,mean,sd,n,expected,significant,paper,paper_significant,"
@@ -478,13 +491,15 @@ BOOST_AUTO_TEST_CASE(figures_take_their_values_from_the_selection) {
   const std::vector<double> ours{0.78, 0.79, 0.77, 0.80, 0.76};
   BOOST_TEST(box.panels[0].series.at(0).values.at(0) == ours, tt::per_element());
   BOOST_TEST(box.panels[0].series.at(0).values.at(1).size() == 4u);  // Baseline 1
-  BOOST_TEST(box.panels[0].series.at(0).values.at(2).empty());       // no optimized MulT
+  // No optimized MulT or Baseline 3 in any panel: no empty slots for them.
+  BOOST_TEST(box.categories == (std::vector<std::string>{"AuxFormer", "Baseline 1"}), tt::per_element());
+  BOOST_TEST(box.panels[1].series.at(0).values.size() == 2u);
 
   const FigureData bars = figure("figure4");  // categories = conditions, series = procedures
-  BOOST_TEST(bars.categories.at(1) == "video only");
+  // Only "ideal" has results: the other conditions get no empty groups.
+  BOOST_TEST(bars.categories == (std::vector<std::string>{"ideal"}), tt::per_element());
   BOOST_TEST(bars.panels[0].series.at(0).label == "standard");
   BOOST_TEST(bars.panels[0].series.at(0).values.at(0).size() == 5u);  // standard, ideal
-  BOOST_TEST(bars.panels[0].series.at(0).values.at(1).empty());       // standard, video only
 
   const FigureData lines = figure("figure5-audio");  // "{x}" in the condition
   BOOST_TEST(lines.x.size() == 9u);

@@ -129,6 +129,14 @@ BOOST_AUTO_TEST_CASE(grid_applies_model_defaults_to_unset_keys) {
   BOOST_TEST(g.cells[1].config.integer("model.width") == 130);
   const auto o = parse_grid("[axes]\nmodel.name = [\"narrow\"]\n", "d.toml", {{"model.width", "8"}});
   BOOST_TEST(o.cells[0].config.integer("model.width") == 8);  // --set wins
+  // ... and both say that the model is no longer the one its name describes, once per setting.
+  BOOST_TEST(g.warnings.size() == 1u);
+  BOOST_TEST(
+      g.warnings.at(0).find("model.heads = 3 replaces model 'narrow''s own model.heads = 5") != std::string::npos,
+      g.warnings.at(0));
+  BOOST_REQUIRE(o.warnings.size() == 1u);
+  BOOST_TEST(o.warnings[0].find("model.width = 8 replaces model 'narrow''s own model.width = 30") != std::string::npos);
+  BOOST_TEST(parse_grid("[axes]\nmodel.name = [\"narrow\"]\n", "d.toml").warnings.empty());
   model_setting_defaults().erase("narrow");
 }
 

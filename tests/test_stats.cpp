@@ -75,7 +75,8 @@ BOOST_AUTO_TEST_SUITE(ttest)
 // Student (1908), "The probable error of a mean", Biometrika 6(1): extra hours
 // of sleep with two drugs for the same 10 patients (R's `sleep` data).
 // R: t.test(extra ~ group, data = sleep, paired = TRUE) ->
-//   t = -4.0621, df = 9, p-value = 0.002833, mean difference -1.58.
+//   t = -4.0621, df = 9, p-value = 0.002833, mean difference -1.58,
+//   95 percent confidence interval -2.4598858 -0.7001142.
 const std::vector<double> kDrug1{0.7, -1.6, -0.2, -1.2, -0.1, 3.4, 3.7, 0.8, 0.0, 2.0};
 const std::vector<double> kDrug2{1.9, 0.8, 1.1, 0.1, -0.1, 4.4, 5.5, 1.6, 4.6, 3.4};
 
@@ -89,6 +90,10 @@ BOOST_AUTO_TEST_CASE(student_sleep_two_sided) {
   BOOST_TEST(r.sd_diff == 1.229995, tt::tolerance(1e-6));  // R: sd(sleep$extra[1:10] - sleep$extra[11:20])
   BOOST_TEST(r.t == -4.0621, tt::tolerance(1e-4));
   BOOST_TEST(r.p == 0.002833, tt::tolerance(1e-3));
+  BOOST_TEST(r.ci95_low == -2.4598858, tt::tolerance(1e-6));
+  BOOST_TEST(r.ci95_high == -0.7001142, tt::tolerance(1e-6));
+  // The interval does not depend on the tail tested.
+  BOOST_TEST(paired_t_test(kDrug1, kDrug2, Tail::greater).ci95_low == r.ci95_low);
 }
 
 BOOST_AUTO_TEST_CASE(one_tailed_is_half_of_two_sided_in_the_right_direction) {

@@ -339,8 +339,8 @@ void resolve_model_file(Config& config, const Product& p, const std::string& gri
 }
 
 // The cell of one point of the product and one variant.
-Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Variant& variant,
-               const std::string& path) {
+Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Variant& variant, const std::string& path,
+               std::vector<std::string>& warnings) {
   Cell cell{"", "", p.base, {}};
   auto keys = p.explicit_keys;
   std::vector<std::string> label;
@@ -355,6 +355,17 @@ Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Va
   }
   if (!variant.label.empty()) label.push_back(variant.label);
   apply_model_defaults(cell.config, keys);
+  const auto& model = cell.config.str("model.name");
+  const auto own = model_setting_defaults().find(model);
+  if (own != model_setting_defaults().end())
+    for (const auto& [key, value] : own->second)
+      if (to_string(cell.config.get(key)) != to_string(value)) {
+        auto w = fmt::format(
+            "{} = {} replaces model '{}''s own {} = {}: the cells train a variant of it, not the model "
+            "`auxgrid models` describes",
+            key, to_string(cell.config.get(key)), model, key, to_string(value));
+        if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(std::move(w));
+      }
   resolve_model_file(cell.config, p, path);
   cell.id = cell.config.id();
   cell.label = fmt::format("{}", fmt::join(label, " "));
@@ -399,6 +410,8 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
                   include.path, fmt::join(chain, " -> "), canonical);
     const auto sub = load_grid(sub_path, overrides, load_plugin);
     grid.parts.push_back({sub.name, sub.cells.size()});
+    for (const auto& w : sub.warnings)
+      if (std::find(grid.warnings.begin(), grid.warnings.end(), w) == grid.warnings.end()) grid.warnings.push_back(w);
     for (const auto& cell : sub.cells) add_cell(grid, seen, cell, sub.name);
   }
   const bool has_cells_of_its_own = root["settings"] || root["axes"] || root["variants"] || includes.empty();
@@ -417,7 +430,7 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   std::vector<std::size_t> index(product.axes.size(), 0);
   while (true) {
     for (const auto& variant : product.variants)
-      add_cell(grid, seen, make_cell(product, index, variant, path), grid.name);
+      add_cell(grid, seen, make_cell(product, index, variant, path, grid.warnings), grid.name);
     std::size_t i = product.axes.size();
     while (i > 0 && ++index[i - 1] == product.axes[i - 1].size()) index[--i] = 0;
     if (i == 0) break;

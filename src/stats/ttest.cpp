@@ -55,17 +55,20 @@ TTest paired_t_test(const std::vector<double>& a, const std::vector<double>& b, 
   r.sd_diff = sample_sd(diff);
   r.df = std::max(r.n - 1, 0);
   if (r.n < 2) {  // no variance estimate, no test
-    r.t = kNaN;
-    r.p = kNaN;
+    r.t = r.p = r.ci95_low = r.ci95_high = kNaN;
     return r;
   }
+  const boost::math::students_t dist(r.df);
+  const double half_width =
+      boost::math::quantile(boost::math::complement(dist, 0.025)) * r.sd_diff / std::sqrt(static_cast<double>(r.n));
+  r.ci95_low = r.mean_diff - half_width;
+  r.ci95_high = r.mean_diff + half_width;
   if (r.sd_diff == 0) {
     set_zero_spread(r, tail);
     return r;
   }
 
   r.t = r.mean_diff / (r.sd_diff / std::sqrt(static_cast<double>(r.n)));
-  const boost::math::students_t dist(r.df);
   switch (tail) {
     case Tail::greater: r.p = boost::math::cdf(boost::math::complement(dist, r.t)); break;
     case Tail::less: r.p = boost::math::cdf(dist, r.t); break;

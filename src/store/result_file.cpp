@@ -296,7 +296,10 @@ ResultSummary summarize(const H5::H5File& f, const std::string& path, const std:
     s.procedure = h5::read_attr_string(config, "procedure", where);
     s.seed = h5::read_attr_int(config, "seed", where);
 
-    s.epoch_seconds = h5::read_doubles(h5::open_group(f, "train", where), "seconds", where);
+    const auto train = h5::open_group(f, "train", where);
+    s.epoch_seconds = h5::read_doubles(train, "seconds", where);
+    s.train_loss = h5::read_doubles(train, "train_loss", where);
+    s.dev_loss = h5::read_doubles(train, "dev_loss", where);
     const H5::Group eval = h5::open_group(f, "eval", where);
     for (const auto& condition : h5::children(eval)) {
       const H5::Group g = h5::open_group(eval, condition, where);

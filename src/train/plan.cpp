@@ -109,6 +109,7 @@ std::vector<std::string> split_warnings(const store::CorpusIndex& index, const d
 
 Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts, bool retry_failed) {
   Plan plan;
+  plan.warnings = grid.warnings;
   std::set<std::string> splits_seen;  // corpus, seed and fractions whose split was checked
   std::map<std::string, std::int64_t> params_by_model;
   for (const auto& cell : grid.cells) {

@@ -430,6 +430,13 @@ std::vector<store::EvalRecord> CellTrainer::evaluate_test_set() {
 
 std::string libtorch_version() { return TORCH_VERSION; }
 int cuda_device_count() { return static_cast<int>(torch::cuda::device_count()); }
+bool libtorch_has_cuda() {
+#ifdef AUXGRID_TORCH_HAS_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
 bool bf16_supported(bool on_cuda) { return on_cuda || TORCH_VERSION_MAJOR >= 2; }
 
 store::CellResult train_cell(const Cell& cell, const store::CorpusData& corpus, const EpochCallback& on_epoch,

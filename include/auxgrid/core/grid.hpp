@@ -41,6 +41,10 @@ struct Grid {
   std::vector<std::string> plugins;                        // as written in the grid file
   std::vector<std::pair<std::string, std::size_t>> parts;  // included grids: name, cells (before merging)
   std::vector<Cell> cells;                                 // deduplicated, in expansion order
+  // Not errors, said by plan and run: e.g. a setting of the grid or --set that
+  // replaces a model's own default (mult_up's width 160), so the model is no
+  // longer the one its description names.
+  std::vector<std::string> warnings;
 };
 
 using Overrides = std::vector<std::pair<std::string, std::string>>;  // --set key=value

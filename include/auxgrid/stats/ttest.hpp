@@ -14,6 +14,9 @@ struct TTest {
   double t = 0;          // mean_diff / (sd_diff / sqrt(n)); +-inf when sd_diff = 0 and mean_diff != 0
   double df = 0;         // n - 1
   double p = 1;          // p-value for the chosen tail; NaN when n < 2
+  // 95 % confidence interval of the mean difference (t quantile with df
+  // degrees of freedom): the effect's size, whatever the tail; NaN when n < 2.
+  double ci95_low = 0, ci95_high = 0;
 };
 
 // a[i] and b[i] are the scores of the same trial. Throws if sizes differ.

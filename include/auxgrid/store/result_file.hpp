@@ -85,9 +85,9 @@ struct ResultSummary {
   std::string model, corpus, procedure;
   std::int64_t seed = 0;
   std::int64_t n_params = 0;
-  std::map<std::string, std::pair<double, double>> f1;  // condition -> (micro, macro)
-  std::vector<double> epoch_seconds;
-  std::map<std::string, std::string> provenance;  // the prov.* attributes, without the prefix
+  std::map<std::string, std::pair<double, double>> f1;      // condition -> (micro, macro)
+  std::vector<double> epoch_seconds, train_loss, dev_loss;  // per epoch (/train)
+  std::map<std::string, std::string> provenance;            // the prov.* attributes, without the prefix
 };
 // Verified as read_result verifies.
 ResultSummary read_result_summary(const std::string& path);

@@ -27,6 +27,8 @@ using EpochCallback = std::function<void(const EpochReport&)>;
 // This build's LibTorch (`auxgrid version`, validation).
 std::string libtorch_version();
 int cuda_device_count();
+// Whether this build's LibTorch has CUDA (whether or not a GPU is visible).
+bool libtorch_has_cuda();
 // train.precision = bf16 (autocast to bfloat16) runs on CUDA, and on the CPU
 // under LibTorch 2.x (1.13 refuses it there).
 bool bf16_supported(bool on_cuda);
