@@ -163,6 +163,49 @@ BOOST_AUTO_TEST_CASE(lines_show_means_and_reference_lines, *utf::precondition(Ha
   BOOST_TEST(contains(script, "0.58 with lines dt 2"));  // the reference line, dashed
 }
 
+BOOST_AUTO_TEST_CASE(error_bars_stop_at_0_and_1_for_scores, *utf::precondition(HasGnuplot())) {
+  TempDir tmp;
+  FigureData fig = bars_figure();
+  fig.panels[0].series[0].values[0] = {1.0, 0.6, 1.0};  // mean 0.87, sd 0.23: the bar would reach 1.1
+  render_and_check(fig, tmp);
+  const std::string script = bytes_of(tmp / "figure4.gp");
+  BOOST_TEST(contains(script, "($3 + $4 > 1 ? 1 : $3 + $4)"), script);
+  BOOST_TEST(contains(script, ":1]\n"), script);  // the axis stops at 1 too
+  // Values outside [0, 1] (a loss, say) keep their full bars.
+  fig.panels[0].series[0].values[0] = {1.5, 0.6, 1.0};
+  render_and_check(fig, tmp);
+  BOOST_TEST(!contains(bytes_of(tmp / "figure4.gp"), "> 1 ? 1"));
+}
+
+BOOST_AUTO_TEST_CASE(traces_draw_a_thin_line_per_series_sharing_colours_by_label, *utf::precondition(HasGnuplot())) {
+  TempDir tmp;
+  FigureData fig;
+  fig.name = "curves";
+  fig.title = kTitle;
+  fig.kind = FigureKind::traces;
+  fig.x_label = "epoch";
+  fig.y_label = "loss (nats)";
+  fig.x = {1, 2, 3};
+  fig.panels = {{"crema_d",
+                 {{"train loss", {{1.4}, {1.2}, {1.1}}},
+                  {"train loss", {{1.5}, {1.3}, {}}},  // a seed that stopped early
+                  {"dev loss", {{1.45}, {1.3}, {1.25}}}},
+                 {}}};
+  const std::string data = render_and_check(fig, tmp);
+  BOOST_TEST(contains(data, "\n1 1.4 1.5 1.45\n"), data);
+  BOOST_TEST(contains(data, "\n3 1.1 NaN 1.25\n"), data);
+  const std::string script = bytes_of(tmp / "curves.gp");
+  // Both training traces in the first colour, the dev trace in the second; one legend entry each.
+  BOOST_TEST(contains(script, "using 1:2 with lines lw 1 lc rgb '#4E79A7'"), script);
+  BOOST_TEST(contains(script, "using 1:3 with lines lw 1 lc rgb '#4E79A7'"), script);
+  BOOST_TEST(contains(script, "using 1:4 with lines lw 1 lc rgb '#F28E2B'"), script);
+  BOOST_TEST(contains(script, "title 'train loss'"));
+  BOOST_TEST(contains(script, "title 'dev loss'"));
+
+  fig.panels[0].series[0].values[0] = {1.4, 1.3};  // a trace has one value per x
+  expect_error([&] { plot_figure(fig, tmp.dir.string()); }, {"figure curves", "trace 'train loss'", "2 values"});
+}
+
 BOOST_AUTO_TEST_CASE(rerunning_the_script_by_hand_redraws_the_figure, *utf::precondition(HasGnuplot())) {
   TempDir tmp;
   plot_figure(lines_figure(), tmp.dir.string());

@@ -35,6 +35,9 @@ in_root "$root" "$repo" /bin/bash -euo pipefail -c '
     AUXGRID_GPU_CHECK_DEVICE=cpu launchers/gpu/checks/10_cuda_smoke.sh "$AUXGRID_GPU_BUILD" build-rehearsal/out \
       > build-rehearsal/out/10_cuda_smoke.cpu.log 2>&1 || { rc=1; echo "rehearsal: 10_cuda_smoke on the CPU FAILED"; }
     tail -n 1 build-rehearsal/out/10_cuda_smoke.cpu.log
+    AUXGRID_GPU_CHECK_DEVICE=cpu launchers/gpu/checks/20_gpu_protocol.sh "$AUXGRID_GPU_BUILD" build-rehearsal/out \
+      > build-rehearsal/out/20_gpu_protocol.cpu.log 2>&1 || { rc=1; echo "rehearsal: 20_gpu_protocol on the CPU FAILED"; }
+    grep -E "^result:|ok \(" build-rehearsal/out/20_gpu_protocol.cpu.log
   fi
   echo "== build-rehearsal/out/summary.txt"; cat build-rehearsal/out/summary.txt
   exit $rc

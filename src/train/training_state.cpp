@@ -1,6 +1,7 @@
 #include "training_state.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "auxgrid/core/check.hpp"
@@ -17,6 +19,18 @@
 #include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::train {
+
+namespace {
+
+// The GPU the model trains on, if any: dropout there draws from that device's
+// generator, which a checkpoint must carry for a resume to repeat the bits.
+std::optional<c10::Device> cuda_device_of(torch::nn::Module& model) {
+  for (const auto& p : model.parameters())
+    if (p.is_cuda()) return p.device();
+  return std::nullopt;
+}
+
+}  // namespace
 
 bool Plateau::step(double dev_loss) {
   if (dev_loss < best * (1.0 - 1e-4)) {
@@ -47,6 +61,11 @@ void save_checkpoint(const std::string& path, const CheckpointOwner& owner, cons
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     archive.write("torch_rng", generator.get_state());
+  }
+  if (const auto device = cuda_device_of(model)) {
+    auto generator = at::globalContext().defaultGenerator(*device);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    archive.write("cuda_rng", generator.get_state());
   }
   archive.write("epoch", c10::IValue(static_cast<std::int64_t>(p.epoch)));
   archive.write("next_batch", c10::IValue(p.next_batch));
@@ -139,6 +158,8 @@ void load_checkpoint(const std::string& path, const CheckpointOwner& owner, Trai
   std::istringstream rng(value("rng").toStringRef());
   rng >> loaded.rng;
   const auto torch_rng = tensor("torch_rng");
+  at::Tensor cuda_rng;  // absent in a checkpoint written on the CPU
+  archive.try_read("cuda_rng", cuda_rng);
   loaded.epoch = static_cast<int>(value("epoch").toInt());
   loaded.next_batch = value("next_batch").toInt();
   const auto order = tensor("order");
@@ -164,6 +185,13 @@ void load_checkpoint(const std::string& path, const CheckpointOwner& owner, Trai
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(torch_rng);
+  }
+  // On a GPU again: its dropout stream goes on where it stopped. (Resumed on
+  // another kind of device, the cell continues, but not bit for bit.)
+  if (const auto device = cuda_device_of(model); device && cuda_rng.defined()) {
+    auto generator = at::globalContext().defaultGenerator(*device);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(cuda_rng);
   }
   p = std::move(loaded);
 }
