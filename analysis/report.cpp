@@ -89,6 +89,13 @@ std::unique_ptr<Analysis> analyse(const AnalyzeOptions& options, std::ostream& l
   return a;
 }
 
+// Where a table's results come from: the directory and the --where that selected them.
+std::string results_source(const AnalyzeOptions& options) {
+  return options.where.empty()
+             ? options.results_dir
+             : fmt::format("{} --where {}", options.results_dir, fmt::join(options.where, " --where "));
+}
+
 // The tables named, or every table worth showing (the others named on `log`).
 std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string>& names, std::ostream& log) {
   for (const auto& name : names)
@@ -353,7 +360,7 @@ void tables_command(const AnalyzeOptions& options, std::ostream& out, std::ostre
                 format);
   const auto a = analyse(options, log);
   const std::vector<Table> tables = build_tables(*a, options.tables, log);
-  const RenderOptions render_options{options.paper, options.results_dir};
+  const RenderOptions render_options{options.paper, results_source(options)};
   AUXGRID_CHECK(!tables.empty(), "none of the {} results in {} belongs to a table of the study",
                 a->results.results.size(), options.results_dir);
   for (const auto& table : tables) {
@@ -398,7 +405,7 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
 
   // Every table in every format beside the page, and the page's copy with the paper's values.
   const std::vector<Table> tables = build_tables(*a, {}, log);
-  const RenderOptions with_paper{true, options.results_dir};
+  const RenderOptions with_paper{true, results_source(options)};
   const std::string gnuplot = gnuplot_version();
   std::string table_html;
   bool paper_values = false;

@@ -32,6 +32,8 @@ for epochs in 1 2; do
     { cat t$epochs.csv; fail "--where train.epochs=$epochs: AuxFormer should have 2 seeds"; }
 done
 cmp -s t1.csv t2.csv && fail "the two selections gave the same table"
+"$analyze" tables mixed --where train.epochs=2 2>/dev/null | grep -q "^Results: mixed --where train.epochs=2$" ||
+  fail "the table does not say which results it selected"
 "$analyze" tables results/grid --format csv > plain.csv 2>/dev/null
 cmp -s t1.csv plain.csv || fail "--where train.epochs=1 should give the plain run's table"
 expect_failure "unknown --where key" "train.epoch" "unknown" -- "$analyze" tables mixed --where train.epoch=2
