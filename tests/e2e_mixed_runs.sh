@@ -46,7 +46,12 @@ echo "ok: --where selects, the clash suggests it"
 "$analyze" export mixed --out all.csv 2> export.log || { cat export.log; fail "export"; }
 "$analyze" export mixed --where model.name=baseline1 > baseline1.csv 2>/dev/null || fail "export --where to stdout"
 conditions=21  # eval.conditions = "all": ideal, audio_only, video_only, mask_{audio,video}_p10..p90
-/usr/bin/python3 - "$conditions" <<'PY' || fail "export: the CSV does not read back"
+python=$(command -v /usr/bin/python3 python3 | head -n 1 || true)
+if [ -z "$python" ]; then  # the LibTorch 2.x root of tests/libtorch2.sh has no Python
+  [ "$(tail -n +2 all.csv | wc -l)" -eq $((8 * conditions)) ] || fail "export: $(wc -l < all.csv) lines"
+  head -n 1 all.csv | tr ',' '\n' | grep -qx "train.epochs" || fail "export: no train.epochs column"
+  echo "no python3 here: the export is checked by its line count and header only"
+else "$python" - "$conditions" <<'PY' || fail "export: the CSV does not read back"
 import csv, sys
 conditions = int(sys.argv[1])
 rows = list(csv.DictReader(open("all.csv")))
@@ -70,6 +75,7 @@ else:
     assert len(means) == 4, means
     print("pandas reads the export:", means.to_dict())
 PY
+fi
 echo "ok: export (a row per cell and condition, every setting a column)"
 
 # Sweeps from the command line: an axis per --set with several values.
