@@ -80,20 +80,25 @@ struct Analysis {
   Analysis(Study s, ResultsDir r) : study(std::move(s)), results(std::move(r)), selection(results, study) {}
 };
 
+// "--where a=1 --where b=2": the selection, as the user gave it.
+std::string where_flags(const AnalyzeOptions& options) {
+  std::string out;
+  for (const auto& w : options.where) out += (out.empty() ? "--where " : " --where ") + w;
+  return out;
+}
+
 std::unique_ptr<Analysis> analyse(const AnalyzeOptions& options, std::ostream& log) {
   auto a = std::make_unique<Analysis>(
       study_of(options), load_results_dir(options.results_dir, options.model_revision, parse_where(options.where)));
   for (const auto& problem : a->results.unreadable) log << "warning: skipped " << problem << '\n';
   AUXGRID_CHECK(!a->results.results.empty(), "no complete result files in {}/cells{}", options.results_dir,
-                options.where.empty() ? "" : fmt::format(" match --where {}", fmt::join(options.where, " --where ")));
+                options.where.empty() ? "" : " match " + where_flags(options));
   return a;
 }
 
 // Where a table's results come from: the directory and the --where that selected them.
 std::string results_source(const AnalyzeOptions& options) {
-  return options.where.empty()
-             ? options.results_dir
-             : fmt::format("{} --where {}", options.results_dir, fmt::join(options.where, " --where "));
+  return options.where.empty() ? options.results_dir : options.results_dir + " " + where_flags(options);
 }
 
 // The tables named, or every table worth showing (the others named on `log`).
@@ -440,7 +445,7 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
       "<a href=\"#provenance\">Provenance</a></nav>\n",
       html(fmt::format("{}", fmt::join(grids, ", "))), kStyle, html(options.results_dir), html(version()),
       gnuplot.empty() ? "" : ", figures by " + html(gnuplot),
-      options.where.empty() ? "" : html(fmt::format(" (--where {})", fmt::join(options.where, " --where "))),
+      options.where.empty() ? "" : html(" (" + where_flags(options) + ")"),
       paper_values ? "Tables show the reproduced means beside the paper's values (Goncalves and Busso, 2022)."
                    : "The paper reports no values for these corpora (" +
                          html(fmt::format("{}", fmt::join(a->selection.corpora(), ", "))) +
