@@ -6,6 +6,7 @@
 #include <set>
 
 #include "analysis/tables.hpp"
+#include "auxgrid/core/config.hpp"
 #include "auxgrid/stats/metrics.hpp"
 
 namespace auxgrid::analysis {
@@ -21,7 +22,7 @@ std::string export_csv(const ResultsDir& results) {
   std::set<std::string> keys;  // every setting some result records
   for (const auto& r : results.results)
     for (const auto& [key, value] : r.config)
-      if (key.find('.') != std::string::npos || key == "seed") keys.insert(key);
+      if (find_setting(key)) keys.insert(key);  // not the file's short copies (model, corpus, procedure)
 
   std::string out =
       "cell_id,corpus,label,condition,micro_f1,macro_f1,parameters,epochs,seconds_per_epoch,final_train_loss,"

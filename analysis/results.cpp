@@ -31,29 +31,36 @@ std::vector<FailedCell> failed_cells(const std::string& dir, const std::set<std:
   return failed;
 }
 
-// "key=a/b" for every setting that differs, to say why two results collide.
-std::string differing_settings(const store::ResultSummary& a, const store::ResultSummary& b) {
+// The value of `key` in a result, "(unset)" where it records none.
+std::string value_of(const store::ResultSummary& r, const std::string& key) {
+  const auto it = r.config.find(key);
+  return it == r.config.end() ? "(unset)" : it->second;
+}
+
+// Every key, in order, whose value differs between two results.
+std::vector<std::string> differing_keys(const store::ResultSummary& a, const store::ResultSummary& b) {
   std::set<std::string> keys;
   for (const auto& [k, v] : a.config) keys.insert(k);
   for (const auto& [k, v] : b.config) keys.insert(k);
+  std::vector<std::string> out;
+  for (const auto& k : keys)
+    if (value_of(a, k) != value_of(b, k)) out.push_back(k);
+  return out;
+}
+
+// "key=a/b" for every setting that differs, to say why two results collide.
+std::string differing_settings(const store::ResultSummary& a, const store::ResultSummary& b) {
   std::vector<std::string> diffs;
-  for (const auto& k : keys) {
-    const auto ia = a.config.find(k), ib = b.config.find(k);
-    const std::string va = ia == a.config.end() ? "(unset)" : ia->second;
-    const std::string vb = ib == b.config.end() ? "(unset)" : ib->second;
-    if (va != vb) diffs.push_back(fmt::format("{}={}/{}", k, va, vb));
-  }
+  for (const auto& k : differing_keys(a, b))
+    diffs.push_back(fmt::format("{}={}/{}", k, value_of(a, k), value_of(b, k)));
   return diffs.empty() ? "no differing settings" : fmt::format("differing settings: {}", fmt::join(diffs, ", "));
 }
 
-// "--where k=v", the first setting (in key order) in which the two differ, as
-// the option that keeps `b`; "" when none differs.
+// "--where k=v" on the first setting in which the two differ: the option that keeps `b`.
 std::string separating_where(const store::ResultSummary& a, const store::ResultSummary& b) {
-  for (const auto& [key, value] : b.config) {
-    const auto other = a.config.find(key);
-    if (other == a.config.end() || other->second != value) return fmt::format("--where {}={}", key, value);
-  }
-  return "";
+  for (const auto& k : differing_keys(a, b))
+    if (find_setting(k) && b.config.count(k)) return fmt::format("--where {}={}", k, value_of(b, k));
+  return "--where";
 }
 
 }  // namespace

@@ -338,6 +338,11 @@ void resolve_model_file(Config& config, const Product& p, const std::string& gri
   config.set("model.file_hash", hash);
 }
 
+// Appends `item` unless the list already holds it: a warning is said once.
+void add_once(std::vector<std::string>& list, std::string item) {
+  if (std::find(list.begin(), list.end(), item) == list.end()) list.push_back(std::move(item));
+}
+
 // The cell of one point of the product and one variant.
 Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Variant& variant, const std::string& path,
                std::vector<std::string>& warnings) {
@@ -364,7 +369,7 @@ Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Va
             "{} = {} replaces model '{}''s own {} = {}: the cells train a variant of it, not the model "
             "`auxgrid models` describes",
             key, to_string(cell.config.get(key)), model, key, to_string(value));
-        if (std::find(warnings.begin(), warnings.end(), w) == warnings.end()) warnings.push_back(std::move(w));
+        add_once(warnings, std::move(w));
       }
   resolve_model_file(cell.config, p, path);
   cell.id = cell.config.id();
@@ -410,8 +415,7 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
                   include.path, fmt::join(chain, " -> "), canonical);
     const auto sub = load_grid(sub_path, overrides, load_plugin);
     grid.parts.push_back({sub.name, sub.cells.size()});
-    for (const auto& w : sub.warnings)
-      if (std::find(grid.warnings.begin(), grid.warnings.end(), w) == grid.warnings.end()) grid.warnings.push_back(w);
+    for (const auto& w : sub.warnings) add_once(grid.warnings, w);
     for (const auto& cell : sub.cells) add_cell(grid, seen, cell, sub.name);
   }
   const bool has_cells_of_its_own = root["settings"] || root["axes"] || root["variants"] || includes.empty();
