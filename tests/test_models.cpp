@@ -472,12 +472,13 @@ BOOST_AUTO_TEST_CASE(the_released_initialisation_is_xavier_with_zero_biases) {
                 "MulT out_proj, libtorch");
 }
 
-// Why model.init is not the released code's by default: with zero biases
-// everywhere, an auxiliary encoder fed a dropped (all-zero) modality outputs
-// exact zeros in every layer, each LayerNorm's backward then multiplies the
-// gradient by 1/sqrt(eps) = 316, and over 3 x 5 layers the gradient reaches
-// the edge of float32 (about 1e37 here: its 2-norm overflows, and with longer
-// inputs its elements do): the optimized procedure's first step is not finite.
+// The raw gradient the trainer has to handle (test_train shows that it does):
+// with zero biases everywhere, an auxiliary encoder fed a dropped (all-zero)
+// modality outputs exact zeros in every layer, each LayerNorm's backward then
+// multiplies the gradient by 1/sqrt(eps) = 316, and over 3 x 5 layers it
+// reaches the edge of float32 (about 1e37 here: its float32 2-norm
+// overflows, and with longer inputs its elements do). The released code's
+// PyTorch does the same. LibTorch's non-zero biases leave that fixed point.
 BOOST_AUTO_TEST_CASE(the_released_initialisation_overflows_on_a_dropped_modality) {
   for (const std::string init : {"released", "libtorch"}) {
     torch::manual_seed(1);

@@ -53,12 +53,11 @@ std::vector<SettingSpec> make_specs() {
        std::string("when_widths_differ"),
        "project an input only when its width differs from model.width (released code), or always",
        {"when_widths_differ", "always"}},
-      // Not the released code's: its zero biases make a zeroed modality's gradient overflow (docs/models.md).
       {"model.init",
-       std::string("libtorch"),
-       "encoder initialisation: LibTorch's defaults, or Xavier-uniform feed-forward layers with zero biases "
-       "(released code)",
-       {"libtorch", "released"}},
+       std::string("released"),
+       "encoder initialisation: Xavier-uniform feed-forward layers with zero biases (released code), "
+       "or LibTorch's defaults",
+       {"released", "libtorch"}},
       {"model.kv_dropout",
        std::string("separate"),
        "cross-modal embedding dropout: separate masks for keys and values (released code), or one shared mask",

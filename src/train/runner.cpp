@@ -287,9 +287,11 @@ void GridRun::train(std::int64_t k) {
     if (corpus == corpora_.end()) corpus = corpora_.emplace(corpus_path, store::read_corpus(corpus_path)).first;
     control_.checkpoint_path = store::checkpoint_path(options_.out_dir, cell.id);
     const auto on_epoch = [&](const EpochReport& r) {
-      spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s", progress, cell.label,
-                   r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "", r.record.lr,
-                   r.record.seconds);
+      const auto repaired =
+          r.repaired_steps > 0 ? fmt::format(", {} steps with non-finite gradients set to zero", r.repaired_steps) : "";
+      spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s{}", progress,
+                   cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "",
+                   r.record.lr, r.record.seconds, repaired);
     };
     auto result = train_cell(cell, corpus->second, on_epoch, control_);
     const double wall = std::chrono::duration<double>(Clock::now() - cell_start).count();

@@ -87,15 +87,34 @@ data::Batch pin_for(data::Batch batch, const torch::Device& device) {
   return each_tensor(batch, [](const at::Tensor& t) { return t.pin_memory(); });
 }
 
-// torch::nn::utils::clip_grad_norm_ (2-norm) without its final .item(): the
-// norm stays on the device, so a CUDA step never waits for the GPU.
+// Sets a gradient's non-finite elements to zero; returns whether there were
+// any (a device scalar: a CUDA step never waits for the GPU). They arise
+// where the released initialisation's zero biases keep a dropped modality at
+// exactly zero: each LayerNorm's backward multiplies its gradient by
+// 1/sqrt(eps), float32 overflows, and a weight whose input is zero gets
+// 0 x inf = NaN where its exact gradient is 0 (docs/models.md, "Fidelity to
+// the released code").
+at::Tensor zero_non_finite_gradients(const std::vector<at::Tensor>& parameters) {
+  std::vector<at::Tensor> flags;
+  for (const auto& p : parameters) {
+    if (!p.grad().defined()) continue;
+    flags.push_back(p.grad().isfinite().logical_not().any());
+    p.grad().nan_to_num_(0.0, 0.0, 0.0);
+  }
+  return flags.empty() ? at::Tensor() : torch::stack(flags).any();
+}
+
+// torch::nn::utils::clip_grad_norm_ (2-norm) without its final .item(), so
+// the norm stays on the device, and summed in double: float32 squares
+// overflow from 1.8e19, where PyTorch's norm becomes inf and the step zero.
 void clip_gradient_norm(const std::vector<at::Tensor>& parameters, double max_norm) {
   std::vector<at::Tensor> norms;
   for (const auto& p : parameters)
-    if (p.grad().defined()) norms.push_back(p.grad().norm(2));
+    if (p.grad().defined()) norms.push_back(at::linalg_vector_norm(p.grad(), 2, c10::nullopt, false, torch::kDouble));
   if (norms.empty()) return;
-  const auto total = norms.size() == 1 ? norms[0] : torch::stack(norms).norm(2);
-  const auto coefficient = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0);
+  const auto total = torch::stack(norms).norm(2);
+  // As small as 1e-42 (a float32 denormal) when a norm near 1e40 is clipped to 1.
+  const auto coefficient = torch::clamp(max_norm / (total + 1e-6), c10::nullopt, 1.0).to(torch::kFloat);
   for (const auto& p : parameters)
     if (p.grad().defined()) p.grad().mul_(coefficient);
 }
@@ -152,6 +171,7 @@ class CellTrainer {
   data::Normalization norm_;
   const data::Normalization* audio_norm_ = nullptr;  // &norm_ when audio is normalised
   TrainingState state_;
+  at::Tensor repaired_steps_;  // this epoch's steps with non-finite gradient elements (a device count)
   std::unique_ptr<torch::optim::Adam> optimizer_;
 };
 
@@ -316,6 +336,9 @@ at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, data::
     loss.backward();
   }
   if (group_) average_gradients(*group_, *model_);
+  const auto repaired = zero_non_finite_gradients(model_->parameters());
+  if (repaired.defined())
+    repaired_steps_ = repaired_steps_.defined() ? repaired_steps_ + repaired : repaired.to(torch::kLong);
   if (options_.clip > 0) clip_gradient_norm(model_->parameters(), options_.clip);
   optimizer_->step();
   return batch_loss;
@@ -339,6 +362,8 @@ bool CellTrainer::end_epoch(Clock::time_point start, const EpochCallback& on_epo
   EpochReport report;
   report.epoch = state_.epoch + 1, report.epochs = options_.epochs;
   report.record = {train_loss / static_cast<double>(state_.order.size()), dev_loss, state_.lr, epoch_seconds(start)};
+  if (repaired_steps_.defined()) report.repaired_steps = repaired_steps_.item<std::int64_t>();
+  repaired_steps_ = at::Tensor();
   state_.epochs.push_back(report.record);
   if (dev_loss < state_.best_dev) {
     torch::NoGradGuard no_grad;

@@ -11,7 +11,9 @@ namespace auxgrid {
 //      one embedding-dropout mask for keys and values.
 //   2  the released code's rules by default: model.positions, model.input_projection,
 //      model.kv_dropout; model.init = released selectable.
-inline constexpr int kModelRevision = 2;
+//   3  model.init = released by default too; a step's non-finite gradient
+//      elements are set to zero and the clipping norm is summed in double.
+inline constexpr int kModelRevision = 3;
 
 std::string version();     // the project version, from CMake
 std::string git_commit();  // of the source tree at build time, or "unknown"

@@ -4,6 +4,7 @@
 // the standard / optimized procedures, best-dev-loss model selection, then
 // every evaluation condition on the test set. The settings come typed from
 // TrainOptions (options.hpp).
+#include <cstdint>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -21,6 +22,10 @@ struct EpochReport {
   int epoch = 0, epochs = 0;  // epoch is 1-based
   store::EpochRecord record;
   bool best = false;  // lowest dev loss so far
+  // Steps whose gradient had non-finite elements, set to zero (a dropped
+  // modality under the released initialisation; counted since the process
+  // took the cell up).
+  std::int64_t repaired_steps = 0;
 };
 using EpochCallback = std::function<void(const EpochReport&)>;
 
