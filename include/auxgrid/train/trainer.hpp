@@ -22,9 +22,9 @@ struct EpochReport {
   int epoch = 0, epochs = 0;  // epoch is 1-based
   store::EpochRecord record;
   bool best = false;  // lowest dev loss so far
-  // Steps whose gradient had non-finite elements, set to zero (a dropped
-  // modality under the released initialisation; counted since the process
-  // took the cell up).
+  // The epoch's steps (since the resume, in a resumed epoch) whose gradient
+  // had non-finite elements, set to zero: a dropped modality's first steps
+  // under the released initialisation (docs/models.md).
   std::int64_t repaired_steps = 0;
 };
 using EpochCallback = std::function<void(const EpochReport&)>;
