@@ -287,8 +287,9 @@ void GridRun::train(std::int64_t k) {
     if (corpus == corpora_.end()) corpus = corpora_.emplace(corpus_path, store::read_corpus(corpus_path)).first;
     control_.checkpoint_path = store::checkpoint_path(options_.out_dir, cell.id);
     const auto on_epoch = [&](const EpochReport& r) {
-      const auto repaired =
-          r.repaired_steps > 0 ? fmt::format(", {} steps with non-finite gradients set to zero", r.repaired_steps) : "";
+      const auto repaired = r.repaired_steps > 0 ? fmt::format(", {} step{} with non-finite gradients set to zero",
+                                                               r.repaired_steps, r.repaired_steps == 1 ? "" : "s")
+                                                 : "";
       spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s{}", progress,
                    cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "",
                    r.record.lr, r.record.seconds, repaired);
