@@ -39,13 +39,16 @@ store::CorpusData corpus() {
   o.audio_signal = o.video_signal = 0.6;
   return data::synthesize(o, 0);
 }
+// Width 32: at 16 (2 heads of 8) the released initialisation, the default,
+// learns this corpus in 6 epochs for a third of the seeds; at 32 as often as
+// LibTorch's does (micro-F1 over seeds 0-5: 0.59 and 0.55).
 Cell cell(const std::string& model, const std::string& procedure, std::int64_t epochs = 4) {
   const auto grid = parse_grid(fmt::format(R"(
 [settings]
 data.corpus = "unused.h5"
 model.name = "{}"
-model.width = 16
-model.heads = 2
+model.width = 32
+model.heads = 4
 model.layers = 1
 train.procedure = "{}"
 train.epochs = {}
