@@ -95,13 +95,13 @@ data::Batch pin_for(data::Batch batch, const torch::Device& device) {
 // 0 x inf = NaN where its exact gradient is 0 (docs/models.md, "Fidelity to
 // the released code").
 at::Tensor zero_non_finite_gradients(const std::vector<at::Tensor>& parameters) {
-  std::vector<at::Tensor> flags;
+  std::vector<at::Tensor> finite;
   for (const auto& p : parameters) {
     if (!p.grad().defined()) continue;
-    flags.push_back(p.grad().isfinite().logical_not().any());
+    finite.push_back(p.grad().isfinite().all());
     p.grad().nan_to_num_(0.0, 0.0, 0.0);
   }
-  return flags.empty() ? at::Tensor() : torch::stack(flags).any();
+  return finite.empty() ? at::Tensor() : torch::stack(finite).all().logical_not();
 }
 
 // torch::nn::utils::clip_grad_norm_ (2-norm) without its final .item(), so
