@@ -42,12 +42,20 @@ struct GnuplotEnv {
 // Labels with characters that gnuplot would otherwise interpret (enhanced text, quoting).
 const std::string kTitle = R"(Figure 4: "noisy" audio_only, x^2 @y {z} \n o'clock)";
 
-FigureData bars_figure() {
+// A figure with the fixtures' title and no data yet.
+FigureData empty_figure(const std::string& name, FigureKind kind, const std::string& x_label,
+                        const std::string& y_label) {
   FigureData fig;
-  fig.name = "figure4";
+  fig.name = name;
   fig.title = kTitle;
-  fig.kind = FigureKind::bars;
-  fig.y_label = "micro_F1";
+  fig.kind = kind;
+  fig.x_label = x_label;
+  fig.y_label = y_label;
+  return fig;
+}
+
+FigureData bars_figure() {
+  auto fig = empty_figure("figure4", FigureKind::bars, "", "micro_F1");
   fig.categories = {"ideal", "audio_only", "video_only"};
   const SeriesData ours{"auxformer_ours", {{0.70, 0.72, 0.74}, {0.60, 0.61}, {}}};  // no video_only result
   const SeriesData base{"baseline \"1\" & co", {{0.65, 0.66}, {0.50}, {0.55, 0.57, 0.56}}};
@@ -56,11 +64,7 @@ FigureData bars_figure() {
 }
 
 FigureData box_figure() {
-  FigureData fig;
-  fig.name = "figure3";
-  fig.title = kTitle;
-  fig.kind = FigureKind::box;
-  fig.y_label = "macro_F1";
+  auto fig = empty_figure("figure3", FigureKind::box, "", "macro_F1");
   fig.categories = {"standard_procedure", "optimized", "missing"};
   fig.panels = {
       {"crema_d", {{"auxformer_ours", {{0.70, 0.72, 0.71, 0.73, 0.69}, {0.75, 0.76, 0.74}, {}}}}, {}},
@@ -70,12 +74,7 @@ FigureData box_figure() {
 }
 
 FigureData lines_figure() {
-  FigureData fig;
-  fig.name = "figure6";
-  fig.title = kTitle;
-  fig.kind = FigureKind::lines;
-  fig.x_label = "kept_fraction of frames (%)";
-  fig.y_label = "micro_F1";
+  auto fig = empty_figure("figure6", FigureKind::lines, "kept_fraction of frames (%)", "micro_F1");
   fig.x = {10, 25, 50, 100};
   const SeriesData ours{"auxformer_ours", {{0.60, 0.62}, {0.66, 0.68}, {}, {0.75, 0.76, 0.77}}};
   const SeriesData base{"baseline_1", {{0.55}, {0.58, 0.60}, {0.63, 0.65}, {0.70}}};
@@ -179,12 +178,7 @@ BOOST_AUTO_TEST_CASE(error_bars_stop_at_0_and_1_for_scores, *utf::precondition(H
 
 BOOST_AUTO_TEST_CASE(traces_draw_a_thin_line_per_series_sharing_colours_by_label, *utf::precondition(HasGnuplot())) {
   TempDir tmp;
-  FigureData fig;
-  fig.name = "curves";
-  fig.title = kTitle;
-  fig.kind = FigureKind::traces;
-  fig.x_label = "epoch";
-  fig.y_label = "loss (nats)";
+  auto fig = empty_figure("curves", FigureKind::traces, "epoch", "loss (nats)");
   fig.x = {1, 2, 3};
   fig.panels = {{"crema_d",
                  {{"train loss", {{1.4}, {1.2}, {1.1}}},
