@@ -291,6 +291,140 @@ BOOST_AUTO_TEST_CASE(fused_sdpa_and_materialised_attention_agree_with_padding) {
   expect_error([&] { kernels::attention_for(query0.to(torch::kDouble)); }, {"attention 'fused' runs on CPU float"});
 }
 
+// The released code's causal mask (modules/transformer.py, buffered_future_mask):
+// query i attends key j only when j <= i + |Tk - Tq|. The expected values are
+// computed here in double, one query at a time, from that formula alone; the
+// fused kernel, the materialised scores and SDPA (LibTorch 2.x) must give
+// them, outputs and gradients, with queries shorter and longer than the keys,
+// with padding and per-sequence offsets, with and without dropout's seeds off.
+BOOST_AUTO_TEST_CASE(causal_attention_follows_the_released_mask_formula) {
+  KernelsGuard guard;
+  kernels::set_mode(kernels::Mode::fast);
+  struct AttentionGuard {
+    ~AttentionGuard() { kernels::set_attention(std::nullopt); }
+  } attention_guard;
+  torch::manual_seed(31);
+  struct Case {
+    std::int64_t t, s, d;  // queries, keys, head size
+    bool self, padded;
+  };
+  for (const auto [t, s, d, self, padded] :
+       {Case{7, 19, 5, false, false}, Case{29, 11, 13, false, false}, Case{21, 37, 13, false, true},
+        Case{40, 23, 4, false, true}, Case{19, 19, 13, true, false}, Case{33, 33, 7, true, true}}) {
+    const std::int64_t b = 3, h = 2, width = h * d;
+    // Real lengths per sequence: all of them, or shorter ones (the offset then
+    // comes from the real lengths, as the models pass it with padding masks).
+    std::vector<std::int64_t> q_len(b, t), k_len(b, s);
+    if (padded) q_len = {t, t - 5, 3}, k_len = self ? q_len : std::vector<std::int64_t>{s - 2, s, 4};
+    auto padding = torch::zeros({b, s}, torch::kBool);
+    auto offsets = torch::zeros({b}, torch::kLong);
+    for (std::int64_t i = 0; i < b; ++i) {
+      padding[i].slice(0, k_len[i]).fill_(true);
+      offsets[i] = std::abs(k_len[i] - q_len[i]);
+    }
+    const kernels::AttentionMask mask(padded ? padding : at::Tensor(), offsets);
+    const auto query0 = torch::randn({b, t, self ? 3 * width : width});
+    const auto keys_values0 = self ? at::Tensor() : torch::randn({b, s, 2 * width});
+    const auto upstream = torch::randn({b, t, width});
+
+    // The expected output, in double: per sequence, head and query, a softmax
+    // over the keys the formula allows.
+    const auto qd = query0.to(torch::kDouble).requires_grad_();
+    const auto kvd = self ? at::Tensor() : keys_values0.to(torch::kDouble).requires_grad_();
+    std::vector<at::Tensor> rows;
+    for (std::int64_t i = 0; i < b; ++i)
+      for (std::int64_t tq = 0; tq < t; ++tq) {
+        std::vector<at::Tensor> heads;
+        for (std::int64_t hd = 0; hd < h; ++hd) {
+          const auto& kv = self ? qd : kvd;
+          const std::int64_t k_at = (self ? width : 0) + hd * d, v_at = k_at + width;
+          const auto q = qd[i][tq].narrow(0, hd * d, d) / std::sqrt(static_cast<double>(d));
+          std::vector<std::int64_t> allowed;
+          for (std::int64_t j = 0; j < k_len[i]; ++j)
+            if (j <= tq + std::abs(k_len[i] - q_len[i])) allowed.push_back(j);
+          const auto index = torch::tensor(allowed, torch::kLong);
+          const auto keys = kv[i].index_select(0, index);
+          const auto weights = torch::softmax(keys.narrow(1, k_at, d).matmul(q), 0);
+          heads.push_back(weights.matmul(keys.narrow(1, v_at, d)));
+        }
+        rows.push_back(torch::cat(heads));
+      }
+    // Query rows past a sequence's real length are not compared (no model
+    // reads them): their output is left out of the loss here and below.
+    auto real = torch::zeros({b, t, 1}, torch::kBool);
+    for (std::int64_t i = 0; i < b; ++i) real[i].slice(0, 0, q_len[i]).fill_(true);
+    const auto upstream_real = upstream * real;
+    const auto expected = torch::stack(rows).view({b, t, width});
+    (expected * upstream_real.to(torch::kDouble)).sum().backward();
+
+    const auto where = fmt::format("t={} s={} d={} self={} padded={}", t, s, d, self, padded);
+    std::vector<kernels::AttentionKernel> paths{kernels::AttentionKernel::fused, kernels::AttentionKernel::materialised};
+    if (kernels::sdpa_available()) paths.push_back(kernels::AttentionKernel::sdpa);
+    for (const auto how : paths) {
+      kernels::set_attention(how);
+      auto query = query0.clone().requires_grad_();
+      auto keys_values = self ? at::Tensor() : keys_values0.clone().requires_grad_();
+      const auto out = kernels::multi_head_attention(query, keys_values, h, mask, 0.0, true);
+      (out * upstream_real).sum().backward();
+      const auto path = fmt::format("{} path {}", where, static_cast<int>(how));
+      const auto out_gap = ((out.to(torch::kDouble) - expected) * real).abs().max().item<double>();
+      BOOST_TEST(out_gap < 1e-5, path << ": output differs by " << out_gap);
+      const auto grad_gap = [&](const at::Tensor& got, const at::Tensor& want) {
+        return (got.to(torch::kDouble) - want).abs().max().item<double>();
+      };
+      BOOST_TEST(grad_gap(query.grad(), qd.grad()) < 1e-4, path << ": query gradient");
+      if (!self) BOOST_TEST(grad_gap(keys_values.grad(), kvd.grad()) < 1e-4, path << ": keys_values gradient");
+    }
+  }
+}
+
+// With padding and causal offsets that differ per sequence, the three paths
+// agree on gradients too (the padded query rows included, whatever they hold).
+BOOST_AUTO_TEST_CASE(causal_attention_paths_agree_with_padding_and_dropout_off) {
+  KernelsGuard guard;
+  kernels::set_mode(kernels::Mode::fast);
+  struct AttentionGuard {
+    ~AttentionGuard() { kernels::set_attention(std::nullopt); }
+  } attention_guard;
+  torch::manual_seed(32);
+  const std::int64_t b = 4, t = 27, s = 45, h = 2, width = 26;
+  auto padding = torch::zeros({b, s}, torch::kBool);
+  padding[1].slice(0, 15).fill_(true);
+  padding[2].slice(0, 40).fill_(true);
+  const auto offsets = torch::tensor({10, 0, 13, 30}, torch::kLong);
+  const kernels::AttentionMask mask(padding, offsets);
+  const auto query0 = torch::randn({b, t, width}), keys_values0 = torch::randn({b, s, 2 * width});
+  const auto upstream = torch::randn({b, t, width});
+  const auto run = [&](kernels::AttentionKernel how) {
+    kernels::set_attention(how);
+    auto query = query0.clone().requires_grad_(), keys_values = keys_values0.clone().requires_grad_();
+    auto out = kernels::multi_head_attention(query, keys_values, h, mask, 0.0, true);
+    (out * upstream).sum().backward();
+    return std::vector<at::Tensor>{out.detach(), query.grad(), keys_values.grad()};
+  };
+  const auto fused = run(kernels::AttentionKernel::fused);
+  std::vector<std::pair<const char*, std::vector<at::Tensor>>> others{
+      {"materialised", run(kernels::AttentionKernel::materialised)}};
+  if (kernels::sdpa_available()) others.emplace_back("sdpa", run(kernels::AttentionKernel::sdpa));
+  for (const auto& [name, other] : others)
+    for (std::size_t i = 0; i < 3; ++i)
+      BOOST_TEST(torch::allclose(fused[i], other[i], 1e-4, 1e-5),
+                 name << " vs fused, tensor " << i << ": " << (fused[i] - other[i]).abs().max().item<float>());
+  // The fused kernel's mask is the same with dropout on: a hidden key never gets weight.
+  const auto with_dropout =
+      kernels::multi_head_attention_with_seed(query0, keys_values0, h, mask, 0.5, true, 99).detach();
+  // Changing keys that no query of sequence 0 sees leaves its output as it
+  // was; changing one its last query sees does not.
+  auto hidden = keys_values0.clone(), seen = keys_values0.clone();
+  hidden[0].slice(0, t + 10).normal_();  // query t-1 sees keys up to t-1+10
+  seen[0][t + 9].normal_();
+  const auto attend = [&](const at::Tensor& kv) {
+    return kernels::multi_head_attention_with_seed(query0, kv, h, mask, 0.5, true, 99).detach();
+  };
+  BOOST_TEST(attend(hidden)[0].equal(with_dropout[0]));
+  BOOST_TEST(!attend(seen)[0][t - 1].equal(with_dropout[0][t - 1]));
+}
+
 BOOST_AUTO_TEST_CASE(fused_attention_of_a_sequence_without_keys_is_zero) {
   torch::manual_seed(12);
   auto query = torch::randn({2, 5, 8}, torch::requires_grad()),

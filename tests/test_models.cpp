@@ -163,11 +163,26 @@ BOOST_AUTO_TEST_CASE(positional_encoding_tokens_and_cls) {
   BOOST_TEST(models::pool(x, m, models::Token::last)[1][0].item<float>() == 7.0f);
   BOOST_TEST(models::pool(x, m, models::Token::mean)[0][0].item<float>() == 0.5f);
   BOOST_TEST(models::pool(x, m, models::Token::mean)[1][0].item<float>() == 5.5f);
-  BOOST_TEST(models::summary(x, m, models::Token::last, false)[0][0].item<float>() == 3.0f);  // reference: last step
-  auto [with_cls, cls_mask] = models::prepend_cls(x, m, torch::full({1}, -1.0f));
+  const models::Summary reference{models::Token::last, /*padding_mask=*/false, /*causal=*/false};
+  BOOST_TEST(reference(x, m)[0][0].item<float>() == 3.0f);  // reference: last step
+  auto [with_cls, cls_mask] = models::add_cls(x, m, torch::full({1}, -1.0f), /*causal=*/false, true);
   BOOST_TEST(with_cls.size(1) == 5);
   BOOST_TEST(models::pool(with_cls, cls_mask, models::Token::cls)[1][0].item<float>() == -1.0f);
   BOOST_TEST(cls_mask[0].sum().item<std::int64_t>() == 3);
+  // Under a causal mask the token follows each sequence's last real frame
+  // (with padding masks) or the batch's last step (without), and is what the summary reads.
+  for (const bool padding_mask : {true, false}) {
+    const models::Summary causal{models::Token::cls, padding_mask, /*causal=*/true};
+    const auto [x_cls, m_cls] = causal.with_cls(x, m, torch::full({1}, -1.0f));
+    BOOST_TEST(x_cls.size(1) == 5);
+    const std::int64_t at0 = padding_mask ? 2 : 4;  // sequence 0 has 2 real frames of 4
+    BOOST_TEST(x_cls[0][at0][0].item<float>() == -1.0f);
+    BOOST_TEST(x_cls[1][4][0].item<float>() == -1.0f);
+    BOOST_TEST(x_cls[0][1][0].item<float>() == 1.0f);  // the real frames stay where they were
+    BOOST_TEST(m_cls[0].sum().item<std::int64_t>() == 3);
+    BOOST_TEST(causal(x_cls, m_cls)[0][0].item<float>() == -1.0f);
+    BOOST_TEST(causal(x_cls, m_cls)[1][0].item<float>() == -1.0f);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(model_settings_are_checked) {

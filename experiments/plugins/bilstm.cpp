@@ -15,7 +15,7 @@
 // Build it with auxgrid_plugin() in CMakeLists.txt (or any shared-library
 // build against LibTorch and include/); load it with `plugins = [...]` in a
 // grid's [grid] table or with --plugin. It may call what the auxgrid
-// executable exports (the models library: projection(), summary(), ...).
+// executable exports (the models library: projection(), Summary, ...).
 #include <torch/torch.h>
 
 #include "auxgrid/models/blocks.hpp"

@@ -27,6 +27,11 @@ std::vector<SettingSpec> make_specs() {
       {"data.corpus", std::string(), "corpus file (HDF5, see `auxgrid synth`)", {}},
       {"data.train_fraction", 0.70, "share of utterances in train (speaker-independent)", {}, 0.05, 0.95},
       {"data.dev_fraction", 0.15, "share of utterances in dev", {}, 0.01, 0.9},
+      {"data.padding",
+       std::string("batch"),
+       "pad each batch to its longest utterance, or every utterance to the corpus's longest per modality "
+       "(fixed: the released pipeline's data files)",
+       {"batch", "fixed"}},
       {"data.normalize_audio", true, "z-normalise audio features with the training speakers' statistics", {}},
       {"model.name", std::string("auxformer"), "registered model name (`auxgrid models`)", {}},
       {"model.audio_dim", I{0}, "audio feature width; 0 = take it from the corpus", {}, 0, 1e6},
@@ -58,6 +63,11 @@ std::vector<SettingSpec> make_specs() {
        "encoder initialisation: Xavier-uniform feed-forward layers with zero biases (released code), "
        "or LibTorch's defaults",
        {"released", "libtorch"}},
+      {"model.attention_mask",
+       std::string("causal"),
+       "attention mask: causal = a query frame t attends key frames j <= t + |S - T| in every encoder "
+       "(released code's --attn_mask), none = every frame",
+       {"causal", "none"}},
       {"model.kv_dropout",
        std::string("separate"),
        "cross-modal embedding dropout: separate masks for keys and values (released code), or one shared mask",
@@ -96,6 +106,11 @@ std::vector<SettingSpec> make_specs() {
        std::string("split"),
        "optimized procedure: split = 20/20/60 % inside each batch; batch = whole batch",
        {"split", "batch"}},
+      {"train.dev_drop",
+       std::string("as_training"),
+       "optimized procedure: the dev set's modalities dropped as in training, redrawn each epoch (released code's "
+       "model_eval), or none (the ideal dev set)",
+       {"as_training", "none"}},
       {"train.epochs", I{25}, "training epochs", {}, 1, 10000},
       {"train.batch_size", I{32}, "utterances per batch", {}, 1, 65536},
       {"train.lr", 7.25e-4, "Adam learning rate", {}, 1e-9, 10},

@@ -80,13 +80,25 @@ std::uint64_t hash_of(const std::string& text, std::uint64_t seed) {
   return fnv1a(text.data(), text.size(), kFrameMaskHashBasis ^ (seed * 0x9E3779B97F4A7C15ull));
 }
 
+// The most frames of one modality among the given utterances (at least 1).
+std::int64_t longest_of(const std::vector<std::int64_t>& offsets, const std::vector<std::int64_t>& indices) {
+  std::int64_t longest = 1;
+  for (auto i : indices) longest = std::max(longest, offsets[i + 1] - offsets[i]);
+  return longest;
+}
+
+// The same over the whole corpus (offsets holds one more entry than utterances).
+std::int64_t corpus_longest(const std::vector<std::int64_t>& offsets) {
+  std::int64_t longest = 1;
+  for (std::size_t i = 0; i + 1 < offsets.size(); ++i) longest = std::max(longest, offsets[i + 1] - offsets[i]);
+  return longest;
+}
+
 // One modality of a batch: [B, longest, dim] plus the validity mask.
 at::Tensor pad(const std::vector<float>& features, const std::vector<std::int64_t>& offsets, std::int64_t dim,
                const std::vector<std::int64_t>& indices, const std::vector<bool>& zeroed, const Normalization* norm,
-               at::Tensor& mask) {
+               std::int64_t longest, at::Tensor& mask) {
   const auto batch = static_cast<std::int64_t>(indices.size());
-  std::int64_t longest = 1;
-  for (auto i : indices) longest = std::max(longest, offsets[i + 1] - offsets[i]);
   auto out = at::zeros({batch, longest, dim}, at::kFloat);
   mask = at::zeros({batch, longest}, at::kBool);
   float* dst = out.data_ptr<float>();
@@ -138,10 +150,13 @@ Batch make_batch(const store::CorpusData& corpus, const std::vector<std::int64_t
 
   Batch batch;
   batch.utterances = indices;
-  batch.audio =
-      pad(corpus.audio, corpus.audio_offsets, corpus.info.audio_dim, indices, zero_audio, p.audio, batch.audio_mask);
-  batch.video =
-      pad(corpus.video, corpus.video_offsets, corpus.info.video_dim, indices, zero_video, nullptr, batch.video_mask);
+  const auto longest = [&](const std::vector<std::int64_t>& offsets) {
+    return p.fixed_length ? corpus_longest(offsets) : longest_of(offsets, indices);
+  };
+  batch.audio = pad(corpus.audio, corpus.audio_offsets, corpus.info.audio_dim, indices, zero_audio, p.audio,
+                    longest(corpus.audio_offsets), batch.audio_mask);
+  batch.video = pad(corpus.video, corpus.video_offsets, corpus.info.video_dim, indices, zero_video, nullptr,
+                    longest(corpus.video_offsets), batch.video_mask);
   if (p.masking.modality == Zero::audio) mask_frames(batch.audio, corpus, indices, corpus.audio_offsets, p.masking);
   if (p.masking.modality == Zero::video) mask_frames(batch.video, corpus, indices, corpus.video_offsets, p.masking);
   batch.labels = at::empty({static_cast<std::int64_t>(indices.size())}, at::kLong);

@@ -9,7 +9,8 @@
 // scores (as FlashAttention does) and the dropout mask from its seed. Every
 // product is a register tile (kRows rows times one or two vectors of keys or
 // of head channels), so that each load feeds kRows multiply-adds. Keys after a
-// sequence's last real one are skipped: their weight is exactly 0.
+// sequence's last real one are skipped, and so are the keys a causal mask hides
+// from every row of a tile: their weight is exactly 0.
 // q, k and v are read in place from the projections as the linear layers make
 // them (packed [q k v], or q and [k v]), outputs and gradients are written in
 // those same layouts, and the 1/sqrt(D) scale is applied to the keys inside:
@@ -145,12 +146,26 @@ void key_bias(const bool* ignore, std::int64_t s, std::int64_t n, float* bias) {
   for (std::int64_t j = 0; j < n; ++j) bias[j] = j < s && !(ignore && ignore[j]) ? 0.0f : -kInfinity;
 }
 
+// Which keys the rows of a tile see: row r the first visible[r] (a causal
+// mask), all of them from key `all` on (null: every key).
+struct TileKeys {
+  const std::int64_t* visible = nullptr;
+  std::int64_t all = 0;  // min over r of visible[r]
+};
+
+// v with the lanes of keys first .. first + 15 from `visible` on set to -inf.
+AUXGRID_INLINE Vec hide_after(Vec v, std::int64_t first, std::int64_t visible) {
+  const IntVec lane = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+  return lane < static_cast<std::int32_t>(visible - first) ? v : splat(-kInfinity);
+}
+
 // tile[r][j] = x_r . yt[.][j] (+ bias[j]) for the kRows rows x_r and the keys
-// j < n (a multiple of kLanes; yt and tile have rows of n floats). With a
-// bias, row_max[r] gets the maximum of row r.
+// j < n (a multiple of kLanes; yt and tile have rows of `stride` floats). With
+// a bias, keys a row does not see (`seen`) get -inf and row_max[r] gets the
+// maximum of row r.
 template <bool kBias>
-AUXGRID_INLINE void tile_products(const float* const* x, const float* yt, std::int64_t n, std::int64_t d,
-                                  const float* bias, float* tile, float* row_max) {
+AUXGRID_INLINE void tile_products(const float* const* x, const float* yt, std::int64_t stride, std::int64_t n,
+                                  std::int64_t d, const float* bias, TileKeys seen, float* tile, float* row_max) {
   Vec most[kRows];
 #pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r) most[r] = splat(-kInfinity);
@@ -160,7 +175,7 @@ AUXGRID_INLINE void tile_products(const float* const* x, const float* yt, std::i
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) a0[r] = a1[r] = splat(0.0f);
     for (std::int64_t c = 0; c < d; ++c) {
-      const Vec y0 = load(yt + c * n + j), y1 = load(yt + c * n + j + kLanes);
+      const Vec y0 = load(yt + c * stride + j), y1 = load(yt + c * stride + j + kLanes);
 #pragma GCC unroll 8
       for (int r = 0; r < kRows; ++r) {
         const float xr = x[r][c];
@@ -172,10 +187,12 @@ AUXGRID_INLINE void tile_products(const float* const* x, const float* yt, std::i
     for (int r = 0; r < kRows; ++r) {
       if (kBias) {
         a0[r] += load(bias + j), a1[r] += load(bias + j + kLanes);
+        if (seen.visible && j + 2 * kLanes > seen.all)
+          a0[r] = hide_after(a0[r], j, seen.visible[r]), a1[r] = hide_after(a1[r], j + kLanes, seen.visible[r]);
         most[r] = maximum(most[r], maximum(a0[r], a1[r]));
       }
-      store(tile + r * n + j, a0[r]);
-      store(tile + r * n + j + kLanes, a1[r]);
+      store(tile + r * stride + j, a0[r]);
+      store(tile + r * stride + j + kLanes, a1[r]);
     }
   }
   if (j < n) {  // one vector left
@@ -183,7 +200,7 @@ AUXGRID_INLINE void tile_products(const float* const* x, const float* yt, std::i
 #pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) a[r] = splat(0.0f);
     for (std::int64_t c = 0; c < d; ++c) {
-      const Vec y = load(yt + c * n + j);
+      const Vec y = load(yt + c * stride + j);
 #pragma GCC unroll 8
       for (int r = 0; r < kRows; ++r) a[r] += y * x[r][c];
     }
@@ -191,9 +208,10 @@ AUXGRID_INLINE void tile_products(const float* const* x, const float* yt, std::i
     for (int r = 0; r < kRows; ++r) {
       if (kBias) {
         a[r] += load(bias + j);
+        if (seen.visible && j + kLanes > seen.all) a[r] = hide_after(a[r], j, seen.visible[r]);
         most[r] = maximum(most[r], a[r]);
       }
-      store(tile + r * n + j, a[r]);
+      store(tile + r * stride + j, a[r]);
     }
   }
   if (kBias)
@@ -212,12 +230,27 @@ AUXGRID_INLINE void widen_tile(const float* const* rows, std::int64_t d, std::in
       store(out + r * width + c, load_lanes(rows[r] + c, std::min(kLanes, d - c)));
 }
 
+// The keys rows t0 .. t0 + kRows - 1 of batch element b see, of its first s:
+// all of them, or with a causal offset the first t + offset + 1. Returns the
+// most any row sees (the keys the tile computes).
+std::int64_t tile_visibility(const std::int64_t* causal_offset, std::int64_t b, std::int64_t t0, std::int64_t s,
+                             std::int64_t visible[kRows], TileKeys& seen) {
+  if (!causal_offset) {
+    seen = {};
+    return s;
+  }
+  for (int r = 0; r < kRows; ++r) visible[r] = std::min(s, t0 + r + causal_offset[b] + 1);
+  seen = {visible, visible[0]};
+  return visible[kRows - 1];
+}
+
 struct Forward {
   Shape n;
   HeadRows q, k, v, out;
   float* lse;               // [B, H, T]
-  const bool* ignore;       // [B, S], true = padding, or null
-  const DropoutBits* bits;  // null without dropout
+  const bool* ignore;                 // [B, S], true = padding, or null
+  const std::int64_t* causal_offset;  // [B] (AttentionMask), or null
+  const DropoutBits* bits;            // null without dropout
 };
 
 // One head of one batch element, whose first s keys are used.
@@ -234,14 +267,18 @@ void forward_head(const Forward& f, std::int64_t b, std::int64_t h, std::int64_t
   for (std::int64_t t0 = 0; t0 < n.queries; t0 += kRows) {
     const float* rows[kRows];
     tile_rows(q, t0, n.queries, w.zero.data(), rows);
+    std::int64_t visible[kRows];
+    TileKeys seen;
+    const std::int64_t tile_s = tile_visibility(f.causal_offset, b, t0, s, visible, seen);
+    const std::int64_t tile_keys = round_to_vectors(tile_s);
     float row_max[kRows], inverse_sum[kRows];
-    tile_products<true>(rows, w.kt.data(), keys, n.d, w.bias.data(), scores, row_max);
+    tile_products<true>(rows, w.kt.data(), keys, tile_keys, n.d, w.bias.data(), seen, scores, row_max);
     for (int r = 0; r < kRows; ++r) {  // scores -> exp(score - max) * keep, and the log-sum-exp
       float* e = scores + r * keys;
       const Vec most = splat(row_max[r]);
       Vec sum = splat(0.0f);
       const std::int64_t first = (head * n.queries + t0 + r) * n.keys;
-      for (std::int64_t j = 0; j < keys; j += kLanes) {
+      for (std::int64_t j = 0; j < tile_keys; j += kLanes) {
         Vec x = exp_nonpositive(load(e + j) - most);
         sum += x;
         if (f.bits) x *= keep_vector(*f.bits, first + j);
@@ -255,7 +292,7 @@ void forward_head(const Forward& f, std::int64_t b, std::int64_t h, std::int64_t
       Vec acc[kRows];
 #pragma GCC unroll 8
       for (int r = 0; r < kRows; ++r) acc[r] = splat(0.0f);
-      for (std::int64_t j = 0; j < s; ++j) {
+      for (std::int64_t j = 0; j < tile_s; ++j) {
         const Vec vj = load(w.vw.data() + j * width + c0);
 #pragma GCC unroll 8
         for (int r = 0; r < kRows; ++r) acc[r] += vj * scores[r * keys + j];
@@ -271,6 +308,7 @@ struct Backward {  // as Forward, with the output's gradient and the inputs' gra
   HeadRows q, k, v, out, dout, dq, dk, dv;
   const float* lse;
   const bool* ignore;
+  const std::int64_t* causal_offset;
   const DropoutBits* bits;
 };
 
@@ -296,6 +334,10 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
     const float *q_rows[kRows], *g_rows[kRows];
     tile_rows(q, t0, n.queries, w.zero.data(), q_rows);
     tile_rows(dout, t0, n.queries, w.zero.data(), g_rows);
+    std::int64_t visible[kRows];
+    TileKeys seen;
+    const std::int64_t tile_s = tile_visibility(g.causal_offset, b, t0, s, visible, seen);
+    const std::int64_t tile_keys = round_to_vectors(tile_s);
     float row_lse[kRows], delta[kRows], unused[kRows];
     for (int r = 0; r < kRows; ++r) {  // delta_r = dout_r . out_r; rows past the end get weight 0
       const bool real = t0 + r < n.queries;
@@ -303,12 +345,12 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
       delta[r] = 0;
       for (std::int64_t c = 0; real && c < n.d; ++c) delta[r] += g_rows[r][c] * out[t0 + r][c];
     }
-    tile_products<true>(q_rows, w.kt.data(), keys, n.d, w.bias.data(), weights, unused);
-    tile_products<false>(g_rows, w.vt.data(), keys, n.d, nullptr, grads, nullptr);
+    tile_products<true>(q_rows, w.kt.data(), keys, tile_keys, n.d, w.bias.data(), seen, weights, unused);
+    tile_products<false>(g_rows, w.vt.data(), keys, tile_keys, n.d, nullptr, {}, grads, nullptr);
     for (int r = 0; r < kRows; ++r) {  // weights after dropout, and the scores' gradients
       const std::int64_t first = (head * n.queries + t0 + r) * n.keys;
       const Vec lse_r = splat(row_lse[r]), delta_r = splat(delta[r]);
-      for (std::int64_t j = 0; j < keys; j += kLanes) {
+      for (std::int64_t j = 0; j < tile_keys; j += kLanes) {
         const Vec p = exp_nonpositive(load(weights + r * keys + j) - lse_r);
         Vec dp = load(grads + r * keys + j), kept = p;
         if (g.bits) {
@@ -330,7 +372,7 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
         gr[r] = load(w.gw.data() + r * width + c0);
         dqr[r] = splat(0.0f);
       }
-      for (std::int64_t j = 0; j < s; ++j) {
+      for (std::int64_t j = 0; j < tile_s; ++j) {
         float *dkj = w.dkw.data() + j * width + c0, *dvj = w.dvw.data() + j * width + c0;
         const Vec kj = load(w.kw.data() + j * width + c0);
         Vec dk = load(dkj), dv = load(dvj);
@@ -366,7 +408,7 @@ void backward_head(const Backward& g, std::int64_t b, std::int64_t h, std::int64
 // longest first, and the next one when it is done: lengths differ, so fixed
 // shares would not balance.
 template <class Work>
-std::uint64_t for_each_head(const Shape& n, const bool* ignore, const Work& work) {
+std::uint64_t for_each_head(const Shape& n, const bool* ignore, const std::int64_t* causal_offset, const Work& work) {
   std::vector<std::pair<std::int64_t, std::int64_t>> order;  // (keys, batch element)
   for (std::int64_t b = 0; b < n.batch; ++b)
     order.emplace_back(used_keys(ignore ? ignore + b * n.keys : nullptr, n.keys), b);
@@ -378,7 +420,9 @@ std::uint64_t for_each_head(const Shape& n, const bool* ignore, const Work& work
       for (std::int64_t h = 0; h < n.heads; ++h) work(order[i].second, h, order[i].first, scratch);
   });
   std::uint64_t pairs = 0;  // query-key pairs computed
-  for (const auto& [s, b] : order) pairs += static_cast<std::uint64_t>(n.heads * n.queries * s);
+  for (const auto& [s, b] : order)
+    for (std::int64_t t = 0; t < n.queries; ++t)
+      pairs += static_cast<std::uint64_t>(n.heads * (causal_offset ? std::min(s, t + causal_offset[b] + 1) : s));
   return pairs;
 }
 
@@ -392,15 +436,17 @@ at::Tensor unit_stride_rows(const at::Tensor& x) { return x.stride(-1) == 1 ? x 
 // inputs' own layout, so that no split or concatenation surrounds the kernel.
 class FusedAttention : public torch::autograd::Function<FusedAttention> {
  public:
-  // keys_values empty: self-attention on query. key_padding [B, S] (true = ignore) or empty.
+  // keys_values empty: self-attention on query. key_padding [B, S] (true = ignore) or empty;
+  // causal_offset [B] int64 (AttentionMask) or empty.
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& query_in,
-                            const at::Tensor& keys_values_in, const at::Tensor& key_padding, std::int64_t heads,
-                            double p, std::int64_t seed) {
+                            const at::Tensor& keys_values_in, const at::Tensor& key_padding,
+                            const at::Tensor& causal_offset_in, std::int64_t heads, double p, std::int64_t seed) {
     RECORD_FUNCTION("auxgrid::attention", c10::ArrayRef<const c10::IValue>{});  // for profilers (bench --profile)
     const auto query = unit_stride_rows(query_in);
     const bool self = keys_values_in.numel() == 0;
     const auto keys_values = self ? query : unit_stride_rows(keys_values_in);
     const auto padding = key_padding.contiguous();
+    const auto causal_offset = causal_offset_in.to(at::kLong).contiguous();
     const Shape n = shape(query, keys_values, heads, self);
     const std::int64_t width = n.heads * n.d, key_offset = self ? width : 0;
     auto out = at::empty({n.batch, n.queries, width}, query.options());
@@ -413,15 +459,16 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
                     HeadRows(out, 0, n.d),
                     lse.data_ptr<float>(),
                     padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr,
+                    causal_offset.numel() > 0 ? causal_offset.data_ptr<std::int64_t>() : nullptr,
                     p > 0 ? &bits : nullptr};
-    const auto pairs = for_each_head(n, f.ignore, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
+    const auto pairs = for_each_head(n, f.ignore, f.causal_offset, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
       if (s > 0) return forward_head(f, b, h, s, w);
       const Rows o = f.out.at(b, h);  // no keys at all: no attention
       for (std::int64_t t = 0; t < n.queries; ++t) std::fill(o[t], o[t] + n.d, 0.0f);
       std::fill(f.lse + (b * n.heads + h) * n.queries, f.lse + (b * n.heads + h + 1) * n.queries, kInfinity);
     });
     count_kernel_flops(4 * pairs * static_cast<std::uint64_t>(n.d));
-    ctx->save_for_backward({query, self ? at::Tensor() : keys_values, out, lse, padding});
+    ctx->save_for_backward({query, self ? at::Tensor() : keys_values, out, lse, padding, causal_offset});
     ctx->saved_data["heads"] = heads;
     save_dropout(ctx, p, seed);
     return out;
@@ -430,7 +477,7 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const auto &query = saved[0], &out = saved[2], &lse = saved[3], &padding = saved[4];
+    const auto &query = saved[0], &out = saved[2], &lse = saved[3], &padding = saved[4], &causal_offset = saved[5];
     const bool self = !saved[1].defined();
     const auto& keys_values = self ? query : saved[1];
     const DropoutBits bits = saved_dropout(ctx);
@@ -451,8 +498,9 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
                      HeadRows(dkeys_values, key_offset + width, n.d),
                      lse.data_ptr<float>(),
                      padding.numel() > 0 ? padding.data_ptr<bool>() : nullptr,
+                     causal_offset.numel() > 0 ? causal_offset.data_ptr<std::int64_t>() : nullptr,
                      bits.p > 0 ? &bits : nullptr};
-    const auto pairs = for_each_head(n, g.ignore, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
+    const auto pairs = for_each_head(n, g.ignore, g.causal_offset, [&](std::int64_t b, std::int64_t h, std::int64_t s, Scratch& w) {
       if (s > 0) return backward_head(g, b, h, s, w);
       for (const auto& [x, rows] : {std::pair{g.dq, n.queries}, {g.dk, n.keys}, {g.dv, n.keys}}) {
         const Rows r = x.at(b, h);  // no keys at all: no gradient
@@ -460,7 +508,8 @@ class FusedAttention : public torch::autograd::Function<FusedAttention> {
       }
     });
     count_kernel_flops(8 * pairs * static_cast<std::uint64_t>(n.d));
-    return {dquery, self ? at::Tensor() : dkeys_values, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dquery,       self ? at::Tensor() : dkeys_values, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor()};
   }
 
  private:
@@ -479,20 +528,32 @@ at::Tensor split_heads(const at::Tensor& x, std::int64_t offset, std::int64_t wi
 }  // namespace
 
 at::Tensor multi_head_attention_with_seed(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
-                                          const at::Tensor& key_padding, double p, bool training, std::uint64_t seed) {
+                                          const AttentionMask& mask, double p, bool training, std::uint64_t seed) {
   // Custom functions take defined tensors only: none is an empty one.
   const auto none = at::empty({0}, query.options());
-  const auto padding = key_padding.defined() ? key_padding : none.to(at::kBool);
-  return FusedAttention::apply(query, keys_values.defined() ? keys_values : none, padding, heads, training ? p : 0.0,
-                               static_cast<std::int64_t>(seed));
+  const auto padding = mask.padding.defined() ? mask.padding : none.to(at::kBool);
+  const auto offset = mask.causal_offset.defined() ? mask.causal_offset : none.to(at::kLong);
+  return FusedAttention::apply(query, keys_values.defined() ? keys_values : none, padding, offset, heads,
+                               training ? p : 0.0, static_cast<std::int64_t>(seed));
+}
+
+at::Tensor AttentionMask::ignored(std::int64_t queries, std::int64_t keys) const {
+  at::Tensor out;
+  if (padding.defined()) out = padding.view({padding.size(0), 1, 1, keys});
+  if (causal_offset.defined()) {
+    const auto options = causal_offset.options().dtype(at::kLong);
+    const auto t = torch::arange(queries, options).view({1, 1, queries, 1});
+    const auto j = torch::arange(keys, options).view({1, 1, 1, keys});
+    const auto future = j > t + causal_offset.to(at::kLong).view({-1, 1, 1, 1});
+    out = out.defined() ? out.logical_or(future) : future;
+  }
+  return out;
 }
 
 at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                  const at::Tensor& key_padding, double p, bool training) {
+                                  const at::Tensor& ignored, double p, bool training) {
   auto scores = torch::matmul(q, k.transpose(-2, -1));
-  if (key_padding.defined())
-    scores =
-        scores.masked_fill(key_padding.view({q.size(0), 1, 1, k.size(2)}), -std::numeric_limits<float>::infinity());
+  if (ignored.defined()) scores = scores.masked_fill(ignored, -std::numeric_limits<float>::infinity());
   return torch::matmul(kernels::dropout(torch::softmax(scores, -1), p, training), v);
 }
 
@@ -529,10 +590,10 @@ AttentionKernel attention_for(const at::Tensor& query) {
 }
 
 at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
-                                const at::Tensor& key_padding, double p, bool training) {
+                                const AttentionMask& mask, double p, bool training) {
   const auto how = attention_for(query);
   if (how == AttentionKernel::fused)
-    return multi_head_attention_with_seed(query, keys_values, heads, key_padding, p, training,
+    return multi_head_attention_with_seed(query, keys_values, heads, mask, p, training,
                                           training && p > 0 ? draw_seed() : 0);
   // Elsewhere per head, on [B, H, N, D] views: LibTorch's kernels.
   const bool self = !keys_values.defined();
@@ -541,8 +602,9 @@ at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_
   const auto key_offset = self ? width : 0;
   const auto q = split_heads(query, 0, width, heads) * (1.0 / std::sqrt(static_cast<double>(width / heads)));
   const auto k = split_heads(kv, key_offset, width, heads), v = split_heads(kv, key_offset + width, width, heads);
-  const auto attended = how == AttentionKernel::sdpa ? sdpa_attention(q, k, v, key_padding, p, training)
-                                                     : materialised_attention(q, k, v, key_padding, p, training);
+  const auto ignored = mask.ignored(q.size(2), k.size(2));
+  const auto attended = how == AttentionKernel::sdpa ? sdpa_attention(q, k, v, ignored, p, training)
+                                                     : materialised_attention(q, k, v, ignored, p, training);
   return attended.transpose(1, 2).reshape({query.size(0), query.size(1), width});
 }
 

@@ -8,13 +8,14 @@
 
 namespace auxgrid::kernels {
 
-// q [B, H, T, D] (already scaled), k and v [B, H, S, D]; key_padding [B, S]
-// true = ignore, or undefined. Both return [B, H, T, D].
+// q [B, H, T, D] (already scaled), k and v [B, H, S, D]; ignored [B, 1, T, S]
+// true = a key the query may not attend (AttentionMask::ignored), or undefined.
+// Both return [B, H, T, D].
 // The straightforward way, scores materialised (attention_cpu.cpp): any device, any LibTorch.
 at::Tensor materialised_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                  const at::Tensor& key_padding, double p, bool training);
+                                  const at::Tensor& ignored, double p, bool training);
 // at::scaled_dot_product_attention; throws under LibTorch 1.x, where sdpa_available() is false.
-at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
+at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& ignored,
                           double p, bool training);
 
 }  // namespace auxgrid::kernels

@@ -23,10 +23,10 @@ namespace {
 // The auxiliary network of one modality: a self-attention encoder applied
 // aux_repeats times with the same weights; its summary feeds an output block
 // (AuxFormer shares one block between both modalities).
-at::Tensor auxiliary_summary(Encoder& encoder, at::Tensor x, const at::Tensor& mask, std::int64_t repeats, Token token,
-                             bool padding_mask) {
+at::Tensor auxiliary_summary(Encoder& encoder, at::Tensor x, const at::Tensor& mask, std::int64_t repeats,
+                             const Summary& summary) {
   for (std::int64_t i = 0; i < repeats; ++i) x = encoder(x, mask);
-  return summary(x, mask, token, padding_mask);
+  return summary(x, mask);
 }
 
 ResidualHead auxiliary_head(const ModelSettings& s, std::int64_t classes) {
@@ -38,9 +38,9 @@ struct Stream {
   at::Tensor x, mask;
 };
 Stream stream(const at::Tensor& features, const at::Tensor& mask, const torch::nn::Linear& proj,
-              bool project_same_width, const at::Tensor& cls) {
-  Stream s{project(features, proj, project_same_width), mask};
-  if (cls.defined()) std::tie(s.x, s.mask) = prepend_cls(s.x, s.mask, cls);
+              bool project_same_width, const Summary& summary, const at::Tensor& cls) {
+  Stream s;
+  std::tie(s.x, s.mask) = summary.with_cls(project(features, proj, project_same_width), mask, cls);
   return s;
 }
 
@@ -48,9 +48,8 @@ class AuxFormerImpl : public EmotionModelImpl {
  public:
   AuxFormerImpl(const ModelSettings& s, const ModelDims& dims, bool auxiliary)
       : auxiliary_(auxiliary),
-        padding_mask_(s.padding_mask),
         project_same_width_(s.project_same_width),
-        token_(s.token),
+        summary_(s.summary()),
         aux_repeats_(s.aux_repeats),
         weights_{s.lambda_av, s.lambda_a, s.lambda_v} {
     AUXGRID_CHECK(!auxiliary || weights_[0] + weights_[1] + weights_[2] > 0,
@@ -60,7 +59,7 @@ class AuxFormerImpl : public EmotionModelImpl {
     const auto cross = EncoderOptions(self).attn_dropout(s.attn_dropout_cross).positional_encoding(s.pos_encoding);
     audio_proj_ = register_module("audio_proj", projection(dims.audio_dim, d));
     video_proj_ = register_module("video_proj", projection(dims.video_dim, d));
-    if (token_ == Token::cls) {
+    if (s.token == Token::cls) {
       audio_cls_ = register_parameter("audio_cls", torch::randn({d}) * 0.02);
       video_cls_ = register_parameter("video_cls", torch::randn({d}) * 0.02);
     }
@@ -78,23 +77,22 @@ class AuxFormerImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    const auto a = stream(b.audio, b.audio_mask, audio_proj_, project_same_width_, audio_cls_);
-    const auto v = stream(b.video, b.video_mask, video_proj_, project_same_width_, video_cls_);
+    const auto a = stream(b.audio, b.audio_mask, audio_proj_, project_same_width_, summary_, audio_cls_);
+    const auto v = stream(b.video, b.video_mask, video_proj_, project_same_width_, summary_, video_cls_);
     auto a_fused = a_mem_(a_with_v_(a.x, a.mask, v.x, v.mask), a.mask);
     auto v_fused = v_mem_(v_with_a_(v.x, v.mask, a.x, a.mask), v.mask);
-    auto h = torch::cat(
-        {summary(a_fused, a.mask, token_, padding_mask_), summary(v_fused, v.mask, token_, padding_mask_)}, 1);
+    auto h = torch::cat({summary_(a_fused, a.mask), summary_(v_fused, v.mask)}, 1);
     if (!auxiliary_) return {{"av", head_(h), 1.0}};
     const auto aux = [&](Encoder& encoder, const Stream& s) {
-      return aux_head_(auxiliary_summary(encoder, s.x, s.mask, aux_repeats_, token_, padding_mask_));
+      return aux_head_(auxiliary_summary(encoder, s.x, s.mask, aux_repeats_, summary_));
     };
     return {
         {"av", head_(h), weights_[0]}, {"a", aux(audio_aux_, a), weights_[1]}, {"v", aux(video_aux_, v), weights_[2]}};
   }
 
  private:
-  bool auxiliary_, padding_mask_, project_same_width_;
-  Token token_;
+  bool auxiliary_, project_same_width_;
+  Summary summary_;
   std::int64_t aux_repeats_;
   double weights_[3];
   torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr};
@@ -110,15 +108,11 @@ class AuxFormerImpl : public EmotionModelImpl {
 class UnimodalImpl : public EmotionModelImpl {
  public:
   UnimodalImpl(const ModelSettings& s, const ModelDims& dims)
-      : audio_(s.audio),
-        padding_mask_(s.padding_mask),
-        project_same_width_(s.project_same_width),
-        token_(s.token),
-        aux_repeats_(s.aux_repeats) {
+      : audio_(s.audio), project_same_width_(s.project_same_width), summary_(s.summary()), aux_repeats_(s.aux_repeats) {
     const auto d = s.width;
     const auto self = s.encoder();
     proj_ = register_module("proj", projection(audio_ ? dims.audio_dim : dims.video_dim, d));
-    if (token_ == Token::cls) cls_ = register_parameter("cls", torch::randn({d}) * 0.02);
+    if (s.token == Token::cls) cls_ = register_parameter("cls", torch::randn({d}) * 0.02);
     main_ = register_module(
         "main",
         Encoder(
@@ -130,15 +124,15 @@ class UnimodalImpl : public EmotionModelImpl {
   }
 
   std::vector<HeadLogits> forward(const data::Batch& b) override {
-    const auto s = audio_ ? stream(b.audio, b.audio_mask, proj_, project_same_width_, cls_)
-                          : stream(b.video, b.video_mask, proj_, project_same_width_, cls_);
-    return {{"main", head_(summary(main_(s.x, s.mask), s.mask, token_, padding_mask_)), 0.5},
-            {"aux", aux_head_(auxiliary_summary(aux_, s.x, s.mask, aux_repeats_, token_, padding_mask_)), 0.5}};
+    const auto s = audio_ ? stream(b.audio, b.audio_mask, proj_, project_same_width_, summary_, cls_)
+                          : stream(b.video, b.video_mask, proj_, project_same_width_, summary_, cls_);
+    return {{"main", head_(summary_(main_(s.x, s.mask), s.mask)), 0.5},
+            {"aux", aux_head_(auxiliary_summary(aux_, s.x, s.mask, aux_repeats_, summary_)), 0.5}};
   }
 
  private:
-  bool audio_, padding_mask_, project_same_width_;
-  Token token_;
+  bool audio_, project_same_width_;
+  Summary summary_;
   std::int64_t aux_repeats_;
   torch::nn::Linear proj_{nullptr};
   at::Tensor cls_;

@@ -28,7 +28,7 @@ using I = std::int64_t;
 class MulTImpl : public EmotionModelImpl {
  public:
   MulTImpl(const ModelSettings& s, const ModelDims& dims)
-      : padding_mask_(s.padding_mask), project_same_width_(s.project_same_width), token_(s.token) {
+      : project_same_width_(s.project_same_width), summary_(s.summary()) {
     const auto d = s.width;
     // In MulT every encoder has positional embeddings; the memory encoders
     // have max(layers, 3) layers of the stream's width. MulT's own attention
@@ -50,14 +50,13 @@ class MulTImpl : public EmotionModelImpl {
     auto a = project(b.audio, audio_proj_, project_same_width_), v = project(b.video, video_proj_, project_same_width_);
     auto a_out = a_mem_(a_with_v_(a, b.audio_mask, v, b.video_mask), b.audio_mask);
     auto v_out = v_mem_(v_with_a_(v, b.video_mask, a, b.audio_mask), b.video_mask);
-    auto h = torch::cat(
-        {summary(a_out, b.audio_mask, token_, padding_mask_), summary(v_out, b.video_mask, token_, padding_mask_)}, 1);
+    auto h = torch::cat({summary_(a_out, b.audio_mask), summary_(v_out, b.video_mask)}, 1);
     return {{"av", head_(h), 1.0}};
   }
 
  private:
-  bool padding_mask_, project_same_width_;
-  Token token_;
+  bool project_same_width_;
+  Summary summary_;
   torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr};
   Encoder a_with_v_{nullptr}, v_with_a_{nullptr}, a_mem_{nullptr}, v_mem_{nullptr};
   ResidualHead head_{nullptr};
@@ -66,10 +65,7 @@ class MulTImpl : public EmotionModelImpl {
 class CrossModalImpl : public EmotionModelImpl {
  public:
   CrossModalImpl(const ModelSettings& s, const ModelDims& dims)
-      : padding_mask_(s.padding_mask),
-        project_same_width_(s.project_same_width),
-        token_(s.token),
-        out_dropout_(s.out_dropout) {
+      : project_same_width_(s.project_same_width), summary_(s.summary()), out_dropout_(s.out_dropout) {
     const auto d = s.width;
     const auto self = s.encoder().positional_encoding(s.pos_encoding);
     const auto cross = EncoderOptions(self).layers(s.cross_layers).attn_dropout(s.attn_dropout_cross);
@@ -89,15 +85,14 @@ class CrossModalImpl : public EmotionModelImpl {
     auto v = video_encoder_(project(b.video, video_proj_, project_same_width_), b.video_mask);
     auto a_stream = audio_weights_[0] * a + audio_weights_[1] * a_from_v_(a, b.audio_mask, v, b.video_mask);
     auto v_stream = video_weights_[0] * v + video_weights_[1] * v_from_a_(v, b.video_mask, a, b.audio_mask);
-    auto h =
-        summary(a_stream, b.audio_mask, token_, padding_mask_) + summary(v_stream, b.video_mask, token_, padding_mask_);
+    auto h = summary_(a_stream, b.audio_mask) + summary_(v_stream, b.video_mask);
     h = kernels::dropout(h, out_dropout_, is_training());
     return {{"av", out_(h), 1.0}};
   }
 
  private:
-  bool padding_mask_, project_same_width_;
-  Token token_;
+  bool project_same_width_;
+  Summary summary_;
   double out_dropout_;
   torch::nn::Linear audio_proj_{nullptr}, video_proj_{nullptr}, out_{nullptr};
   Encoder audio_encoder_{nullptr}, video_encoder_{nullptr}, a_from_v_{nullptr}, v_from_a_{nullptr};

@@ -3,6 +3,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
+#include <optional>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/kernels/kernels.hpp"
@@ -58,10 +60,19 @@ at::Tensor pool(const at::Tensor& x, const at::Tensor& mask, Token token) {
   }
 }
 
-std::pair<at::Tensor, at::Tensor> prepend_cls(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cls) {
+std::pair<at::Tensor, at::Tensor> add_cls(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cls,
+                                          bool causal, bool padding_mask) {
   auto token = cls.view({1, 1, -1}).expand({x.size(0), 1, x.size(2)});
   auto valid = torch::ones({x.size(0), 1}, mask.options());
-  return {torch::cat({token, x}, 1), torch::cat({valid, mask}, 1)};
+  if (!causal) return {torch::cat({token, x}, 1), torch::cat({valid, mask}, 1)};
+  auto out = torch::cat({x, torch::zeros_like(token)}, 1);
+  auto out_mask = torch::cat({mask, valid.logical_not()}, 1);
+  // The token's frame: each sequence's first padded one (its length), or the new last one.
+  const auto at = padding_mask ? mask.sum(1) : torch::full({x.size(0)}, x.size(1), mask.options().dtype(torch::kLong));
+  const auto index = at.view({-1, 1, 1}).expand({x.size(0), 1, x.size(2)});
+  out = out.scatter(1, index, token);
+  out_mask = out_mask.scatter(1, at.view({-1, 1}), valid);
+  return {out, out_mask};
 }
 
 ModelSettings ModelSettings::from(const Config& c) {
@@ -80,6 +91,7 @@ ModelSettings ModelSettings::from(const Config& c) {
   s.out_dropout = c.real("model.out_dropout");
   s.pos_encoding = c.flag("model.pos_encoding");
   s.padding_mask = c.flag("model.padding_mask");
+  s.causal = c.str("model.attention_mask") == "causal";
   s.positions = c.str("model.positions") == "valid_frames" ? Positions::valid_frames : Positions::nonzero_input;
   s.project_same_width = c.str("model.input_projection") == "always";
   s.released_init = c.str("model.init") == "released";
@@ -101,6 +113,7 @@ EncoderOptions ModelSettings::encoder() const {
       .res_dropout(res_dropout)
       .relu_dropout(relu_dropout)
       .padding_mask(padding_mask)
+      .causal(causal)
       .positions(positions)
       .separate_kv_dropout(separate_kv_dropout)
       .xavier_feed_forward(released_init);
@@ -116,8 +129,14 @@ at::Tensor project(const at::Tensor& x, const torch::nn::Linear& proj, bool proj
   return kernels::linear(x, weight, {});
 }
 
-at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, bool padding_mask) {
-  return pool(x, padding_mask ? mask : torch::ones_like(mask), token);
+at::Tensor Summary::operator()(const at::Tensor& x, const at::Tensor& mask) const {
+  return pool(x, padding_mask ? mask : torch::ones_like(mask), token == Token::cls && causal ? Token::last : token);
+}
+
+std::pair<at::Tensor, at::Tensor> Summary::with_cls(const at::Tensor& x, const at::Tensor& mask,
+                                                    const at::Tensor& cls) const {
+  if (!cls.defined()) return {x, mask};
+  return add_cls(x, mask, cls, causal, padding_mask);
 }
 
 AttentionImpl::AttentionImpl(std::int64_t width, std::int64_t heads, double dropout)
@@ -133,27 +152,45 @@ AttentionImpl::AttentionImpl(std::int64_t width, std::int64_t heads, double drop
   out_proj_->bias.zero_();
 }
 
+namespace {
+// A causal mask as LibTorch 1.13's multi_head_attention_forward takes one: one
+// additive [T, S] float mask for the whole batch, so only when every sequence
+// has the same offset (always without padding masks). Undefined otherwise.
+std::optional<at::Tensor> shared_additive_mask(const kernels::AttentionMask& mask, std::int64_t queries,
+                                               std::int64_t keys) {
+  if (!mask.causal_offset.defined()) return at::Tensor();
+  const auto offsets = mask.causal_offset;
+  if (!offsets.eq(offsets[0]).all().item<bool>()) return std::nullopt;
+  const auto ignored = kernels::AttentionMask({}, offsets.slice(0, 0, 1)).ignored(queries, keys)[0][0];
+  return torch::zeros({queries, keys}).masked_fill(ignored.cpu(), -std::numeric_limits<float>::infinity()).to(
+      offsets.device());
+}
+}  // namespace
+
 at::Tensor AttentionImpl::forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                  const at::Tensor& key_padding) {
-  if (kernels::mode() == kernels::Mode::plain) {  // LibTorch's module, sequence-first
+                                  const kernels::AttentionMask& mask) {
+  const auto causal = kernels::mode() == kernels::Mode::plain ? shared_additive_mask(mask, q.size(1), k.size(1))
+                                                              : std::nullopt;
+  if (causal) {  // plain kernels: LibTorch's module, sequence-first
     auto qs = q.transpose(0, 1), ks = k.transpose(0, 1), vs = v.transpose(0, 1);
     return std::get<0>(F::multi_head_attention_forward(qs, ks, vs,
                                                        F::MultiheadAttentionForwardFuncOptions(
                                                            width_, heads_, in_proj_weight_, in_proj_bias_, {}, {},
                                                            false, dropout_, out_proj_->weight, out_proj_->bias)
                                                            .training(is_training())
-                                                           .key_padding_mask(key_padding)
+                                                           .key_padding_mask(mask.padding)
+                                                           .attn_mask(*causal)
                                                            .need_weights(false)))
         .transpose(0, 1);
   }
-  return kernels::linear(attend(q, k, v, key_padding), out_proj_->weight, out_proj_->bias);
+  return kernels::linear(attend(q, k, v, mask), out_proj_->weight, out_proj_->bias);
 }
 
 at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                 const at::Tensor& key_padding) {
+                                 const kernels::AttentionMask& mask) {
   // The projections go to the kernel packed ([q k v] or q and [k v]) as they come out.
   if (q.is_same(k) && k.is_same(v))
-    return kernels::multi_head_attention(kernels::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, key_padding,
+    return kernels::multi_head_attention(kernels::linear(q, in_proj_weight_, in_proj_bias_), {}, heads_, mask,
                                          dropout_, is_training());
   const auto projected = [&](const at::Tensor& x, std::int64_t first, std::int64_t rows) {
     return kernels::linear(x, in_proj_weight_.narrow(0, first, rows), in_proj_bias_.narrow(0, first, rows));
@@ -161,8 +198,7 @@ at::Tensor AttentionImpl::attend(const at::Tensor& q, const at::Tensor& k, const
   const auto keys_values = k.is_same(v)
                                ? projected(k, width_, 2 * width_)
                                : torch::cat({projected(k, width_, width_), projected(v, 2 * width_, width_)}, -1);
-  return kernels::multi_head_attention(projected(q, 0, width_), keys_values, heads_, key_padding, dropout_,
-                                       is_training());
+  return kernels::multi_head_attention(projected(q, 0, width_), keys_values, heads_, mask, dropout_, is_training());
 }
 
 EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
@@ -183,7 +219,7 @@ EncoderLayerImpl::EncoderLayerImpl(const EncoderOptions& o) : options_(o) {
 }
 
 at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& keys, const at::Tensor& values,
-                                     const at::Tensor& key_padding) {
+                                     const kernels::AttentionMask& mask) {
   // The same LN0 normalises queries, keys and values (MulT).
   const auto q = normalise(ln0_, x);
   const auto k = keys.defined() ? normalise(ln0_, keys) : q;
@@ -192,8 +228,8 @@ at::Tensor EncoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& keys
   const double p = options_.res_dropout();
   // Residual steps x + dropout(linear(...)) (or with alpha), fused with the output projections' biases.
   const auto h = kernels::mode() == kernels::Mode::plain  // LibTorch's attention module, output projection inside
-                     ? kernels::residual_dropout(x, attention_(q, k, v, key_padding), alpha, p, is_training())
-                     : kernels::residual_linear_dropout(x, attention_->attend(q, k, v, key_padding),
+                     ? kernels::residual_dropout(x, attention_(q, k, v, mask), alpha, p, is_training())
+                     : kernels::residual_linear_dropout(x, attention_->attend(q, k, v, mask),
                                                         attention_->out_proj()->weight, attention_->out_proj()->bias,
                                                         alpha, p, is_training());
   const auto ff = kernels::linear_relu_dropout(normalise(ln1_, h), fc1_->weight, fc1_->bias, options_.relu_dropout(),
@@ -226,15 +262,31 @@ std::pair<at::Tensor, at::Tensor> EncoderImpl::keys_values(const at::Tensor& kv,
   return {keys, options_.separate_kv_dropout() && dropping ? embed_dropout(memory) : keys};
 }
 
+kernels::AttentionMask EncoderImpl::attention_mask(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv,
+                                                   const at::Tensor& kv_mask) const {
+  const bool cross = kv.defined();
+  kernels::AttentionMask out;
+  if (options_.padding_mask()) out.padding = torch::logical_not(cross ? kv_mask : mask);
+  if (!options_.causal()) return out;
+  // buffered_future_mask's offset |S - T|. With padding masks each sequence's
+  // real lengths: its output then does not depend on its batch, and equals the
+  // released model's on the unpadded sequence, whose last real frame sees every
+  // real key. Without them the tensors' lengths, as the released code.
+  if (options_.padding_mask())
+    out.causal_offset = cross ? (kv_mask.sum(1) - mask.sum(1)).abs() : torch::zeros({x.size(0)}, mask.options().dtype(torch::kLong));
+  else
+    out.causal_offset = torch::full({x.size(0)}, std::abs((cross ? kv.size(1) : x.size(1)) - x.size(1)),
+                                    mask.options().dtype(torch::kLong));
+  return out;
+}
+
 at::Tensor EncoderImpl::forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv,
                                 const at::Tensor& kv_mask) {
-  const bool cross = kv.defined();
   auto h = embed_dropout(scale_and_position(x, mask));
   at::Tensor keys, values;
-  if (cross) std::tie(keys, values) = keys_values(kv, kv_mask);
-  at::Tensor key_padding;
-  if (options_.padding_mask()) key_padding = torch::logical_not(cross ? kv_mask : mask);
-  for (const auto& layer : *layers_) h = layer->as<EncoderLayer>()->forward(h, keys, values, key_padding);
+  if (kv.defined()) std::tie(keys, values) = keys_values(kv, kv_mask);
+  const auto attention = attention_mask(x, mask, kv, kv_mask);
+  for (const auto& layer : *layers_) h = layer->as<EncoderLayer>()->forward(h, keys, values, attention);
   return normalise(final_ln_, h);
 }
 

@@ -75,10 +75,12 @@ TrainOptions TrainOptions::from(const Config& c) {
   o.dev_fraction = c.real("data.dev_fraction");
   o.normalize_audio = c.flag("data.normalize_audio");
   o.padding_masked = c.flag("model.padding_mask");
+  o.fixed_padding = c.str("data.padding") == "fixed";
   o.procedure =
       choice<Procedure>(c, "train.procedure", {{"standard", Procedure::standard}, {"optimized", Procedure::optimized}});
   o.modality_drop =
       choice<ModalityDrop>(c, "train.modality_drop", {{"split", ModalityDrop::split}, {"batch", ModalityDrop::batch}});
+  o.dev_drop = choice<DevDrop>(c, "train.dev_drop", {{"as_training", DevDrop::as_training}, {"none", DevDrop::none}});
   o.batching = choice<Batching>(c, "train.batching", {{"buckets", Batching::buckets}, {"random", Batching::random}});
   o.precision = choice<Precision>(c, "train.precision", {{"fp32", Precision::fp32}, {"bf16", Precision::bf16}});
   o.scheduler = choice<Scheduler>(c, "train.scheduler", {{"plateau", Scheduler::plateau}, {"step5", Scheduler::step5}});

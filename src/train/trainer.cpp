@@ -51,6 +51,25 @@ std::vector<Zero> modality_drop(const TrainOptions& o, std::size_t batch, std::m
   return zero;
 }
 
+// The dev set's drops in epoch `epoch` (0-based) under train.dev_drop =
+// as_training: the training rule applied to the dev set in its order, cut into
+// training batches, as the released code's model_eval draws one per dev batch
+// (docs/protocol.md, "Modality drop"). Drawn from (seed, epoch) alone, so a
+// resumed run and any evaluation batching see the same drops. Empty: none.
+std::vector<Zero> dev_drops(const TrainOptions& o, std::size_t count, int epoch) {
+  std::vector<Zero> zero;
+  if (o.procedure != Procedure::optimized || o.dev_drop != DevDrop::as_training) return zero;
+  std::seed_seq seeds{static_cast<std::uint32_t>(o.seed), static_cast<std::uint32_t>(o.seed >> 32),
+                      static_cast<std::uint32_t>(epoch), 0xDE5D509u};
+  std::mt19937_64 rng(seeds);
+  const auto batch = static_cast<std::size_t>(o.batch_size);
+  for (std::size_t start = 0; start < count; start += batch) {
+    const auto part = modality_drop(o, std::min(batch, count - start), rng);
+    zero.insert(zero.end(), part.begin(), part.end());
+  }
+  return zero;
+}
+
 // How a condition prepares the test inputs (docs/protocol.md, "Evaluation conditions").
 data::Preparation preparation_for(const EvalCondition& condition, std::size_t batch, std::uint64_t seed) {
   data::Preparation p;
@@ -154,7 +173,9 @@ class CellTrainer {
   [[noreturn]] void checkpoint_and_stop(Clock::time_point start);
   // Dev loss, best weights, learning-rate schedule; false when training stops early.
   bool end_epoch(Clock::time_point start, const EpochCallback& on_epoch);
-  Predictions predict(const std::vector<std::int64_t>& indices, const EvalCondition& condition);
+  // drops: a modality to zero per utterance of `indices` (dev_drops), or empty.
+  Predictions predict(const std::vector<std::int64_t>& indices, const EvalCondition& condition,
+                      const std::vector<Zero>& drops = {});
   void restore_best_weights();
   std::vector<store::EvalRecord> evaluate_test_set();
 
@@ -273,6 +294,7 @@ void CellTrainer::run_epoch(Clock::time_point start) {
     return std::async(std::launch::async, [this, chunk = std::move(chunk)] {
       data::Preparation preparation;
       preparation.audio = audio_norm_;
+      preparation.fixed_length = options_.fixed_padding;
       return chunk.empty() ? data::Batch{} : pin_for(data::make_batch(corpus_, chunk, preparation), device_);
     });
   };
@@ -354,7 +376,7 @@ void CellTrainer::checkpoint_and_stop(Clock::time_point start) {
 }
 
 bool CellTrainer::end_epoch(Clock::time_point start, const EpochCallback& on_epoch) {
-  const double dev_loss = predict(split_.dev, EvalCondition{}).loss;
+  const double dev_loss = predict(split_.dev, EvalCondition{}, dev_drops(options_, split_.dev.size(), state_.epoch)).loss;
   const double train_loss = state_.epoch_loss;
   AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
                 "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell_.label, state_.epoch + 1,
@@ -384,7 +406,8 @@ bool CellTrainer::end_epoch(Clock::time_point start, const EpochCallback& on_epo
   return true;
 }
 
-Predictions CellTrainer::predict(const std::vector<std::int64_t>& indices, const EvalCondition& condition) {
+Predictions CellTrainer::predict(const std::vector<std::int64_t>& indices, const EvalCondition& condition,
+                                 const std::vector<Zero>& drops) {
   torch::NoGradGuard no_grad;
   model_->eval();
   Predictions out;
@@ -404,6 +427,9 @@ Predictions CellTrainer::predict(const std::vector<std::int64_t>& indices, const
     for (auto k : part) chunk.push_back(indices[k]);
     auto preparation = preparation_for(condition, chunk.size(), options_.seed);
     preparation.audio = audio_norm_;
+    preparation.fixed_length = options_.fixed_padding;
+    if (!drops.empty())
+      for (auto k : part) preparation.zero.push_back(drops[k]);
     const auto host = data::make_batch(corpus_, chunk, preparation);
     const auto batch = on_device(host, device_);
     at::Tensor logits;

@@ -13,7 +13,11 @@ namespace auxgrid {
 //      model.kv_dropout; model.init = released selectable.
 //   3  model.init = released by default too; a step's non-finite gradient
 //      elements are set to zero and the clipping norm is summed in double.
-inline constexpr int kModelRevision = 3;
+//   4  model.attention_mask = causal by default (the released code's
+//      buffered_future_mask in every encoder, a CLS token after the last frame),
+//      and the optimized procedure's modality drop on the dev set
+//      (train.dev_drop = as_training).
+inline constexpr int kModelRevision = 4;
 
 std::string version();     // the project version, from CMake
 std::string git_commit();  // of the source tree at build time, or "unknown"

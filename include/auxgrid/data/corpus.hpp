@@ -52,6 +52,9 @@ struct Preparation {
   std::vector<Zero> zero;
   const Normalization* audio = nullptr;  // nullptr = raw features
   FrameMasking masking;
+  // data.padding = fixed: every utterance padded to the corpus's longest one
+  // per modality (the released pipeline's data files), not to the batch's.
+  bool fixed_length = false;
 };
 
 // Pads the given utterances into one batch, prepared as asked. Normalisation

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <utility>
 
 namespace auxgrid::kernels {
 
@@ -57,19 +58,35 @@ at::Tensor residual_linear_dropout(const at::Tensor& x, const at::Tensor& input,
 // parameters' gradients summed in the backward pass.
 at::Tensor layer_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps);
 
+// Which keys each query may attend (the masks of multi_head_attention).
+// padding: bool [B, S], true = a padded key to ignore, or undefined.
+// causal_offset: int64 [B], or undefined for every key: query t of batch
+// element b attends key j only when j <= t + causal_offset[b], the released
+// code's buffered_future_mask (modules/transformer.py), whose offset is
+// |S - T| for queries of length T and keys of length S (docs/models.md,
+// "Causal attention mask"). Key 0 is always allowed, so no row is empty
+// unless every key is padding.
+struct AttentionMask {
+  AttentionMask(at::Tensor padding_ = {}, at::Tensor causal_offset_ = {})  // NOLINT: a padding tensor converts
+      : padding(std::move(padding_)), causal_offset(std::move(causal_offset_)) {}
+  at::Tensor padding, causal_offset;
+  // Both as one bool [B, 1, T, S] tensor, true = ignore (undefined when neither is set).
+  at::Tensor ignored(std::int64_t queries, std::int64_t keys) const;
+};
+
 // Multi-head attention of projections: per head softmax(q k^T / sqrt(D),
-// padding masked) with dropout p on the weights, times v. `query` is the
+// masked as `mask` says) with dropout p on the weights, times v. `query` is the
 // [B, T, H*D] query projection and `keys_values` the [B, S, 2*H*D] key and
 // value projections side by side; for self-attention `keys_values` is
 // undefined and `query` the packed [B, T, 3*H*D] (q, k, v), as one linear
-// layer makes them. key_padding [B, S], true = ignore, or undefined. Returns
-// [B, T, H*D], the heads side by side. Fast on CPU floats: fused and
-// register-tiled (attention_cpu.cpp), the [B, H, T, S] weights never stored,
-// the projections read in place and their gradients written in the same
-// packed layout. A query whose keys are all padding gets a zero output
-// (LibTorch's gives NaN).
+// layer makes them. Returns [B, T, H*D], the heads side by side. Fast on CPU
+// floats: fused and register-tiled (attention_cpu.cpp), the [B, H, T, S]
+// weights never stored, the projections read in place and their gradients
+// written in the same packed layout, and keys a causal mask hides never
+// computed. A query whose keys are all padding gets a zero output (LibTorch's
+// gives NaN).
 at::Tensor multi_head_attention(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
-                                const at::Tensor& key_padding, double p, bool training);
+                                const AttentionMask& mask, double p, bool training);
 // How multi_head_attention computes. fused: auxgrid's kernel (fast kernels,
 // CPU floats); sdpa: LibTorch 2.x's scaled_dot_product_attention (on GPUs its
 // FlashAttention and memory-efficient kernels never store the scores);
@@ -85,7 +102,7 @@ bool sdpa_available();                                      // LibTorch 2.x
 // The fused kernel with a given dropout seed: element (b, h, t, s) of the
 // weights is kept as element b*H*T*S + h*T*S + t*S + s of dropout_mask(seed).
 at::Tensor multi_head_attention_with_seed(const at::Tensor& query, const at::Tensor& keys_values, std::int64_t heads,
-                                          const at::Tensor& key_padding, double p, bool training, std::uint64_t seed);
+                                          const AttentionMask& mask, double p, bool training, std::uint64_t seed);
 // Matrix-product FLOPs that auxgrid's own kernels (the fused attention, the
 // oneDNN linear layers) have done so far in this process, for benchmarks that
 // count LibTorch's products with its profiler, which cannot see these. The

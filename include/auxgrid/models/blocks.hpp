@@ -11,6 +11,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "auxgrid/core/config.hpp"
+#include "auxgrid/kernels/kernels.hpp"
 
 #include <string>
 #include <utility>
@@ -42,8 +43,27 @@ enum class Token { last, cls, mean };
 Token parse_token(const std::string& name);
 // x [B, T, d], mask [B, T] -> [B, d]. For Token::cls the CLS token is frame 0.
 at::Tensor pool(const at::Tensor& x, const at::Tensor& mask, Token token);
-// Prepends `cls` [d] to every sequence of x and a real frame to the mask.
-std::pair<at::Tensor, at::Tensor> prepend_cls(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cls);
+// Adds the CLS token `cls` [d] to every sequence of x as one more real frame:
+// prepended (frame 0), or under a causal attention mask after the last frame,
+// where it sees every frame as the last frame does (a causal frame 0 would
+// see only itself; docs/models.md, "Causal attention mask"). With padding
+// masks "after the last frame" is after each sequence's last real one,
+// without them after the batch's last padded step.
+std::pair<at::Tensor, at::Tensor> add_cls(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cls,
+                                          bool causal, bool padding_mask);
+
+// How the models turn a sequence into one vector: model.token,
+// model.padding_mask and model.attention_mask, which places the CLS token.
+struct Summary {
+  Token token = Token::last;
+  bool padding_mask = true, causal = false;
+  // The sequence's summary vector (pool). Without padding masks (the
+  // reference behaviour) padded frames count as real: "last" is the last
+  // padded step. Under a causal mask the CLS token is the last frame (add_cls).
+  at::Tensor operator()(const at::Tensor& x, const at::Tensor& mask) const;
+  // x with the CLS token added where this rule reads it (nothing without one).
+  std::pair<at::Tensor, at::Tensor> with_cls(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cls) const;
+};
 
 struct EncoderOptions {
   EncoderOptions(std::int64_t width, std::int64_t heads) : width_(width), heads_(heads) {}
@@ -68,6 +88,10 @@ struct EncoderOptions {
   TORCH_ARG(bool, learnable_scaling) = false;
   // Pass padding as key-padding mask (false = attend over zero padding, as the reference code).
   TORCH_ARG(bool, padding_mask) = true;
+  // The released code's causal mask (model.attention_mask = causal): query t
+  // attends key j only when j <= t + |S - T| (kernels.hpp's AttentionMask),
+  // the lengths each sequence's real ones with padding masks, else the tensors'.
+  TORCH_ARG(bool, causal) = false;
 };
 
 // The model.* settings of a cell (and its loss weights), read from its Config
@@ -80,6 +104,7 @@ struct ModelSettings {
   double embed_dropout = 0, attn_dropout_cross = 0, attn_dropout_self = 0, res_dropout = 0, relu_dropout = 0,
          out_dropout = 0;
   bool pos_encoding = true, padding_mask = true;
+  bool causal = true;  // model.attention_mask = causal
   // The released code's rules (docs/models.md, "Fidelity to the released code").
   Positions positions = Positions::nonzero_input;
   bool project_same_width = false;  // model.input_projection = always
@@ -91,6 +116,7 @@ struct ModelSettings {
   double lambda_av = 0, lambda_a = 0, lambda_v = 0;
 
   static ModelSettings from(const Config& config);
+  Summary summary() const { return {token, padding_mask, causal}; }
   // A self-attention encoder as these settings describe it (width, heads,
   // layers, dropouts, padding mask, the released code's rules); callers adjust the rest.
   EncoderOptions encoder() const;
@@ -104,10 +130,6 @@ torch::nn::Linear projection(std::int64_t in, std::int64_t out);
 // projection exists either way, so that Table 5 counts it as the paper does.
 at::Tensor project(const at::Tensor& x, const torch::nn::Linear& proj, bool project_same_width);
 
-// A sequence's summary vector (pool). Without padding masks (the reference
-// behaviour) padded frames count as real: "last" is the last padded step.
-at::Tensor summary(const at::Tensor& x, const at::Tensor& mask, Token token, bool padding_mask);
-
 // Multi-head attention with torch::nn::MultiheadAttention's parameters
 // (in_proj_weight [3d, d], in_proj_bias, out_proj) and initialisation, but
 // batch-first and computed by kernels.hpp's attention(); under plain kernels
@@ -116,10 +138,10 @@ class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(std::int64_t width, std::int64_t heads, double dropout);
   // q [B, T, d]; k, v [B, S, d] (the same tensor for self-attention or one
-  // key/value input); key_padding [B, S] true = ignore (or undefined). -> [B, T, d]
-  at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding);
+  // key/value input); mask: which keys each query attends (kernels.hpp). -> [B, T, d]
+  at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const kernels::AttentionMask& mask);
   // The same before the output projection (auxgrid's kernels only: the layer fuses it with its residual step).
-  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding);
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const kernels::AttentionMask& mask);
   const torch::nn::Linear& out_proj() const { return out_proj_; }
 
  private:
@@ -134,9 +156,9 @@ class EncoderLayerImpl : public torch::nn::Module {
  public:
   explicit EncoderLayerImpl(const EncoderOptions& options);
   // x [B, T, d]; keys, values [B, S, d] (undefined = self-attention; the same
-  // tensor when they share a dropout mask); key_padding [B, S] true = ignore (or undefined).
+  // tensor when they share a dropout mask); mask: which keys each query attends.
   at::Tensor forward(const at::Tensor& x, const at::Tensor& keys, const at::Tensor& values,
-                     const at::Tensor& key_padding);
+                     const kernels::AttentionMask& mask);
 
  private:
   EncoderOptions options_;
@@ -157,6 +179,9 @@ class EncoderImpl : public torch::nn::Module {
   // A cross-modal encoder's keys and values: kv embedded, then one dropout
   // mask for each (separate_kv_dropout and training) or one tensor for both.
   std::pair<at::Tensor, at::Tensor> keys_values(const at::Tensor& kv, const at::Tensor& kv_mask);
+  // The attention mask of queries x (mask) over keys kv (kv_mask; self-attention: undefined).
+  kernels::AttentionMask attention_mask(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& kv,
+                                        const at::Tensor& kv_mask) const;
 
  private:
   // x * sqrt(d) plus the positional encoding, before the embedding dropout.

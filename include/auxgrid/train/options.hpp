@@ -17,6 +17,7 @@ enum class Batching { buckets, random };
 enum class Precision { fp32, bf16 };
 enum class Scheduler { plateau, step5 };
 enum class Modality { audio, video };
+enum class DevDrop { as_training, none };  // the optimized procedure's drop on the dev set, or the ideal dev set
 
 // One evaluation condition on the test set (docs/protocol.md, "Evaluation
 // conditions"): ideal; one modality only (the other zeroed); or a share of one
@@ -43,8 +44,10 @@ struct TrainOptions {
   double train_fraction = 0, dev_fraction = 0;  // of the utterances, by speaker
   bool normalize_audio = true;
   bool padding_masked = true;  // model.padding_mask: evaluation may sort by length then
+  bool fixed_padding = false;  // data.padding = fixed: batches padded to the corpus's longest utterance
   Procedure procedure = Procedure::standard;
   ModalityDrop modality_drop = ModalityDrop::split;
+  DevDrop dev_drop = DevDrop::as_training;
   Batching batching = Batching::buckets;
   Precision precision = Precision::fp32;
   Scheduler scheduler = Scheduler::plateau;

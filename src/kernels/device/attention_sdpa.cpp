@@ -9,10 +9,10 @@ namespace auxgrid::kernels {
 
 bool sdpa_available() { return true; }
 
-at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& key_padding,
+at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& ignored,
                           double p, bool training) {
   c10::optional<at::Tensor> keep;  // SDPA's boolean mask: true = attend
-  if (key_padding.defined()) keep = key_padding.logical_not().view({q.size(0), 1, 1, k.size(2)});
+  if (ignored.defined()) keep = ignored.logical_not();
   return at::scaled_dot_product_attention(q, k, v, keep, training ? p : 0.0, /*is_causal=*/false, /*scale=*/1.0);
 }
 
