@@ -5,7 +5,10 @@
 //
 //   throughput [--models auxformer,baseline1,FILE.pt,...|all] [--corpora crema-d,msp-improv] [--batch 32]
 //              [--steps 1] [--warmup 1] [--threads N] [--buckets 4] [--profile]
-//              [--variants "plain padded,fast padded,fast buckets,eval buckets"]
+//              [--variants "plain padded,fast padded,fast buckets,eval buckets"] [--set KEY=VALUE ...]
+//
+// --set gives every model a setting, e.g. --set model.attention_mask=none to
+// time the fused kernels without the causal mask against a run with it.
 //
 // Variants, each over the same utterances:
 //   plain padded   LibTorch's dropout and attention (the implementation before
@@ -37,6 +40,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "auxgrid/core/allocator.hpp"
@@ -57,6 +61,7 @@ struct Options {
       variants{"plain padded", "fast padded", "fast buckets", "eval buckets"};
   int batch = 32, steps = 1, warmup = 1, threads = 0, buckets = 4;
   bool profile = false;
+  std::vector<std::pair<std::string, std::string>> settings;  // --set KEY=VALUE
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -234,6 +239,8 @@ int main(int argc, char** argv) {
       o.threads = std::stoi(value);
     else if (key == "--buckets")
       o.buckets = std::stoi(value);
+    else if (key == "--set" && value.find('=') != std::string::npos)
+      o.settings.emplace_back(value.substr(0, value.find('=')), value.substr(value.find('=') + 1));
     else {
       fmt::print(stderr, "throughput: unknown option {}\n", key);
       return 2;
@@ -280,7 +287,9 @@ int main(int argc, char** argv) {
       auto c = Config::defaults();
       c.set("model.name", models::is_scripted_model_file(name) ? std::string("torchscript") : name);
       if (models::is_scripted_model_file(name)) c.set("model.path", name);
-      apply_model_defaults(c);
+      std::vector<std::string> explicit_keys;
+      for (const auto& [key, value] : o.settings) c.set_from_text(key, value), explicit_keys.push_back(key);
+      apply_model_defaults(c, explicit_keys);
       auto model = models::make_model(c, {130, 4096, classes});
       torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(7.25e-4));
       const std::function<void(const data::Batch&)> train_step = [&](const data::Batch& b) {

@@ -13,7 +13,7 @@ source "$(dirname "$0")/e2e_common.sh" "$1"
 cp -r "$(dirname "$0")/data/legacy_v1/." .
 chmod -R u+w .
 "$build/auxgrid" synth --preset tiny --out corpus.h5 > /dev/null  # for run to train the cells again
-revision_1="trained with model revision 1, but this build trains revision 3"
+revision_1="trained with model revision 1, but this build trains revision 4"
 
 "$build/auxgrid" plan grid.toml --out results > plan.txt || { cat plan.txt; fail "plan"; }
 grep -q "0 done, 4 to train" plan.txt || { cat plan.txt; fail "plan counts a revision-1 result as done"; }

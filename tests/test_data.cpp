@@ -361,6 +361,33 @@ BOOST_AUTO_TEST_CASE(batches_pad_mask_and_zero) {
   BOOST_TEST(data::chunk({1, 2, 3, 4, 5}, 2).size() == 3u);
 }
 
+// data.padding = fixed (the released pipeline's data files): every utterance
+// padded to the corpus's longest per modality, whatever it is batched with;
+// the masks still mark the real frames.
+BOOST_AUTO_TEST_CASE(fixed_padding_gives_every_utterance_the_corpus_longest_length) {
+  const auto corpus = data::synthesize(small(), 3);
+  std::int64_t longest_audio = 0, longest_video = 0, shortest = 0;
+  const auto frames = [](const std::vector<std::int64_t>& offsets, std::size_t i) { return offsets[i + 1] - offsets[i]; };
+  for (std::size_t i = 0; i + 1 < corpus.audio_offsets.size(); ++i) {
+    longest_audio = std::max(longest_audio, frames(corpus.audio_offsets, i));
+    longest_video = std::max(longest_video, frames(corpus.video_offsets, i));
+    if (frames(corpus.audio_offsets, i) < frames(corpus.audio_offsets, static_cast<std::size_t>(shortest)))
+      shortest = static_cast<std::int64_t>(i);
+  }
+  data::Preparation p;
+  p.fixed_length = true;
+  for (const auto& idx : {std::vector<std::int64_t>{shortest}, std::vector<std::int64_t>{4, 9, shortest}}) {
+    const auto b = data::make_batch(corpus, idx, p);
+    BOOST_TEST(b.audio.size(1) == longest_audio);
+    BOOST_TEST(b.video.size(1) == longest_video);
+    const auto u = static_cast<std::size_t>(idx.back());
+    BOOST_TEST(b.audio_mask[-1].sum().item<std::int64_t>() == frames(corpus.audio_offsets, u));
+    BOOST_TEST(b.video_mask[-1].sum().item<std::int64_t>() == frames(corpus.video_offsets, u));
+    BOOST_TEST(b.audio[-1].slice(0, frames(corpus.audio_offsets, u)).abs().sum().item<float>() == 0.0f);
+  }
+  BOOST_TEST(data::make_batch(corpus, {shortest}).audio.size(1) < longest_audio);  // batch padding: its own length
+}
+
 BOOST_AUTO_TEST_CASE(normalisation_uses_the_training_set_only) {
   const auto corpus = data::synthesize(small(), 3);
   const std::vector<std::int64_t> train{0, 1, 2, 3};

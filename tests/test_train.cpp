@@ -100,6 +100,30 @@ BOOST_AUTO_TEST_CASE(one_cell_trains_selects_and_evaluates) {
   BOOST_TEST(r.evals[0].micro_f1 > 0.4);  // 4 classes: chance is 0.25
 }
 
+// train.dev_drop = as_training (the released model_eval): the optimized
+// procedure's dev loss is taken with modalities dropped, redrawn each epoch,
+// so model selection sees them; training itself is the same. The standard
+// procedure has nothing to drop.
+BOOST_AUTO_TEST_CASE(the_optimized_dev_set_is_dropped_as_in_training_unless_asked_not_to) {
+  torch::set_num_threads(1);
+  const auto data = corpus();
+  for (const auto* procedure : {"optimized", "standard"}) {
+    const auto dropped = cell("auxformer", procedure, 2);
+    auto ideal = dropped;
+    ideal.config.set("train.dev_drop", std::string("none"));
+    const auto a = train::train_cell(dropped, data), b = train::train_cell(ideal, data);
+    BOOST_TEST_CONTEXT(procedure) {
+      BOOST_TEST(a.epochs[0].train_loss == b.epochs[0].train_loss);  // the same training
+      if (std::string(procedure) == "standard") {
+        BOOST_TEST(a.epochs[1].dev_loss == b.epochs[1].dev_loss);
+      } else {  // the split rule: 40 % of every dev batch lose a modality
+        BOOST_TEST(a.epochs[0].dev_loss != b.epochs[0].dev_loss);
+        BOOST_TEST(a.epochs[1].dev_loss != b.epochs[1].dev_loss);
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(training_is_deterministic_per_seed) {
   torch::set_num_threads(1);
   const auto data = corpus();
