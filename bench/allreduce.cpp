@@ -2,7 +2,7 @@
 // training step it belongs to. Under mpirun, every group of --ranks ranks
 // holds the full-size model; each rank trains its half of a batch (the
 // CREMA-D-like lengths of bench/throughput.cpp, bucketed) and the group
-// averages the gradients with train::average_gradients, the trainer's own
+// sums the gradients with train::GroupGradients (its slots, in fixed order), the trainer's own
 // code path (MPI here; NCCL in CUDA builds).
 //
 //   mpirun -np 2 --bind-to none allreduce [--model auxformer] [--batch 32] [--repeats 20] [--threads 1]
@@ -79,20 +79,25 @@ int main(int argc, char** argv) {
   b.labels = torch::randint(6, {share}, torch::kLong);
   for (std::int64_t i = 0; i < share; ++i) b.utterances.push_back(i);
 
+  train::GroupGradients gradients(*model);
+  const auto exchange_gradients = [&] {  // this rank's share as its first group, then the fixed-order sum
+    gradients.keep(train::groups_of_rank(group.get()).first);
+    gradients.reduce(group.get());
+  };
   std::vector<double> exchange, step;
   for (int r = 0; r < 3; ++r) {  // training steps, the first one a warm-up
     group->barrier();
     const auto start = Clock::now();
     optimizer.zero_grad();
     models::weighted_loss(model->forward(b), b.labels).backward();
-    train::average_gradients(*group, *model);
+    exchange_gradients();
     optimizer.step();
     if (r > 0) step.push_back(seconds_since(start));
   }
   for (int r = 0; r < repeats; ++r) {  // the exchange alone
     group->barrier();
     const auto start = Clock::now();
-    train::average_gradients(*group, *model);
+    exchange_gradients();
     exchange.push_back(seconds_since(start));
   }
   if (world.rank() == 0)

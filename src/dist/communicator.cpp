@@ -40,7 +40,7 @@ class LocalCommunicator : public Communicator {
   std::string backend() const override { return "local"; }
   int rank() const override { return 0; }
   int size() const override { return 1; }
-  void allreduce_mean(float*, std::size_t) override {}
+  void allreduce_sum(float*, std::size_t) override {}
   void broadcast(float*, std::size_t, int) override {}
   void broadcast_host(std::int64_t*, std::size_t, int) override {}
   void allreduce_sum_host(double*, std::size_t) override {}
@@ -53,12 +53,10 @@ class MpiCommunicator : public MpiGroupCommunicator {
   explicit MpiCommunicator(int color) : MpiGroupCommunicator(color) {}
   std::string backend() const override { return "mpi"; }
 
-  void allreduce_mean(float* data, std::size_t count) override {
+  void allreduce_sum(float* data, std::size_t count) override {
     for_pieces(count, [&](std::size_t offset, int n) {
       check_mpi(MPI_Allreduce(MPI_IN_PLACE, data + offset, n, MPI_FLOAT, MPI_SUM, group_.comm), "MPI_Allreduce");
     });
-    const float scale = 1.0f / static_cast<float>(group_.size);
-    for (std::size_t i = 0; i < count; ++i) data[i] *= scale;
   }
   void broadcast(float* data, std::size_t count, int root) override {
     for_pieces(count, [&](std::size_t offset, int n) {

@@ -2,6 +2,8 @@
 
 #include <torch/nn/module.h>
 
+#include <algorithm>
+
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
 
@@ -43,15 +45,6 @@ void broadcast_parameters(dist::Communicator& group, torch::nn::Module& model) {
   exchange_flat(group, params, [&](float* data, std::size_t count) { group.broadcast(data, count, 0); });
 }
 
-void average_gradients(dist::Communicator& group, torch::nn::Module& model) {
-  std::vector<at::Tensor> grads;
-  for (auto& p : model.parameters()) {
-    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);  // a head with loss weight 0
-    grads.push_back(p.grad());
-  }
-  exchange_flat(group, grads, [&](float* data, std::size_t count) { group.allreduce_mean(data, count); });
-}
-
 void check_identical(dist::Communicator& group, torch::nn::Module& model, const std::string& cell_label) {
   const auto buffer = flat(model.parameters()).contiguous().cpu();
   const auto hash = fnv1a(buffer.data_ptr<float>(), static_cast<std::size_t>(buffer.numel()) * sizeof(float));
@@ -63,10 +56,79 @@ void check_identical(dist::Communicator& group, torch::nn::Module& model, const 
                 group.size());
 }
 
-std::pair<std::size_t, std::size_t> batch_slice(const dist::Communicator* group, std::size_t n) {
-  if (!group) return {0, n};
-  const auto r = static_cast<std::size_t>(group->rank()), g = static_cast<std::size_t>(group->size());
-  return {n * r / g, n * (r + 1) / g};
+std::pair<std::size_t, std::size_t> gradient_group(std::size_t n, std::size_t g) {
+  return {n * g / kGradientGroups, n * (g + 1) / kGradientGroups};
+}
+
+std::pair<std::size_t, std::size_t> groups_of_rank(const dist::Communicator* group) {
+  if (!group) return {0, kGradientGroups};
+  const auto r = static_cast<std::size_t>(group->rank()), size = static_cast<std::size_t>(group->size());
+  return {kGradientGroups * r / size, kGradientGroups * (r + 1) / size};
+}
+
+std::uint64_t group_seed(std::uint64_t cell_seed, std::int64_t epoch, std::int64_t step, std::size_t g) {
+  // splitmix64 over the four keys in turn: any change in one changes every bit.
+  std::uint64_t h = 0x6A09E667F3BCC909ull;
+  for (const auto key : {cell_seed, static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(step),
+                         static_cast<std::uint64_t>(g)}) {
+    h += key + 0x9E3779B97F4A7C15ull;
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+    h ^= h >> 31;
+  }
+  return h >> 1;  // LibTorch's seeds are taken as signed in places
+}
+
+static_assert((kGradientGroups & (kGradientGroups - 1)) == 0, "the reduction tree pairs groups: a power of two");
+
+GroupGradients::GroupGradients(torch::nn::Module& model)
+    : parameters_(model.parameters()), filled_(kGradientGroups, false) {
+  std::int64_t elements = 0;
+  for (const auto& p : parameters_) elements += p.numel();
+  slots_ = at::zeros({static_cast<std::int64_t>(kGradientGroups), elements},
+                     parameters_.front().options().requires_grad(false));
+}
+
+void GroupGradients::keep(std::size_t g) {
+  auto slot = slots_[static_cast<std::int64_t>(g)];
+  std::int64_t offset = 0;
+  for (auto& p : parameters_) {
+    auto part = slot.narrow(0, offset, p.numel());
+    if (p.grad().defined()) {
+      part.copy_(p.grad().reshape(-1));
+      p.mutable_grad().zero_();
+    } else {
+      part.zero_();  // a head with loss weight 0
+    }
+    offset += p.numel();
+  }
+  filled_[g] = true;
+}
+
+void GroupGradients::reduce(dist::Communicator* group) {
+  for (std::size_t g = 0; g < kGradientGroups; ++g)
+    if (!filled_[g]) slots_[static_cast<std::int64_t>(g)].zero_();
+  if (group && group->size() > 1) {
+    const bool staged = !slots_.is_cpu() && !group->takes_device_memory();
+    auto buffer = staged ? slots_.cpu() : slots_;
+    group->allreduce_sum(buffer.data_ptr<float>(), static_cast<std::size_t>(buffer.numel()));
+    if (staged) slots_.copy_(buffer);
+  }
+  // The fixed tree: pairs of neighbours, level by level.
+  std::vector<at::Tensor> level;
+  for (std::size_t g = 0; g < kGradientGroups; ++g) level.push_back(slots_[static_cast<std::int64_t>(g)]);
+  while (level.size() > 1) {
+    std::vector<at::Tensor> next;
+    for (std::size_t i = 0; i + 1 < level.size(); i += 2) next.push_back(level[i] + level[i + 1]);
+    level = std::move(next);
+  }
+  std::vector<at::Tensor> grads;
+  for (auto& p : parameters_) {
+    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  unflatten(level.front(), grads);
+  std::fill(filled_.begin(), filled_.end(), false);
 }
 
 }  // namespace auxgrid::train

@@ -167,9 +167,11 @@ class CellTrainer {
   double epoch_seconds(Clock::time_point start) const;
   // The epoch in progress, from its next batch; throws Preempted when a stop is requested.
   void run_epoch(Clock::time_point start);
-  // One optimizer step on `full` (this rank trains its slice); returns this
-  // rank's summed loss on the device (undefined for an empty slice).
-  at::Tensor train_step(const std::vector<std::int64_t>& full, data::Batch host);
+  // One optimizer step on the batch `full`, of which this rank trains the
+  // gradient groups in `groups` (group index, its batch); returns the batch's
+  // summed loss on the device (the same bits on every rank and rank count).
+  using GroupBatches = std::vector<std::pair<std::size_t, data::Batch>>;
+  at::Tensor train_step(const std::vector<std::int64_t>& full, GroupBatches groups);
   [[noreturn]] void checkpoint_and_stop(Clock::time_point start);
   // Dev loss, best weights, learning-rate schedule; false when training stops early.
   bool end_epoch(Clock::time_point start, const EpochCallback& on_epoch);
@@ -177,6 +179,8 @@ class CellTrainer {
   Predictions predict(const std::vector<std::int64_t>& indices, const EvalCondition& condition,
                       const std::vector<Zero>& drops = {});
   void restore_best_weights();
+  // A step's loss: its groups' summed losses added in group order, the same bits on every rank count.
+  at::Tensor summed_in_group_order(const std::vector<at::Tensor>& group_losses) const;
   std::vector<store::EvalRecord> evaluate_test_set();
 
   const Cell& cell_;
@@ -194,6 +198,7 @@ class CellTrainer {
   TrainingState state_;
   at::Tensor repaired_steps_;  // this epoch's steps with non-finite gradient elements (a device count)
   std::unique_ptr<torch::optim::Adam> optimizer_;
+  std::unique_ptr<GroupGradients> gradients_;
 };
 
 CellTrainer::CellTrainer(const Cell& cell, const store::CorpusData& corpus, const TrainControl& control)
@@ -243,6 +248,7 @@ void CellTrainer::start_or_resume() {
     }
   }
   if (group_) broadcast_parameters(*group_, *model_);
+  gradients_ = std::make_unique<GroupGradients>(*model_);
 }
 
 store::CellResult CellTrainer::run(const EpochCallback& on_epoch) {
@@ -287,41 +293,39 @@ void CellTrainer::run_epoch(Clock::time_point start) {
   }
   const auto batches = data::chunk(state_.order, options_.batch_size);
   const auto count = static_cast<std::int64_t>(batches.size());
-  // The next batch is gathered on another thread while this one trains.
+  // The next batch's groups (this rank's) are gathered on another thread while this one trains.
   const auto gather = [&](std::int64_t i) {
-    const auto [begin, end] = batch_slice(group_, batches[i].size());
-    std::vector<std::int64_t> chunk(batches[i].begin() + begin, batches[i].begin() + end);
-    return std::async(std::launch::async, [this, chunk = std::move(chunk)] {
+    std::vector<std::pair<std::size_t, std::vector<std::int64_t>>> parts;
+    const auto [first, last] = groups_of_rank(group_);
+    for (auto g = first; g < last; ++g) {
+      const auto [begin, end] = gradient_group(batches[i].size(), g);
+      if (begin < end) parts.emplace_back(g, std::vector<std::int64_t>(batches[i].begin() + begin, batches[i].begin() + end));
+    }
+    return std::async(std::launch::async, [this, parts = std::move(parts)] {
       data::Preparation preparation;
       preparation.audio = audio_norm_;
       preparation.fixed_length = options_.fixed_padding;
-      return chunk.empty() ? data::Batch{} : pin_for(data::make_batch(corpus_, chunk, preparation), device_);
+      GroupBatches out;
+      for (const auto& [g, chunk] : parts) out.emplace_back(g, pin_for(data::make_batch(corpus_, chunk, preparation), device_));
+      return out;
     });
   };
-  std::future<data::Batch> next;
+  std::future<GroupBatches> next;
   if (state_.next_batch < count) next = gather(state_.next_batch);
   // The epoch's loss stays on the device and is read once an epoch (or at a
   // checkpoint): the step itself never waits for the device. Summed in
   // double, batch by batch, as the host did.
   auto epoch_loss = torch::full({}, state_.epoch_loss, torch::TensorOptions(device_).dtype(torch::kDouble));
   for (auto i = state_.next_batch; i < count; ++i) {
-    data::Batch host = next.get();
+    auto groups = next.get();
     if (i + 1 < count) next = gather(i + 1);
-    const auto batch_loss = train_step(batches[i], std::move(host));
-    if (group_) {
-      double summed = batch_loss.defined() ? batch_loss.item<double>() : 0.0;  // MPI sums host values
-      group_->allreduce_sum_host(&summed, 1);
-      epoch_loss.add_(summed);
-    } else if (batch_loss.defined()) {
-      epoch_loss.add_(batch_loss);
-    }
+    const auto batch_loss = train_step(batches[i], std::move(groups));
+    epoch_loss.add_(batch_loss);
     state_.next_batch = i + 1;
     if (control_.heartbeat) control_.heartbeat();
-    if (spdlog::should_log(spdlog::level::debug) && batch_loss.defined()) {  // a read-back: verbose runs only
-      const auto [begin, end] = batch_slice(group_, batches[i].size());
+    if (spdlog::should_log(spdlog::level::debug))  // a read-back: verbose runs only
       spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell_.label, state_.epoch + 1, i + 1, count,
-                    batch_loss.item<double>() / static_cast<double>(end - begin));
-    }
+                    batch_loss.item<double>() / static_cast<double>(batches[i].size()));
     double stop = control_.stop_requested && control_.stop_requested() ? 1 : 0;
     if (group_) group_->allreduce_sum_host(&stop, 1);  // the whole group stops at the same step
     if (stop > 0) {
@@ -333,17 +337,17 @@ void CellTrainer::run_epoch(Clock::time_point start) {
   if (group_) check_identical(*group_, *model_, cell_.label);
 }
 
-at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, data::Batch host) {
-  // The same draws on every rank, in batch order (so checkpoints resume
-  // exactly); each rank then takes its slice.
-  auto zero = modality_drop(options_, full.size(), state_.rng);
-  const auto [begin, end] = batch_slice(group_, full.size());
-  zero.assign(zero.begin() + begin, zero.begin() + end);
-  const auto slice_size = end - begin;
-  at::Tensor batch_loss;
+at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, GroupBatches groups) {
+  // The same drops on every rank, in batch order (so checkpoints resume
+  // exactly); each group then takes its share.
+  const auto zero = modality_drop(options_, full.size(), state_.rng);
+  std::vector<at::Tensor> group_losses(kGradientGroups);  // summed over the group's utterances, double
   optimizer_->zero_grad();
-  if (slice_size > 0) {
-    data::zero_modalities(host, zero);
+  for (auto& [g, host] : groups) {
+    const auto [begin, end] = gradient_group(full.size(), g);
+    // Dropout keyed by (cell, epoch, step, group): the same masks wherever the group is computed.
+    torch::manual_seed(group_seed(options_.seed, state_.epoch, state_.next_batch, g));
+    data::zero_modalities(host, {zero.begin() + begin, zero.begin() + end});
     auto batch = on_device(std::move(host), device_);
     std::vector<models::HeadLogits> heads;
     {
@@ -352,18 +356,35 @@ at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, data::
     }
     for (auto& head : heads) head.logits = head.logits.to(torch::kFloat);  // the losses in fp32
     auto loss = models::weighted_loss(heads, batch.labels);
-    batch_loss = loss.detach().to(torch::kDouble) * static_cast<double>(slice_size);
-    // Scaled so that the group's mean gradient is the full batch's.
-    if (group_) loss = loss * (static_cast<double>(slice_size) * group_->size() / static_cast<double>(full.size()));
-    loss.backward();
+    const auto size = static_cast<double>(end - begin);
+    group_losses[g] = loss.detach().to(torch::kDouble) * size;
+    (loss * (size / static_cast<double>(full.size()))).backward();  // the group's share of the batch's mean
+    gradients_->keep(g);
   }
-  if (group_) average_gradients(*group_, *model_);
+  gradients_->reduce(group_);
   const auto repaired = zero_non_finite_gradients(model_->parameters());
   if (repaired.defined())
     repaired_steps_ = repaired_steps_.defined() ? repaired_steps_ + repaired : repaired.to(torch::kLong);
   if (options_.clip > 0) clip_gradient_norm(model_->parameters(), options_.clip);
   optimizer_->step();
-  return batch_loss;
+  return summed_in_group_order(group_losses);
+}
+
+at::Tensor CellTrainer::summed_in_group_order(const std::vector<at::Tensor>& group_losses) const {
+  const auto options = torch::TensorOptions(device_).dtype(torch::kDouble);
+  if (!group_) {  // on the device: a step never waits for it
+    auto total = torch::zeros({}, options);
+    for (const auto& loss : group_losses)
+      if (loss.defined()) total = total + loss;
+    return total;
+  }
+  std::vector<double> values(kGradientGroups, 0.0);  // one rank's nonzero per entry: the MPI sum is exact
+  for (std::size_t g = 0; g < kGradientGroups; ++g)
+    if (group_losses[g].defined()) values[g] = group_losses[g].item<double>();
+  group_->allreduce_sum_host(values.data(), values.size());
+  double total = 0;
+  for (const double v : values) total += v;
+  return torch::full({}, total, options);
 }
 
 void CellTrainer::checkpoint_and_stop(Clock::time_point start) {

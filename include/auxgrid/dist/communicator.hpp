@@ -1,6 +1,6 @@
 #pragma once
 // The ranks that train one cell together ("a group") and how they talk:
-// gradients are averaged in place on the device where they live (MPI on CPUs,
+// gradients are summed in place on the device where they live (MPI on CPUs,
 // NCCL on GPUs); small host values (the claimed cell, metrics) go over MPI.
 // Backends are source files that CMake compiles in or not (NCCL only with
 // AUXGRID_WITH_NCCL); each registers itself by name.
@@ -21,13 +21,13 @@ class Communicator {
   virtual std::string backend() const = 0;
   virtual int rank() const = 0;  // within the group
   virtual int size() const = 0;
-  // Whether allreduce_mean and broadcast take device (GPU) memory; otherwise
+  // Whether allreduce_sum and broadcast take device (GPU) memory; otherwise
   // they take host memory, and a caller stages device tensors through it.
   virtual bool takes_device_memory() const { return false; }
 
-  // In place: every rank ends with the element-wise mean over the group.
+  // In place: every rank ends with the element-wise sum over the group.
   // `data` is on the backend's device (takes_device_memory()).
-  virtual void allreduce_mean(float* data, std::size_t count) = 0;
+  virtual void allreduce_sum(float* data, std::size_t count) = 0;
   // In place: every rank ends with root's values (device memory as above).
   virtual void broadcast(float* data, std::size_t count, int root) = 0;
   // Host values, whatever the backend.

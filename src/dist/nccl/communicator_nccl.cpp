@@ -80,9 +80,9 @@ class NcclCommunicator : public MpiGroupCommunicator {
   std::string backend() const override { return "nccl"; }
   bool takes_device_memory() const override { return true; }
 
-  void allreduce_mean(float* data, std::size_t count) override {
+  void allreduce_sum(float* data, std::size_t count) override {
     begin();
-    check_nccl(ncclAllReduce(data, data, count, ncclFloat, ncclAvg, nccl_.get(), stream_.get()), "ncclAllReduce",
+    check_nccl(ncclAllReduce(data, data, count, ncclFloat, ncclSum, nccl_.get(), stream_.get()), "ncclAllReduce",
                nccl_.get());
     finish("ncclAllReduce");
   }
