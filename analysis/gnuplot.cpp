@@ -3,9 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/stats/metrics.hpp"
 
 namespace auxgrid::analysis {
@@ -88,10 +92,7 @@ std::string read_text(const fs::path& path) {
 }
 
 void write_text(const FigureData& fig, const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  AUXGRID_CHECK(out.good(), "figure {}: cannot write {}", fig.name, path.string());
+  files::write_atomically(path.string(), text, fmt::format("figure {}'s", fig.name));
 }
 
 // ---- numbers ---------------------------------------------------------------
@@ -570,28 +571,43 @@ FigureFiles plot_figure(const FigureData& fig, const std::string& out_dir) {
   AUXGRID_CHECK(fs::is_directory(dir), "figure {}: cannot create the output directory {}{}", fig.name, out_dir,
                 ec ? ": " + ec.message() : "");
 
+  // gnuplot draws in a private directory beside the figures (an unguessable
+  // name, as a user re-running the script would, in the script's own
+  // directory); each finished file is then renamed into place, so a figure
+  // appears whole or not at all and the previous one stays until then.
+  std::string scratch = (dir / fmt::format(".{}.XXXXXX", fig.name)).string();
+  AUXGRID_CHECK(::mkdtemp(scratch.data()) != nullptr, "figure {}: cannot create a working directory in {}: {}",
+                fig.name, out_dir, std::strerror(errno));
+  struct Remove {
+    std::string dir;
+    ~Remove() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } remove_scratch{scratch};
+  const fs::path work(scratch);
   const Styles st = assign_styles(fig);
-  const fs::path gp = dir / (fig.name + ".gp"), log = dir / (fig.name + ".log");
-  const FigureFiles files{(dir / (fig.name + ".svg")).string(), (dir / (fig.name + ".png")).string()};
-  write_text(fig, dir / (fig.name + ".dat"), data_file(fig, st));
-  write_text(fig, gp, script(fig, st));
-  for (const auto& f : {files.svg, files.png}) fs::remove(f, ec);  // so that a failed run leaves none
-
-  // gnuplot runs in out_dir, as a user re-running the script would.
+  const std::string gp = fig.name + ".gp", log = fig.name + ".log";
+  write_text(fig, work / (fig.name + ".dat"), data_file(fig, st));
+  write_text(fig, work / gp, script(fig, st));
   const std::string command =
-      fmt::format("cd {} && {} {} >{} 2>&1", shell_quoted(dir.string()), shell_quoted(gnuplot_program()),
-                  shell_quoted(gp.filename().string()), shell_quoted(log.filename().string()));
+      fmt::format("cd {} && {} {} >{} 2>&1", shell_quoted(scratch), shell_quoted(gnuplot_program()),
+                  shell_quoted(gp), shell_quoted(log));
   const int status = std::system(command.c_str());
   const int code = status == -1 ? -1 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  const std::string messages = read_text(log);
+  const std::string messages = read_text(work / log);
   AUXGRID_CHECK(code == 0, "figure {}: gnuplot ({}) failed on {} (exit status {}{}):\n{}", fig.name, gnuplot_program(),
-                gp.string(), code, code == 127 ? ": no gnuplot program; install gnuplot or set AUXGRID_GNUPLOT" : "",
-                messages);
-  for (const auto& f : {files.svg, files.png})
-    AUXGRID_CHECK(fs::exists(f) && fs::file_size(f) > 0, "figure {}: {} left {} missing or empty:\n{}", fig.name,
-                  gp.string(), f, messages);
-  if (messages.empty()) fs::remove(log, ec);
-  return files;
+                (dir / gp).string(), code,
+                code == 127 ? ": no gnuplot program; install gnuplot or set AUXGRID_GNUPLOT" : "", messages);
+  for (const auto* extension : {".svg", ".png"})
+    AUXGRID_CHECK(fs::exists(work / (fig.name + extension)) && fs::file_size(work / (fig.name + extension)) > 0,
+                  "figure {}: {} left its {} file missing or empty:\n{}", fig.name, (dir / gp).string(), extension,
+                  messages);
+  for (const auto* extension : {".dat", ".gp", ".svg", ".png"})
+    files::commit((work / (fig.name + extension)).string(), (dir / (fig.name + extension)).string(),
+                  fmt::format("figure {}'s", fig.name));
+  if (!messages.empty()) files::write_atomically((dir / log).string(), messages, fmt::format("figure {}'s", fig.name));
+  return {(dir / (fig.name + ".svg")).string(), (dir / (fig.name + ".png")).string()};
 }
 
 }  // namespace auxgrid::analysis

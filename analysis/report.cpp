@@ -17,6 +17,7 @@
 #include "analysis/results.hpp"
 #include "analysis/tables.hpp"
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/version.hpp"
 
 namespace auxgrid::analysis {
@@ -27,13 +28,8 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kListedCells = 200;  // the report lists at most this many missing or failed cells
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  AUXGRID_CHECK(out.is_open(), "cannot open '{}' for writing", path);
-  out << text;
-  out.close();
-  AUXGRID_CHECK(out.good(), "failed to write '{}'", path);
-}
+// Whole or not at all: the previous version stays when the disk is full.
+void write_file(const std::string& path, const std::string& text) { files::write_atomically(path, text, "output"); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

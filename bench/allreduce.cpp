@@ -79,9 +79,10 @@ int main(int argc, char** argv) {
   b.labels = torch::randint(6, {share}, torch::kLong);
   for (std::int64_t i = 0; i < share; ++i) b.utterances.push_back(i);
 
-  train::GroupGradients gradients(*model);
-  const auto exchange_gradients = [&] {  // this rank's share as its first group, then the fixed-order sum
-    gradients.keep(train::groups_of_rank(group.get()).first);
+  train::GroupGradients gradients(*model, group.get());
+  const auto exchange_gradients = [&] {  // this rank's share as its groups, then the fixed-order sum
+    const auto [first, last] = train::groups_of_rank(group.get());
+    for (auto g = first; g < last; ++g) gradients.keep(g);
     gradients.reduce(group.get());
   };
   std::vector<double> exchange, step;

@@ -5,7 +5,7 @@
 //
 //   throughput [--models auxformer,baseline1,FILE.pt,...|all] [--corpora crema-d,msp-improv] [--batch 32]
 //              [--steps 1] [--warmup 1] [--threads N] [--buckets 4] [--profile]
-//              [--variants "plain padded,fast padded,fast buckets,eval buckets"] [--set KEY=VALUE ...]
+//              [--variants "plain padded,fast padded,fast buckets,fast groups,eval buckets"] [--set KEY=VALUE ...]
 //
 // --set gives every model a setting, e.g. --set model.attention_mask=none to
 // time the fused kernels without the causal mask against a run with it.
@@ -16,6 +16,10 @@
 //   fast padded    kernels.hpp's dropout and attention, the same batches
 //   fast buckets   the same kernels on batches of similar lengths cut from a
 //                  pool of 50 batches, as train.batching = buckets does
+//   fast groups    the same batches trained as the trainer does since model
+//                  revision 4: 4 gradient groups, each its own forward and
+//                  backward, padded to its own longest utterance, summed in
+//                  one fixed order (train/data_parallel.hpp)
 // Each variant times --buckets batches (--steps passes after --warmup steps).
 //   eval buckets   inference (no gradients) on the bucketed batches
 // A FILE.pt model is a scripted PyTorch one (model.name = "torchscript"),
@@ -50,6 +54,7 @@
 #include "auxgrid/data/synth.hpp"
 #include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/models/model.hpp"
+#include "auxgrid/train/data_parallel.hpp"
 
 using namespace auxgrid;
 using Clock = std::chrono::steady_clock;
@@ -58,7 +63,7 @@ namespace {
 
 struct Options {
   std::vector<std::string> models{"auxformer"}, corpora{"crema-d"},
-      variants{"plain padded", "fast padded", "fast buckets", "eval buckets"};
+      variants{"plain padded", "fast padded", "fast buckets", "fast groups", "eval buckets"};
   int batch = 32, steps = 1, warmup = 1, threads = 0, buckets = 4;
   bool profile = false;
   std::vector<std::pair<std::string, std::string>> settings;  // --set KEY=VALUE
@@ -92,6 +97,22 @@ data::Batch make_batch(const std::vector<std::pair<std::int64_t, std::int64_t>>&
   }
   batch.labels = torch::randint(classes, {b}, torch::kLong);
   return batch;
+}
+
+// Utterances [begin, end) of a batch, padded to their own longest, as the
+// trainer gathers a gradient group.
+data::Batch group_of(const data::Batch& b, std::int64_t begin, std::int64_t end) {
+  data::Batch g;
+  const auto audio_mask = b.audio_mask.slice(0, begin, end), video_mask = b.video_mask.slice(0, begin, end);
+  const auto ta = std::max<std::int64_t>(1, audio_mask.sum(1).max().item<std::int64_t>());
+  const auto tv = std::max<std::int64_t>(1, video_mask.sum(1).max().item<std::int64_t>());
+  g.audio = b.audio.slice(0, begin, end).slice(1, 0, ta).contiguous();
+  g.video = b.video.slice(0, begin, end).slice(1, 0, tv).contiguous();
+  g.audio_mask = audio_mask.slice(1, 0, ta).contiguous();
+  g.video_mask = video_mask.slice(1, 0, tv).contiguous();
+  g.labels = b.labels.slice(0, begin, end);
+  g.utterances.assign(b.utterances.begin() + begin, b.utterances.begin() + end);
+  return g;
 }
 
 // Seconds of the faster of LibTorch's mm and auxgrid's linear layer (fast
@@ -299,6 +320,27 @@ int main(int argc, char** argv) {
         torch::nn::utils::clip_grad_norm_(model->parameters(), 0.8);
         optimizer.step();
       };
+      train::GroupGradients gradients(*model, nullptr);
+      const std::function<void(const data::Batch&)> train_groups_step = [&](const data::Batch& b) {
+        model->train();
+        optimizer.zero_grad();
+        const auto n = static_cast<std::size_t>(b.size());
+        for (std::size_t g = 0; g < train::kGradientGroups; ++g) {
+          const auto [begin, end] = train::gradient_group(n, g);
+          if (begin == end) {
+            gradients.keep(g);
+            continue;
+          }
+          torch::manual_seed(train::group_seed(0, 0, 0, g));
+          const auto part = group_of(b, static_cast<std::int64_t>(begin), static_cast<std::int64_t>(end));
+          const double share = static_cast<double>(end - begin) / static_cast<double>(n);
+          (models::weighted_loss(model->forward(part), part.labels) * share).backward();
+          gradients.keep(g);
+        }
+        gradients.reduce(nullptr);
+        torch::nn::utils::clip_grad_norm_(model->parameters(), 0.8);
+        optimizer.step();
+      };
       const std::function<void(const data::Batch&)> eval_step = [&](const data::Batch& b) {
         torch::NoGradGuard no_grad;
         model->eval();
@@ -309,12 +351,14 @@ int main(int argc, char** argv) {
         kernels::Mode kernels;
         const std::vector<data::Batch>* batches;
         bool train;
+        bool groups = false;
       };
       double plain = 0;
       if (o.profile) fmt::print("\n");
       for (const Variant& v : {Variant{"plain padded", kernels::Mode::plain, &padded, true},
                                Variant{"fast padded", kernels::Mode::fast, &padded, true},
                                Variant{"fast buckets", kernels::Mode::fast, &bucketed, true},
+                               Variant{"fast groups", kernels::Mode::fast, &bucketed, true, true},
                                Variant{"eval buckets", kernels::Mode::fast, &bucketed, false}}) {
         if (std::find(o.variants.begin(), o.variants.end(), v.label) == o.variants.end()) continue;
         kernels::set_mode(v.kernels);
@@ -325,7 +369,7 @@ int main(int argc, char** argv) {
           print_profile([&] { train_step(v.batches->front()); });
           continue;
         }
-        const Measure m = measure(*v.batches, v.train ? train_step : eval_step, o);
+        const Measure m = measure(*v.batches, v.groups ? train_groups_step : v.train ? train_step : eval_step, o);
         if (v.kernels == kernels::Mode::plain) plain = m.samples_per_s;
         rates.emplace_back(fmt::format("{} {} {}", name, corpus, v.label), m.gflops);
         fmt::print("| {} | {} | {} | {:.2f} | {:.2f} | {:.1f} | {:.0f} % | {} |\n", name, corpus, v.label,

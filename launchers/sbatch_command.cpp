@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/models/model.hpp"
 #include "auxgrid/train/runner.hpp"
@@ -198,12 +199,7 @@ ArraySbatch template_values(const SbatchArgs& a, const Grid& grid, const std::st
 }
 
 void write_executable(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  {
-    std::ofstream file(path);
-    file << text;
-    AUXGRID_CHECK(file.flush(), "cannot write '{}'", path);
-  }
+  files::write_atomically(path, text, "the job script");
   fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
 }
 

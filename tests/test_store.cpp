@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/corpus_writer.hpp"
@@ -241,7 +242,7 @@ BOOST_AUTO_TEST_CASE(round_trip) {
   BOOST_TEST(r.utterance_ids == c.utterance_ids);
   BOOST_TEST(r.speakers == c.speakers);
   BOOST_TEST(r.labels == c.labels);
-  BOOST_TEST(!fs::exists(path + ".tmp." + std::to_string(::getpid())));
+  BOOST_TEST(files_named(fs::path(path).parent_path().string(), ".tmp.").empty());
 }
 
 BOOST_AUTO_TEST_CASE(same_data_same_bytes) {
@@ -443,7 +444,7 @@ BOOST_AUTO_TEST_CASE(abandoned_writer_leaves_no_file) {
   {
     CorpusWriter w(path, c.info);
     w.append("u0", "s0", 1, c.audio.data(), 4, c.video.data(), 2);
-    BOOST_TEST(fs::exists(path + ".tmp." + std::to_string(::getpid())));
+    BOOST_TEST(!files_named(fs::path(path).parent_path().string(), ".tmp.").empty());
   }
   BOOST_TEST(fs::is_empty(tmp / "sub"));
   {
@@ -879,7 +880,7 @@ BOOST_AUTO_TEST_CASE(manifest_round_trip_and_union) {
   BOOST_TEST(cells[0].label == a.label);
   BOOST_TEST((cells[0].config == a.config));
   BOOST_TEST(cells[1].corpus == "msp-improv");
-  BOOST_TEST(!std::filesystem::exists(store::manifest_path(dir) + ".tmp." + std::to_string(::getpid())));
+  BOOST_TEST(files_named(dir, ".tmp.").empty());
 
   store::ManifestCell tab = b;
   tab.cell_id = "00000000000000cc";
@@ -999,14 +1000,14 @@ BOOST_AUTO_TEST_CASE(a_lock_is_created_whole_and_once) {
   BOOST_TEST(store::create_lock(lock));
   BOOST_TEST(bytes_of(lock) == store::lock_owner_line());
   BOOST_TEST(!store::create_lock(lock));
-  BOOST_TEST(files_named(tmp.dir, ".new.").empty());
+  BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
   {
     const FileSizeLimit limit(4);  // the owner line cannot be written
     expect_error([&] { store::create_lock(tmp / "c2.lock"); },
                  {"cannot write lock '" + tmp / "c2.lock" + "'", "File too large"});
   }
   BOOST_TEST(!std::filesystem::exists(tmp / "c2.lock"));
-  BOOST_TEST(files_named(tmp.dir, ".new.").empty());
+  BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
 }
 
 // Writes that fail (a full disk; here a file size limit) throw one error that
@@ -1022,7 +1023,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_names_the_path_and_the_reason_and_leaves_not
     expect_error([&] { write_result(path, r); }, {"cannot write result '" + path + "'", "File too large"});
     expect_error([&] { store::record_failure(dir, "c1", 0, "a cell", std::string(8192, 'x')); },
                  {"cannot append to the error record '" + store::error_log_path(dir, "c1") + "'", "File too large"});
-    expect_error([&] { store::write_file_atomically(tmp / "big", std::string(8192, 'x'), "thing"); },
+    expect_error([&] { files::write_atomically(tmp / "big", std::string(8192, 'x'), "thing"); },
                  {"cannot write thing '" + tmp / "big" + "'", "File too large"});
   }
   BOOST_TEST(!std::filesystem::exists(path));

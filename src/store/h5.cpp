@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
 #include "auxgrid/store/results_dir.hpp"
@@ -183,16 +184,11 @@ void fail(const H5::Exception& e, const std::string& where) { AUXGRID_FAIL("{}: 
 
 namespace {
 
-// The temporary name for `path`, once its directory exists.
+// A new temporary file for `path` (files::create_temporary: an unguessable
+// name, never a link), which HDF5 then truncates and fills.
 std::string temporary_for(const std::string& path, const std::string& where) {
   init();
-  const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    fs::create_directories(parent, ec);
-    AUXGRID_CHECK(!ec, "{}: cannot create directory '{}': {}", where, parent.string(), ec.message());
-  }
-  return fmt::format("{}.tmp.{}", path, ::getpid());
+  return files::create_temporary(path, where);
 }
 
 H5::H5File create_file(const std::string& tmp, const std::string& where) {
@@ -233,11 +229,8 @@ void AtomicFile::commit() {
   if (fd >= 0) ::close(fd);
   if (!synced) std::remove(tmp_.c_str());
   AUXGRID_CHECK(synced, "{}: cannot sync '{}': {}", where_, tmp_, std::strerror(err));
-  const bool renamed = std::rename(tmp_.c_str(), path_.c_str()) == 0;
-  const int rename_err = errno;
-  if (!renamed) std::remove(tmp_.c_str());
-  AUXGRID_CHECK(renamed, "{}: cannot rename '{}' to it: {}", where_, tmp_, std::strerror(rename_err));
-  committed_ = true;
+  committed_ = true;  // commit removes the temporary file if it fails
+  files::commit(tmp_, path_, where_);
 }
 
 void write_atomically(const std::string& path, const std::string& where, const std::function<void(H5::H5File&)>& fill) {
@@ -260,7 +253,7 @@ void write_atomically(const std::string& path, const std::string& where, const s
   } catch (const H5::Exception& e) {
     fail(e, where);
   }
-  write_file_atomically(path, image, "result");
+  files::write_atomically(path, image, "result");
 }
 
 H5::H5File open_read(const std::string& path, const std::string& where) {

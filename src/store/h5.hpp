@@ -43,7 +43,7 @@ class AtomicFile {
 };
 
 // Writes `path` atomically: `fill` writes the file in memory (HDF5's core
-// driver), whose image then goes to disk through store::write_file_atomically
+// driver), whose image then goes to disk through files::write_atomically
 // (temporary file, fsync, rename). So HDF5 never meets a failing disk: a full
 // disk is one error naming the path and the reason, and leaves nothing behind.
 // For files that fit in memory (results); corpora stream through AtomicFile.

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 
 namespace auxgrid::store {
 
@@ -50,7 +51,7 @@ void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& ce
     }
     out << '\n';
   }
-  write_file_atomically(path, out.str(), "the manifest");
+  files::write_atomically(path, out.str(), "the manifest");
 }
 
 std::vector<ManifestCell> read_manifest(const std::string& dir) {

@@ -13,6 +13,7 @@
 #include <unordered_set>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/stats/metrics.hpp"
 #include "h5.hpp"
 
@@ -391,8 +392,12 @@ class VerifiedFiles {
     const auto key = identity(file);
     if (key.empty() || !keys_.insert(key).second) return;
     // One append of one short line: concurrent writers do not interleave.
-    const int fd = ::open(verified_path(dir_).c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd < 0) return;
+    int fd = -1;
+    try {
+      fd = files::open_for_append(verified_path(dir_), "the verified list");
+    } catch (const Error&) {
+      return;  // a read-only results directory: verified again next time
+    }
     const auto line = key + "\n";
     [[maybe_unused]] const auto written = ::write(fd, line.data(), line.size());
     ::close(fd);

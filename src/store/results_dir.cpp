@@ -17,6 +17,7 @@
 #include <system_error>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/version.hpp"
 
 namespace auxgrid::store {
@@ -45,62 +46,6 @@ std::string set_aside(const std::string& path) {
   AUXGRID_CHECK(std::rename(path.c_str(), aside.c_str()) == 0, "cannot move '{}' aside to '{}': {}", path, aside,
                 std::strerror(errno));
   return aside;
-}
-
-// --- writing files ---------------------------------------------------------------
-
-namespace {
-
-// All of `bytes` to `fd`; false with errno set when a write fails (ENOSPC, EIO ...).
-bool write_all(int fd, const std::string& bytes) {
-  const char* data = bytes.data();
-  std::size_t left = bytes.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      if (n == 0) errno = EIO;
-      return false;
-    }
-    data += n, left -= static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-void create_parent(const std::string& path, const std::string& what) {
-  const fs::path parent = fs::path(path).parent_path();
-  if (parent.empty()) return;
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  AUXGRID_CHECK(!ec, "cannot write {} '{}': cannot create its directory: {}", what, path, ec.message());
-}
-
-// Writes `bytes` into the new file `tmp` (synced to disk when `sync`); on any
-// failure removes it and throws naming `what`, `path` and the reason.
-void write_new_file(const std::string& tmp, const std::string& bytes, bool sync, const std::string& what,
-                    const std::string& path) {
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  AUXGRID_CHECK(fd >= 0, "cannot write {} '{}': cannot create '{}': {}", what, path, tmp, std::strerror(errno));
-  bool ok = write_all(fd, bytes) && (!sync || ::fsync(fd) == 0);
-  int err = errno;
-  if (::close(fd) != 0 && ok) ok = false, err = errno;  // NFS may report a failed write only here
-  if (!ok) {
-    ::unlink(tmp.c_str());
-    AUXGRID_FAIL("cannot write {} '{}': {}", what, path, std::strerror(err));
-  }
-}
-
-}  // namespace
-
-void write_file_atomically(const std::string& path, const std::string& bytes, const std::string& what) {
-  create_parent(path, what);
-  const auto tmp = fmt::format("{}.tmp.{}", path, getpid());
-  write_new_file(tmp, bytes, /*sync=*/true, what, path);  // synced: a crash must not persist the rename first
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    AUXGRID_FAIL("cannot write {} '{}': cannot rename '{}' to it: {}", what, path, tmp, std::strerror(err));
-  }
 }
 
 // --- failure records ---------------------------------------------------------
@@ -136,16 +81,14 @@ FailureRecord parse_failure(const std::string& line) {
 FailureRecord record_failure(const std::string& dir, const std::string& cell_id, int rank, const std::string& label,
                              const std::string& message) {
   const auto path = error_log_path(dir, cell_id);
-  create_parent(path, "the error record");
   FailureRecord r{utc_now(), host_name(), rank, failed_attempts(dir, cell_id) + 1, label, message};
   std::replace(r.message.begin(), r.message.end(), '\n', ' ');
   const auto line = fmt::format("{} host={} rank={} attempt={} cell='{}': {}\n", r.time_utc, r.host, r.rank, r.attempt,
                                 r.label, r.message);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  AUXGRID_CHECK(fd >= 0, "cannot append to the error record '{}': {}", path, std::strerror(errno));
+  const int fd = files::open_for_append(path, "the error record");
   struct stat before {};
   const bool sized = ::fstat(fd, &before) == 0;
-  bool ok = write_all(fd, line);
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());  // O_APPEND: one write
   int err = errno;
   if (!ok && sized) (void)!::ftruncate(fd, before.st_size);  // no partial record
   if (::close(fd) != 0 && ok) ok = false, err = errno;
@@ -192,8 +135,15 @@ std::string lock_owner_line() {
 }
 
 bool create_lock(const std::string& lock_path) {
-  const auto tmp = fmt::format("{}.new.{}", lock_path, getpid());
-  write_new_file(tmp, lock_owner_line(), /*sync=*/false, "lock", lock_path);
+  int fd = -1;
+  const auto tmp = files::create_temporary(lock_path, "lock", &fd);
+  const auto owner = lock_owner_line();
+  const bool written = ::write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
+  const int write_err = errno;
+  if (::close(fd) != 0 || !written) {
+    ::unlink(tmp.c_str());
+    AUXGRID_FAIL("cannot write lock '{}': {}", lock_path, std::strerror(write_err));
+  }
   // link() fails with EEXIST when a lock is there, as O_EXCL would, and the lock appears whole.
   const int linked = ::link(tmp.c_str(), lock_path.c_str());
   const int err = errno;

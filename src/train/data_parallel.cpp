@@ -3,6 +3,7 @@
 #include <torch/nn/module.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
@@ -81,18 +82,20 @@ std::uint64_t group_seed(std::uint64_t cell_seed, std::int64_t epoch, std::int64
 
 static_assert((kGradientGroups & (kGradientGroups - 1)) == 0, "the reduction tree pairs groups: a power of two");
 
-GroupGradients::GroupGradients(torch::nn::Module& model)
+GroupGradients::GroupGradients(torch::nn::Module& model, const dist::Communicator* group)
     : parameters_(model.parameters()), filled_(kGradientGroups, false) {
+  std::tie(first_, last_) = groups_of_rank(group);
   std::int64_t elements = 0;
   for (const auto& p : parameters_) elements += p.numel();
   slots_ = at::zeros({static_cast<std::int64_t>(kGradientGroups), elements},
                      parameters_.front().options().requires_grad(false));
 }
 
-void GroupGradients::keep(std::size_t g) {
-  auto slot = slots_[static_cast<std::int64_t>(g)];
+namespace {
+// Copies the parameters' gradients (zero where undefined) into `slot`, then zeroes them.
+void move_gradients(std::vector<at::Tensor>& parameters, at::Tensor slot) {
   std::int64_t offset = 0;
-  for (auto& p : parameters_) {
+  for (auto& p : parameters) {
     auto part = slot.narrow(0, offset, p.numel());
     if (p.grad().defined()) {
       part.copy_(p.grad().reshape(-1));
@@ -102,32 +105,57 @@ void GroupGradients::keep(std::size_t g) {
     }
     offset += p.numel();
   }
+}
+}  // namespace
+
+void GroupGradients::keep(std::size_t g) {
+  // The first of a pair whose second is ours too stays in the gradients: the
+  // second's backward adds onto it, and the pair's sum lands in the first slot.
+  const bool pair_first = g % 2 == 0 && g + 1 < last_;
   filled_[g] = true;
+  if (pair_first) return;
+  const bool pair_second = g % 2 == 1 && g >= first_ + 1;
+  move_gradients(parameters_, slots_[static_cast<std::int64_t>(pair_second ? g - 1 : g)]);
 }
 
 void GroupGradients::reduce(dist::Communicator* group) {
+  // A pair both of whose groups one rank computes is summed in its first slot;
+  // the second holds zero. Every rank knows which pairs those are.
+  const auto one_owner = [&](std::size_t pair_first) {
+    const auto owner = [&](std::size_t g) {
+      if (!group) return 0;
+      const auto size = static_cast<std::size_t>(group->size());
+      for (std::size_t r = 0; r < size; ++r)
+        if (kGradientGroups * r / size <= g && g < kGradientGroups * (r + 1) / size) return static_cast<int>(r);
+      return 0;
+    };
+    return owner(pair_first) == owner(pair_first + 1);
+  };
   for (std::size_t g = 0; g < kGradientGroups; ++g)
-    if (!filled_[g]) slots_[static_cast<std::int64_t>(g)].zero_();
+    if (!filled_[g] || (g % 2 == 1 && one_owner(g - 1))) slots_[static_cast<std::int64_t>(g)].zero_();
   if (group && group->size() > 1) {
     const bool staged = !slots_.is_cpu() && !group->takes_device_memory();
     auto buffer = staged ? slots_.cpu() : slots_;
     group->allreduce_sum(buffer.data_ptr<float>(), static_cast<std::size_t>(buffer.numel()));
     if (staged) slots_.copy_(buffer);
   }
-  // The fixed tree: pairs of neighbours, level by level.
-  std::vector<at::Tensor> level;
-  for (std::size_t g = 0; g < kGradientGroups; ++g) level.push_back(slots_[static_cast<std::int64_t>(g)]);
-  while (level.size() > 1) {
+  // The fixed tree over pairs: (g0 + g1) + (g2 + g3).
+  std::vector<at::Tensor> pairs;
+  for (std::size_t g = 0; g < kGradientGroups; g += 2) {
+    const auto a = slots_[static_cast<std::int64_t>(g)], b = slots_[static_cast<std::int64_t>(g + 1)];
+    pairs.push_back(one_owner(g) ? a : a + b);
+  }
+  while (pairs.size() > 1) {
     std::vector<at::Tensor> next;
-    for (std::size_t i = 0; i + 1 < level.size(); i += 2) next.push_back(level[i] + level[i + 1]);
-    level = std::move(next);
+    for (std::size_t i = 0; i + 1 < pairs.size(); i += 2) next.push_back(pairs[i] + pairs[i + 1]);
+    pairs = std::move(next);
   }
   std::vector<at::Tensor> grads;
   for (auto& p : parameters_) {
     if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
     grads.push_back(p.grad());
   }
-  unflatten(level.front(), grads);
+  unflatten(pairs.front(), grads);
   std::fill(filled_.begin(), filled_.end(), false);
 }
 

@@ -248,7 +248,7 @@ void CellTrainer::start_or_resume() {
     }
   }
   if (group_) broadcast_parameters(*group_, *model_);
-  gradients_ = std::make_unique<GroupGradients>(*model_);
+  gradients_ = std::make_unique<GroupGradients>(*model_, group_);
 }
 
 store::CellResult CellTrainer::run(const EpochCallback& on_epoch) {
@@ -293,20 +293,22 @@ void CellTrainer::run_epoch(Clock::time_point start) {
   }
   const auto batches = data::chunk(state_.order, options_.batch_size);
   const auto count = static_cast<std::int64_t>(batches.size());
-  // The next batch's groups (this rank's) are gathered on another thread while this one trains.
+  // The next batch's groups (this rank's, empty ones included) are gathered
+  // on another thread while this one trains.
   const auto gather = [&](std::int64_t i) {
     std::vector<std::pair<std::size_t, std::vector<std::int64_t>>> parts;
     const auto [first, last] = groups_of_rank(group_);
     for (auto g = first; g < last; ++g) {
       const auto [begin, end] = gradient_group(batches[i].size(), g);
-      if (begin < end) parts.emplace_back(g, std::vector<std::int64_t>(batches[i].begin() + begin, batches[i].begin() + end));
+      parts.emplace_back(g, std::vector<std::int64_t>(batches[i].begin() + begin, batches[i].begin() + end));
     }
     return std::async(std::launch::async, [this, parts = std::move(parts)] {
       data::Preparation preparation;
       preparation.audio = audio_norm_;
       preparation.fixed_length = options_.fixed_padding;
       GroupBatches out;
-      for (const auto& [g, chunk] : parts) out.emplace_back(g, pin_for(data::make_batch(corpus_, chunk, preparation), device_));
+      for (const auto& [g, chunk] : parts)
+        out.emplace_back(g, chunk.empty() ? data::Batch{} : pin_for(data::make_batch(corpus_, chunk, preparation), device_));
       return out;
     });
   };
@@ -345,6 +347,10 @@ at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, GroupB
   optimizer_->zero_grad();
   for (auto& [g, host] : groups) {
     const auto [begin, end] = gradient_group(full.size(), g);
+    if (begin == end) {  // fewer utterances than groups
+      gradients_->keep(g);
+      continue;
+    }
     // Dropout keyed by (cell, epoch, step, group): the same masks wherever the group is computed.
     torch::manual_seed(group_seed(options_.seed, state_.epoch, state_.next_batch, g));
     data::zero_modalities(host, {zero.begin() + begin, zero.begin() + end});

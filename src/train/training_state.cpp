@@ -14,6 +14,7 @@
 #include <optional>
 #include <sstream>
 
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/hash.hpp"
 #include "auxgrid/store/results_dir.hpp"
@@ -99,7 +100,7 @@ void save_checkpoint(const std::string& path, const CheckpointOwner& owner, cons
   // throws from its destructor when the disk is full (std::terminate).
   std::ostringstream out;
   file.save_to(out);
-  store::write_file_atomically(path, out.str(), "checkpoint");
+  files::write_atomically(path, out.str(), "checkpoint");
 }
 
 void load_checkpoint(const std::string& path, const CheckpointOwner& owner, TrainingState& p, torch::nn::Module& model,

@@ -35,12 +35,6 @@ std::string verified_path(const std::string& dir);
 // path. Throws naming both paths if the rename fails.
 std::string set_aside(const std::string& path);
 
-// Writes `bytes` to `path` atomically: a temporary file beside it, written,
-// flushed to disk and renamed over `path`. Any failure (a full disk, say)
-// removes the temporary file, leaves `path` as it was and throws one line
-// naming `what`, the path and the reason (strerror). Its directory is created.
-void write_file_atomically(const std::string& path, const std::string& bytes, const std::string& what);
-
 // One failed attempt at a cell, one line of DIR/errors/<id>.log:
 //   <utc time> host=<host> rank=<rank> attempt=<n> cell='<label>': <message>
 struct FailureRecord {

@@ -34,22 +34,27 @@ std::pair<std::size_t, std::size_t> groups_of_rank(const dist::Communicator* gro
 // step: dropout masks are keyed by what they are about, not by who computes them.
 std::uint64_t group_seed(std::uint64_t cell_seed, std::int64_t epoch, std::int64_t step, std::size_t g);
 
-// The groups' gradients of one step, summed in one fixed order on every rank.
+// The groups' gradients of one step, summed in one fixed order on every rank:
+// ((g0 + g1) + (g2 + g3)). A rank that computes both groups of a pair lets
+// LibTorch add the second onto the first in the parameters' gradients (the
+// same sum, a + b, as anywhere else) and keeps only the pair.
 class GroupGradients {
  public:
-  explicit GroupGradients(torch::nn::Module& model);
-  // Moves the model's gradients (group g's) into slot g; they are zero after.
+  // For the rank (of `group`, or the only one) that computes the groups groups_of_rank gives it.
+  GroupGradients(torch::nn::Module& model, const dist::Communicator* group);
+  // After group g's backward (groups in order): keeps what the gradients hold
+  // when a pair or a lone group is complete, and zeroes them for the next.
   void keep(std::size_t g);
-  // The model's gradients become the sum over every rank's groups, in the
-  // order ((g0 + g1) + (g2 + g3)); slots no rank filled count as zero. The
-  // ranks exchange the slots with a plain sum: each slot has one nonzero
+  // The model's gradients become the sum over every rank's groups. The ranks
+  // exchange their kept sums with one plain sum: each slot has one nonzero
   // contributor, so the exchange adds exact zeros in whatever order.
   void reduce(dist::Communicator* group);
 
  private:
   std::vector<at::Tensor> parameters_;
-  at::Tensor slots_;  // [kGradientGroups, elements of all parameters]
-  std::vector<bool> filled_;
+  std::size_t first_ = 0, last_ = 0;  // this rank's groups
+  at::Tensor slots_;                  // [kGradientGroups / 2 pairs, 2, elements]: a pair's sum, or its two halves
+  std::vector<bool> filled_;          // per group: its slot (or its pair's sum in the first) holds it
 };
 
 // Every rank ends with rank 0's parameters.
