@@ -588,8 +588,12 @@ FigureFiles plot_figure(const FigureData& fig, const std::string& out_dir) {
   const fs::path work(scratch);
   const Styles st = assign_styles(fig);
   const std::string gp = fig.name + ".gp", log = fig.name + ".log";
-  write_text(fig, work / (fig.name + ".dat"), data_file(fig, st));
-  write_text(fig, work / gp, script(fig, st));
+  // The data and the script stay beside the figures, for re-drawing, even when gnuplot fails.
+  for (const auto& [name, text] : {std::pair{fig.name + ".dat", data_file(fig, st)}, {gp, script(fig, st)}}) {
+    write_text(fig, dir / name, text);
+    fs::copy_file(dir / name, work / name, ec);
+    AUXGRID_CHECK(!ec, "figure {}: cannot copy {} to {}: {}", fig.name, name, scratch, ec.message());
+  }
   const std::string command =
       fmt::format("cd {} && {} {} >{} 2>&1", shell_quoted(scratch), shell_quoted(gnuplot_program()),
                   shell_quoted(gp), shell_quoted(log));
@@ -603,7 +607,7 @@ FigureFiles plot_figure(const FigureData& fig, const std::string& out_dir) {
     AUXGRID_CHECK(fs::exists(work / (fig.name + extension)) && fs::file_size(work / (fig.name + extension)) > 0,
                   "figure {}: {} left its {} file missing or empty:\n{}", fig.name, (dir / gp).string(), extension,
                   messages);
-  for (const auto* extension : {".dat", ".gp", ".svg", ".png"})
+  for (const auto* extension : {".svg", ".png"})
     files::commit((work / (fig.name + extension)).string(), (dir / (fig.name + extension)).string(),
                   fmt::format("figure {}'s", fig.name));
   if (!messages.empty()) files::write_atomically((dir / log).string(), messages, fmt::format("figure {}'s", fig.name));

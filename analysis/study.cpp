@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/config.hpp"
 
 namespace auxgrid::analysis {
@@ -297,6 +298,7 @@ Study parse_study(const std::string& toml_text, const std::string& source) {
 }
 
 Study load_study(const std::string& path) {
+  files::require_regular_file(path, "study file");
   std::ifstream in(path);
   AUXGRID_CHECK(in.is_open(), "cannot read study file '{}'", path);
   std::stringstream text;

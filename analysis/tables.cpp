@@ -35,15 +35,26 @@ double median(std::vector<double> x) {
   return n == 0 ? 0 : n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
 }
 
-// "standard / Baseline 1 on crema-d: 17 of 20 seeds; missing seeds 3, 8; failed: seed 12 after 3 attempts (<error>)"
+// "standard / Baseline 1 on crema-d: 17 of 20 seeds; missing seeds 3, 8; failed: seed 12 after 3 attempts
+// (<error>); result rejected: seed 5 (<why>)"
 std::string missing_note(const RowDef& row, const std::string& corpus, const Cell& cell,
                          const std::set<std::int64_t>& expected, const ResultsDir& results) {
-  std::vector<std::string> missing, failed;
+  std::vector<std::string> missing, failed, rejected;
+  // A result file that is there but was refused (damaged, another revision) is named as such, not as missing.
+  const auto refused = [&](const std::string& cell_id) -> const std::string* {
+    const auto name = "/" + cell_id + ".h5:";
+    for (const auto& entry : results.unreadable)
+      if (entry.find(name) != std::string::npos) return &entry;
+    return nullptr;
+  };
   for (const auto seed : expected) {
     if (cell.trials.count(seed)) continue;
     const auto planned = cell.planned.find(seed);
     const FailedCell* f = planned == cell.planned.end() ? nullptr : results.find_failed(planned->second);
-    if (f)
+    const std::string* why = planned == cell.planned.end() ? nullptr : refused(planned->second);
+    if (why)
+      rejected.push_back(fmt::format("seed {} ({})", seed, why->substr(why->find(".h5:") + 5)));
+    else if (f)
       failed.push_back(fmt::format("seed {} after {} attempt{} ({})", seed, f->attempts, f->attempts == 1 ? "" : "s",
                                    f->last_error));
     else
@@ -54,6 +65,7 @@ std::string missing_note(const RowDef& row, const std::string& corpus, const Cel
   if (!missing.empty())
     note += fmt::format("; missing seed{} {}", missing.size() == 1 ? "" : "s", fmt::join(missing, ", "));
   if (!failed.empty()) note += fmt::format("; failed: {}", fmt::join(failed, "; "));
+  if (!rejected.empty()) note += fmt::format("; result rejected: {}", fmt::join(rejected, "; "));
   return note;
 }
 

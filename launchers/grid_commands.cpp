@@ -235,8 +235,10 @@ int status(const Args& args) {
     for (const auto& axis : grid.axes) add(by_axis[axis][to_string(cell.config.get(axis))], state);
     if (state == "running") {
       const auto lock = store::lock_status(store::lock_path(out, cell.id), a.stale_lock_seconds);
-      running.push_back(
-          fmt::format("  {} {} ({}), heartbeat {:.0f} s ago", cell.id, cell.label, lock.owner(), lock.age_seconds));
+      const auto skew = lock.skew_note(store::lock_path(out, cell.id));
+      running.push_back(skew.empty() ? fmt::format("  {} {} ({}), heartbeat {:.0f} s ago", cell.id, cell.label,
+                                                   lock.owner(), lock.age_seconds)
+                                     : fmt::format("  {} {} ({}): {}", cell.id, cell.label, lock.owner(), skew));
     }
   }
   const auto row = [](const std::string& name, const Count& c) {

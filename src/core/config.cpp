@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/hash.hpp"
 
 namespace auxgrid {
@@ -194,16 +195,17 @@ void Config::set(const std::string& key, const Value& value, const std::string& 
   const Value& d = spec->default_value;
   if (std::holds_alternative<double>(d) && std::holds_alternative<I>(v)) v = as_double(v);
   AUXGRID_CHECK(v.index() == d.index(), "{}setting '{}' must be a {}, got {} '{}'", in(where), key, type_name(d),
-                type_name(v), to_string(v));
+                type_name(v), files::shortened(to_string(v)));
   if (is_number(v)) {
     const double x = as_double(v);
     AUXGRID_CHECK(std::isfinite(x) && x >= spec->min && x <= spec->max, "{}setting '{}' = {} is outside [{}, {}]",
-                  in(where), key, to_string(v), spec->min, spec->max);
+                  in(where), key, files::shortened(to_string(v)), spec->min, spec->max);
   }
   if (!spec->choices.empty()) {
     const auto& s = std::get<std::string>(v);
     AUXGRID_CHECK(std::find(spec->choices.begin(), spec->choices.end(), s) != spec->choices.end(),
-                  "{}setting '{}' = '{}' is not one of: {}", in(where), key, s, fmt::join(spec->choices, ", "));
+                  "{}setting '{}' = '{}' is not one of: {}", in(where), key, files::shortened(s),
+                  fmt::join(spec->choices, ", "));
   }
   values_[key] = v;
 }
@@ -215,24 +217,27 @@ void Config::set_from_text(const std::string& key, const std::string& text, cons
     switch (spec->default_value.index()) {
       case 0:
         AUXGRID_CHECK(text == "true" || text == "false", "{}setting '{}' must be true or false, got '{}'", in(where),
-                      key, text);
+                      key, files::shortened(text));
         return set(key, text == "true", where);
       case 1: {
         std::size_t used = 0;
         const I x = std::stoll(text, &used);
-        AUXGRID_CHECK(used == text.size(), "{}setting '{}' must be an integer, got '{}'", in(where), key, text);
+        AUXGRID_CHECK(used == text.size(), "{}setting '{}' must be an integer, got '{}'", in(where), key,
+                      files::shortened(text));
         return set(key, x, where);
       }
       case 2: {
         std::size_t used = 0;
         const double x = std::stod(text, &used);
-        AUXGRID_CHECK(used == text.size(), "{}setting '{}' must be a number, got '{}'", in(where), key, text);
+        AUXGRID_CHECK(used == text.size(), "{}setting '{}' must be a number, got '{}'", in(where), key,
+                      files::shortened(text));
         return set(key, x, where);
       }
       default: return set(key, text, where);
     }
   } catch (const std::logic_error&) {  // stoll / stod
-    AUXGRID_FAIL("{}setting '{}' must be a {}, got '{}'", in(where), key, type_name(spec->default_value), text);
+    AUXGRID_FAIL("{}setting '{}' must be a {}, got '{}'", in(where), key, type_name(spec->default_value),
+                 files::shortened(text));
   }
 }
 
@@ -246,7 +251,8 @@ namespace {
 template <class T>
 const T& typed(const Value& v, const std::string& key, const char* wanted) {
   const T* x = std::get_if<T>(&v);
-  AUXGRID_CHECK(x, "setting '{}' is read as a {}, but holds a {} ('{}')", key, wanted, type_name(v), to_string(v));
+  AUXGRID_CHECK(x, "setting '{}' is read as a {}, but holds a {} ('{}')", key, wanted, type_name(v),
+                files::shortened(to_string(v)));
   return *x;
 }
 }  // namespace
@@ -277,6 +283,7 @@ std::string Config::canonical() const {
 std::string fnv1a_hex(const std::string& text) { return fmt::format("{:016x}", fnv1a(text.data(), text.size())); }
 
 std::string file_fnv1a_hex(const std::string& path) {
+  files::require_regular_file(path, "file");
   std::ifstream in(path, std::ios::binary);
   AUXGRID_CHECK(in, "cannot read '{}' ({})", path, std::strerror(errno));
   std::uint64_t h = kFnv1aOffsetBasis;

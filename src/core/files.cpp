@@ -42,8 +42,9 @@ void create_parent(const std::string& path, const std::string& what) {
   AUXGRID_CHECK(!ec, "cannot write {} '{}': cannot create its directory: {}", what, path, ec.message());
 }
 
-// All of `bytes` to `fd`; false with errno set when a write fails (ENOSPC, EIO ...).
-bool write_all(int fd, const std::string& bytes) {
+}  // namespace
+
+bool write_fully(int fd, const std::string& bytes) {
   const char* data = bytes.data();
   std::size_t left = bytes.size();
   while (left > 0) {
@@ -57,6 +58,8 @@ bool write_all(int fd, const std::string& bytes) {
   }
   return true;
 }
+
+namespace {
 
 const char* kind_of(mode_t mode) {
   if (S_ISDIR(mode)) return "a directory";
@@ -123,7 +126,7 @@ void write_atomically(const std::string& path, const std::string& bytes, const s
   int fd = -1;
   const auto tmp = create_temporary(path, what, &fd);
   // Synced: a crash must not persist the rename before the data.
-  bool ok = write_all(fd, bytes) && ::fsync(fd) == 0;
+  bool ok = write_fully(fd, bytes) && ::fsync(fd) == 0;
   int err = errno;
   if (::close(fd) != 0 && ok) ok = false, err = errno;  // NFS may report a failed write only here
   if (!ok) {
@@ -146,15 +149,20 @@ int open_for_append(const std::string& path, const std::string& what) {
 
 void require_regular_file(const std::string& path, const std::string& what) {
   struct stat st {};
-  AUXGRID_CHECK(::stat(path.c_str(), &st) == 0, "{} '{}': {}", what, path, std::strerror(errno));
+  AUXGRID_CHECK(::stat(path.c_str(), &st) == 0, "cannot read {} '{}': {}", what, path, std::strerror(errno));
   AUXGRID_CHECK(S_ISREG(st.st_mode), "{} '{}' is {} (a regular file is needed)", what, path, kind_of(st.st_mode));
 }
 
 void probe_directory(const std::string& dir, const std::string& what) {
+  // A directory not made yet is probed where it will be made: its nearest existing ancestor.
+  fs::path at = dir.empty() ? fs::path(".") : fs::path(dir);
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  AUXGRID_CHECK(!ec, "{} '{}' cannot be written: cannot create it: {}", what, dir, ec.message());
-  const auto probe = (fs::path(dir) / fmt::format(".probe.{}", random_hex())).string();
+  while (!fs::exists(fs::symlink_status(at, ec)) && at.has_parent_path() && at.parent_path() != at)
+    at = at.parent_path();
+  if (!fs::exists(at, ec)) at = ".";
+  AUXGRID_CHECK(fs::is_directory(at, ec), "{} '{}' cannot be written: '{}' is not a directory", what, dir,
+                at.string());
+  const auto probe = (at / fmt::format(".probe.{}", random_hex())).string();
   const int fd = open_exclusive(probe);
   AUXGRID_CHECK(fd >= 0, "{} '{}' cannot be written: {}", what, dir, std::strerror(errno));
   const bool written = ::write(fd, "x", 1) == 1 && ::fsync(fd) == 0;

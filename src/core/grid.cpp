@@ -14,6 +14,7 @@
 #include <toml++/toml.h>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 
 namespace auxgrid {
 
@@ -88,7 +89,8 @@ std::vector<Value> axis_values(const std::string& key, const toml::node& node, c
 
 std::string short_label(const std::string& key, const Value& v) {
   // Strings read well alone ("auxformer standard"); numbers need their key.
-  if (std::holds_alternative<std::string>(v)) return std::get<std::string>(v);
+  // A label names the cell in every message: a long value is cut (files::shortened).
+  if (std::holds_alternative<std::string>(v)) return files::shortened(std::get<std::string>(v), 60);
   const auto dot = key.rfind('.');
   return fmt::format("{}={}", dot == std::string::npos ? key : key.substr(dot + 1), to_string(v));
 }
@@ -405,6 +407,11 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
   std::set<std::string> seen;
   for (const auto& include : includes) {
     const auto sub_path = directory_of(path) + include.path;
+    try {
+      files::require_regular_file(sub_path, "grid file");
+    } catch (const Error& e) {
+      AUXGRID_FAIL("{}: grid.include: {}", include.where, e.what());
+    }
     AUXGRID_CHECK(std::ifstream(sub_path).good(), "{}: grid.include: cannot open grid file '{}'", include.where,
                   sub_path);
     std::vector<std::string> chain;
@@ -443,6 +450,7 @@ Grid parse_grid(const std::string& toml_text, const std::string& path, const Ove
 }
 
 Grid load_grid(const std::string& path, const Overrides& overrides, const PluginLoader& load_plugin) {
+  files::require_regular_file(path, "grid file");
   std::ifstream in(path);
   AUXGRID_CHECK(in.good(), "cannot open grid file '{}'", path);
   std::stringstream text;

@@ -18,6 +18,7 @@
 #include <string_view>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/store/corpus_file.hpp"
 #include "auxgrid/store/matrix_file.hpp"
 
@@ -69,6 +70,7 @@ bool parse_number(std::string_view text, double& out) {
 }
 
 std::string read_bytes(const std::string& path, const std::string& where) {
+  files::require_regular_file(path, where);
   std::ifstream in(path, std::ios::binary);
   AUXGRID_CHECK(in, "{}: cannot open the file", where);
   std::ostringstream s;

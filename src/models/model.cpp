@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <set>
 
+#include "auxgrid/core/files.hpp"
 #include "plugin_probe.hpp"
 
 namespace auxgrid::models {
@@ -65,6 +66,7 @@ std::vector<std::string> load_plugin(const std::string& path) {
                 "\"torchscript\" and model.path = \"{}\"",
                 path, path);
   static std::set<std::string> loaded;
+  files::require_regular_file(path, "plugin");
   std::error_code ec;
   const auto canonical = std::filesystem::canonical(path, ec).string();
   AUXGRID_CHECK(!ec, "cannot load plugin '{}': {}", path, ec.message());

@@ -20,6 +20,7 @@
 #include <regex>
 #include <sstream>
 
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/models/model.hpp"
 
 namespace auxgrid::models {
@@ -38,6 +39,7 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 
 // Loads `path`, saying why it is not a TorchScript module this LibTorch reads.
 torch::jit::Module load_script(const std::string& path) {
+  files::require_regular_file(path, "TorchScript model");
   {
     std::ifstream probe(path, std::ios::binary);
     AUXGRID_CHECK(probe, "TorchScript model '{}': cannot read the file ({})", path, std::strerror(errno));

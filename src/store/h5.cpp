@@ -173,11 +173,26 @@ void init() {
   (void)done;
 }
 
+// What HDF5's innermost reason means for a user, in words; empty when it is
+// none of the damaged-file kinds (then its own words are the best there are).
+std::string plain_words(const std::string& reason) {
+  static const char* const damaged[] = {"truncated file",      "bad symbol table", "bad object header",
+                                        "file signature not found", "bad heap",         "wrong B-tree signature",
+                                        "incorrect metadata checksum", "bad local heap", "not a valid"};
+  for (const char* fragment : damaged)
+    if (reason.find(fragment) != std::string::npos)
+      return "the file is truncated or damaged (an interrupted copy or write, a full disk, or not an HDF5 file); "
+             "write it again or restore it";
+  if (reason.find("No space left") != std::string::npos) return "no space left on device";
+  return "";
+}
+
 std::string describe(const H5::Exception& e) {
-  std::string msg = e.getDetailMsg();
-  if (!last_error.empty()) msg += ": " + last_error;
+  const std::string reason = last_error.empty() ? e.getDetailMsg() : last_error;
   last_error.clear();
-  return msg;
+  const auto words = plain_words(reason);
+  // The library's own words stay in parentheses, for whoever debugs it.
+  return words.empty() ? fmt::format("{} ({})", reason, e.getDetailMsg()) : fmt::format("{} (HDF5: {})", words, reason);
 }
 
 void fail(const H5::Exception& e, const std::string& where) { AUXGRID_FAIL("{}: {}", where, describe(e)); }

@@ -34,6 +34,8 @@ std::string cells_dir(const std::string& dir) { return (fs::path(dir) / "cells")
 std::string result_path(const std::string& dir, const std::string& id) { return in(dir, "cells", id + ".h5"); }
 std::string manifest_path(const std::string& dir) { return (fs::path(dir) / "manifest.tsv").string(); }
 std::string locks_dir(const std::string& dir) { return (fs::path(dir) / "locks").string(); }
+std::string checkpoints_dir(const std::string& dir) { return (fs::path(dir) / "checkpoints").string(); }
+std::string errors_dir(const std::string& dir) { return (fs::path(dir) / "errors").string(); }
 std::string lock_path(const std::string& dir, const std::string& id) { return in(dir, "locks", id + ".lock"); }
 std::string checkpoint_path(const std::string& dir, const std::string& id) {
   return in(dir, "checkpoints", id + ".pt");
@@ -88,7 +90,7 @@ FailureRecord record_failure(const std::string& dir, const std::string& cell_id,
   const int fd = files::open_for_append(path, "the error record");
   struct stat before {};
   const bool sized = ::fstat(fd, &before) == 0;
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());  // O_APPEND: one write
+  bool ok = files::write_fully(fd, line);
   int err = errno;
   if (!ok && sized) (void)!::ftruncate(fd, before.st_size);  // no partial record
   if (::close(fd) != 0 && ok) ok = false, err = errno;
@@ -125,6 +127,23 @@ std::string LockStatus::owner() const {
   return host.empty() ? "unknown" : fmt::format("host {} pid {} job {}", host, pid, job);
 }
 
+std::string LockStatus::skew_note(const std::string& lock_path) const {
+  if (!clock_skew()) return "";
+  const auto now = std::time(nullptr);
+  const auto heartbeat = now - static_cast<std::time_t>(age_seconds);
+  const auto utc = [](std::time_t t) {
+    char text[32];
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return std::string(text);
+  };
+  return fmt::format(
+      "its heartbeat ({}) is {:.0f} s ahead of this host's clock ({}): a clock is skewed, the lock's age tells "
+      "nothing. Fix the clock of host {} (or this one's); if no job of {} still trains the cell, remove {}",
+      utc(heartbeat), -age_seconds, utc(now), host.empty() ? "?" : host, owner(), lock_path);
+}
+
 std::string lock_owner_line() {
   const char* array_job = std::getenv("SLURM_ARRAY_JOB_ID");
   const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
@@ -138,7 +157,7 @@ bool create_lock(const std::string& lock_path) {
   int fd = -1;
   const auto tmp = files::create_temporary(lock_path, "lock", &fd);
   const auto owner = lock_owner_line();
-  const bool written = ::write(fd, owner.data(), owner.size()) == static_cast<ssize_t>(owner.size());
+  const bool written = files::write_fully(fd, owner);
   const int write_err = errno;
   if (::close(fd) != 0 || !written) {
     ::unlink(tmp.c_str());

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/store/results_dir.hpp"
@@ -23,7 +24,8 @@ std::unique_ptr<CellClaim> CellClaim::try_claim(const std::string& out_dir, cons
     return store::lock_status(lock, stale_after_seconds).state == store::LockState::running;
   };
   if (!store::create_lock(path)) {
-    if (held(path)) return nullptr;  // a live owner
+    const auto before = store::lock_status(path, stale_after_seconds);
+    if (before.state == store::LockState::running) return nullptr;  // a live owner
     const auto stale = fmt::format("{}.stale.{}", path, getpid());
     if (std::rename(path.c_str(), stale.c_str()) != 0) return nullptr;  // another taker won
     // Another taker may have replaced the stale lock between our check and
@@ -35,6 +37,12 @@ std::unique_ptr<CellClaim> CellClaim::try_claim(const std::string& out_dir, cons
     std::error_code ignored;
     std::filesystem::remove_all(stale, ignored);  // a directory, too
     if (!store::create_lock(path)) return nullptr;
+    spdlog::warn("cell {}: took over its lock {} from {}: {}", cell_id, path, before.owner(),
+                 before.state == store::LockState::dead_owner ? "its process has ended"
+                 : before.state == store::LockState::stale
+                     ? fmt::format("its heartbeat stopped {:.0f} s ago (--stale-lock {:.0f} s)", before.age_seconds,
+                                   stale_after_seconds)
+                     : "it names no owner (garbage, a directory or an empty file)");
   }
   // A heartbeat every tenth of the timeout keeps the claim far from stale.
   return std::unique_ptr<CellClaim>(new CellClaim(path, std::max(1.0, stale_after_seconds / 10)));

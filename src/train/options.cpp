@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 
 namespace auxgrid::train {
 
@@ -51,7 +52,7 @@ EvalCondition EvalCondition::parse(const std::string& name) {
     if (c.name() == name) return c;
   std::vector<std::string> names;
   for (const auto& c : known_conditions()) names.push_back(c.name());
-  AUXGRID_FAIL("eval.conditions: unknown condition '{}' (known: {})", name, fmt::join(names, ", "));
+  AUXGRID_FAIL("eval.conditions: unknown condition '{}' (known: {})", files::shortened(name), fmt::join(names, ", "));
 }
 
 std::vector<EvalCondition> parse_conditions(const std::string& list) {

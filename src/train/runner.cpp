@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/stop_signals.hpp"
 #include "auxgrid/core/version.hpp"
 #include "auxgrid/dist/communicator.hpp"
@@ -61,6 +62,15 @@ Schedule schedule(const Grid& grid, const RunOptions& options) {
                     "{}: cell '{}': train.precision = bf16 needs a CUDA device or LibTorch 2.x on the CPU; "
                     "this run has no CUDA device and LibTorch {}",
                     grid.path, cell.label, libtorch_version());
+  // Every directory the launch will write takes a file before anything trains:
+  // a read-only or misplaced one fails now, in one line, not after a cell's epochs.
+  if (!plan.pending.empty())
+    for (const auto& [dir, what] : {std::pair{options.out_dir, "the results directory"},
+                                    {store::cells_dir(options.out_dir), "the results' directory"},
+                                    {store::locks_dir(options.out_dir), "the locks' directory"},
+                                    {store::checkpoints_dir(options.out_dir), "the checkpoints' directory"},
+                                    {store::errors_dir(options.out_dir), "the error records' directory"}})
+      files::probe_directory(dir, what);
   store::add_to_manifest(options.out_dir, manifest_cells(grid));
   for (const auto& p : plan.pending)
     if (p.state == store::ResultState::incomplete)
@@ -366,16 +376,23 @@ std::vector<std::string> GridRun::unfinished_cells() const {
                         : lock.state == store::LockState::dead_owner ? ", which ended"
                         : lock.state == store::LockState::stale      ? ", whose heartbeat stopped"
                                                                      : "";
+    const auto skew = lock.skew_note(store::lock_path(options_.out_dir, c->id));
     why.push_back(lock.state == store::LockState::none
                       ? fmt::format("{} ({}): not claimed, and no one holds it now", c->id, c->label)
-                      : fmt::format("{} ({}): held by {}{}", c->id, c->label, lock.owner(), state));
+                      : fmt::format("{} ({}): held by {}{}{}", c->id, c->label, lock.owner(), state,
+                                    skew.empty() ? "" : "; " + skew));
   }
   return why;
 }
 
 int GridRun::summary() const {
   const auto trained = world_.sum(trained_), failed = world_.sum(failed_), preempted = world_.sum(preempted_);
-  if (preempted || stop_signal_received()) {
+  // A stop that came after this launch's last cell completed leaves nothing to requeue.
+  const bool all_trained = preempted == 0 && trained == total_;
+  if (stop_signal_received() && all_trained && world_.rank() == 0)
+    spdlog::info("grid '{}': a stop signal arrived after the last cell completed; nothing is left to requeue",
+                 grid_.name);
+  if (preempted || (stop_signal_received() && !all_trained)) {
     if (world_.rank() == 0)
       spdlog::warn("grid '{}': stopped by a signal after {} cells; {} checkpointed; rerun to continue", grid_.name,
                    trained, preempted);

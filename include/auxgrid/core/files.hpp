@@ -27,6 +27,10 @@ void commit(const std::string& tmp, const std::string& path, const std::string& 
 // the system's reason ("No space left on device").
 void write_atomically(const std::string& path, const std::string& bytes, const std::string& what);
 
+// All of `bytes` to `fd`, through short writes; false with errno set when a
+// write fails (ENOSPC, EFBIG, EIO ...).
+bool write_fully(int fd, const std::string& bytes);
+
 // Opens `path` to append to it (created 0644 if absent), never through a
 // link: a link found there is moved aside first. Returns the descriptor.
 int open_for_append(const std::string& path, const std::string& what);
@@ -40,8 +44,9 @@ bool set_aside_link(const std::string& path, const std::string& what);
 // opens it: a pipe or a device would block or never end.
 void require_regular_file(const std::string& path, const std::string& what);
 
-// Creates `dir` (and its parents) and a probe file in it, then removes the
-// probe: throws "<what> '<dir>' cannot be written: <reason>" when it fails.
+// Creates a probe file in `dir` (in its nearest existing ancestor when it is
+// not made yet) and removes it: throws "<what> '<dir>' cannot be written:
+// <reason>" when that fails, e.g. a read-only directory or a file in its place.
 void probe_directory(const std::string& dir, const std::string& what);
 
 // `text` as a message may echo it: whole up to `limit` characters, else its

@@ -25,6 +25,8 @@ std::string cells_dir(const std::string& dir);
 std::string result_path(const std::string& dir, const std::string& cell_id);
 std::string manifest_path(const std::string& dir);
 std::string locks_dir(const std::string& dir);
+std::string checkpoints_dir(const std::string& dir);
+std::string errors_dir(const std::string& dir);
 std::string lock_path(const std::string& dir, const std::string& cell_id);
 std::string checkpoint_path(const std::string& dir, const std::string& cell_id);
 std::string error_log_path(const std::string& dir, const std::string& cell_id);
@@ -63,12 +65,19 @@ std::vector<std::string> cells_with_failures(const std::string& dir);
 // full disk could stop it there); a younger empty lock counts as running.
 enum class LockState { none, running, stale, dead_owner, unreadable };
 inline constexpr double kEmptyLockGraceSeconds = 5;
+// A heartbeat further in the future than this is a skewed clock, not a live owner's.
+inline constexpr double kClockSkewSeconds = 60;
 struct LockStatus {
   LockState state = LockState::none;
-  double age_seconds = 0;  // since the last heartbeat
+  double age_seconds = 0;  // since the last heartbeat; negative when it lies in the future
   std::string host, job;   // job: "<SLURM job>[_<array task>]" or "-"
   long pid = 0;
   std::string owner() const;  // "host H pid P job J", for messages
+  // A heartbeat more than kClockSkewSeconds ahead of this host's clock: the
+  // lock's state cannot be judged by its age (it counts as held).
+  bool clock_skew() const { return age_seconds < -kClockSkewSeconds; }
+  // For messages: both times and what to do; empty without clock skew.
+  std::string skew_note(const std::string& lock_path) const;
 };
 LockStatus lock_status(const std::string& lock_path, double stale_after_seconds);
 // The content of a lock file this process writes: "host pid job\n"; the job
