@@ -100,7 +100,10 @@ FailureRecord record_failure(const std::string& dir, const std::string& cell_id,
 }
 
 std::vector<FailureRecord> read_failures(const std::string& dir, const std::string& cell_id) {
-  std::ifstream in(error_log_path(dir, cell_id));
+  const auto path = error_log_path(dir, cell_id);
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};  // a link is no record (it is set aside)
+  std::ifstream in(path);
   std::vector<FailureRecord> records;
   for (std::string line; std::getline(in, line);)
     if (!line.empty()) records.push_back(parse_failure(line));
