@@ -105,6 +105,8 @@ int run(const Args& args, dist::World& world) {
   parse(args, o, "grid");
   std::pair<int, int> shard{0, 1};
   if (!a.shard.empty()) shard = parse_shard(a.shard);  // a usage error before the grid is read
+  if (a.device != "auto" && a.device != "cpu" && a.device != "cuda")  // a usage error too (exit 2), before the manifest
+    throw po::validation_error(po::validation_error::invalid_option_value, "device", a.device);
   setup_logging(a.quiet     ? Verbosity::quiet
                 : a.verbose ? Verbosity::verbose
                             : Verbosity::normal,

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -120,7 +121,7 @@ std::string fill_array_sbatch(const ArraySbatch& values) {
 
 struct SbatchArgs {
   std::string grid_path, out, time, partition, script, mem, mem_per_gpu, account, qos, constraint;
-  std::vector<std::string> sets, plugins, setup;
+  std::vector<std::string> sets, plugins, setup, sbatch_lines;
   int array_size = 64, gpus_per_task = 0, cpus_per_task = 0, throttle = 0;
 };
 
@@ -147,10 +148,22 @@ SbatchArgs parse_sbatch_args(const Args& args) {
       "'source ~/venv/bin/activate'")("set", po::value(&a.sets)->composing(),
                                       "override a setting for every cell: key=value")(
       "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
+      "sbatch", po::value(&a.sbatch_lines)->composing(),
+      "a site's own #SBATCH option, written as '#SBATCH OPTION' (repeatable), e.g. --sbatch=--reservation=gpu")(
       "script", po::value(&a.script), "script to write (default DIR/slurm/<grid name>.sbatch)");
   parse(args, o, "grid");
   AUXGRID_CHECK(!a.grid_path.empty(), "missing GRID file argument");
   AUXGRID_CHECK(a.mem.empty() || a.mem_per_gpu.empty(), "--mem and --mem-per-gpu exclude each other (as in SLURM)");
+  // SLURM's formats, checked here rather than refused by sbatch (or misread by it) later.
+  AUXGRID_CHECK(a.time.empty() || std::regex_match(a.time, std::regex(R"(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+(:\d{1,2}(:\d{1,2})?)?)")),
+                "--time '{}' is not a SLURM time: MINUTES, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS", a.time);
+  for (const auto& [value, name] : {std::pair{a.mem, "--mem"}, {a.mem_per_gpu, "--mem-per-gpu"}})
+    AUXGRID_CHECK(value.empty() || std::regex_match(value, std::regex(R"(\d+[KMGT]?)")),
+                  "{} '{}' is not a SLURM memory size: a whole number with an optional K, M, G or T (e.g. 16G)",
+                  name, value);
+  for (const auto& line : a.sbatch_lines)
+    AUXGRID_CHECK(line.rfind("--", 0) == 0 && line.find('\n') == std::string::npos,
+                  "--sbatch '{}': one sbatch option starting with --, e.g. --sbatch=--reservation=gpu", line);
   AUXGRID_CHECK(a.mem_per_gpu.empty() || a.gpus_per_task > 0, "--mem-per-gpu needs --gpus-per-task");
   // A GPU request trains on the GPU (--device cuda), so a build that cannot is refused here, not found out on
   // a compute node after the queue.
@@ -189,6 +202,9 @@ ArraySbatch template_values(const SbatchArgs& a, const Grid& grid, const std::st
                      {"@ACCOUNT@", a.account.empty() ? "" : sbatch_value(a.account, "--account")},
                      {"@QOS@", a.qos.empty() ? "" : sbatch_value(a.qos, "--qos")},
                      {"@CONSTRAINT@", a.constraint.empty() ? "" : sbatch_value(a.constraint, "--constraint")}};
+  values.repeated["@SETUP@"];  // no --setup: the line is dropped, never written as it stands
+  values.repeated["@SBATCH_LINE@"];
+  for (const auto& line : a.sbatch_lines) values.repeated["@SBATCH_LINE@"].push_back(sbatch_value(line, "--sbatch"));
   for (const auto& line : a.setup) {
     AUXGRID_CHECK(line.find('\n') == std::string::npos, "--setup '{}': one shell line each (repeat --setup)", line);
     values.repeated["@SETUP@"].push_back(line);

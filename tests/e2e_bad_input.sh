@@ -116,6 +116,18 @@ head -c 1500 "$first" > t && mv t "$first"
 "$build/auxgrid-analyze" tables damaged > table.md 2> warn.txt || { cat warn.txt; fail "analysis of damaged dir"; }
 grep -qF "$first" warn.txt || { cat warn.txt; fail "analysis did not name the truncated file"; }
 grep -q "n=1" table.md || { cat table.md; fail "the truncated result was counted"; }
+grep -q "truncated or damaged" warn.txt || { cat warn.txt; fail "the analysis speaks HDF5's jargon, not plain words"; }
+grep -q "result rejected: seed" table.md || { cat table.md; fail "a rejected result is not named as rejected in the note"; }
 "$build/auxgrid" run good.toml --out damaged -q
 "$build/auxgrid" plan good.toml --out damaged | grep -q "2 done, 0 to train" || fail "truncated result not re-run"
+# A launch refused for its options is a usage error (exit 2) and plans nothing:
+# the manifest, which the tables count seeds from, is not written.
+tiny_refused=refused_dir
+for device in gpu cuda; do
+  code=0
+  "$build/auxgrid" run good.toml --out $tiny_refused --device $device > refused.log 2>&1 || code=$?
+  [ "$device" = cuda ] && [ $code -eq 2 ] && fail "--device cuda without a GPU is not a usage error"
+  [ "$device" = gpu ] && { [ $code -eq 2 ] || { cat refused.log; fail "--device gpu exited $code, expected 2"; }; }
+  [ ! -e $tiny_refused/manifest.tsv ] || fail "a launch refused for --device $device recorded planned cells"
+done
 echo "e2e_bad_input: ok"

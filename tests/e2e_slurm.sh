@@ -77,7 +77,7 @@ TOML
 # request trains with --device cuda, which a build without CUDA refuses to write.
 every_option=(--out res0 --array-size 4 --throttle 2 --cpus-per-task 2 --time 4:00:00 --partition gpu --account lab
   --qos normal --constraint avx2 --setup 'module load cuda' --setup 'echo "set up on $(hostname)"'
-  --set train.epochs=2 --script every_option.sbatch)
+  --set train.epochs=2 --sbatch=--reservation=lab --sbatch=--exclusive --script every_option.sbatch)
 if "$build/auxgrid" version | grep -q "with CUDA"; then
   every_option+=(--gpus-per-task 1 --mem-per-gpu 8G) device=cuda unused='/@MEM@/d'
 else
@@ -94,9 +94,13 @@ grep -v '^##' "$here/../slurm/array.sbatch" | sed -z "s| \\\\\n  --plugin '@PLUG
     -e "s|@PENDING@|6|; s|@CELLS@|6|; s|@LAST_TASK@|3|; s|@THROTTLE@|%2|; s|@CPUS@|2|; s|@GPUS@|1|" \
     -e "s|@MEM@|4G|; s|@MEM_PER_GPU@|8G|; s|@TIME@|4:00:00|; s|@PARTITION@|gpu|; s|@ACCOUNT@|lab|; s|@QOS@|normal|" \
     -e "s|@CONSTRAINT@|avx2|; s|@DEVICE@|$device|; s|@KEY=VALUE@|train.epochs=2|" \
+    -e "s|^#SBATCH @SBATCH_LINE@\$|#SBATCH --reservation=lab\\n#SBATCH --exclusive|" \
     -e "s|^@SETUP@\$|module load cuda\\necho \"set up on \$(hostname)\"|" > template.sbatch
 diff template.sbatch every_option.sbatch >&2 || fail "slurm/array.sbatch is not what auxgrid sbatch writes"
 echo "slurm/array.sbatch matches the script of auxgrid sbatch"
+# SLURM's formats are checked before a script is written.
+expect_failure "a time SLURM does not read" "--time '4h'" "D-HH:MM:SS" -- "$build/auxgrid" sbatch grid.toml --out res0 --time 4h
+expect_failure "a memory size SLURM does not read" "--mem '16GB'" "16G" -- "$build/auxgrid" sbatch grid.toml --out res0 --mem 16GB
 
 export PATH=$PATH:/usr/sbin:/sbin
 for p in munged slurmctld slurmd sbatch squeue scontrol; do
@@ -140,6 +144,8 @@ job3=$(sbatch --parsable "$script")
 job4=$(sbatch --parsable "$script")
 wait_arrays 3 "$job3" "$job4"
 check_cells_once res2 res2/slurm/*.out
+# Without --setup (or any optional line) a task's log holds no shell error.
+grep -H -E "command not found|syntax error|No such file" res2/slurm/*.out && fail "a task's log shows a shell error"
 grep -h -E "is being trained by .*; skipped|was completed by another launch; skipped" res2/slurm/*.out > skipped.txt ||
   fail "no task skipped a cell that another one held or had completed"
 echo "overlapping arrays $job3 and $job4: 6 cells trained once, $(wc -l < skipped.txt) skip(s) ($((SECONDS - start)) s)"

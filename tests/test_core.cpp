@@ -3,10 +3,13 @@
 
 #include "expect_error.hpp"
 #include "temp_files.hpp"
+#include "write_limits.hpp"
 #include <filesystem>
 #include <fstream>
 #include <cstdlib>
+#include <regex>
 #include <set>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 #include <chrono>
@@ -15,6 +18,7 @@
 #include "auxgrid/core/allocator.hpp"
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/core/config.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/core/registry.hpp"
 #include "auxgrid/core/stop_signals.hpp"
@@ -238,6 +242,16 @@ BOOST_AUTO_TEST_CASE(a_model_files_bytes_enter_the_cell_id) {
   std::filesystem::current_path(current);
   BOOST_TEST(from_set.cells.at(0).config.str("model.path") == "copy.pt");
   BOOST_TEST(from_set.cells.at(0).id == changed.id);
+  // A built-in model's cell beside it does not read the file: --set
+  // model.path, which reaches every cell, leaves its id alone.
+  std::ofstream(dir / "mixed.toml") << "[settings]\nmodel.path = \"models/m.pt\"\n[axes]\nmodel.name = "
+                                       "[\"auxformer\", \"torchscript\"]\n";
+  const auto mixed = load_grid((dir / "mixed.toml").string()), moved = load_grid((dir / "mixed.toml").string(), {{"model.path", (dir / "copy.pt").string()}});
+  const auto plain = load_grid((dir / "g.toml").string(), {{"model.name", "auxformer"}, {"model.path", ""}});
+  BOOST_TEST(mixed.cells.at(0).config.str("model.name") == "auxformer");
+  BOOST_TEST(mixed.cells.at(0).id == plain.cells.at(0).id);
+  BOOST_TEST(moved.cells.at(0).id == plain.cells.at(0).id);
+  BOOST_TEST(moved.cells.at(1).id == mixed.cells.at(1).id);  // the same bytes elsewhere: the same scripted cell
   std::filesystem::remove(dir / "models" / "m.pt");
   expect_error([&] { load_grid((dir / "g.toml").string()); }, {"g.toml", "model.path", "models/m.pt", "cannot read"});
 }
@@ -315,3 +329,47 @@ BOOST_AUTO_TEST_CASE(tuned_heap_serves_large_blocks_and_is_never_trimmed) {
   BOOST_TEST(reinterpret_cast<std::uintptr_t>(sbrk(0)) == heap_end);
 }
 #endif
+
+// One way to write a file (core/files.hpp): unguessable temporaries, never
+// through a link, whole or not at all with the system's reason.
+BOOST_AUTO_TEST_CASE(files_are_written_whole_never_through_a_link) {
+  TempDir tmp;
+  const auto target = tmp / "out.txt";
+  const auto a = files::create_temporary(target, "test"), b = files::create_temporary(target, "test");
+  BOOST_TEST(a != b);
+  BOOST_TEST(std::regex_match(a, std::regex(".*/out\\.txt\\.tmp\\.[0-9a-f]{16}")), a);
+  std::filesystem::remove(a), std::filesystem::remove(b);
+
+  // A link planted at the target: the file it points at stays as it was.
+  std::ofstream(tmp / "outside") << "precious";
+  std::filesystem::create_symlink(tmp / "outside", target);
+  files::write_atomically(target, "new", "test");
+  BOOST_TEST(bytes_of(tmp / "outside") == "precious");
+  BOOST_TEST(!std::filesystem::is_symlink(target));
+  BOOST_TEST(bytes_of(target) == "new");
+  // Appending: the same.
+  const auto log = tmp / "log.txt";
+  std::filesystem::create_symlink(tmp / "outside", log);
+  const int fd = files::open_for_append(log, "test log");
+  BOOST_TEST(files::write_fully(fd, "line\n"));
+  ::close(fd);
+  BOOST_TEST(bytes_of(tmp / "outside") == "precious");
+  BOOST_TEST(bytes_of(log) == "line\n");
+
+  // A failed write keeps the previous version and gives the reason.
+  {
+    const FileSizeLimit limit(2);
+    expect_error([&] { files::write_atomically(target, "longer than two bytes", "test"); },
+                 {"cannot write test '" + target + "'", "File too large", "previous contents"});
+  }
+  BOOST_TEST(bytes_of(target) == "new");
+  BOOST_TEST(files_named(tmp.dir, ".tmp.").empty());
+
+  // Inputs must be regular files; long values are echoed cut.
+  BOOST_REQUIRE(::mkfifo((tmp / "pipe").c_str(), 0644) == 0);
+  expect_error([&] { files::require_regular_file(tmp / "pipe", "corpus"); }, {"corpus", "is a named pipe"});
+  expect_error([&] { files::require_regular_file(tmp.dir, "corpus"); }, {"is a directory"});
+  const auto cut = files::shortened(std::string(1 << 20, 'x'));
+  BOOST_TEST(cut.size() < 200u);
+  BOOST_TEST(cut.find("1048576 bytes in all") != std::string::npos);
+}

@@ -326,6 +326,12 @@ std::string axis_sizes(const Product& p) {
 void resolve_model_file(Config& config, const Product& p, const std::string& grid_path) {
   auto file = config.str("model.path");
   if (file.empty()) return;
+  // Only a scripted model reads a file: a built-in model's cell (a --set
+  // model.path that reaches every cell, say) keeps its id and its results.
+  if (config.str("model.name") != "torchscript") {
+    config.set("model.path", std::string());
+    return;
+  }
   if (!p.overridden("model.path") && std::filesystem::path(file).is_relative())
     file = (std::filesystem::path(grid_path).parent_path() / file).lexically_normal().string();
   auto& hash = p.file_hashes[file];

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -39,7 +40,8 @@ std::string first_line(const std::string& text) { return text.substr(0, text.fin
 
 // Loads `path`, saying why it is not a TorchScript module this LibTorch reads.
 torch::jit::Module load_script(const std::string& path) {
-  files::require_regular_file(path, "TorchScript model");
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) files::require_regular_file(path, "TorchScript model");  // a pipe would block
   {
     std::ifstream probe(path, std::ios::binary);
     AUXGRID_CHECK(probe, "TorchScript model '{}': cannot read the file ({})", path, std::strerror(errno));

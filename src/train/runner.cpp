@@ -446,11 +446,13 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size());
   torch::set_num_threads(threads);
 
-  // Rank 0 plans and validates; the others follow its decision.
+  // Rank 0 plans and validates; the others follow its decision. A device it
+  // cannot have is refused first: a refused launch records no planned cells.
   Schedule s;
   std::string error;
   if (world.rank() == 0) {
     try {
+      resolve_device(options.device);
       s = schedule(grid, options);
     } catch (const std::exception& e) {
       error = e.what();
