@@ -9,6 +9,10 @@
 //
 // --set gives every model a setting, e.g. --set model.attention_mask=none to
 // time the fused kernels without the causal mask against a run with it.
+// --attention instead times the fused attention kernel alone, forward and
+// backward, with the causal mask and without, at AuxFormer's shapes on
+// CREMA-D lengths (32 utterances of 300 audio and 150 video frames, 10
+// heads of 13): its cross-modal and self-attention calls, alternated.
 //
 // Variants, each over the same utterances:
 //   plain padded   LibTorch's dropout and attention (the implementation before
@@ -65,7 +69,7 @@ struct Options {
   std::vector<std::string> models{"auxformer"}, corpora{"crema-d"},
       variants{"plain padded", "fast padded", "fast buckets", "fast groups", "eval buckets"};
   int batch = 32, steps = 1, warmup = 1, threads = 0, buckets = 4;
-  bool profile = false;
+  bool profile = false, attention = false;
   std::vector<std::pair<std::string, std::string>> settings;  // --set KEY=VALUE
 };
 
@@ -234,6 +238,42 @@ Measure measure(const std::vector<data::Batch>& batches, const std::function<voi
   return {samples / s, flops * o.steps / s / 1e9, s / steps};
 }
 
+// The fused attention kernel alone (--attention): seconds per forward and
+// backward of one cross-modal (300 audio queries over 150 video keys) and one
+// self-attention (300 frames) call, with and without the causal mask, the
+// two alternated so that the machine's drift falls on both.
+int time_attention(const Options& o) {
+  kernels::set_mode(kernels::Mode::fast);
+  const std::int64_t b = o.batch, t = 300, s = 150, heads = 10, width = 130;
+  torch::manual_seed(0);
+  const auto query = torch::randn({b, t, width}), keys_values = torch::randn({b, s, 2 * width});
+  const auto packed = torch::randn({b, t, 3 * width});
+  const auto up = torch::randn({b, t, width});
+  const auto call = [&](bool causal) {
+    const auto cross_offset = torch::full({b}, std::abs(s - t), torch::kLong), self_offset = torch::zeros({b}, torch::kLong);
+    auto q = query.clone().requires_grad_(), kv = keys_values.clone().requires_grad_(), p = packed.clone().requires_grad_();
+    const kernels::AttentionMask cross({}, causal ? cross_offset : at::Tensor()), self({}, causal ? self_offset : at::Tensor());
+    (kernels::multi_head_attention(q, kv, heads, cross, 0.0, true) * up).sum().backward();
+    (kernels::multi_head_attention(p, {}, heads, self, 0.0, true) * up).sum().backward();
+  };
+  std::vector<double> with, without;
+  for (int r = 0; r < o.warmup; ++r) call(true), call(false);
+  for (int r = 0; r < std::max(o.steps, 5); ++r) {
+    auto start = Clock::now();
+    call(true);
+    with.push_back(seconds_since(start));
+    start = Clock::now();
+    call(false);
+    without.push_back(seconds_since(start));
+  }
+  std::sort(with.begin(), with.end()), std::sort(without.begin(), without.end());
+  const double a = with[with.size() / 2], n = without[without.size() / 2];
+  fmt::print("fused attention, forward and backward, batch {}, {} threads (median of {}): causal mask {:.1f} ms, "
+             "none {:.1f} ms: causal / none = {:.2f}\n",
+             b, torch::get_num_threads(), with.size(), 1e3 * a, 1e3 * n, a / n);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -243,6 +283,8 @@ int main(int argc, char** argv) {
     const std::string key = argv[i], value = i + 1 < argc ? argv[i + 1] : "";
     if (key == "--profile")
       o.profile = true, --i;
+    else if (key == "--attention")
+      o.attention = true, --i;
     else if (key == "--models") {
       o.models = value == "all" ? models::model_registry().names() : split_list(value);
       o.models.erase(std::remove(o.models.begin(), o.models.end(), "torchscript"), o.models.end());  // needs a file
@@ -268,6 +310,7 @@ int main(int argc, char** argv) {
     }
   }
   if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.attention) return time_attention(o);
   torch::manual_seed(0);
   const double ceiling = matmul_ceiling_gflops();
   fmt::print(
