@@ -28,6 +28,10 @@ struct KernelsGuard {
   kernels::Mode saved = kernels::mode();
   ~KernelsGuard() { kernels::set_mode(saved); }
 };
+// Restores the automatic choice of attention path when a test case ends.
+struct AttentionGuard {
+  ~AttentionGuard() { kernels::set_attention(std::nullopt); }
+};
 
 BOOST_AUTO_TEST_CASE(fast_dropout_keeps_one_minus_p_scaled_and_follows_torch_seed) {
   KernelsGuard guard;
@@ -242,9 +246,7 @@ BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradi
 BOOST_AUTO_TEST_CASE(fused_sdpa_and_materialised_attention_agree_with_padding) {
   KernelsGuard guard;
   kernels::set_mode(kernels::Mode::fast);
-  struct AttentionGuard {
-    ~AttentionGuard() { kernels::set_attention(std::nullopt); }
-  } attention_guard;
+  AttentionGuard attention_guard;
   torch::manual_seed(21);
   const std::int64_t b = 3, t = 17, s = 23, h = 2, width = 26;
   auto key_padding = torch::zeros({b, s}, torch::kBool);
@@ -300,9 +302,7 @@ BOOST_AUTO_TEST_CASE(fused_sdpa_and_materialised_attention_agree_with_padding) {
 BOOST_AUTO_TEST_CASE(causal_attention_follows_the_released_mask_formula) {
   KernelsGuard guard;
   kernels::set_mode(kernels::Mode::fast);
-  struct AttentionGuard {
-    ~AttentionGuard() { kernels::set_attention(std::nullopt); }
-  } attention_guard;
+  AttentionGuard attention_guard;
   torch::manual_seed(31);
   struct Case {
     std::int64_t t, s, d;  // queries, keys, head size
@@ -383,9 +383,7 @@ BOOST_AUTO_TEST_CASE(causal_attention_follows_the_released_mask_formula) {
 BOOST_AUTO_TEST_CASE(causal_attention_paths_agree_with_padding_and_dropout_off) {
   KernelsGuard guard;
   kernels::set_mode(kernels::Mode::fast);
-  struct AttentionGuard {
-    ~AttentionGuard() { kernels::set_attention(std::nullopt); }
-  } attention_guard;
+  AttentionGuard attention_guard;
   torch::manual_seed(32);
   const std::int64_t b = 4, t = 27, s = 45, h = 2, width = 26;
   auto padding = torch::zeros({b, s}, torch::kBool);

@@ -16,7 +16,9 @@ namespace auxgrid {
 //   4  model.attention_mask = causal by default (the released code's
 //      buffered_future_mask in every encoder, a CLS token after the last frame),
 //      and the optimized procedure's modality drop on the dev set
-//      (train.dev_drop = as_training).
+//      (train.dev_drop = as_training); every batch trained as 4 gradient
+//      groups with their own dropout seeds, summed in one fixed order, so
+//      that the rank count never changes a result (train/data_parallel.hpp).
 inline constexpr int kModelRevision = 4;
 
 std::string version();     // the project version, from CMake
