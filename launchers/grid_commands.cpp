@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -12,6 +13,7 @@
 #include <variant>
 
 #include "auxgrid/core/check.hpp"
+#include "auxgrid/core/files.hpp"
 #include "auxgrid/core/config.hpp"
 #include "auxgrid/core/grid.hpp"
 #include "auxgrid/core/log.hpp"
@@ -73,7 +75,9 @@ po::options_description grid_options(GridArgs& a) {
                                                                      "auto (a GPU when there is one), cpu or cuda")(
       "ranks-per-cell", bounded(&a.ranks_per_cell, "ranks-per-cell", 1, 1 << 20),
       "ranks that train one cell together (data parallel)")(
-      "shard", po::value(&a.shard), "run shard I/N of the pending cells (SLURM array task I of N)")(
+      "shard", po::value(&a.shard),
+      "run shard I/N of the pending cells first (SLURM array task I of N), then go on to other shards' cells "
+      "that no one has claimed")(
       "stale-lock", bounded(&a.stale_lock_seconds, "stale-lock", 5.0, 1e9),
       "seconds without heartbeat after which a cell's lock is taken over")(
       "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")("verbose,v", po::bool_switch(&a.verbose),
@@ -226,15 +230,33 @@ int status(const Args& args) {
   const auto add = [](Count& c, const std::string& state) {
     (state == "done" ? c.done : state == "running" ? c.running : state == "failed" ? c.failed : c.pending)++;
   };
+  // Values in their natural order: seed=2 before seed=10.
+  struct NaturalOrder {
+    bool operator()(const std::string& a, const std::string& b) const {
+      char* end_a = nullptr;
+      char* end_b = nullptr;
+      const double x = std::strtod(a.c_str(), &end_a), y = std::strtod(b.c_str(), &end_b);
+      const bool numbers = !a.empty() && !b.empty() && *end_a == 0 && *end_b == 0;
+      return numbers && x != y ? x < y : a < b;
+    }
+  };
   Count total;
   std::map<std::string, Count> by_part;
-  std::map<std::string, std::map<std::string, Count>> by_axis;
-  std::vector<std::string> running;
+  std::map<std::string, std::map<std::string, Count, NaturalOrder>> by_axis;
+  std::vector<std::string> running, failed;
+  // Every model gets its row, an axis of the grid or not.
+  std::vector<std::string> axes = grid.axes;
+  if (std::find(axes.begin(), axes.end(), "model.name") == axes.end()) axes.insert(axes.begin(), "model.name");
   for (const auto& cell : grid.cells) {
     const auto state = state_of(cell);
     add(total, state);
     for (const auto& part : cell.parts) add(by_part[part], state);
-    for (const auto& axis : grid.axes) add(by_axis[axis][to_string(cell.config.get(axis))], state);
+    for (const auto& axis : axes) add(by_axis[axis][to_string(cell.config.get(axis))], state);
+    if (state == "failed") {
+      const auto records = store::read_failures(out, cell.id);
+      failed.push_back(fmt::format("  {} {}: {} attempt(s), last: {}", cell.id, cell.label, records.size(),
+                                   records.empty() ? "?" : files::shortened(records.back().message, 200)));
+    }
     if (state == "running") {
       const auto lock = store::lock_status(store::lock_path(out, cell.id), a.stale_lock_seconds);
       const auto skew = lock.skew_note(store::lock_path(out, cell.id));
@@ -254,6 +276,7 @@ int status(const Args& args) {
   for (const auto& [axis, values] : by_axis)
     for (const auto& [value, c] : values) row(axis + "=" + value, c);
   if (!running.empty()) fmt::print("running:\n{}\n", fmt::join(running, "\n"));
+  if (!failed.empty()) fmt::print("failed (DIR/errors/<id>.log):\n{}\n", fmt::join(failed, "\n"));
   if (!rejected.empty())
     fmt::print("rejected results (counted pending; the next run sets them aside and retrains):\n{}\n",
                fmt::join(rejected, "\n"));

@@ -29,11 +29,21 @@ code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run1.log ||
 [ "$(ls res/errors | wc -l)" -eq 2 ] || fail "expected an error record per failed cell"
 grep -q "attempt=1 cell='diverges seed=0': .*not finite" res/errors/*.log || { cat res/errors/*.log; fail "error record"; }
 grep -q "host=" res/errors/*.log || fail "the error record has no host"
+"$build/auxgrid" status grid.toml --out res > status1.txt
+grep -q "^failed (DIR/errors/<id>.log):" status1.txt || { cat status1.txt; fail "status does not name the failed cells"; }
+[ "$(grep -c "diverges seed=[01]: 1 attempt(s), last: .*not finite" status1.txt)" -eq 2 ] ||
+  { cat status1.txt; fail "status does not give each failed cell's last error"; }
+grep -qE "^  model.name=diverges +0 +0 +2 +0$" status1.txt || { cat status1.txt; fail "status has no per-model row"; }
+sed 's/seed = \[0, 1\]/seed = [2, 10, 9]/' grid.toml > seeds.toml
+"$build/auxgrid" status seeds.toml --out seeds | grep -o "seed=[0-9]*" | tr '\n' ' ' | grep -q "seed=2 seed=9 seed=10" ||
+  { "$build/auxgrid" status seeds.toml --out seeds; fail "status does not sort seeds as numbers"; }
 "$build/auxgrid" status grid.toml --out res | grep -Eq "^  all +2 +0 +2 +0$" ||
   { "$build/auxgrid" status grid.toml --out res; fail "status does not count 2 done and 2 failed"; }
 
 "$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run2.log || true
 grep -q "attempt=2" res/errors/*.log || fail "second attempt not recorded"
+grep -q "attempt 2, the last of --max-attempts 2, .*a rerun leaves it out; --retry-failed runs it again" run2.log ||
+  { cat run2.log; fail "the last allowed attempt still promises a retry"; }
 "$build/auxgrid" plan grid.toml --out res --max-attempts 2 > plan.txt || true
 grep -q "2 done, 0 to train, 2 failed 2 times" plan.txt || { cat plan.txt; fail "plan does not show given-up cells"; }
 code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 2> run3.log || code=$?
@@ -46,4 +56,8 @@ code=0; "$build/auxgrid" run grid.toml --out res --max-attempts 2 --retry-failed
 [ $code -eq 1 ] || fail "--retry-failed run exited $code"
 [ "$(grep -c started run4.log)" -eq 1 ] || { cat run4.log; fail "--fail-fast 1 did not stop after the first failure"; }
 grep -q "stopped early" run4.log || fail "--fail-fast is not reported"
+grep -q "attempt 3 of 2" run4.log && { cat run4.log; fail "--retry-failed counts attempts past the limit as 'of' it"; }
+grep -q "attempt 3, the last of --max-attempts 2" run4.log || { cat run4.log; fail "--retry-failed's attempt is not named"; }
+expect_failure "a missing corpus" "no such file" "auxgrid synth --preset NAME" "auxgrid import" -- \
+  "$build/auxgrid" plan grid.toml --out res --set data.corpus=missing.h5
 echo "e2e_failures: ok"

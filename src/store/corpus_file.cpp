@@ -3,6 +3,7 @@
 #include <fmt/ranges.h>
 
 #include <cstring>
+#include <filesystem>
 #include <unordered_set>
 
 #include "auxgrid/core/check.hpp"
@@ -357,9 +358,21 @@ void write_corpus(const std::string& path, const CorpusData& corpus) {
   writer.finish();
 }
 
+namespace {
+// A corpus file, opened to read; a missing one gets the commands that make one.
+H5::H5File open_corpus(const std::string& path, const std::string& where) {
+  std::error_code ec;
+  AUXGRID_CHECK(std::filesystem::exists(path, ec),
+                "{}: no such file (a corpus is made by `auxgrid synth --preset NAME --out {}` or from real features by "
+                "`auxgrid import ... --out {}`)",
+                where, path, path);
+  return h5::open_read(path, where);
+}
+}  // namespace
+
 CorpusInfo read_corpus_info(const std::string& path) {
   const std::string where = where_of(path);
-  const H5::H5File f = h5::open_read(path, where);
+  const H5::H5File f = open_corpus(path, where);
   try {
     return read_info(f, path, where);
   } catch (const H5::Exception& e) {
@@ -369,7 +382,7 @@ CorpusInfo read_corpus_info(const std::string& path) {
 
 CorpusIndex read_corpus_index(const std::string& path) {
   const std::string where = where_of(path);
-  const H5::H5File f = h5::open_read(path, where);
+  const H5::H5File f = open_corpus(path, where);
   try {
     CorpusIndex x = read_index(f, path, where);
     check_index(x.info, x.audio_offsets, x.video_offsets, x.utterance_ids, x.speakers, x.labels, where);
@@ -381,7 +394,7 @@ CorpusIndex read_corpus_index(const std::string& path) {
 
 CorpusIndex validate_corpus_file(const std::string& path) {
   const std::string where = where_of(path);
-  const H5::H5File f = h5::open_read(path, where);
+  const H5::H5File f = open_corpus(path, where);
   try {
     CorpusIndex x = read_index(f, path, where);
     check_index(x.info, x.audio_offsets, x.video_offsets, x.utterance_ids, x.speakers, x.labels, where,
@@ -412,7 +425,7 @@ CorpusIndex validate_corpus_file(const std::string& path) {
 
 CorpusData read_corpus(const std::string& path) {
   const std::string where = where_of(path);
-  const H5::H5File f = h5::open_read(path, where);
+  const H5::H5File f = open_corpus(path, where);
   CorpusData c;
   try {
     CorpusIndex x = read_index(f, path, where);

@@ -330,9 +330,14 @@ void GridRun::train(std::int64_t k) {
       record(cell, e.what());
       failures_.fetch_add(1);
     }
-    spdlog::error("{} {} ({}) failed: {} (attempt {} of {}, recorded in {}; a rerun retries it)", progress, cell.label,
-                  cell.id, e.what(), store::failed_attempts(options_.out_dir, cell.id), options_.max_attempts,
-                  store::error_log_path(options_.out_dir, cell.id));
+    // Under --retry-failed attempts go past --max-attempts: the count is not "of" it then.
+    const int attempts = store::failed_attempts(options_.out_dir, cell.id);
+    const bool last = attempts >= options_.max_attempts;
+    spdlog::error("{} {} ({}) failed: {} ({}, recorded in {}; {})", progress, cell.label, cell.id, e.what(),
+                  last ? fmt::format("attempt {}, the last of --max-attempts {}", attempts, options_.max_attempts)
+                       : fmt::format("attempt {} of {}", attempts, options_.max_attempts),
+                  store::error_log_path(options_.out_dir, cell.id),
+                  last ? "a rerun leaves it out; --retry-failed runs it again" : "a rerun retries it");
   }
 }
 

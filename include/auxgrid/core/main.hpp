@@ -8,7 +8,8 @@ namespace auxgrid {
 
 // Returns command()'s exit code; for any exception, prints
 // "PROGRAM: error: MESSAGE" to stderr (an auxgrid::Error's message names the
-// file, cell or key) and returns 1.
+// file, cell or key) and returns 1. SIGXFSZ is ignored: a write past a file
+// size limit fails with "File too large" instead of killing the process.
 int run_command(const std::string& program, const std::function<int()>& command);
 
 }  // namespace auxgrid
