@@ -242,7 +242,9 @@ BOOST_AUTO_TEST_CASE(fused_attention_matches_the_materialised_one_with_its_gradi
 
 // The three ways multi_head_attention can compute (kernels.hpp's AttentionKernel),
 // forced one after the other on the same projections, without dropout (each
-// draws its own masks): outputs and gradients agree, with padding.
+// draws its own masks): outputs and gradients agree, with padding, and with
+// causal offsets that differ per sequence (the padded query rows included,
+// whatever they hold).
 BOOST_AUTO_TEST_CASE(fused_sdpa_and_materialised_attention_agree_with_padding) {
   KernelsGuard guard;
   kernels::set_mode(kernels::Mode::fast);
@@ -257,14 +259,14 @@ BOOST_AUTO_TEST_CASE(fused_sdpa_and_materialised_attention_agree_with_padding) {
   struct Run {
     at::Tensor out, query_grad, keys_values_grad;
   };
+  kernels::AttentionMask mask(key_padding);
   const auto run = [&](kernels::AttentionKernel how) {
     kernels::set_attention(how);
     auto query = query0.clone().requires_grad_(), keys_values = keys_values0.clone().requires_grad_();
-    auto out = kernels::multi_head_attention(query, keys_values, h, key_padding, 0.0, true);
+    auto out = kernels::multi_head_attention(query, keys_values, h, mask, 0.0, true);
     (out * upstream).sum().backward();
     return Run{out.detach(), query.grad(), keys_values.grad()};
   };
-  const auto fused = run(kernels::AttentionKernel::fused), materialised = run(kernels::AttentionKernel::materialised);
   const auto max_difference = [](const at::Tensor& a, const at::Tensor& b) {
     return (a - b).abs().max().item<float>();
   };
@@ -276,11 +278,16 @@ BOOST_AUTO_TEST_CASE(fused_sdpa_and_materialised_attention_agree_with_padding) {
     BOOST_TEST(torch::allclose(a.query_grad, b.query_grad, 1e-4, 1e-5), what);
     BOOST_TEST(torch::allclose(a.keys_values_grad, b.keys_values_grad, 1e-4, 1e-5), what);
   };
-  agree(fused, materialised, "fused vs materialised");
-  if (kernels::sdpa_available()) {
+  for (const bool causal : {false, true}) {
+    mask.causal_offset = causal ? torch::tensor({2, 0, 9}, torch::kLong) : at::Tensor();
+    const auto fused = run(kernels::AttentionKernel::fused), materialised = run(kernels::AttentionKernel::materialised);
+    agree(fused, materialised, causal ? "causal: fused vs materialised" : "fused vs materialised");
+    if (!kernels::sdpa_available()) continue;
     const auto sdpa = run(kernels::AttentionKernel::sdpa);
-    agree(sdpa, fused, "sdpa vs fused");
-    agree(sdpa, materialised, "sdpa vs materialised");
+    agree(sdpa, fused, causal ? "causal: sdpa vs fused" : "sdpa vs fused");
+    agree(sdpa, materialised, causal ? "causal: sdpa vs materialised" : "sdpa vs materialised");
+  }
+  if (kernels::sdpa_available()) {
     // Unforced, CPU floats take the fused kernel, other tensors SDPA.
     kernels::set_attention(std::nullopt);
     BOOST_TEST((kernels::attention_for(query0) == kernels::AttentionKernel::fused));
@@ -378,49 +385,22 @@ BOOST_AUTO_TEST_CASE(causal_attention_follows_the_released_mask_formula) {
   }
 }
 
-// With padding and causal offsets that differ per sequence, the three paths
-// agree on gradients too (the padded query rows included, whatever they hold).
-BOOST_AUTO_TEST_CASE(causal_attention_paths_agree_with_padding_and_dropout_off) {
-  KernelsGuard guard;
-  kernels::set_mode(kernels::Mode::fast);
-  AttentionGuard attention_guard;
+// The fused kernel's causal mask holds with dropout on: keys that no query
+// of a sequence sees never change its output; a key its last query sees does.
+BOOST_AUTO_TEST_CASE(a_causally_hidden_key_never_counts_with_dropout_on) {
   torch::manual_seed(32);
-  const std::int64_t b = 4, t = 27, s = 45, h = 2, width = 26;
-  auto padding = torch::zeros({b, s}, torch::kBool);
-  padding[1].slice(0, 15).fill_(true);
-  padding[2].slice(0, 40).fill_(true);
-  const auto offsets = torch::tensor({10, 0, 13, 30}, torch::kLong);
-  const kernels::AttentionMask mask(padding, offsets);
-  const auto query0 = torch::randn({b, t, width}), keys_values0 = torch::randn({b, s, 2 * width});
-  const auto upstream = torch::randn({b, t, width});
-  const auto run = [&](kernels::AttentionKernel how) {
-    kernels::set_attention(how);
-    auto query = query0.clone().requires_grad_(), keys_values = keys_values0.clone().requires_grad_();
-    auto out = kernels::multi_head_attention(query, keys_values, h, mask, 0.0, true);
-    (out * upstream).sum().backward();
-    return std::vector<at::Tensor>{out.detach(), query.grad(), keys_values.grad()};
+  const std::int64_t b = 2, t = 27, s = 45, h = 2, width = 26;
+  const kernels::AttentionMask mask({}, torch::tensor({10, 0}, torch::kLong));
+  const auto query = torch::randn({b, t, width}), keys_values = torch::randn({b, s, 2 * width});
+  const auto attend = [&](const at::Tensor& kv) {
+    return kernels::multi_head_attention_with_seed(query, kv, h, mask, 0.5, true, 99).detach();
   };
-  const auto fused = run(kernels::AttentionKernel::fused);
-  std::vector<std::pair<const char*, std::vector<at::Tensor>>> others{
-      {"materialised", run(kernels::AttentionKernel::materialised)}};
-  if (kernels::sdpa_available()) others.emplace_back("sdpa", run(kernels::AttentionKernel::sdpa));
-  for (const auto& [name, other] : others)
-    for (std::size_t i = 0; i < 3; ++i)
-      BOOST_TEST(torch::allclose(fused[i], other[i], 1e-4, 1e-5),
-                 name << " vs fused, tensor " << i << ": " << (fused[i] - other[i]).abs().max().item<float>());
-  // The fused kernel's mask is the same with dropout on: a hidden key never gets weight.
-  const auto with_dropout =
-      kernels::multi_head_attention_with_seed(query0, keys_values0, h, mask, 0.5, true, 99).detach();
-  // Changing keys that no query of sequence 0 sees leaves its output as it
-  // was; changing one its last query sees does not.
-  auto hidden = keys_values0.clone(), seen = keys_values0.clone();
+  const auto before = attend(keys_values);
+  auto hidden = keys_values.clone(), seen = keys_values.clone();
   hidden[0].slice(0, t + 10).normal_();  // query t-1 sees keys up to t-1+10
   seen[0][t + 9].normal_();
-  const auto attend = [&](const at::Tensor& kv) {
-    return kernels::multi_head_attention_with_seed(query0, kv, h, mask, 0.5, true, 99).detach();
-  };
-  BOOST_TEST(attend(hidden)[0].equal(with_dropout[0]));
-  BOOST_TEST(!attend(seen)[0][t - 1].equal(with_dropout[0][t - 1]));
+  BOOST_TEST(attend(hidden)[0].equal(before[0]));
+  BOOST_TEST(!attend(seen)[0][t - 1].equal(before[0][t - 1]));
 }
 
 BOOST_AUTO_TEST_CASE(fused_attention_of_a_sequence_without_keys_is_zero) {
