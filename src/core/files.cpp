@@ -42,6 +42,20 @@ void create_parent(const std::string& path, const std::string& what) {
   AUXGRID_CHECK(!ec, "cannot write {} '{}': cannot create its directory: {}", what, path, ec.message());
 }
 
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a named pipe";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  return "not a regular file";
+}
+
+// A new file, exclusively and never through a link: -1 with errno when it cannot be.
+int open_exclusive(const std::string& name) {
+  return ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+}
+
 }  // namespace
 
 bool write_fully(int fd, const std::string& bytes) {
@@ -58,24 +72,6 @@ bool write_fully(int fd, const std::string& bytes) {
   }
   return true;
 }
-
-namespace {
-
-const char* kind_of(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a named pipe";
-  if (S_ISSOCK(mode)) return "a socket";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  return "not a regular file";
-}
-
-// A new file, exclusively and never through a link: -1 with errno when it cannot be.
-int open_exclusive(const std::string& name) {
-  return ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-}
-
-}  // namespace
 
 std::string create_temporary(const std::string& path, const std::string& what, int* fd_out) {
   create_parent(path, what);

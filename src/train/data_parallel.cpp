@@ -121,15 +121,12 @@ void GroupGradients::keep(std::size_t g) {
 void GroupGradients::reduce(dist::Communicator* group) {
   // A pair both of whose groups one rank computes is summed in its first slot;
   // the second holds zero. Every rank knows which pairs those are.
-  const auto one_owner = [&](std::size_t pair_first) {
-    const auto owner = [&](std::size_t g) {
-      if (!group) return 0;
-      const auto size = static_cast<std::size_t>(group->size());
-      for (std::size_t r = 0; r < size; ++r)
-        if (kGradientGroups * r / size <= g && g < kGradientGroups * (r + 1) / size) return static_cast<int>(r);
-      return 0;
-    };
-    return owner(pair_first) == owner(pair_first + 1);
+  // Groups g and g + 1 have one owner unless some rank's share starts at g + 1.
+  const auto one_owner = [&](std::size_t g) {
+    const auto size = group ? static_cast<std::size_t>(group->size()) : 1;
+    for (std::size_t r = 1; r < size; ++r)
+      if (kGradientGroups * r / size == g + 1) return false;
+    return true;
   };
   for (std::size_t g = 0; g < kGradientGroups; ++g)
     if (!filled_[g] || (g % 2 == 1 && one_owner(g - 1))) slots_[static_cast<std::int64_t>(g)].zero_();
