@@ -120,7 +120,7 @@ std::string fill_array_sbatch(const ArraySbatch& values) {
 }
 
 struct SbatchArgs {
-  std::string grid_path, out, time, partition, script, mem, mem_per_gpu, account, qos, constraint;
+  std::string grid_path, out, time, partition, script, mem, mem_per_gpu, account, qos, constraint, device;
   std::vector<std::string> sets, plugins, setup, sbatch_lines;
   int array_size = 64, gpus_per_task = 0, cpus_per_task = 0, throttle = 0;
 };
@@ -133,6 +133,8 @@ SbatchArgs parse_sbatch_args(const Args& args) {
       "array-size", bounded(&a.array_size, "array-size", 1, kMaxShards),
       "array tasks (default: pending cells, at most 64)")(
       "gpus-per-task", bounded(&a.gpus_per_task, "gpus-per-task", 1, 1024), "GPUs per array task")(
+      "device", po::value(&a.device),
+      "cpu|cuda: what the tasks train on (default cuda with --gpus-per-task, else cpu)")(
       "cpus-per-task", bounded(&a.cpus_per_task, "cpus-per-task", 1, 4096), "CPUs per array task (= torch threads)")(
       "time", po::value(&a.time), "time limit per task, in SLURM's format")("partition", po::value(&a.partition),
                                                                             "SLURM partition")(
@@ -165,13 +167,17 @@ SbatchArgs parse_sbatch_args(const Args& args) {
     AUXGRID_CHECK(line.rfind("--", 0) == 0 && line.find('\n') == std::string::npos,
                   "--sbatch '{}': one sbatch option starting with --, e.g. --sbatch=--reservation=gpu", line);
   AUXGRID_CHECK(a.mem_per_gpu.empty() || a.gpus_per_task > 0, "--mem-per-gpu needs --gpus-per-task");
-  // A GPU request trains on the GPU (--device cuda), so a build that cannot is refused here, not found out on
-  // a compute node after the queue.
-  AUXGRID_CHECK(a.gpus_per_task == 0 || train::libtorch_has_cuda(),
+  if (a.device.empty()) a.device = a.gpus_per_task ? "cuda" : "cpu";
+  AUXGRID_CHECK(a.device == "cpu" || a.device == "cuda", "--device '{}': cpu or cuda", a.device);
+  AUXGRID_CHECK(a.device == "cpu" || a.gpus_per_task > 0,
+                "--device cuda needs --gpus-per-task: SLURM gives a task no GPU unless it asks for one");
+  // Training on the GPU needs a build that can: refused here, not found out on a compute node after the queue.
+  AUXGRID_CHECK(a.device == "cpu" || train::libtorch_has_cuda(),
                 "--gpus-per-task {}: this auxgrid is built against LibTorch {} without CUDA, so its tasks could only "
                 "train on the CPU; build it against a CUDA LibTorch (cmake -DAUXGRID_WITH_CUDA=ON "
                 "-DCMAKE_PREFIX_PATH=\"$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')\", see "
-                "README \"GPU nodes and LibTorch 2.x\"), or leave out --gpus-per-task to train on CPUs",
+                "README \"GPU nodes and LibTorch 2.x\"), leave out --gpus-per-task to train on CPUs, or add "
+                "--device cpu to hold GPUs that the tasks do not train on",
                 a.gpus_per_task, train::libtorch_version());
   return a;
 }
@@ -190,7 +196,7 @@ ArraySbatch template_values(const SbatchArgs& a, const Grid& grid, const std::st
                  {"'@SCRIPT@'", shell_quote(script_abs)},
                  {"@LAST_TASK@", std::to_string(tasks - 1)},
                  {"@THROTTLE@", a.throttle ? "%" + std::to_string(a.throttle) : ""},
-                 {"@DEVICE@", a.gpus_per_task ? "cuda" : "cpu"},
+                 {"@DEVICE@", a.device},
                  {"@PENDING@", std::to_string(pending)},
                  {"@CELLS@", std::to_string(grid.cells.size())}};
   values.optional = {{"@CPUS@", a.cpus_per_task ? std::to_string(a.cpus_per_task) : ""},

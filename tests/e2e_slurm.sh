@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end on a real single-node SLURM cluster (tests/slurm_cluster.sh):
 # `auxgrid sbatch` writes a job array that trains every cell of a tiny grid
-# exactly once; a resubmission retrains nothing; two copies of an array running
+# exactly once; a resubmission retrains nothing; a GPU array is accepted; two copies of an array running
 # at once still train each cell once; and a preempted task (USR1 forwarded,
 # checkpoint, exit code 3 -> requeue) resumes and completes its cell. Skips
 # where slurm-wlm and munge are not installed (launchers/setup.sh --for-tests).
@@ -86,6 +86,8 @@ else
   [ -e res0/slurm ] && fail "the refused GPU request wrote something"
   every_option+=(--mem 4G) device=cpu unused='/@GPUS@/d; /@MEM_PER_GPU@/d'
 fi
+expect_failure "a CUDA device without a GPU" "--device cuda" "needs --gpus-per-task" -- \
+  "$build/auxgrid" sbatch grid.toml --out res0 --device cuda
 "$build/auxgrid" sbatch grid.toml "${every_option[@]}" >/dev/null || fail "auxgrid sbatch, every option"
 dir=$(pwd -P)
 grep -v '^##' "$here/../slurm/array.sbatch" | sed -z "s| \\\\\n  --plugin '@PLUGIN@'||" | sed -e "$unused" \
@@ -149,6 +151,22 @@ grep -H -E "command not found|syntax error|No such file" res2/slurm/*.out && fai
 grep -h -E "is being trained by .*; skipped|was completed by another launch; skipped" res2/slurm/*.out > skipped.txt ||
   fail "no task skipped a cell that another one held or had completed"
 echo "overlapping arrays $job3 and $job4: 6 cells trained once, $(wc -l < skipped.txt) skip(s) ($((SECONDS - start)) s)"
+
+# A GPU array on the cluster's two scheduler-only GPUs: SLURM accepts the
+# script (--gpus-per-task needs its --ntasks=1) and gives each task one GPU.
+# The tasks train on the CPU (--device cpu), as no GPU is really there.
+"$build/auxgrid" sbatch grid.toml --out res_gpu --array-size 2 --cpus-per-task 1 --gpus-per-task 1 --device cpu \
+  --setup 'echo "gpus: ${SLURM_GPUS_PER_TASK:-none} on ${CUDA_VISIBLE_DEVICES:-none}"' >/dev/null ||
+  fail "auxgrid sbatch (GPU)"
+job_gpu=$(sbatch --parsable res_gpu/slurm/e2e_slurm.sbatch) || fail "sbatch refused the GPU script"
+wait_arrays 2 "$job_gpu"
+for t in 0 1; do
+  grep -q "^gpus: 1 on [01]$" "res_gpu/slurm/${job_gpu}_$t.out" || fail "GPU task $t got no GPU"
+done
+grep -H -E "command not found|syntax error|No such file|unbound variable" res_gpu/slurm/*.out &&
+  fail "a GPU task's log shows a shell error"
+"$build/auxgrid" plan grid.toml --out res_gpu | grep -q "6 done, 0 to train" || fail "the GPU array's cells"
+echo "GPU array $job_gpu: accepted, one GPU per task, 6 cells ($((SECONDS - start)) s)"
 
 # A model written in PyTorch (README, "A baseline in PyTorch"): every task
 # reads the scripted file, relative to the grid file, and trains its cells.

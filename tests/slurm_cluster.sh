@@ -9,6 +9,7 @@
 #
 # DIR's parent directories must be searchable by all (munged checks), and
 # the ports are fixed, so only one such cluster can run on a machine at a time.
+# The node has 2 GPUs for the scheduler only (gres/gpu on fake device nodes).
 
 SLURM_CTLD_PORT=16817
 SLURM_D_PORT=16818
@@ -78,9 +79,19 @@ JobAcctGatherType=jobacct_gather/none
 # Final job states (sacct needs a database).
 JobCompType=jobcomp/filetxt
 JobCompLoc=$SLURM_DIR/jobcomp.txt
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 State=UNKNOWN
+# Two GPUs that exist only for the scheduler: jobs that ask for GPUs are
+# scheduled and get their GPU variables as on a GPU node.
+GresTypes=gpu
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=1000 Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
+  # SLURM 22.05's gres/gpu drops a GPU without a device file ("Removing
+  # file-less GPU" in slurmd's debug log), so each one is a character device
+  # node of NVIDIA's major number (195) that nothing ever opens: no driver
+  # behind it. Plain files are refused.
+  mknod "$SLURM_DIR/fakegpu0" c 195 0 && mknod "$SLURM_DIR/fakegpu1" c 195 1 ||
+    { echo "slurm_start: cannot make the fake GPU device nodes" >&2; return 1; }
+  echo "Name=gpu File=$SLURM_DIR/fakegpu[0-1]" > "$SLURM_DIR/gres.conf"
   export SLURM_CONF=$SLURM_DIR/slurm.conf
 
   slurmctld -D -f "$SLURM_CONF" >> "$SLURM_DIR/slurmctld.out" 2>&1 &
