@@ -37,8 +37,9 @@ double median(std::vector<double> x) {
 
 // "standard / Baseline 1 on crema-d: 17 of 20 seeds; missing seeds 3, 8; failed: seed 12 after 3 attempts
 // (<error>); result rejected: seed 5 (<why>)"
+// `never_run` is set when a seed has no result, no failure and no rejected file.
 std::string missing_note(const RowDef& row, const std::string& corpus, const Cell& cell,
-                         const std::set<std::int64_t>& expected, const ResultsDir& results) {
+                         const std::set<std::int64_t>& expected, const ResultsDir& results, bool& never_run) {
   std::vector<std::string> missing, failed, rejected;
   // A result file that is there but was refused (damaged, another revision) is named as such, not as missing.
   const auto refused = [&](const std::string& cell_id) -> const std::string* {
@@ -62,6 +63,7 @@ std::string missing_note(const RowDef& row, const std::string& corpus, const Cel
   }
   std::string note =
       fmt::format("{} on {}: {} of {} seeds", row_name(row), corpus, cell.trials.size(), expected.size());
+  never_run = never_run || !missing.empty();
   if (!missing.empty())
     note += fmt::format("; missing seed{} {}", missing.size() == 1 ? "" : "s", fmt::join(missing, ", "));
   if (!failed.empty()) note += fmt::format("; failed: {}", fmt::join(failed, "; "));
@@ -187,6 +189,7 @@ Table build_table(const TableDef& def, const Selection& selection) {
   }
 
   std::set<std::string> devices;
+  bool never_run = false;
   for (std::size_t r = 0; r < def.rows.size(); ++r) {
     Row row{def.rows[r], {}, {}};
     for (const auto& corpus : t.corpora) {
@@ -198,7 +201,8 @@ Table build_table(const TableDef& def, const Selection& selection) {
         expected = t.seeds_seen.at(corpus);
       const bool short_of_seeds =
           std::any_of(expected.begin(), expected.end(), [&](std::int64_t seed) { return !cell.trials.count(seed); });
-      if (short_of_seeds) table.notes.push_back(missing_note(row.def, corpus, cell, expected, selection.results()));
+      if (short_of_seeds)
+        table.notes.push_back(missing_note(row.def, corpus, cell, expected, selection.results(), never_run));
       if (cost) {
         row.costs.push_back(cost_of(cell, devices));
         continue;
@@ -211,6 +215,10 @@ Table build_table(const TableDef& def, const Selection& selection) {
     }
     table.rows.push_back(std::move(row));
   }
+  if (never_run && selection.has_manifest())
+    table.notes.push_back(
+        "missing seeds were planned (manifest.tsv) but never trained: `auxgrid run GRID` trains them; "
+        "`auxgrid forget GRID` takes cells that are not wanted off the plan");
   table.devices.assign(devices.begin(), devices.end());
   if (!cost) mark_significance(table, t);
   return table;

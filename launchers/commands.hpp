@@ -48,6 +48,7 @@ std::string results_dir(const std::string& out, const std::string& grid_name, co
 int run(const Args& args, dist::World& world);  // grid_commands.cpp
 int plan(const Args& args);
 int status(const Args& args);
+int forget(const Args& args);
 int models(const Args& args);
 int version(const Args& args);
 int settings(const Args& args);

@@ -1,4 +1,4 @@
-// auxgrid run / plan / models: grids, their cells and the model registry.
+// auxgrid run / plan / status / forget / models / settings / version: grids, their cells and the model registry.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <tuple>
 #include <type_traits>
 #include <variant>
@@ -22,6 +23,7 @@
 #include "auxgrid/dist/communicator.hpp"
 #include "auxgrid/kernels/kernels.hpp"
 #include "auxgrid/models/model.hpp"
+#include "auxgrid/store/manifest.hpp"
 #include "auxgrid/store/result_file.hpp"
 #include "auxgrid/store/results_dir.hpp"
 #include "auxgrid/train/runner.hpp"
@@ -58,16 +60,35 @@ Grid load(const GridArgs& a) {
   return load_grid(a.grid, overrides_of(a.sets), [](const std::string& p) { models::load_plugin(p); });
 }
 
+// What every grid command takes: the grid, where its results are, how its cells are set.
 po::options_description grid_options(GridArgs& a) {
   po::options_description o("options");
   o.add_options()("grid", po::value(&a.grid), "grid file")(
       "out", po::value(&a.out), "results directory (default results/<grid name>, +<key=value> per --set)")(
       "set", po::value(&a.sets)->composing(), "override a setting for every cell: key=value")(
-      "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)")(
-      "threads", bounded(&a.threads, "threads", 1, 4096), "torch threads per rank (default: cores / ranks per node)")(
-      "max-attempts", bounded(&a.max_attempts, "max-attempts", 1, 1000000),
-      "give a cell up after this many failures (default 3)")("retry-failed", po::bool_switch(&a.retry_failed),
-                                                             "run cells again that were given up")(
+      "plugin", po::value(&a.plugins)->composing(), "load a model plugin (shared library)");
+  return o;
+}
+
+// Which failed cells are given up (run and plan).
+void add_attempt_options(po::options_description& o, GridArgs& a) {
+  o.add_options()("max-attempts", bounded(&a.max_attempts, "max-attempts", 1, 1000000),
+                  "give a cell up after this many failures (default 3)")(
+      "retry-failed", po::bool_switch(&a.retry_failed), "run cells again that were given up");
+}
+
+// When a cell's lock counts as abandoned (run and status).
+void add_stale_lock_option(po::options_description& o, GridArgs& a) {
+  o.add_options()("stale-lock", bounded(&a.stale_lock_seconds, "stale-lock", 5.0, 1e9),
+                  "seconds without heartbeat after which a cell's lock is taken over");
+}
+
+po::options_description run_options(GridArgs& a) {
+  auto o = grid_options(a);
+  add_attempt_options(o, a);
+  add_stale_lock_option(o, a);
+  o.add_options()("threads", bounded(&a.threads, "threads", 1, 4096),
+                  "torch threads per rank (default: cores / ranks per node)")(
       "watchdog", bounded(&a.watchdog_seconds, "watchdog", 0.0, 1e7),
       "abort the launch when a rank makes no progress for this many seconds")(
       "fail-fast", bounded(&a.fail_fast, "fail-fast", 0, 1000000000),
@@ -77,11 +98,8 @@ po::options_description grid_options(GridArgs& a) {
       "ranks that train one cell together (data parallel)")(
       "shard", po::value(&a.shard),
       "run shard I/N of the pending cells first (SLURM array task I of N), then go on to other shards' cells "
-      "that no one has claimed")(
-      "stale-lock", bounded(&a.stale_lock_seconds, "stale-lock", 5.0, 1e9),
-      "seconds without heartbeat after which a cell's lock is taken over")(
-      "quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")("verbose,v", po::bool_switch(&a.verbose),
-                                                                        "debug output");
+      "that no one has claimed")("quiet,q", po::bool_switch(&a.quiet), "warnings and errors only")(
+      "verbose,v", po::bool_switch(&a.verbose), "debug output");
   return o;
 }
 
@@ -105,7 +123,7 @@ std::string results_dir(const std::string& out, const std::string& grid_name, co
 int run(const Args& args, dist::World& world) {
   watch_stop_signals();  // before any compute thread starts (core/stop_signals.hpp says why)
   GridArgs a;
-  auto o = grid_options(a);
+  auto o = run_options(a);
   parse(args, o, "grid");
   std::pair<int, int> shard{0, 1};
   if (!a.shard.empty()) shard = parse_shard(a.shard);  // a usage error before the grid is read
@@ -134,6 +152,7 @@ int run(const Args& args, dist::World& world) {
 int plan(const Args& args) {
   GridArgs a;
   auto o = grid_options(a);
+  add_attempt_options(o, a);
   o.add_options()("list", po::bool_switch(&a.list), "list every cell (default: only for grids of <= 40 cells)");
   parse(args, o, "grid");
   const auto grid = load(a);
@@ -208,6 +227,7 @@ void print_eta(const std::string& out, int running, int left) {
 int status(const Args& args) {
   GridArgs a;
   auto o = grid_options(a);
+  add_stale_lock_option(o, a);
   parse(args, o, "grid");
   const auto grid = load(a);
   const auto out = results_dir(a.out, grid.name, a.sets);
@@ -282,6 +302,32 @@ int status(const Args& args) {
                fmt::join(rejected, "\n"));
 
   print_eta(out, total.running, total.running + total.pending);
+  return 0;
+}
+
+int forget(const Args& args) {
+  GridArgs a;
+  auto o = grid_options(a);
+  add_stale_lock_option(o, a);
+  parse(args, o, "grid");
+  const auto grid = load(a);
+  const auto out = results_dir(a.out, grid.name, a.sets);
+  // A cell with a complete result, or one being trained now, stays planned.
+  std::set<std::string> unwanted;
+  std::size_t kept = 0;
+  for (const auto& cell : grid.cells) {
+    const bool done = store::result_state(out, cell.id, nullptr, &cell.config) == store::ResultState::complete;
+    const bool running =
+        store::lock_status(store::lock_path(out, cell.id), a.stale_lock_seconds).state == store::LockState::running;
+    if (done || running)
+      ++kept;
+    else
+      unwanted.insert(cell.id);
+  }
+  const auto removed = unwanted.empty() ? 0 : store::remove_from_manifest(out, unwanted);
+  fmt::print("grid '{}': {} planned cell(s) without a result taken off {}; {} cell(s) with a result or in training "
+             "kept\n",
+             grid.name, removed, store::manifest_path(out), kept);
   return 0;
 }
 

@@ -40,6 +40,10 @@ const Command kCommands[] = {
     {"status", "status GRID [--out DIR]",
      "done / running (with heartbeat age) / failed / pending per part and axis value, and an ETA",
      "auxgrid status experiments/paper.toml"},
+    {"forget", "forget GRID [--out DIR] [--set key=value ...]",
+     "take the grid's cells that have no result (and are not in training) off DIR/manifest.tsv, so that\n"
+     "tables stop counting them as missing seeds; a later run of the grid plans them again",
+     "auxgrid forget experiments/table1.toml --set train.epochs=2"},
     {"synth", "synth --preset NAME [--scale F] [--seed S] --out FILE",
      "write a synthetic corpus with a preset's shape (speakers, classes, lengths, feature widths)",
      "auxgrid synth --preset crema-d --scale 0.1 --out corpora/crema-d-0.1.h5"},
@@ -155,6 +159,7 @@ int main(int argc, char** argv) {
       if (command == "run") return launcher::run(args, world);
       if (command == "plan") return launcher::plan(args);
       if (command == "status") return launcher::status(args);
+      if (command == "forget") return launcher::forget(args);
       if (command == "sbatch") return launcher::sbatch(args);
       if (command == "synth") return launcher::synth(args);
       if (command == "corpus-info") return launcher::corpus_info(args);

@@ -83,8 +83,8 @@ for bad in "threads -3" "threads 0" "threads 100000" "max-attempts 0" "max-attem
   set -- $bad
   expect_exit 2 "--$bad" "--$1 must be between" "got" -- "$build/auxgrid" run good.toml --out res2 --$1 $2
 done
-expect_exit 2 "--threads 2.5" "'2.5'" "--threads" -- "$build/auxgrid" plan good.toml --out res2 --threads 2.5
-expect_exit 2 "--threads overflow" "--threads" -- "$build/auxgrid" plan good.toml --out res2 --threads 99999999999999999999
+expect_exit 2 "--threads 2.5" "'2.5'" "--threads" -- "$build/auxgrid" run good.toml --out res2 --threads 2.5
+expect_exit 2 "--threads overflow" "--threads" -- "$build/auxgrid" run good.toml --out res2 --threads 99999999999999999999
 expect_exit 2 "synth --seed -1" "--seed must be between 0" -- "$build/auxgrid" synth --seed -1 --out s.h5
 expect_exit 2 "synth --scale 0" "--scale must be between" -- "$build/auxgrid" synth --scale 0 --out s.h5
 expect_exit 2 "models --classes 0" "--classes must be between 2" -- "$build/auxgrid" models --classes 0
@@ -130,4 +130,23 @@ for device in gpu cuda; do
   [ "$device" = gpu ] && { [ $code -eq 2 ] || { cat refused.log; fail "--device gpu exited $code, expected 2"; }; }
   [ ! -e $tiny_refused/manifest.tsv ] || fail "a launch refused for --device $device recorded planned cells"
 done
+# Cells planned but never trained (here: a grid of seeds 0-3 planned into a
+# directory where only seeds 0 and 1 were trained): the tables name the
+# missing seeds and the way out; `auxgrid forget` takes the untrained cells
+# off the plan, keeps the trained ones, and the tables are whole again.
+sed 's/^seed = .*/seed = [0, 1, 2, 3]/' good.toml > wide.toml
+"$build/auxgrid" run wide.toml --out wide_res -q
+cp -r res planned && cp wide_res/manifest.tsv planned/
+"$build/auxgrid-analyze" tables planned > table.md 2> warn.txt || { cat warn.txt; fail "tables of the planned dir"; }
+grep -q "2 of 4 seeds; missing seeds 2, 3" table.md || { cat table.md; fail "the unplanned seeds are not named"; }
+grep -q "auxgrid forget" table.md || { cat table.md; fail "the tables do not name the way out"; }
+"$build/auxgrid" forget wide.toml --out planned > forget.txt || fail "auxgrid forget"
+grep -q "2 planned cell(s) without a result taken off" forget.txt || { cat forget.txt; fail "forget: $(cat forget.txt)"; }
+[ "$(wc -l < planned/manifest.tsv)" -eq 2 ] || fail "forget left $(wc -l < planned/manifest.tsv) planned cells, expected 2"
+"$build/auxgrid-analyze" tables planned > table.md 2> warn.txt || { cat warn.txt; fail "tables after forget"; }
+grep -q "missing seed" table.md && { cat table.md; fail "missing seeds after forget"; }
+[ "$md5_before" = "$(md5sum planned/cells/*.h5 | sed 's|planned/|res/|')" ] || fail "forget touched a result"
+# Options of `auxgrid run` only are refused by plan and status (a usage error).
+expect_exit 2 "plan --threads" "unrecognised option '--threads'" -- "$build/auxgrid" plan good.toml --out res --threads 4
+expect_exit 2 "status --device" "unrecognised option '--device'" -- "$build/auxgrid" status good.toml --out res --device cpu
 echo "e2e_bad_input: ok"

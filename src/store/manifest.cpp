@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <cstdio>
 #include <fstream>
@@ -31,6 +32,20 @@ void check_field(const std::string& text, const std::string& path, const std::st
                 text);
 }
 
+void write_manifest(const std::string& path, const std::vector<ManifestCell>& cells) {
+  std::ostringstream out;
+  for (const auto& cell : cells) {
+    for (const std::string* field : {&cell.cell_id, &cell.corpus, &cell.label}) check_field(*field, path, cell.cell_id);
+    out << cell.cell_id << '\t' << cell.corpus << '\t' << cell.label;
+    for (const auto& [key, value] : cell.config) {
+      check_field(value, path, cell.cell_id);
+      out << '\t' << key << '=' << value;
+    }
+    out << '\n';
+  }
+  files::write_atomically(path, out.str(), "the manifest");
+}
+
 }  // namespace
 
 void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& cells) {
@@ -41,18 +56,18 @@ void add_to_manifest(const std::string& dir, const std::vector<ManifestCell>& ce
   for (const auto& cell : all) known.insert(cell.cell_id);
   for (const auto& cell : cells)
     if (known.insert(cell.cell_id).second) all.push_back(cell);
+  write_manifest(path, all);
+}
 
-  std::ostringstream out;
-  for (const auto& cell : all) {
-    for (const std::string* field : {&cell.cell_id, &cell.corpus, &cell.label}) check_field(*field, path, cell.cell_id);
-    out << cell.cell_id << '\t' << cell.corpus << '\t' << cell.label;
-    for (const auto& [key, value] : cell.config) {
-      check_field(value, path, cell.cell_id);
-      out << '\t' << key << '=' << value;
-    }
-    out << '\n';
-  }
-  files::write_atomically(path, out.str(), "the manifest");
+std::size_t remove_from_manifest(const std::string& dir, const std::set<std::string>& cell_ids) {
+  const std::string path = manifest_path(dir);
+  files::set_aside_link(path, "the manifest");
+  auto all = read_manifest(dir);
+  const auto before = all.size();
+  all.erase(std::remove_if(all.begin(), all.end(), [&](const ManifestCell& c) { return cell_ids.count(c.cell_id); }),
+            all.end());
+  if (all.size() != before) write_manifest(path, all);
+  return before - all.size();
 }
 
 std::vector<ManifestCell> read_manifest(const std::string& dir) {
