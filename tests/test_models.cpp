@@ -289,6 +289,11 @@ BOOST_AUTO_TEST_CASE(a_torchscript_model_trains_through_its_own_tensors) {
   BOOST_TEST(torch::equal(a, first_weight(make_scripted("late_fusion.pt"))));
   torch::manual_seed(2);
   BOOST_TEST(!torch::equal(a, first_weight(make_scripted("late_fusion.pt"))));
+  // Without reset_parameters() every seed gets the file's weights: a grid is warned.
+  BOOST_TEST(models::scripted_model_warning(scripted("late_fusion.pt")).empty());
+  const auto warning = models::scripted_model_warning(scripted("no_reset.pt"));
+  BOOST_TEST(warning.find("no_reset.pt' has no exported reset_parameters()") != std::string::npos, warning);
+  BOOST_TEST(!models::inspect_scripted_model(scripted("no_reset.pt")).resets_parameters);
 
   // model.head_weights overrides the module's head_weights.
   const auto weighted = make_scripted("late_fusion.pt", kScriptedDims, "1, 0, 0.25")->forward(batch);
@@ -340,6 +345,14 @@ BOOST_AUTO_TEST_CASE(a_torchscript_file_that_cannot_serve_fails_naming_it) {
   fails(scripted("wrong_signature.pt"), {"forward must be forward(audio: Tensor, video: Tensor"});
   fails(scripted("no_dims.pt"), {"has no int attribute 'audio_dim'"});
   fails(scripted("returns_nan.pt"), {"non-finite logits"});
+  fails(scripted("swapped_args.pt"), {"argument 1 is named 'video'", "auxgrid passes audio there",
+                                      "forward(audio, video, audio_mask, video_mask)"});
+  // The interpreter's error, in one line, with the order auxgrid passes the tensors in.
+  fails(scripted("shape_error.pt"),
+        {"failed on a 2-utterance test batch: RuntimeError: mat1 and mat2 shapes cannot be multiplied",
+         "forward(audio [B, Ta, 130], video [B, Tv, 16]"});
+  for (const char* saved : {"torch_save.pt", "torch_save_legacy.pt"})
+    fails(scripted(saved), {"was written by torch.save", "torch.jit.script(model).save"});
   fails(scripted("late_fusion.pt"), {"built for audio width 130 and video width 16", "the corpus has 130 and 8"},
         kTinyDims);
   fails(scripted("late_fusion.pt"), {"built for 4 classes, but the corpus has 6"}, {130, 16, 6});

@@ -13,6 +13,7 @@
 
 #include <fmt/ranges.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -38,6 +39,26 @@ std::string message_of(const std::exception& e) {
 
 std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
+// What torch.save wrote instead of torch.jit.save gets this hint.
+std::string torch_save_hint(const std::string& path) {
+  return fmt::format(
+      "'{}' was written by torch.save (a pickled module or state_dict), which C++ cannot run: script the module and "
+      "save it with TorchScript, torch.jit.script(model).save(\"{}\") (docs/torchscript.md)",
+      path, std::filesystem::path(path).filename().string());
+}
+
+// The line of a TorchScript interpreter error that says what went wrong
+// ("RuntimeError: mat1 and mat2 shapes cannot be multiplied ..."), without the
+// serialized code around it; else its first line.
+std::string error_summary(const std::exception& e) {
+  const auto text = message_of(e);
+  std::istringstream in(text);
+  std::string summary;
+  for (std::string line; std::getline(in, line);)
+    if (std::regex_search(line, std::regex(R"(^[A-Za-z_.]*(Error|Exception): )"))) summary = line;
+  return summary.empty() ? first_line(text) : summary;
+}
+
 // Loads `path`, saying why it is not a TorchScript module this LibTorch reads.
 torch::jit::Module load_script(const std::string& path) {
   std::error_code ec;
@@ -45,10 +66,16 @@ torch::jit::Module load_script(const std::string& path) {
   {
     std::ifstream probe(path, std::ios::binary);
     AUXGRID_CHECK(probe, "TorchScript model '{}': cannot read the file ({})", path, std::strerror(errno));
+    // torch.save without the zip format (_use_new_zipfile_serialization=False) writes a bare pickle.
+    AUXGRID_CHECK(probe.get() != 0x80, "{}", torch_save_hint(path));
   }
   try {
     // Read first on its own: a file too new for this LibTorch gets its own message.
     caffe2::serialize::PyTorchStreamReader reader(path);
+    // torch.save's zip archives hold data.pkl and no TorchScript constants.
+    AUXGRID_CHECK(reader.hasRecord("constants.pkl") || !reader.hasRecord("data.pkl"), "{}", torch_save_hint(path));
+  } catch (const Error&) {
+    throw;
   } catch (const std::exception& e) {
     const auto why = message_of(e);
     std::smatch version;
@@ -93,6 +120,19 @@ void check_forward_signature(const torch::jit::Module& script, const std::string
                 "TorchScript model '{}': forward must be forward(audio: Tensor, video: Tensor, audio_mask: Tensor, "
                 "video_mask: Tensor) -> List[Tensor], not {}",
                 path, shown.str());
+  // auxgrid passes the modalities by position: an argument named for the
+  // other modality would get its features (silently when the widths agree).
+  const char* expected[] = {"audio", "video", "audio", "video"};
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto name = args[i].name();
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    const bool other = name.find(expected[i - 1][0] == 'a' ? "video" : "audio") != std::string::npos;
+    AUXGRID_CHECK(!other,
+                  "TorchScript model '{}': forward's argument {} is named '{}', but auxgrid passes {} there: the "
+                  "order is forward(audio, video, audio_mask, video_mask), not {}",
+                  path, i, args[i].name(), i <= 2 ? expected[i - 1] : std::string(expected[i - 1]) + "_mask",
+                  shown.str());
+  }
 }
 
 I int_attribute(const torch::jit::Module& script, const char* name, const std::string& path) {
@@ -170,8 +210,14 @@ class ScriptedModelImpl : public EmotionModelImpl {
   std::vector<at::Tensor> run(const data::Batch& b, const char* when) {
     try {
       return head_tensors(script_.forward({b.audio, b.video, b.audio_mask, b.video_mask}));
-    } catch (const c10::Error& e) {
-      AUXGRID_FAIL("TorchScript model '{}' failed {}: {}", path_, when, first_line(e.what_without_backtrace()));
+    } catch (const std::exception& e) {  // the interpreter's errors are not all c10::Error
+      const auto why = error_summary(e);
+      AUXGRID_FAIL("TorchScript model '{}' failed {}: {}{}", path_, when, why,
+                   why.find("shape") == std::string::npos
+                       ? ""
+                       : fmt::format(" (auxgrid passes forward(audio [B, Ta, {}], video [B, Tv, {}], audio_mask "
+                                     "[B, Ta], video_mask [B, Tv]) in this order)",
+                                     num_dim("audio_dim"), num_dim("video_dim")));
     }
   }
 
@@ -285,7 +331,17 @@ ScriptedModelInfo inspect_scripted_model(const std::string& path) {
   auto script = load_script(path);
   const auto dims = dims_of(script, path);
   const auto model = std::make_shared<ScriptedModelImpl>(script, path, dims, "");
-  return {model->type_name(), dims, model->heads(), count_parameters(*model)};
+  return {model->type_name(), dims, model->heads(), count_parameters(*model),
+          script.find_method("reset_parameters").has_value()};
+}
+
+std::string scripted_model_warning(const std::string& path) {
+  if (load_script(path).find_method("reset_parameters")) return "";
+  return fmt::format(
+      "TorchScript model '{}' has no exported reset_parameters(), so every seed starts from the weights saved in the "
+      "file and its seeds differ only in split, batch order and dropout (trials less independent than a t-test "
+      "assumes); add @torch.jit.export def reset_parameters(self) -> None (docs/torchscript.md)",
+      path);
 }
 
 AUXGRID_REGISTER_MODEL("torchscript",

@@ -112,6 +112,7 @@ Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts, b
   plan.warnings = grid.warnings;
   std::set<std::string> splits_seen;  // corpus, seed and fractions whose split was checked
   std::map<std::string, std::int64_t> params_by_model;
+  std::set<std::string> scripts_seen;  // model.path of the TorchScript models warned about
   for (const auto& cell : grid.cells) {
     PlannedCell planned;
     planned.cell = &cell;
@@ -148,6 +149,9 @@ Plan make_plan(const Grid& grid, const std::string& out_dir, int max_attempts, b
       const double train_frames = cell.config.real("data.train_fraction") * static_cast<double>(info.audio_frames);
       planned.flops = 6.0 * static_cast<double>(validate_cell(cell, info, params_by_model)) * train_frames *
                       static_cast<double>(cell.config.integer("train.epochs"));
+      if (cell.config.str("model.name") == "torchscript" && scripts_seen.insert(cell.config.str("model.path")).second)
+        if (auto w = models::scripted_model_warning(cell.config.str("model.path")); !w.empty())
+          plan.warnings.push_back(std::move(w));
     } catch (const Error& e) {
       planned.problem = e.what();
       ++plan.invalid;

@@ -69,8 +69,12 @@ struct ScriptedModelInfo {
   ModelDims dims;         // its audio_dim, video_dim and num_classes
   std::vector<std::string> heads;
   std::int64_t parameters = 0;
+  bool resets_parameters = false;  // an exported reset_parameters(): each seed draws its own initial weights
 };
 ScriptedModelInfo inspect_scripted_model(const std::string& path);
+// What a grid using the file is warned of (empty: nothing): without
+// reset_parameters, every seed starts from the weights saved in the file.
+std::string scripted_model_warning(const std::string& path);
 // A ".pt" or ".pth" file: PyTorch's names for what torch.jit.save writes.
 bool is_scripted_model_file(const std::string& path);
 

@@ -10,6 +10,11 @@ with Debian 12's python3-torch 1.13 (the LibTorch auxgrid builds against):
   wrong_signature.pt  forward(audio, video)
   no_dims.pt          no audio_dim / video_dim / num_classes
   returns_nan.pt      forward returns NaN logits
+  swapped_args.pt     late_fusion.pt with forward(video, audio, video_mask, audio_mask)
+  shape_error.pt      feeds the video to a layer of audio width (an interpreter error)
+  no_reset.pt         a valid model without reset_parameters()
+  torch_save.pt       late_fusion.pt's state_dict written by torch.save
+  torch_save_legacy.pt  the same in torch.save's old (non-zip) format
 """
 import os
 import sys
@@ -60,6 +65,23 @@ class ReturnsNaN(Dims):
         return [self.fc(audio.mean(1)) * float("nan")]
 
 
+class SwappedArgs(LateFusion):
+    def forward(self, video: Tensor, audio: Tensor, video_mask: Tensor, audio_mask: Tensor) -> List[Tensor]:
+        a = self.audio(audio, audio_mask)
+        v = self.video(video, video_mask)
+        return [(a + v) / 2, a, v]
+
+
+class ShapeError(Dims):
+    def forward(self, audio: Tensor, video: Tensor, audio_mask: Tensor, video_mask: Tensor) -> List[Tensor]:
+        return [self.fc(video.mean(1))]
+
+
+class NoReset(Dims):
+    def forward(self, audio: Tensor, video: Tensor, audio_mask: Tensor, video_mask: Tensor) -> List[Tensor]:
+        return [self.fc(audio.mean(1))]
+
+
 torch.manual_seed(0)
 modules = {
     "late_fusion.pt": LateFusion(130, 16, 4, hidden=8),
@@ -68,7 +90,14 @@ modules = {
     "no_dims.pt": NoDims(),
     "returns_nan.pt": ReturnsNaN(),
     "late_fusion_video64.pt": LateFusion(130, 64, 4, hidden=8),
+    "swapped_args.pt": SwappedArgs(130, 16, 4, hidden=8),
+    "shape_error.pt": ShapeError(),
+    "no_reset.pt": NoReset(),
 }
 for name, module in modules.items():
     torch.jit.script(module).save(os.path.join(here, name))
     print(name)
+state = LateFusion(130, 16, 4, hidden=8).state_dict()
+torch.save(state, os.path.join(here, "torch_save.pt"))
+torch.save(state, os.path.join(here, "torch_save_legacy.pt"), _use_new_zipfile_serialization=False)
+print("torch_save.pt\ntorch_save_legacy.pt")
