@@ -161,7 +161,9 @@ std::vector<FigureData> build_training_curves(const Table& table, const Selectio
     fig.title = fmt::format("{}: loss per epoch ({})", name, table.def.name);
     fig.kind = FigureKind::traces;
     fig.x_label = "epoch";
-    fig.y_label = "loss (nats)";
+    // Train and dev: the cross-entropy of the combined logits (what predicts), so the two compare. Results
+    // written before train_combined_loss have only the training objective, drawn under its own name.
+    fig.y_label = "cross-entropy of the combined logits (nats)";
     std::size_t epochs = 0;
     for (const auto& [corpus, trials] : m.trials)
       for (const auto& [seed, result] : trials) epochs = std::max(epochs, result->train_loss.size());
@@ -171,11 +173,13 @@ std::vector<FigureData> build_training_curves(const Table& table, const Selectio
       if (it == m.trials.end()) continue;
       PanelData panel;
       panel.title = corpus;
-      for (const auto& [label, loss] : {std::pair{"train loss", &store::ResultSummary::train_loss},
+      for (const auto& [label, loss] : {std::pair{"train loss", &store::ResultSummary::train_combined_loss},
                                         std::pair{"dev loss", &store::ResultSummary::dev_loss}})
         for (const auto& [seed, result] : it->second) {
-          SeriesData trace{label, std::vector<std::vector<double>>(epochs)};
-          const auto& values = result->*loss;
+          const bool objective = loss == &store::ResultSummary::train_combined_loss && result->train_combined_loss.empty();
+          SeriesData trace{objective ? "training objective (weighted heads)" : label,
+                           std::vector<std::vector<double>>(epochs)};
+          const auto& values = objective ? result->train_loss : result->*loss;
           for (std::size_t e = 0; e < values.size(); ++e) trace.values[e] = {values[e]};
           panel.series.push_back(std::move(trace));
         }

@@ -80,6 +80,16 @@ BOOST_AUTO_TEST_CASE(one_cell_trains_selects_and_evaluates) {
   for (const auto& e : r.epochs) best = std::min(best, e.dev_loss);
   BOOST_TEST(r.epochs[r.best_epoch].dev_loss == best);  // the lowest dev loss is selected
   BOOST_TEST(r.epochs.back().train_loss < r.epochs.front().train_loss);
+  // The training objective weighs the heads (1, 0.5, 0.5); the train loss is what the dev loss is, the combined
+  // logits' cross-entropy, and it is not the objective.
+  for (const auto& e : r.epochs) {
+    BOOST_TEST(std::isfinite(e.train_combined_loss));
+    BOOST_TEST(e.train_combined_loss != e.train_loss);
+  }
+  // With one head of weight 1 the combined logits are that head's: objective and train loss agree.
+  const auto one_head = cell("baseline1", "standard", 2);
+  for (const auto& e : train::train_cell(one_head, data).epochs)
+    BOOST_TEST(e.train_combined_loss == e.train_loss, boost::test_tools::tolerance(1e-12));
 
   // The split covers every utterance once.
   std::set<std::string> all(r.train_ids.begin(), r.train_ids.end());
@@ -361,6 +371,7 @@ void expect_resume_to_the_same_bits(const Cell& c, const store::CorpusData& data
     BOOST_REQUIRE(resumed.epochs.size() == clean.epochs.size());
     for (std::size_t e = 0; e < clean.epochs.size(); ++e) {
       BOOST_TEST(resumed.epochs[e].train_loss == clean.epochs[e].train_loss);  // exact, not approximate
+      BOOST_TEST(resumed.epochs[e].train_combined_loss == clean.epochs[e].train_combined_loss);
       BOOST_TEST(resumed.epochs[e].dev_loss == clean.epochs[e].dev_loss);
       BOOST_TEST(resumed.epochs[e].lr == clean.epochs[e].lr);
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -144,8 +145,14 @@ std::vector<EpochRecord> read_epochs(const H5::Group& g, const std::string& wher
   AUXGRID_CHECK(dev_loss.size() == n && lr.size() == n && seconds.size() == n,
                 "{}: datasets /train/train_loss, dev_loss, lr, seconds have {}, {}, {}, {} entries, expected equal",
                 where, n, dev_loss.size(), lr.size(), seconds.size());
+  auto combined = std::vector<double>(n, std::nan(""));
+  if (g.nameExists("train_combined_loss")) {
+    combined = h5::read_doubles(g, "train_combined_loss", where);
+    AUXGRID_CHECK(combined.size() == n, "{}: dataset /train/train_combined_loss has {} entries, expected {}", where,
+                  combined.size(), n);
+  }
   std::vector<EpochRecord> epochs(n);
-  for (std::size_t i = 0; i < n; ++i) epochs[i] = {train_loss[i], dev_loss[i], lr[i], seconds[i]};
+  for (std::size_t i = 0; i < n; ++i) epochs[i] = {train_loss[i], dev_loss[i], lr[i], seconds[i], combined[i]};
   return epochs;
 }
 
@@ -192,9 +199,10 @@ void write_config(H5::H5File& f, const CellResult& r) {
 
 void write_epochs(H5::H5File& f, const CellResult& r) {
   const H5::Group train = h5::create_group(f, "train");
-  std::vector<double> train_loss, dev_loss, lr, seconds;
+  std::vector<double> train_loss, train_combined_loss, dev_loss, lr, seconds;
   for (const auto& e : r.epochs) {
     train_loss.push_back(e.train_loss);
+    train_combined_loss.push_back(e.train_combined_loss);
     dev_loss.push_back(e.dev_loss);
     lr.push_back(e.lr);
     seconds.push_back(e.seconds);
@@ -203,8 +211,13 @@ void write_epochs(H5::H5File& f, const CellResult& r) {
     h5::write_doubles(train, name, values);
     h5::attr_string(train.openDataSet(name), "units", units);
   };
-  series("train_loss", train_loss, "nats (weighted cross-entropy of all heads, mean per utterance)");
-  series("dev_loss", dev_loss, "nats (cross-entropy of the combined logits, mean per utterance)");
+  series("train_loss", train_loss,
+         "nats (the training objective: the heads' cross-entropies weighted by their loss weights, mean per "
+         "utterance)");
+  series("train_combined_loss", train_combined_loss,
+         "nats (cross-entropy of the combined logits on the training batches, mean per utterance; compare with "
+         "dev_loss)");
+  series("dev_loss", dev_loss, "nats (cross-entropy of the combined logits on the dev set, mean per utterance)");
   series("lr", lr, "learning rate during the epoch");
   series("seconds", seconds, "s (wall time of the epoch, dev evaluation included)");
 }
@@ -301,6 +314,8 @@ ResultSummary summarize(const H5::H5File& f, const std::string& path, const std:
     s.epoch_seconds = h5::read_doubles(train, "seconds", where);
     s.train_loss = h5::read_doubles(train, "train_loss", where);
     s.dev_loss = h5::read_doubles(train, "dev_loss", where);
+    if (train.nameExists("train_combined_loss"))
+      s.train_combined_loss = h5::read_doubles(train, "train_combined_loss", where);
     const H5::Group eval = h5::open_group(f, "eval", where);
     for (const auto& condition : h5::children(eval)) {
       const H5::Group g = h5::open_group(eval, condition, where);

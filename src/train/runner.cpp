@@ -300,9 +300,10 @@ void GridRun::train(std::int64_t k) {
       const auto repaired = r.repaired_steps > 0 ? fmt::format(", {} step{} with non-finite gradients set to zero",
                                                                r.repaired_steps, r.repaired_steps == 1 ? "" : "s")
                                                  : "";
-      spdlog::info("{} {} epoch {}/{}: train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s{}", progress,
-                   cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.dev_loss, r.best ? " (best)" : "",
-                   r.record.lr, r.record.seconds, repaired);
+      // The objective weighs every head; train and dev loss are the combined logits' cross-entropy, which compare.
+      spdlog::info("{} {} epoch {}/{}: objective {:.4f}, train loss {:.4f}, dev loss {:.4f}{}, lr {:.3g}, {:.1f} s{}",
+                   progress, cell.label, r.epoch, r.epochs, r.record.train_loss, r.record.train_combined_loss,
+                   r.record.dev_loss, r.best ? " (best)" : "", r.record.lr, r.record.seconds, repaired);
     };
     auto result = train_cell(cell, corpus->second, on_epoch, control_);
     const double wall = std::chrono::duration<double>(Clock::now() - cell_start).count();

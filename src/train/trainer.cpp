@@ -179,7 +179,8 @@ class CellTrainer {
   Predictions predict(const std::vector<std::int64_t>& indices, const EvalCondition& condition,
                       const std::vector<Zero>& drops = {});
   void restore_best_weights();
-  // A step's loss: its groups' summed losses added in group order, the same bits on every rank count.
+  // A step's losses [objective, combined logits' cross-entropy]: its groups' sums added in group order, the
+  // same bits on every rank count.
   at::Tensor summed_in_group_order(const std::vector<at::Tensor>& group_losses) const;
   std::vector<store::EvalRecord> evaluate_test_set();
 
@@ -314,10 +315,15 @@ void CellTrainer::run_epoch(Clock::time_point start) {
   };
   std::future<GroupBatches> next;
   if (state_.next_batch < count) next = gather(state_.next_batch);
-  // The epoch's loss stays on the device and is read once an epoch (or at a
-  // checkpoint): the step itself never waits for the device. Summed in
-  // double, batch by batch, as the host did.
-  auto epoch_loss = torch::full({}, state_.epoch_loss, torch::TensorOptions(device_).dtype(torch::kDouble));
+  // The epoch's losses [objective, combined logits' cross-entropy] stay on
+  // the device and are read once an epoch (or at a checkpoint): the step
+  // itself never waits for the device. Summed in double, batch by batch.
+  auto epoch_loss = torch::tensor({state_.epoch_loss, state_.epoch_combined_loss},
+                                  torch::TensorOptions().dtype(torch::kDouble)).to(device_);
+  const auto read_back = [&] {
+    const auto host = epoch_loss.cpu();
+    state_.epoch_loss = host[0].item<double>(), state_.epoch_combined_loss = host[1].item<double>();
+  };
   for (auto i = state_.next_batch; i < count; ++i) {
     auto groups = next.get();
     if (i + 1 < count) next = gather(i + 1);
@@ -327,15 +333,15 @@ void CellTrainer::run_epoch(Clock::time_point start) {
     if (control_.heartbeat) control_.heartbeat();
     if (spdlog::should_log(spdlog::level::debug))  // a read-back: verbose runs only
       spdlog::debug("{} epoch {} batch {}/{}: loss {:.4f}", cell_.label, state_.epoch + 1, i + 1, count,
-                    batch_loss.item<double>() / static_cast<double>(batches[i].size()));
+                    batch_loss[0].item<double>() / static_cast<double>(batches[i].size()));
     double stop = control_.stop_requested && control_.stop_requested() ? 1 : 0;
     if (group_) group_->allreduce_sum_host(&stop, 1);  // the whole group stops at the same step
     if (stop > 0) {
-      state_.epoch_loss = epoch_loss.item<double>();
+      read_back();
       checkpoint_and_stop(start);
     }
   }
-  state_.epoch_loss = epoch_loss.item<double>();
+  read_back();
   if (group_) check_identical(*group_, *model_, cell_.label);
 }
 
@@ -363,7 +369,9 @@ at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, GroupB
     for (auto& head : heads) head.logits = head.logits.to(torch::kFloat);  // the losses in fp32
     auto loss = models::weighted_loss(heads, batch.labels);
     const auto size = static_cast<double>(end - begin);
-    group_losses[g] = loss.detach().to(torch::kDouble) * size;
+    // What the dev loss measures, on the training batch: the curves compare like with like.
+    const auto combined = torch::cross_entropy_loss(models::combined_logits(heads).detach(), batch.labels);
+    group_losses[g] = torch::stack({loss.detach(), combined}).to(torch::kDouble) * size;
     (loss * (size / static_cast<double>(full.size()))).backward();  // the group's share of the batch's mean
     gradients_->keep(g);
   }
@@ -379,18 +387,21 @@ at::Tensor CellTrainer::train_step(const std::vector<std::int64_t>& full, GroupB
 at::Tensor CellTrainer::summed_in_group_order(const std::vector<at::Tensor>& group_losses) const {
   const auto options = torch::TensorOptions(device_).dtype(torch::kDouble);
   if (!group_) {  // on the device: a step never waits for it
-    auto total = torch::zeros({}, options);
+    auto total = torch::zeros({2}, options);
     for (const auto& loss : group_losses)
       if (loss.defined()) total = total + loss;
     return total;
   }
-  std::vector<double> values(kGradientGroups, 0.0);  // one rank's nonzero per entry: the MPI sum is exact
+  std::vector<double> values(2 * kGradientGroups, 0.0);  // one rank's nonzero per entry: the MPI sum is exact
   for (std::size_t g = 0; g < kGradientGroups; ++g)
-    if (group_losses[g].defined()) values[g] = group_losses[g].item<double>();
+    if (group_losses[g].defined()) {
+      const auto host = group_losses[g].cpu();
+      values[2 * g] = host[0].item<double>(), values[2 * g + 1] = host[1].item<double>();
+    }
   group_->allreduce_sum_host(values.data(), values.size());
-  double total = 0;
-  for (const double v : values) total += v;
-  return torch::full({}, total, options);
+  double objective = 0, combined = 0;
+  for (std::size_t g = 0; g < kGradientGroups; ++g) objective += values[2 * g], combined += values[2 * g + 1];
+  return torch::tensor({objective, combined}, torch::TensorOptions().dtype(torch::kDouble)).to(device_);
 }
 
 void CellTrainer::checkpoint_and_stop(Clock::time_point start) {
@@ -405,12 +416,14 @@ void CellTrainer::checkpoint_and_stop(Clock::time_point start) {
 bool CellTrainer::end_epoch(Clock::time_point start, const EpochCallback& on_epoch) {
   const double dev_loss = predict(split_.dev, EvalCondition{}, dev_drops(options_, split_.dev.size(), state_.epoch)).loss;
   const double train_loss = state_.epoch_loss;
+  const auto utterances = static_cast<double>(state_.order.size());
   AUXGRID_CHECK(std::isfinite(train_loss) && std::isfinite(dev_loss),
                 "cell '{}': loss is not finite in epoch {} (train {}, dev {})", cell_.label, state_.epoch + 1,
                 train_loss, dev_loss);
   EpochReport report;
   report.epoch = state_.epoch + 1, report.epochs = options_.epochs;
-  report.record = {train_loss / static_cast<double>(state_.order.size()), dev_loss, state_.lr, epoch_seconds(start)};
+  report.record = {train_loss / utterances, dev_loss, state_.lr, epoch_seconds(start),
+                   state_.epoch_combined_loss / utterances};
   if (repaired_steps_.defined()) report.repaired_steps = repaired_steps_.item<std::int64_t>();
   repaired_steps_ = at::Tensor();
   state_.epochs.push_back(report.record);
@@ -425,7 +438,7 @@ bool CellTrainer::end_epoch(Clock::time_point start, const EpochCallback& on_epo
   const bool cut = options_.scheduler == Scheduler::step5 ? (state_.epoch + 1) % 5 == 0 : state_.plateau.step(dev_loss);
   if (cut) set_lr(*optimizer_, state_.lr *= 0.1);
   const bool stop_early = options_.early_stop > 0 && state_.epoch - state_.best_epoch >= options_.early_stop;
-  ++state_.epoch, state_.next_batch = 0, state_.epoch_loss = 0, state_.epoch_seconds = 0;
+  ++state_.epoch, state_.next_batch = 0, state_.epoch_loss = 0, state_.epoch_combined_loss = 0, state_.epoch_seconds = 0;
   if (stop_early) return false;
   // Each epoch is a restart point, also for a kill without warning.
   if (!control_.checkpoint_path.empty() && state_.epoch < options_.epochs && leader_)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -72,6 +73,7 @@ void save_checkpoint(const std::string& path, const CheckpointOwner& owner, cons
   archive.write("next_batch", c10::IValue(p.next_batch));
   archive.write("order", torch::tensor(p.order, torch::kLong));
   archive.write("epoch_loss", c10::IValue(p.epoch_loss));
+  archive.write("epoch_combined_loss", c10::IValue(p.epoch_combined_loss));
   archive.write("epoch_seconds", c10::IValue(p.epoch_seconds));
   archive.write("lr", c10::IValue(p.lr));
   archive.write("plateau_best", c10::IValue(p.plateau.best));
@@ -79,8 +81,9 @@ void save_checkpoint(const std::string& path, const CheckpointOwner& owner, cons
   archive.write("best_dev", c10::IValue(p.best_dev));
   archive.write("best_epoch", c10::IValue(static_cast<std::int64_t>(p.best_epoch)));
   std::vector<double> records;
-  for (const auto& e : p.epochs) records.insert(records.end(), {e.train_loss, e.dev_loss, e.lr, e.seconds});
-  archive.write("epochs", torch::tensor(records, torch::kDouble).view({-1, 4}));
+  for (const auto& e : p.epochs)
+    records.insert(records.end(), {e.train_loss, e.dev_loss, e.lr, e.seconds, e.train_combined_loss});
+  archive.write("epochs", torch::tensor(records, torch::kDouble).view({-1, 5}));
   archive.write("best_count", c10::IValue(static_cast<std::int64_t>(p.best_state.size())));
   for (std::size_t i = 0; i < p.best_state.size(); ++i) archive.write(fmt::format("best_{}", i), p.best_state[i]);
 
@@ -166,6 +169,10 @@ void load_checkpoint(const std::string& path, const CheckpointOwner& owner, Trai
   const auto order = tensor("order");
   loaded.order.assign(order.data_ptr<std::int64_t>(), order.data_ptr<std::int64_t>() + order.numel());
   loaded.epoch_loss = value("epoch_loss").toDouble();
+  // Checkpoints of builds before train_combined_loss: that epoch's value is not known.
+  c10::IValue combined;
+  loaded.epoch_combined_loss =
+      archive.try_read("epoch_combined_loss", combined) ? combined.toDouble() : std::nan("");
   loaded.epoch_seconds = value("epoch_seconds").toDouble();
   loaded.lr = value("lr").toDouble();
   loaded.plateau.best = value("plateau_best").toDouble();
@@ -175,7 +182,7 @@ void load_checkpoint(const std::string& path, const CheckpointOwner& owner, Trai
   const auto epochs = tensor("epochs");
   for (std::int64_t i = 0; i < epochs.size(0); ++i) {
     const auto* r = epochs[i].data_ptr<double>();
-    loaded.epochs.push_back({r[0], r[1], r[2], r[3]});
+    loaded.epochs.push_back({r[0], r[1], r[2], r[3], epochs.size(1) > 4 ? r[4] : std::nan("")});
   }
   loaded.best_state.resize(value("best_count").toInt());
   for (std::size_t i = 0; i < loaded.best_state.size(); ++i) loaded.best_state[i] = tensor(fmt::format("best_{}", i));

@@ -27,7 +27,8 @@ struct TrainingState {
   int epoch = 0;                    // 0-based, the epoch in progress
   std::int64_t next_batch = 0;      // within the epoch
   std::vector<std::int64_t> order;  // the training order, reshuffled each epoch
-  double epoch_loss = 0;            // summed over the epoch's batches so far
+  double epoch_loss = 0;            // the objective, summed over the epoch's utterances so far
+  double epoch_combined_loss = 0;   // the combined logits' cross-entropy, likewise (NaN: resumed from an older build)
   double epoch_seconds = 0;         // spent on this epoch before a resume
   double lr = 0;
   Plateau plateau;

@@ -11,8 +11,12 @@
 //                       resolved setting under its dotted key (model.width, ...);
 //                       int64 / float64 / string; booleans as int8 0/1
 //   /train       datasets float64 [epochs], each with a "units" attribute:
-//                train_loss, dev_loss (nats, mean cross-entropy), lr, seconds
-//                (wall seconds per epoch)
+//                train_loss (the training objective: the heads' weighted
+//                cross-entropies), train_combined_loss and dev_loss (the
+//                cross-entropy of the combined logits, on the training batches
+//                and on the dev set: the two that compare), all nats per
+//                utterance; lr, seconds (wall seconds per epoch).
+//                train_combined_loss is absent from files written before it.
 //   /split       string datasets: train_ids, dev_ids, test_ids (utterance ids)
 //   /normalization  float64 [audio_dim]: audio_mean, audio_std (the training
 //                set's statistics that z-normalised the audio; absent if off)
@@ -44,6 +48,7 @@ inline constexpr int kOldestResultSchemaVersion = 1;  // still read
 
 struct EpochRecord {
   double train_loss = 0, dev_loss = 0, lr = 0, seconds = 0;
+  double train_combined_loss = 0;  // NaN: not recorded (read from an older file)
 };
 
 struct EvalRecord {
@@ -87,6 +92,7 @@ struct ResultSummary {
   std::int64_t n_params = 0;
   std::map<std::string, std::pair<double, double>> f1;      // condition -> (micro, macro)
   std::vector<double> epoch_seconds, train_loss, dev_loss;  // per epoch (/train)
+  std::vector<double> train_combined_loss;                  // per epoch; empty in older files
   std::map<std::string, std::string> provenance;            // the prov.* attributes, without the prefix
 };
 // Verified as read_result verifies.
