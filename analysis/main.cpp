@@ -3,7 +3,9 @@
 // auxgrid_analysis library (analysis/report.hpp).
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <cmath>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "analysis/report.hpp"
@@ -24,10 +26,14 @@ void print_usage(std::ostream& os, const po::options_description& options) {
         "                curves, figures, provenance, missing and failed cells (--out)\n"
         "  export DIR    every result as one CSV table: a row per cell and condition, every setting a column\n"
         "                (stdout, or --out FILE)\n"
+        "  power DIR     for every t-test of the tables: the seeds it needs to detect a difference (--difference,\n"
+        "                default the observed one) with --power at the observed sd of the paired differences\n"
         "  study         print the built-in study (tables and figures as TOML), a template for --study\n\n"
      << options
      << "\nexamples:\n"
         "  auxgrid-analyze tables results/paper --paper --where train.epochs=100\n"
+        "  auxgrid-analyze tables results/paper --adjust holm --comparisons comparisons.csv\n"
+        "  auxgrid-analyze power results/paper --table table1 --difference 0.01\n"
         "  auxgrid-analyze report results/quickstart --out report\n"
         "  auxgrid-analyze export results/quickstart --out results.csv   # pandas.read_csv(\"results.csv\")\n";
 }
@@ -42,6 +48,7 @@ int usage_error(const std::string& message, const po::options_description& optio
 
 int main(int argc, char** argv) {
   auxgrid::analysis::AnalyzeOptions a;
+  std::string adjust = "none";
   po::options_description options("options");
   options.add_options()("help,h", "show this help")("table", po::value(&a.tables)->value_name("NAME"),
                                                     "tables: only this table (repeatable), e.g. table1")(
@@ -49,8 +56,15 @@ int main(int argc, char** argv) {
       "only results whose setting KEY has this value (repeatable; `auxgrid settings` lists the keys), e.g. "
       "--where train.epochs=2 to tell apart two runs in one directory")(
       "format", po::value(&a.format)->value_name("F"),
-      "tables: md (Markdown, the default), latex (booktabs) or csv; export: csv")(
+      "tables: md (Markdown, the default), latex (booktabs) or csv; export, power: csv")(
       "paper", po::bool_switch(&a.paper), "tables: the paper's values and the difference beside each value")(
+      "adjust", po::value(&adjust)->value_name("METHOD"),
+      "tables, report: stars from p-values adjusted over each table's one-tailed t-tests: none (the paper's "
+      "unadjusted p, the default), holm (Holm-Bonferroni) or bh (Benjamini-Hochberg)")(
+      "difference", po::value(&a.power.difference)->value_name("D"),
+      "power: the mean difference to detect, in the metric's units (default: each comparison's observed one)")(
+      "power", po::value(&a.power.power)->value_name("P"),
+      "power: the chance of detecting it, in (0, 1) (default 0.8)")(
       "comparisons", po::value(&a.comparisons_path)->value_name("FILE"), "tables: also write every t-test as CSV")(
       "study", po::value(&a.study_files)->value_name("FILE"),
       "add the tables and figures of this TOML file to the built-in ones (repeatable)")(
@@ -81,8 +95,19 @@ int main(int argc, char** argv) {
   }
   if (!args.count("command")) return usage_error("missing command", options);
   const std::string command = args["command"].as<std::string>();
-  if (command != "tables" && command != "figures" && command != "report" && command != "export" && command != "study")
+  if (command != "tables" && command != "figures" && command != "report" && command != "export" && command != "power" &&
+      command != "study")
     return usage_error("unknown command '" + command + "'", options);
+  using auxgrid::analysis::Adjustment;
+  const std::map<std::string, Adjustment> adjustments{
+      {"none", Adjustment::none}, {"holm", Adjustment::holm}, {"bh", Adjustment::bh}};
+  if (!adjustments.count(adjust))
+    return usage_error("--adjust must be none, holm or bh, got '" + adjust + "'", options);
+  a.adjust = adjustments.at(adjust);
+  if (args.count("difference") && !(std::isfinite(a.power.difference) && a.power.difference > 0))
+    return usage_error(fmt::format("--difference must be a positive number, got {}", a.power.difference), options);
+  if (!(a.power.power > 0 && a.power.power < 1))
+    return usage_error(fmt::format("--power must be in (0, 1), got {}", a.power.power), options);
   if (command != "study" && a.results_dir.empty())
     return usage_error(command + " needs a results directory DIR", options);
   if ((command == "figures" || command == "report") && a.out.empty())
@@ -95,6 +120,8 @@ int main(int argc, char** argv) {
       auxgrid::analysis::tables_command(a, std::cout, std::cerr);
     else if (command == "export")
       auxgrid::analysis::export_command(a, std::cout, std::cerr);
+    else if (command == "power")
+      auxgrid::analysis::power_command(a, std::cout, std::cerr);
     else if (command == "figures")
       auxgrid::analysis::figures_command(a, std::cerr);
     else

@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <cmath>
 #include <set>
 
 #include "analysis/tables.hpp"
+#include "auxgrid/stats/ttest.hpp"
 
 namespace auxgrid::analysis {
 
@@ -57,6 +59,24 @@ bool shown(const Row& row, const std::set<std::string>& paper_corpora) {
   for (const auto& corpus : paper_corpora)
     if (row.def.paper.count(corpus)) return true;
   return false;
+}
+
+// "Holm-adjusted ", for the legend's "Holm-adjusted p < 0.05"; "" for none.
+std::string adjustment_name(Adjustment adjustment) {
+  switch (adjustment) {
+    case Adjustment::holm: return "Holm-adjusted ";
+    case Adjustment::bh: return "Benjamini-Hochberg-adjusted ";
+    case Adjustment::none: break;
+  }
+  return "";
+}
+
+// " over the table's 24 tests": the family an adjusted p-value is adjusted over.
+std::string family(const Table& table) {
+  if (table.adjustment == Adjustment::none) return "";
+  const auto tests = std::count_if(table.comparisons.begin(), table.comparisons.end(),
+                                   [](const Comparison& c) { return !std::isnan(c.test.p); });
+  return fmt::format(" over the table's {} test{}", tests, tests == 1 ? "" : "s");
 }
 
 const PaperValue* paper_value(const RowDef& row, const std::string& corpus, std::size_t index) {
@@ -165,11 +185,15 @@ std::vector<std::string> legend(const Table& table, const RenderOptions& options
   } else {
     lines.push_back(fmt::format(
         "{} result files. Mean over seeds (n = seeds). * = the block's reference row is better than every other "
-        "row of its block (one-tailed paired t-test over shared seeds, p < {}).",
-        table.results_used, kSignificanceLevel));
+        "row of its block (one-tailed paired t-test over shared seeds, {}p < {}{}).",
+        table.results_used, adjustment_name(table.adjustment), kSignificanceLevel, family(table)));
     if (paper) lines.push_back("paper: the value the paper reports (* its star); diff: reproduced - paper.");
   }
   for (const auto& note : table.notes) lines.push_back("Fewer seeds than planned: " + note + ".");
+  if (table.never_trained)
+    lines.push_back(
+        "Missing seeds were planned (manifest.tsv) but never trained: `auxgrid run GRID` trains them; "
+        "`auxgrid forget GRID` takes cells that are not wanted off the plan.");
   return lines;
 }
 
@@ -286,17 +310,103 @@ std::string render_csv(const Table& table, const RenderOptions& options) {
 std::string render_comparisons_csv(const std::vector<Table>& tables) {
   std::string out =
       "table,block,corpus,metric,reference,other,n,mean_reference,mean_other,mean_difference,"
-      "mean_difference_ci95_low,mean_difference_ci95_high,sd_difference,cohens_dz,t,df,p,significant,p_two_sided\n";
+      "mean_difference_ci95_low,mean_difference_ci95_high,sd_difference,cohens_dz,t,df,p,significant,p_two_sided,"
+      "p_holm,p_bh\n";
   for (const auto& table : tables)
     for (const auto& c : table.comparisons) {
       const auto& t = c.test;
       const double dz = t.n > 1 && t.sd_diff > 0 ? t.mean_diff / t.sd_diff : std::nan("");  // paired effect size
-      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.table),
+      out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.table),
                          csv_field(c.block), csv_field(c.corpus), metric_name(c.metric), csv_field(c.reference),
                          csv_field(c.other), t.n, t.mean_a, t.mean_b, t.mean_diff, csv_number(t.ci95_low, true),
                          csv_number(t.ci95_high, true), t.sd_diff, csv_number(dz, true), t.t, t.df, t.p,
-                         t.p < kSignificanceLevel ? 1 : 0, c.p_two_sided);
+                         t.p < kSignificanceLevel ? 1 : 0, c.p_two_sided, c.p_holm, c.p_bh);
     }
+  return out;
+}
+
+namespace {
+
+// One comparison's answer for `power`: the seeds needed, or why there is no number.
+struct Needed {
+  double difference = 0;  // the difference to detect
+  int seeds = 0;          // 0: `why` says why there is no number
+  std::string why;
+};
+
+Needed seeds_needed(const Comparison& c, const PowerOptions& options) {
+  const stats::TTest& t = c.test;
+  Needed out;
+  out.difference = options.difference > 0 ? options.difference : t.mean_diff;
+  if (t.n < 2) {
+    out.why = "fewer than 2 paired seeds";  // no sd to plan with
+  } else if (!(out.difference > 0)) {
+    out.why = "no positive difference observed";  // nothing to detect (only without --difference)
+  } else {
+    out.seeds = stats::paired_trials_needed(out.difference, t.sd_diff, options.power, kSignificanceLevel);
+    if (out.seeds > stats::kMaxPairs) out.seeds = 0, out.why = fmt::format("more than {}", stats::kMaxPairs);
+  }
+  return out;
+}
+
+std::string number(double x) { return std::isfinite(x) ? fmt::format("{:.4g}", x) : "-"; }
+
+// Display width of UTF-8 text: its code points (labels may hold any).
+std::size_t width(const std::string& text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+}  // namespace
+
+std::string render_power(const std::vector<Table>& tables, const PowerOptions& options, bool csv) {
+  std::string out;
+  if (csv)
+    out =
+        "table,block,corpus,metric,reference,other,n,mean_difference,sd_difference,difference,power,seeds_needed,"
+        "note\n";
+  std::vector<std::vector<std::string>> rows;  // text only
+  for (const auto& table : tables)
+    for (const auto& c : table.comparisons) {
+      const Needed needed = seeds_needed(c, options);
+      const stats::TTest& t = c.test;
+      const std::string seeds = needed.seeds ? std::to_string(needed.seeds) : "";
+      if (csv)
+        out += fmt::format("{},{},{},{},{},{},{},{},{},{},{},{},{}\n", csv_field(c.table), csv_field(c.block),
+                           csv_field(c.corpus), metric_name(c.metric), csv_field(c.reference), csv_field(c.other), t.n,
+                           csv_number(t.mean_diff, true), csv_number(t.sd_diff, t.n > 1),
+                           csv_number(needed.difference, true), options.power, seeds, csv_field(needed.why));
+      else
+        rows.push_back({c.table, c.block, c.corpus, metric_name(c.metric), c.reference, c.other, std::to_string(t.n),
+                        number(t.mean_diff), t.n > 1 ? number(t.sd_diff) : "-", number(needed.difference),
+                        needed.seeds ? seeds : needed.why});
+    }
+  if (csv) return out;
+
+  // Text in aligned columns: the labels left, the numbers right.
+  const std::vector<std::string> titles{"table",     "block",     "corpus",  "metric",    "reference",   "other",
+                                        "seeds now", "mean diff", "sd diff", "to detect", "seeds needed"};
+  constexpr std::size_t kFirstNumber = 6;
+  std::vector<std::size_t> widths(titles.size());
+  for (std::size_t i = 0; i < titles.size(); ++i) {
+    widths[i] = width(titles[i]);
+    for (const auto& row : rows) widths[i] = std::max(widths[i], width(row[i]));
+  }
+  const auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      const std::string pad(widths[i] - width(cells[i]), ' ');
+      text += (i == 0 ? "" : "  ") + (i < kFirstNumber ? cells[i] + pad : pad + cells[i]);
+    }
+    return text + "\n";
+  };
+  out = fmt::format(
+      "Seeds a one-tailed paired t-test (p < {}) needs to detect the difference with power {}, at each "
+      "comparison's observed sd of the paired differences; to detect: {}.\n\n",
+      kSignificanceLevel, options.power,
+      options.difference > 0 ? fmt::format("{} for every comparison (--difference)", options.difference)
+                             : "the observed mean difference (--difference sets one)");
+  out += line(titles);
+  for (const auto& row : rows) out += line(row);
   return out;
 }
 

@@ -73,7 +73,15 @@ struct Analysis {
   Study study;
   ResultsDir results;
   Selection selection;
-  Analysis(Study s, ResultsDir r) : study(std::move(s)), results(std::move(r)), selection(results, study) {}
+  // `study` is initialised first, from `r` before it moves: models no row names get rows of their own.
+  Analysis(Study s, ResultsDir r)
+      : study(with_unlisted_models(std::move(s), r)), results(std::move(r)), selection(results, study) {}
+
+ private:
+  static Study with_unlisted_models(Study s, const ResultsDir& r) {
+    add_unlisted_models(s, r);
+    return s;
+  }
 };
 
 // "--where a=1 --where b=2": the selection, as the user gave it.
@@ -98,7 +106,8 @@ std::string results_source(const AnalyzeOptions& options) {
 }
 
 // The tables named, or every table worth showing (the others named on `log`).
-std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string>& names, std::ostream& log) {
+std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string>& names, Adjustment adjust,
+                                std::ostream& log) {
   for (const auto& name : names)
     if (!a.study.find_table(name)) {
       std::vector<std::string> known;
@@ -108,7 +117,7 @@ std::vector<Table> build_tables(const Analysis& a, const std::vector<std::string
   std::vector<Table> tables;
   for (const auto& def : a.study.tables)
     if (names.empty() || std::find(names.begin(), names.end(), def.name) != names.end())
-      tables.push_back(build_table(def, a.selection));
+      tables.push_back(build_table(def, a.selection, adjust));
   if (!names.empty()) return tables;
   // Unasked for, a table is shown when it compares something; failing that
   // (a grid of one model, say), when it has any result at all.
@@ -360,7 +369,7 @@ void tables_command(const AnalyzeOptions& options, std::ostream& out, std::ostre
   AUXGRID_CHECK(format == "md" || format == "latex" || format == "csv", "--format must be md, latex or csv, got '{}'",
                 format);
   const auto a = analyse(options, log);
-  const std::vector<Table> tables = build_tables(*a, options.tables, log);
+  const std::vector<Table> tables = build_tables(*a, options.tables, options.adjust, log);
   const RenderOptions render_options{options.paper, results_source(options)};
   AUXGRID_CHECK(!tables.empty(), "none of the {} results in {} belongs to a table of the study",
                 a->results.results.size(), options.results_dir);
@@ -386,6 +395,16 @@ void export_command(const AnalyzeOptions& options, std::ostream& out, std::ostre
   log << "wrote " << options.out << ": " << a->results.results.size() << " results\n";
 }
 
+void power_command(const AnalyzeOptions& options, std::ostream& out, std::ostream& log) {
+  AUXGRID_CHECK(options.format.empty() || options.format == "csv",
+                "power: --format must be csv (or left out for a text table), got '{}'", options.format);
+  const auto a = analyse(options, log);
+  const std::vector<Table> tables = build_tables(*a, options.tables, Adjustment::none, log);
+  const bool any = std::any_of(tables.begin(), tables.end(), [](const Table& t) { return !t.comparisons.empty(); });
+  AUXGRID_CHECK(any, "power: no table compares two rows with results in {}", results_source(options));
+  out << render_power(tables, options.power, options.format == "csv");
+}
+
 int figures_command(const AnalyzeOptions& options, std::ostream& log) {
   const auto a = analyse(options, log);
   if (gnuplot_version().empty()) {
@@ -405,7 +424,7 @@ void report_command(const AnalyzeOptions& options, std::ostream& log) {
   fs::create_directories(out / "figures");
 
   // Every table in every format beside the page, and the page's copy with the paper's values.
-  const std::vector<Table> tables = build_tables(*a, {}, log);
+  const std::vector<Table> tables = build_tables(*a, {}, options.adjust, log);
   const RenderOptions with_paper{true, results_source(options)};
   const std::string gnuplot = gnuplot_version();
   std::string table_html;

@@ -1,5 +1,5 @@
 #pragma once
-// The commands of auxgrid-analyze (tables, figures, report, export) on top of
+// The commands of auxgrid-analyze (tables, figures, report, export, power) on top of
 // the library: study + results directory in, files and text out. The HTML
 // report is one self-contained page (figures inlined as SVG).
 #include <iosfwd>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/study.hpp"
+#include "analysis/tables.hpp"
 #include "auxgrid/core/version.hpp"
 
 namespace auxgrid::analysis {
@@ -16,8 +17,10 @@ struct AnalyzeOptions {
   std::vector<std::string> study_files;  // added to the built-in study
   std::vector<std::string> tables;       // `tables`: only these (empty = all)
   std::vector<std::string> where;        // only results with these settings: "key=value"
-  std::string format;                    // `tables`: md (default), latex or csv; `export`: csv
+  std::string format;                    // `tables`: md (default), latex or csv; `export`, `power`: csv
   bool paper = false;                    // `tables`: the paper's values beside ours
+  Adjustment adjust = Adjustment::none;  // `tables`, `report`: the p-values behind the stars
+  PowerOptions power;                    // `power`: the difference to detect and the power
   std::string comparisons_path;          // `tables`: every t-test as CSV
   std::string out;                       // `figures`, `report`: a directory; `export`: a file (default stdout)
   int model_revision = kModelRevision;   // only results of this revision (core/version.hpp)
@@ -41,5 +44,10 @@ void report_command(const AnalyzeOptions& options, std::ostream& log);
 
 // Writes the results as one CSV table (analysis/export.hpp) to OUT, or to `out` without --out.
 void export_command(const AnalyzeOptions& options, std::ostream& out, std::ostream& log);
+
+// Prints, for every t-test of the tables (all, or the ones named), the seeds
+// needed to detect a difference (render_power), as text or CSV, on `out`.
+// Throws when no table compares anything.
+void power_command(const AnalyzeOptions& options, std::ostream& out, std::ostream& log);
 
 }  // namespace auxgrid::analysis

@@ -185,4 +185,69 @@ std::map<std::int64_t, std::string> Selection::planned(const Selector& selector,
   return out;
 }
 
+void add_unlisted_models(Study& study, const ResultsDir& results) {
+  std::set<std::string> named;
+  for (const auto& table : study.tables)
+    for (const auto& row : table.rows)
+      if (const auto it = row.selector.match.find("model.name"); it != row.selector.match.end()) named.insert(it->second);
+  // (model.name, model.file_hash) -> label, in the order first seen.
+  struct Model {
+    std::string name, hash, stem;
+  };
+  std::vector<Model> models;
+  const auto add = [&](const std::map<std::string, std::string>& config) {
+    const auto get = [&](const char* key) {
+      const auto it = config.find(key);
+      return it == config.end() ? std::string() : it->second;
+    };
+    const auto name = get("model.name");
+    if (name.empty() || named.count(name)) return;
+    const auto hash = get("model.file_hash");
+    if (std::none_of(models.begin(), models.end(), [&](const Model& m) { return m.name == name && m.hash == hash; }))
+      models.push_back({name, hash, fs::path(get("model.path")).stem().string()});
+  };
+  for (const auto& r : results.results) add(r.config);
+  for (const auto& c : results.manifest) add(c.config);
+  if (models.empty()) return;
+
+  std::map<std::string, int> stems;  // TorchScript files of one name with different bytes
+  for (const auto& m : models)
+    if (!m.hash.empty()) ++stems[m.stem];
+  for (auto& table : study.tables) {
+    std::set<std::string> table_models;
+    for (const auto& row : table.rows)
+      if (const auto it = row.selector.match.find("model.name"); it != row.selector.match.end())
+        table_models.insert(it->second);
+    if (table_models.size() < 2) continue;  // an ablation of one model
+    std::vector<RowDef> rows;
+    std::set<std::string> blocks_done;
+    for (const auto& row : table.rows) {
+      rows.push_back(row);
+      const bool last_of_block = &row == &table.rows.back() || (&row + 1)->block != row.block;
+      if (!last_of_block || blocks_done.count(row.block)) continue;
+      blocks_done.insert(row.block);
+      // The row the new ones copy: the block's reference, else its first row.
+      const RowDef* model_row = nullptr;
+      for (const auto& r : table.rows)
+        if (r.block == row.block && (!model_row || (r.reference && !model_row->reference))) model_row = &r;
+      for (const auto& m : models) {
+        RowDef extra{row.block, m.name, model_row->selector, false, {}};
+        for (auto it = extra.selector.match.begin(); it != extra.selector.match.end();)  // the model's own settings
+          it = it->first.rfind("model.", 0) == 0 ? extra.selector.match.erase(it) : std::next(it);
+        extra.selector.match["model.name"] = m.name;
+        if (!m.hash.empty()) {
+          extra.selector.match["model.file_hash"] = m.hash;
+          extra.label = stems[m.stem] > 1 ? fmt::format("{} (TorchScript, file {})", m.stem, m.hash.substr(0, 8))
+                                          : fmt::format("{} (TorchScript)", m.stem);
+        }
+        rows.push_back(std::move(extra));
+      }
+    }
+    table.rows = std::move(rows);
+  }
+  study.study_keys.insert("model.name");
+  if (std::any_of(models.begin(), models.end(), [](const Model& m) { return !m.hash.empty(); }))
+    study.study_keys.insert("model.file_hash");
+}
+
 }  // namespace auxgrid::analysis

@@ -49,6 +49,16 @@ ResultsDir load_results_dir(const std::string& dir, int revision = kModelRevisio
 // Fills `missing` from `manifest` and `results` (load_results_dir calls it).
 void find_missing(ResultsDir& results);
 
+// Models with results (or planned cells) in `results` that no row of the
+// study names, a researcher's TorchScript file or plugin: each gets a row
+// beside the reference row of every block (or the first row of a cost table's
+// block) in the tables that compare models (whose rows name two models or
+// more), so that it is in the tables without a study file. A TorchScript
+// model's rows match its file's hash (model.file_hash): an edited file is a
+// row of its own, not a clash. Labels: "<file stem> (TorchScript)", with the
+// hash's first 8 digits where one stem has several; a plugin's model name.
+void add_unlisted_models(Study& study, const ResultsDir& results);
+
 // seed -> that trial's result
 using Trials = std::map<std::int64_t, const store::ResultSummary*>;
 

@@ -9,6 +9,7 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/stats/metrics.hpp"
+#include "auxgrid/stats/multiple_testing.hpp"
 #include "auxgrid/store/results_dir.hpp"
 
 namespace auxgrid::analysis {
@@ -139,9 +140,25 @@ Cost cost_of(const Cell& cell, std::set<std::string>& devices) {
   return c;
 }
 
+// The p-value that sets the stars.
+double p_value(const Comparison& c, Adjustment adjustment) {
+  switch (adjustment) {
+    case Adjustment::holm: return c.p_holm;
+    case Adjustment::bh: return c.p_bh;
+    case Adjustment::none: break;
+  }
+  return c.test.p;
+}
+
 // Significance, block by block: the reference row against every other row
 // that has results on the column's corpus, paired on the seeds both have.
+// The adjusted p-values need the whole table's tests, so the stars come last.
 void mark_significance(Table& table, const TableCells& t) {
+  struct Star {
+    Score* score;                     // a reference row's score
+    std::vector<std::size_t> others;  // its comparisons (indices into table.comparisons)
+  };
+  std::vector<Star> stars;
   for (std::size_t ref = 0; ref < table.rows.size(); ++ref) {
     Row& reference = table.rows[ref];
     if (!reference.def.reference) continue;
@@ -149,7 +166,7 @@ void mark_significance(Table& table, const TableCells& t) {
       const Column& column = table.columns[c];
       const Trials& ref_trials = t.cells[ref].at(column.corpus).trials;
       if (ref_trials.empty()) continue;
-      bool beats_all = true, compared = false;
+      Star star{&reference.scores[c], {}};
       for (std::size_t r = 0; r < table.rows.size(); ++r) {
         const RowDef& other = table.rows[r].def;
         const Trials& other_trials = t.cells[r].at(column.corpus).trials;
@@ -161,23 +178,31 @@ void mark_significance(Table& table, const TableCells& t) {
           a.push_back(score_of(*result, reference.def.selector.condition, column.metric));
           b.push_back(score_of(*paired->second, other.selector.condition, column.metric));
         }
-        const stats::TTest test = stats::paired_t_test(a, b, stats::Tail::greater);
-        beats_all = beats_all && test.p < kSignificanceLevel;  // false for NaN (fewer than 2 pairs)
-        compared = true;
+        star.others.push_back(table.comparisons.size());
         table.comparisons.push_back({table.def.name, reference.def.block, column.corpus, column.metric,
-                                     reference.def.label, other.label, test,
+                                     reference.def.label, other.label, stats::paired_t_test(a, b, stats::Tail::greater),
                                      stats::paired_t_test(a, b, stats::Tail::two_sided).p});
       }
-      reference.scores[c].significant = compared && beats_all;
+      if (!star.others.empty()) stars.push_back(std::move(star));
     }
   }
+
+  std::vector<double> p;
+  for (const auto& c : table.comparisons) p.push_back(c.test.p);
+  const std::vector<double> holm = stats::holm(p), bh = stats::benjamini_hochberg(p);
+  for (std::size_t i = 0; i < p.size(); ++i) table.comparisons[i].p_holm = holm[i], table.comparisons[i].p_bh = bh[i];
+  for (Star& star : stars)
+    star.score->significant = std::all_of(star.others.begin(), star.others.end(), [&](std::size_t i) {
+      return p_value(table.comparisons[i], table.adjustment) < kSignificanceLevel;  // false for NaN (< 2 pairs)
+    });
 }
 
 }  // namespace
 
-Table build_table(const TableDef& def, const Selection& selection) {
+Table build_table(const TableDef& def, const Selection& selection, Adjustment adjustment) {
   Table table;
   table.def = def;
+  table.adjustment = adjustment;
   const bool cost = def.kind == TableKind::cost;
   const TableCells t = collect_cells(def, selection);
   table.results_used = t.results_used;
@@ -215,10 +240,7 @@ Table build_table(const TableDef& def, const Selection& selection) {
     }
     table.rows.push_back(std::move(row));
   }
-  if (never_run && selection.has_manifest())
-    table.notes.push_back(
-        "missing seeds were planned (manifest.tsv) but never trained: `auxgrid run GRID` trains them; "
-        "`auxgrid forget GRID` takes cells that are not wanted off the plan");
+  table.never_trained = never_run && selection.has_manifest();
   table.devices.assign(devices.begin(), devices.end());
   if (!cost) mark_significance(table, t);
   return table;

@@ -18,6 +18,10 @@ namespace auxgrid::analysis {
 
 inline constexpr double kSignificanceLevel = 0.05;  // docs/protocol.md, "Significance": one-tailed, p < 0.05
 
+// Which p-value sets the stars: the paper's unadjusted one (none), or the one
+// adjusted over the table's one-tailed tests (auxgrid-analyze --adjust).
+enum class Adjustment { none, holm, bh };
+
 struct Score {
   double mean = 0, sd = 0;   // over the seeds with a result
   int n = 0;                 // seeds with a result; 0 = none
@@ -48,13 +52,16 @@ struct Row {
 
 // One t-test: the block's reference row against `other`, paired on the seeds
 // both have, H1 = the reference's mean is greater (the paper's test, which
-// sets the stars); also the two-sided p-value of the same pairs.
+// sets the stars); also the two-sided p-value of the same pairs, and the
+// one-tailed p adjusted over the family of all the table's one-tailed tests
+// (every block, corpus and metric: what a reader of the table scans for stars).
 struct Comparison {
   std::string table, block, corpus;
   Metric metric = Metric::micro_f1;
   std::string reference, other;  // row labels
   stats::TTest test;             // a = reference, b = other
   double p_two_sided = 1;
+  double p_holm = 1, p_bh = 1;  // Holm-Bonferroni, Benjamini-Hochberg; NaN where test.p is (not in the family)
 };
 
 struct Table {
@@ -66,7 +73,9 @@ struct Table {
   // Rows with fewer results than planned seeds, naming the missing and the
   // failed seeds: "standard / Baseline 1 on crema-d: 17 of 20 seeds; missing seeds 3, 8; failed: seed 12 after ...".
   std::vector<std::string> notes;
+  bool never_trained = false;  // a missing seed was planned (manifest.tsv) and has no result, failure or rejection
   std::size_t results_used = 0;
+  Adjustment adjustment = Adjustment::none;  // the p-values behind the stars
 
   bool has_blocks() const;
   // Worth printing when a table is not asked for by name: a scores table
@@ -76,9 +85,10 @@ struct Table {
 
 // Expected seeds of a row on a corpus: the manifest's planned cells for it;
 // without a manifest, every seed that any row of the table has on that corpus
-// (for rows with at least one result). Throws when two results match one
-// row's seed (see Selection::trials).
-Table build_table(const TableDef& def, const Selection& selection);
+// (for rows with at least one result). Stars compare the `adjustment`'s
+// p-values with kSignificanceLevel. Throws when two results match one row's
+// seed (see Selection::trials).
+Table build_table(const TableDef& def, const Selection& selection, Adjustment adjustment = Adjustment::none);
 
 struct RenderOptions {
   bool paper = false;  // the paper's values and the difference beside each value
@@ -107,8 +117,23 @@ std::string render_latex(const Table& table, const RenderOptions& options);
 std::string render_csv(const Table& table, const RenderOptions& options);
 // Every t-test of the tables. Columns: table,block,corpus,metric,reference,
 // other,n,mean_reference,mean_other,mean_difference,mean_difference_ci95_low,
-// mean_difference_ci95_high,sd_difference,cohens_dz,t,df,p,significant,p_two_sided
+// mean_difference_ci95_high,sd_difference,cohens_dz,t,df,p,significant,p_two_sided,
+// p_holm,p_bh. significant is the unadjusted p < kSignificanceLevel, whatever
+// the stars use; p_holm and p_bh are adjusted over the comparison's table.
 std::string render_comparisons_csv(const std::vector<Table>& tables);
+
+// `auxgrid-analyze power`: for every comparison of the tables, the seeds a
+// one-tailed paired t-test at kSignificanceLevel needs to detect `difference`
+// with probability `power`, at the comparison's observed sd of the paired
+// differences (stats::paired_trials_needed).
+struct PowerOptions {
+  double difference = 0;  // 0: each comparison's observed mean difference
+  double power = 0.8;
+};
+// A text table, or CSV with columns table,block,corpus,metric,reference,other,
+// n,mean_difference,sd_difference,difference,power,seeds_needed,note
+// (seeds_needed empty where the note says why).
+std::string render_power(const std::vector<Table>& tables, const PowerOptions& options, bool csv);
 // A CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
 std::string csv_field(const std::string& text);
 

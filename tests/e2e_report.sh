@@ -36,7 +36,7 @@ done
 "$analyze" tables res --format csv --comparisons comparisons.csv > tables.csv 2>/dev/null
 head -1 tables.csv | grep -q "^table,block,row,corpus,metric,mean,sd,n,expected,significant$" || fail "CSV header"
 grep -q "^table1,standard,AuxFormer (ours),msp-improv,micro_f1,[0-9.]*,[0-9.e-]*,4,4,1$" tables.csv || fail "CSV row"
-head -1 comparisons.csv | grep -q "^table,block,corpus,metric,reference,other,n,.*,t,df,p,significant,p_two_sided$" ||
+head -1 comparisons.csv | grep -q "^table,block,corpus,metric,reference,other,n,.*,t,df,p,significant,p_two_sided,p_holm,p_bh$" ||
   fail "comparisons header"
 [ "$(grep -c '^table1,' comparisons.csv)" -eq 24 ] || fail "Table 1 needs 2 blocks x 3 others x 4 columns of t-tests"
 "$analyze" tables res --table table2 --paper > t2.md 2>/dev/null
@@ -96,4 +96,27 @@ printf '[[table]]\nname = "table1"\ncondition = "ideal"\n[[table.row]]\nlabel = 
 expect_failure "table defined twice" "table 'table1' is defined twice" "twice.toml" -- \
   "$analyze" tables res --study twice.toml
 expect_failure "report without --out" "report needs --out" -- "$analyze" report res
+
+# For reviewers: stars from adjusted p-values on request, and the seeds a difference needs.
+"$analyze" tables res --table table1 --adjust holm > holm.md 2>/dev/null || fail "tables --adjust holm"
+grep -qF "Holm-adjusted p < 0.05 over the table's 24 tests" holm.md || { cat holm.md; fail "--adjust holm: no note"; }
+"$analyze" tables res --table table1 --adjust bh --format latex > bh.tex 2>/dev/null || fail "tables --adjust bh"
+grep -qF "Benjamini-Hochberg-adjusted p" bh.tex || { cat bh.tex; fail "--adjust bh: no note"; }
+expect_failure "bad --adjust" "--adjust must be none, holm or bh, got 'bonferroni'" -- \
+  "$analyze" tables res --adjust bonferroni
+rc=0; "$analyze" tables res --adjust bonferroni > /dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "a bad --adjust exits $rc, not 2 (usage)"
+"$analyze" power res --table table1 > power.txt 2>/dev/null || fail "power"
+grep -q "^table  *block  *corpus .* seeds now  *mean diff  *sd diff  *to detect  *seeds needed$" power.txt ||
+  { cat power.txt; fail "power: no header"; }
+grep -q "^table1  *standard  *crema-d  *micro_f1  *AuxFormer (ours)  *Baseline 3  *4 .* [0-9][0-9]*$" power.txt ||
+  { cat power.txt; fail "power: no row for Baseline 3"; }
+"$analyze" power res --format csv --difference 0.01 --power 0.9 > power.csv 2>/dev/null || fail "power --format csv"
+head -1 power.csv | grep -q "^table,block,corpus,metric,reference,other,n,.*,seeds_needed,note$" || fail "power CSV header"
+[ "$(wc -l < power.csv)" -eq "$(wc -l < comparisons.csv)" ] || fail "power has not a row per comparison"
+grep -q "^table1,standard,crema-d,micro_f1,AuxFormer (ours),Baseline 3,4,[0-9.e-]*,[0-9.e-]*,0.01,0.9,[0-9]*,$" power.csv ||
+  { cat power.csv; fail "power CSV row"; }
+expect_failure "bad --power" "--power must be in (0, 1), got 1.5" -- "$analyze" power res --power 1.5
+expect_failure "bad --difference" "--difference must be a positive number" -- "$analyze" power res --difference -0.01
+echo "ok: p_holm and p_bh, --adjust holm|bh stars and note, power as text and CSV"
 echo "e2e_report: ok"

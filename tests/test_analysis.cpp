@@ -300,10 +300,10 @@ BOOST_AUTO_TEST_CASE(comparisons_match_an_independent_t_test) {
   const std::string csv = render_comparisons_csv({table});
   BOOST_TEST(
       csv.find(fmt::format("table1,standard,crema-d,micro_f1,AuxFormer (ours),Baseline 2 (MulT),5,{},{},{},{},{},"
-                           "{},{},{},4,{},1,{}\n",
+                           "{},{},{},4,{},1,{},{},{}\n",
                            mult.test.mean_a, mult.test.mean_b, mult.test.mean_diff, mult.test.ci95_low,
                            mult.test.ci95_high, mult.test.sd_diff, mult.test.mean_diff / mult.test.sd_diff, mult.test.t,
-                           mult.test.p, mult.p_two_sided)) != std::string::npos);
+                           mult.test.p, mult.p_two_sided, mult.p_holm, mult.p_bh)) != std::string::npos);
 }
 
 // Student (1908) / Cushny and Peebles: extra hours of sleep under two drugs, 10
@@ -389,6 +389,8 @@ BOOST_AUTO_TEST_CASE(the_manifest_sets_the_expected_seeds_and_names_failed_ones)
   const std::string md = render_markdown(table, {});
   BOOST_TEST(md.find("| 0.700 (n=1 of 3) |") != std::string::npos, md);
   BOOST_TEST(md.find("Fewer seeds than planned: standard / Baseline 1 on crema-d") != std::string::npos);
+  BOOST_TEST(table.never_trained);  // seed 1: planned, never trained; the way out is named
+  BOOST_TEST(md.find("`auxgrid forget GRID` takes cells that are not wanted off the plan") != std::string::npos, md);
   // Rows with neither results nor planned cells are left out, unless the paper's values are shown.
   BOOST_TEST(md.find("Baseline 3") == std::string::npos);
   BOOST_TEST(render_markdown(table, {true, ""}).find("| Baseline 3 | - |") != std::string::npos);
@@ -510,4 +512,167 @@ BOOST_AUTO_TEST_CASE(figures_take_their_values_from_the_selection) {
   BOOST_TEST(msp.series.at(0).values.at(3).empty());       // x = 40
   BOOST_REQUIRE(msp.reference_lines.size() == 1u);         // AuxFormer ideal; no Baseline 4
   BOOST_TEST(msp.reference_lines[0].y == 0.8, tt::tolerance(1e-12));
+}
+
+// ---- Issue item 9: adjusted p-values, --adjust stars, `power` ----
+
+namespace {
+
+Table build_adjusted(const ResultsDir& results, Adjustment adjustment) {
+  const Study study = builtin_study();
+  const Selection selection(results, study);
+  return build_table(*study.find_table("table1"), selection, adjustment);
+}
+
+// Table 1 on corpus "tiny": Baseline 1 trails ours by 0.02 on average (sd
+// 0.01), MulT has one seed (no test), Baseline 3 leads by 0.02 (sd 0.01).
+ResultsDir power_results() {
+  ResultsDir r;
+  const std::vector<int> five{0, 1, 2, 3, 4};
+  const std::vector<double> ours{0.80, 0.82, 0.81, 0.83, 0.79}, b1{0.78, 0.79, 0.80, 0.80, 0.78},
+      b3{0.82, 0.85, 0.82, 0.86, 0.80};
+  add_seeds(r, model("auxformer"), "tiny", five, ours, ours);
+  add_seeds(r, model("baseline1"), "tiny", five, b1, b1);
+  add_seeds(r, model("mult"), "tiny", {0}, {0.7}, {0.7});
+  add_seeds(r, model("xmodal"), "tiny", five, b3, b3);
+  return r;
+}
+
+}  // namespace
+
+// Expected values from R 4.2.2, written in by hand: p = t.test(ours, other,
+// paired = TRUE, alternative = "greater")$p.value on table1_results()'s
+// scores, then p.adjust(p, "holm") and p.adjust(p, "BH") over the table's 8 tests.
+BOOST_AUTO_TEST_CASE(comparisons_carry_holm_and_bh_p_values_checked_against_r) {
+  const Table table = build("table1", table1_results());
+  struct Want {
+    std::string block, corpus;
+    Metric metric;
+    std::string other;
+    double p, holm, bh;
+  };
+  const std::string b1 = "Baseline 1", mult = "Baseline 2 (MulT)";
+  const std::vector<Want> want{
+      {"standard", "crema-d", Metric::micro_f1, b1, 2.2725647862728488e-05, 0.0001818051829018279,
+       9.0902591450913952e-05},
+      {"standard", "crema-d", Metric::micro_f1, mult, 3.1222596816874049e-03, 0.0124890387267496197,
+       4.9956154906998481e-03},
+      {"standard", "crema-d", Metric::macro_f1, b1, 2.2725647862728488e-05, 0.0001818051829018279,
+       9.0902591450913952e-05},
+      {"standard", "crema-d", Metric::macro_f1, mult, 0.5, 1, 0.5},
+      {"standard", "msp-improv", Metric::micro_f1, b1, 1.8874775675311869e-02, 0.0566243270259356030,
+       2.5166367567082491e-02},
+      {"standard", "msp-improv", Metric::macro_f1, b1, 0.5, 1, 0.5},
+      {"optimized", "crema-d", Metric::micro_f1, b1, 4.8521120087667514e-04, 0.0029112672052600277,
+       9.7042240175335029e-04},
+      {"optimized", "crema-d", Metric::macro_f1, b1, 4.8521120087667129e-04, 0.0029112672052600277,
+       9.7042240175335029e-04},
+  };
+  BOOST_REQUIRE(table.comparisons.size() == want.size());
+  for (const auto& w : want) {
+    const Comparison& c = find_comparison(table, w.block, w.corpus, w.metric, w.other);
+    BOOST_TEST_CONTEXT(w.block << " " << w.corpus << " " << metric_name(w.metric) << " " << w.other) {
+      BOOST_TEST(c.test.p == w.p, tt::tolerance(1e-9));
+      BOOST_TEST(c.p_holm == w.holm, tt::tolerance(1e-9));
+      BOOST_TEST(c.p_bh == w.bh, tt::tolerance(1e-9));
+    }
+  }
+  // Appended to the CSV's columns, at full precision.
+  const std::string csv = render_comparisons_csv({table});
+  BOOST_TEST(csv.rfind("table,block,corpus,metric,reference,other,n,mean_reference,mean_other,mean_difference,"
+                       "mean_difference_ci95_low,mean_difference_ci95_high,sd_difference,cohens_dz,t,df,p,significant,"
+                       "p_two_sided,p_holm,p_bh\n",
+                       0) == 0u,
+             csv);
+  const Comparison& msp = find_comparison(table, "standard", "msp-improv", Metric::micro_f1, b1);
+  BOOST_TEST(csv.find(fmt::format("Baseline 1,3,{},{},{},{},{},{},{},{},2,{},1,{},{},{}\n", msp.test.mean_a,
+                                  msp.test.mean_b, msp.test.mean_diff, msp.test.ci95_low, msp.test.ci95_high,
+                                  msp.test.sd_diff, msp.test.mean_diff / msp.test.sd_diff, msp.test.t, msp.test.p,
+                                  msp.p_two_sided, msp.p_holm, msp.p_bh)) != std::string::npos,
+             csv);
+}
+
+BOOST_AUTO_TEST_CASE(adjusted_p_values_set_the_stars_on_request) {
+  const ResultsDir results = table1_results();
+  // msp-improv micro-F1: p = 0.0189, Holm 0.0566, BH 0.0252 (the case above).
+  const Table none = build_adjusted(results, Adjustment::none);
+  const Table holm = build_adjusted(results, Adjustment::holm);
+  const Table bh = build_adjusted(results, Adjustment::bh);
+  BOOST_TEST(score(none, "standard", kOurs, "msp-improv", Metric::micro_f1).significant);
+  BOOST_TEST(!score(holm, "standard", kOurs, "msp-improv", Metric::micro_f1).significant);
+  BOOST_TEST(score(bh, "standard", kOurs, "msp-improv", Metric::micro_f1).significant);
+  for (const Table* table : {&holm, &bh}) {
+    BOOST_TEST(score(*table, "standard", kOurs, "crema-d", Metric::micro_f1).significant);
+    BOOST_TEST(!score(*table, "standard", kOurs, "crema-d", Metric::macro_f1).significant);
+    BOOST_TEST(score(*table, "optimized", kOurs, "crema-d", Metric::micro_f1).significant);
+  }
+  // The adjusted p-values do not depend on which one sets the stars.
+  BOOST_TEST(holm.comparisons.at(4).p_holm == none.comparisons.at(4).p_holm);
+
+  // The legend says which p-values set the stars; without --adjust it is as before.
+  const std::string plain = render_markdown(none, {});
+  BOOST_TEST(plain.find("(one-tailed paired t-test over shared seeds, p < 0.05).") != std::string::npos, plain);
+  const std::string md = render_markdown(holm, {});
+  BOOST_TEST(md.find("(one-tailed paired t-test over shared seeds, Holm-adjusted p < 0.05 over the table's 8 "
+                     "tests).") != std::string::npos,
+             md);
+  BOOST_TEST(md.find("| standard | AuxFormer (ours) | 0.770* (n=5) | 0.760 (n=5) | 0.760 (n=3) | 0.700 (n=3) |\n") !=
+                 std::string::npos,
+             md);
+  BOOST_TEST(render_latex(bh, {}).find("Benjamini-Hochberg-adjusted p < 0.05 over the table's 8 tests") !=
+             std::string::npos);
+  const Score& msp = score(holm, "standard", kOurs, "msp-improv", Metric::micro_f1);
+  const std::string csv = render_csv(holm, {});
+  BOOST_TEST(csv.find(fmt::format("table1,standard,AuxFormer (ours),msp-improv,micro_f1,{},{},3,3,0\n", msp.mean,
+                                  msp.sd)) != std::string::npos,
+             csv);
+}
+
+// Expected values from R 4.2.2, written in by hand: ceiling(power.t.test(delta,
+// sd = sd(ours - other), sig.level = 0.05, power, type = "paired", alternative
+// = "one.sided")$n): Baseline 1 at its observed 0.02 (sd 0.01): 3.34 -> 4;
+// at 0.01: 7.73 -> 8 (power 0.8), 10.08 -> 11 (0.9); Baseline 3 the same at 0.01.
+BOOST_AUTO_TEST_CASE(power_gives_the_seeds_r_computes) {
+  const Table table = build("table1", power_results());
+  BOOST_REQUIRE(table.comparisons.size() == 6u);  // 2 metrics x 3 others
+  // MulT's single pair has no p-value and is not in the family: Holm over 4
+  // tests (R: p.adjust(c(p1, p3, p1, p3), "holm")), not 6.
+  BOOST_TEST(std::isnan(find_comparison(table, "standard", "tiny", Metric::micro_f1, "Baseline 2 (MulT)").p_holm));
+  BOOST_TEST(find_comparison(table, "standard", "tiny", Metric::micro_f1, "Baseline 1").p_holm == 0.022112986786899901,
+             tt::tolerance(1e-9));
+
+  const std::string text = render_power({table}, {}, false);
+  for (const char* line :
+       {"Seeds a one-tailed paired t-test (p < 0.05) needs to detect the difference with power 0.8, at each "
+        "comparison's observed sd of the paired differences; to detect: the observed mean difference (--difference "
+        "sets one).\n\n",
+        "table   block     corpus  metric    reference         other              seeds now  mean diff  sd diff  "
+        "to detect                     seeds needed\n",
+        "table1  standard  tiny    micro_f1  AuxFormer (ours)  Baseline 1                 5       0.02     0.01       "
+        "0.02                                4\n",
+        "table1  standard  tiny    micro_f1  AuxFormer (ours)  Baseline 2 (MulT)          1        0.1        -        "
+        "0.1        fewer than 2 paired seeds\n",
+        "table1  standard  tiny    macro_f1  AuxFormer (ours)  Baseline 3                 5      -0.02     0.01      "
+        "-0.02  no positive difference observed\n"})
+    BOOST_TEST(text.find(line) != std::string::npos, line << "\nin:\n" << text);
+
+  const std::string csv = render_power({table}, {0.01, 0.9}, true);
+  BOOST_TEST(csv.rfind("table,block,corpus,metric,reference,other,n,mean_difference,sd_difference,difference,power,"
+                       "seeds_needed,note\n",
+                       0) == 0u,
+             csv);
+  const Comparison& b1 = find_comparison(table, "standard", "tiny", Metric::micro_f1, "Baseline 1");
+  const Comparison& b3 = find_comparison(table, "standard", "tiny", Metric::micro_f1, "Baseline 3");
+  for (const std::string& line :
+       {fmt::format("table1,standard,tiny,micro_f1,AuxFormer (ours),Baseline 1,5,{},{},0.01,0.9,11,\n",
+                    b1.test.mean_diff, b1.test.sd_diff),
+        fmt::format("table1,standard,tiny,micro_f1,AuxFormer (ours),Baseline 3,5,{},{},0.01,0.9,11,\n",
+                    b3.test.mean_diff, b3.test.sd_diff),
+        fmt::format("table1,standard,tiny,micro_f1,AuxFormer (ours),Baseline 2 (MulT),1,{},,0.01,0.9,,"
+                    "fewer than 2 paired seeds\n",
+                    0.80 - 0.7)})
+    BOOST_TEST(csv.find(line) != std::string::npos, line << "\nin:\n" << csv);
+  BOOST_TEST(render_power({table}, {0.01, 0.8}, true).find(",0.01,0.8,8,\n") != std::string::npos);
+  // A difference too small for kMaxPairs seeds says so.
+  BOOST_TEST(render_power({table}, {1e-5, 0.8}, false).find("more than 100000\n") != std::string::npos);
 }

@@ -172,6 +172,25 @@ model.name = "baseline1"
   BOOST_TEST(g.cells[1].config.str("model.name") == "baseline1");
   BOOST_TEST(g.cells[2].config.real("train.lambda_a") == 1.0 / 3);
   expect_error([] { parse_grid("[[variants]]\ntrain.nope = 1\n", "v.toml"); }, {"v.toml:2", "train.nope"});
+
+  // A variant that sets an axis's key: the label says what the cell trains, not the axis value it replaced.
+  const auto over = parse_grid(R"(
+[axes]
+model.name = ["auxformer", "mult"]
+[[variants]]
+[[variants]]
+label = "late fusion"
+model.name = "baseline1"
+[[variants]]
+train.lr = 0.01
+model.name = "xmodal"
+)",
+                               "o.toml");
+  std::vector<std::string> labels;
+  for (const auto& cell : over.cells) labels.push_back(cell.label);
+  // The two late-fusion and the two xmodal points are one cell each.
+  BOOST_TEST(labels == (std::vector<std::string>{"auxformer", "late fusion", "xmodal", "mult"}),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_CASE(grid_includes_merge_identical_cells) {

@@ -6,6 +6,7 @@
 
 #include "auxgrid/core/check.hpp"
 #include "auxgrid/stats/metrics.hpp"
+#include "auxgrid/stats/multiple_testing.hpp"
 #include "auxgrid/stats/ttest.hpp"
 
 namespace tt = boost::test_tools;
@@ -147,6 +148,111 @@ BOOST_AUTO_TEST_CASE(rejects_unpaired_or_non_finite_scores) {
   BOOST_CHECK_THROW(paired_t_test({1, 2, 3}, {1, 2}), auxgrid::Error);
   BOOST_CHECK_THROW(paired_t_test({1, std::numeric_limits<double>::quiet_NaN()}, {1, 2}), auxgrid::Error);
   BOOST_CHECK_THROW(paired_t_test({1, 2}, {1, std::numeric_limits<double>::infinity()}), auxgrid::Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Expected values from R 4.2.2 (Debian's r-base-core), written in by hand:
+// p.adjust(p, "holm") and p.adjust(p, "BH") with the default n (NA excluded).
+BOOST_AUTO_TEST_SUITE(multiple_testing)
+
+const double kNA = std::numeric_limits<double>::quiet_NaN();
+
+void check_adjusted(const std::vector<double>& got, const std::vector<double>& want) {
+  BOOST_REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    BOOST_TEST_CONTEXT("index " << i) {
+      if (std::isnan(want[i]))
+        BOOST_TEST(std::isnan(got[i]));
+      else
+        BOOST_TEST(got[i] == want[i], tt::tolerance(1e-12));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(unsorted_with_ties) {
+  // By hand, m = 6, sorted 0.005 0.01 0.03 0.04 0.04 0.2. Holm: 6 x 0.005,
+  // 5 x 0.01, 4 x 0.03, then 3 x 0.04 = 0.12 for both ties, 0.2. BH from the
+  // top: 0.2, 6/5 x 0.04 = 0.048 (the other tie's 6/4 x 0.04 is larger), 6/3
+  // x 0.03 = 0.06 -> 0.048, 6/2 x 0.01 = 0.03, 6 x 0.005 = 0.03.
+  const std::vector<double> p{0.01, 0.04, 0.03, 0.005, 0.20, 0.04};
+  check_adjusted(holm(p), {0.05, 0.12, 0.12, 0.03, 0.2, 0.12});
+  check_adjusted(benjamini_hochberg(p), {0.03, 0.048, 0.048, 0.03, 0.2, 0.048});
+}
+
+BOOST_AUTO_TEST_CASE(ten_p_values_some_capped_at_one) {
+  const std::vector<double> p{0.0021, 0.047, 0.012, 0.31, 0.012, 0.62, 0.0009, 0.048, 0.95, 0.2};
+  check_adjusted(holm(p), {0.0189, 0.282, 0.096, 0.93, 0.096, 1, 0.009, 0.282, 1, 0.8});
+  check_adjusted(benjamini_hochberg(p),
+                 {0.0105, 0.08, 0.03, 0.3875, 0.03, 0.6888888888888888840, 0.009, 0.08, 0.95, 0.2857142857142857539});
+  check_adjusted(holm({0.5, 0.6, 0.9}), {1, 1, 1});
+  check_adjusted(benjamini_hochberg({0.5, 0.6, 0.9}), {0.9, 0.9, 0.9});
+}
+
+BOOST_AUTO_TEST_CASE(nan_stays_nan_and_is_not_counted) {
+  // R: p.adjust(c(0.02, NA, 0.01, 0.04), ...) adjusts over m = 3.
+  const std::vector<double> p{0.02, kNA, 0.01, 0.04};
+  check_adjusted(holm(p), {0.04, kNA, 0.03, 0.04});
+  check_adjusted(benjamini_hochberg(p), {0.03, kNA, 0.03, 0.04});
+  check_adjusted(holm({kNA, kNA}), {kNA, kNA});
+  check_adjusted(benjamini_hochberg({kNA, kNA}), {kNA, kNA});
+}
+
+BOOST_AUTO_TEST_CASE(one_or_no_p_value) {
+  check_adjusted(holm({0.03}), {0.03});
+  check_adjusted(benjamini_hochberg({0.03}), {0.03});
+  BOOST_TEST(holm({}).empty());
+  BOOST_TEST(benjamini_hochberg({}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(rejects_p_values_outside_the_unit_interval) {
+  BOOST_CHECK_THROW(holm({0.2, 1.5}), auxgrid::Error);
+  BOOST_CHECK_THROW(benjamini_hochberg({-0.1}), auxgrid::Error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Expected values from R 4.2.2, written in by hand: power.t.test(n, delta, sd,
+// sig.level = 0.05, type = "paired", alternative = "one.sided")$power, and
+// ceiling of its $n for power = 0.8 (0.9); scipy.stats.nct agrees to 1e-11.
+BOOST_AUTO_TEST_SUITE(power)
+
+BOOST_AUTO_TEST_CASE(power_of_the_one_tailed_paired_t_test) {
+  BOOST_TEST(paired_t_power(2, 1, 1) == 0.17956248755739923, tt::tolerance(1e-9));
+  BOOST_TEST(paired_t_power(7, 1, 1) == 0.75439587422338505, tt::tolerance(1e-9));
+  BOOST_TEST(paired_t_power(8, 1, 1) == 0.81501944155696693, tt::tolerance(1e-9));
+  BOOST_TEST(paired_t_power(26, 0.5, 1) == 0.79805371439580408, tt::tolerance(1e-9));
+  BOOST_TEST(paired_t_power(27, 0.5, 1) == 0.81183155170825205, tt::tolerance(1e-9));
+  // Only delta / sd counts.
+  BOOST_TEST(paired_t_power(27, 0.01, 0.02) == 0.81183155170825205, tt::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(pairs_needed_match_r) {
+  // The textbook case: R's n = 7.7276 -> 8 pairs.
+  BOOST_TEST(paired_trials_needed(1, 1) == 8);
+  BOOST_TEST(paired_trials_needed(0.5, 1) == 27);        // n = 26.1375
+  BOOST_TEST(paired_trials_needed(0.01, 0.02) == 27);    // the same effect in F1 units
+  BOOST_TEST(paired_trials_needed(0.004, 0.012) == 58);  // n = 57.0205
+  BOOST_TEST(paired_trials_needed(2, 1) == 4);           // n = 3.3385
+  BOOST_TEST(paired_trials_needed(1, 1, 0.9) == 11);     // n = 10.0811
+}
+
+BOOST_AUTO_TEST_CASE(pairs_needed_at_the_edges) {
+  BOOST_TEST(paired_trials_needed(0.001, 1) == kMaxPairs + 1);  // R: n = 6182558.6
+  BOOST_TEST(paired_trials_needed(0, 1) == 0);                  // nothing to detect
+  BOOST_TEST(paired_trials_needed(-0.1, 1) == 0);
+  // No spread: every pair differs by delta, which 2 pairs show for certain.
+  BOOST_TEST(paired_trials_needed(0.01, 0) == 2);
+  BOOST_TEST(paired_t_power(5, 0.01, 0) == 1.0);
+  BOOST_TEST(paired_t_power(5, 0, 0) == 0.0);
+  // An sd that is a rounding error (noncentrality ~1e16) is certain, not a Boost error.
+  BOOST_TEST(paired_t_power(3, 0.01, 1e-18) == 1.0);
+  BOOST_TEST(paired_t_power(3, -0.01, 1e-18) == 0.0);
+  BOOST_TEST(paired_trials_needed(0.01, 1e-18) == 2);
+  BOOST_CHECK_THROW(paired_t_power(1, 1, 1), auxgrid::Error);
+  BOOST_CHECK_THROW(paired_trials_needed(1, -1), auxgrid::Error);
+  BOOST_CHECK_THROW(paired_trials_needed(1, 1, 1.0), auxgrid::Error);
+  BOOST_CHECK_THROW(paired_trials_needed(std::nan(""), 1), auxgrid::Error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -360,12 +360,16 @@ Cell make_cell(const Product& p, const std::vector<std::size_t>& index, const Va
   for (std::size_t i = 0; i < p.axes.size(); ++i) {
     const auto& key = p.axis_keys[i];
     if (!p.overridden(key)) cell.config.set(key, p.axes[i][index[i]], path);
-    label.push_back(short_label(key, cell.config.get(key)));
   }
   for (const auto& [key, value] : variant.settings) {
     if (!p.overridden(key) && !p.swept_by_set(key)) cell.config.set(key, value, path);
     keys.push_back(key);
   }
+  // The axes' values as the cell has them: a labelled variant that sets an axis's key names it instead.
+  for (const auto& key : p.axis_keys)
+    if (variant.label.empty() || std::none_of(variant.settings.begin(), variant.settings.end(),
+                                              [&](const auto& setting) { return setting.first == key; }))
+      label.push_back(short_label(key, cell.config.get(key)));
   if (!variant.label.empty()) label.push_back(variant.label);
   apply_model_defaults(cell.config, keys);
   const auto& model = cell.config.str("model.name");

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -20,6 +21,7 @@ sigset_t stop_set() {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGINT);
   return set;
 }
 
@@ -33,11 +35,20 @@ void watch_stop_signals() {
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, nullptr);
     sigaction(SIGUSR1, &action, nullptr);
+    sigaction(SIGINT, &action, nullptr);
     const sigset_t set = stop_set();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     std::thread([set] {
       for (int signal = 0;;)
-        if (sigwait(&set, &signal) == 0) received.store(signal);
+        if (sigwait(&set, &signal) == 0) {
+          // A second Ctrl-C does not wait for the checkpoint: what a user pressing it again expects.
+          if (signal == SIGINT && received.load() == SIGINT) {
+            static const char message[] = "\nauxgrid: interrupted again; exiting now, without a checkpoint\n";
+            [[maybe_unused]] const auto written = write(STDERR_FILENO, message, sizeof message - 1);
+            _exit(130);
+          }
+          received.store(signal);
+        }
     }).detach();
   });
 }

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <map>
 #include <optional>
@@ -324,7 +325,10 @@ void GridRun::train(std::int64_t k) {
                  duration_text(wall), ideal.condition, ideal.micro_f1, ideal.macro_f1, duration_text(eta));
   } catch (const Preempted& e) {
     preempted_ += leader_;
-    spdlog::warn("{} {}; exiting with code {} so that the job is requeued", progress, e.what(), kExitPreempted);
+    if (stop_signal_received() == SIGINT)
+      spdlog::warn("{} {} (interrupted); run the same command again to resume it", progress, e.what());
+    else
+      spdlog::warn("{} {}; exiting with code {} so that the job is requeued", progress, e.what(), kExitPreempted);
   } catch (const std::exception& e) {
     failed_ += leader_;
     if (leader_) {
@@ -399,10 +403,12 @@ int GridRun::summary() const {
     spdlog::info("grid '{}': a stop signal arrived after the last cell completed; nothing is left to requeue",
                  grid_.name);
   if (preempted || (stop_signal_received() && !all_trained)) {
+    const bool interrupted = stop_signal_received() == SIGINT;
     if (world_.rank() == 0)
-      spdlog::warn("grid '{}': stopped by a signal after {} cells; {} checkpointed; rerun to continue", grid_.name,
-                   trained, preempted);
-    return kExitPreempted;
+      spdlog::warn("grid '{}': {} after {} cells; {} checkpointed; rerun to continue (exit code {})", grid_.name,
+                   interrupted ? "interrupted (Ctrl-C)" : "stopped by a signal", trained, preempted,
+                   interrupted ? kExitInterrupted : kExitPreempted);
+    return interrupted ? kExitInterrupted : kExitPreempted;
   }
   // Every rank returns rank 0's code: it alone checks what is left.
   std::vector<std::int64_t> code{failed ? 1 : 0};
@@ -413,7 +419,9 @@ int GridRun::summary() const {
                     elapsed,
                     options_.fail_fast > 0 && failed >= options_.fail_fast ? " (stopped early: --fail-fast)" : "");
     } else if (const auto left = unfinished_cells(); !left.empty()) {
-      code[0] = stop_signal_received() ? kExitPreempted : kExitUnclaimed;
+      code[0] = stop_signal_received() == SIGINT ? kExitInterrupted
+                : stop_signal_received()         ? kExitPreempted
+                                                 : kExitUnclaimed;
       spdlog::error(
           "grid '{}': {} of {} cells trained in {}; {} cell(s) could not be claimed and are not complete: "
           "{}{}; rerun when their holders have ended to train them (exit code {})",

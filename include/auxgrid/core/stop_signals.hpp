@@ -1,6 +1,7 @@
 #pragma once
-// SIGTERM and SIGUSR1 (SLURM's --signal, a preempting scheduler, kill) ask a
-// run to checkpoint and stop at the next step boundary.
+// SIGTERM and SIGUSR1 (SLURM's --signal, a preempting scheduler, kill) and
+// SIGINT (Ctrl-C) ask a run to checkpoint and stop at the next step boundary;
+// a second SIGINT exits at once (code 130), without a checkpoint.
 //
 // No signal handler may run on a compute thread: oneDNN's JIT f32 GEMM kernels
 // (LibTorch's and auxgrid's linear layers use them) point the stack pointer

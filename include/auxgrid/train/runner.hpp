@@ -34,6 +34,8 @@ struct RunOptions {
 // The exit code of a launch stopped by SIGUSR1/SIGTERM after checkpointing:
 // the batch script requeues the job on it (slurm/array.sbatch).
 inline constexpr int kExitPreempted = 3;
+// The exit code of a launch stopped by Ctrl-C (SIGINT) after checkpointing: the shell's 128 + 2.
+inline constexpr int kExitInterrupted = 130;
 // The exit code of a launch that the watchdog aborted (see RunOptions::watchdog_seconds).
 inline constexpr int kExitStalled = 4;
 // The exit code of a launch that ended with cells it could not claim and that
