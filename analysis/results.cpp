@@ -186,10 +186,17 @@ std::map<std::int64_t, std::string> Selection::planned(const Selector& selector,
 }
 
 void add_unlisted_models(Study& study, const ResultsDir& results) {
-  std::set<std::string> named;
+  std::set<std::string> named;  // by a row, bar or line of the study
+  const auto name = [&](const Selector& s) {
+    if (const auto it = s.match.find("model.name"); it != s.match.end()) named.insert(it->second);
+  };
   for (const auto& table : study.tables)
-    for (const auto& row : table.rows)
-      if (const auto it = row.selector.match.find("model.name"); it != row.selector.match.end()) named.insert(it->second);
+    for (const auto& row : table.rows) name(row.selector);
+  for (const auto& figure : study.figures) {
+    name(figure.common.selector);
+    for (const auto* items : {&figure.categories, &figure.series, &figure.reference_lines})
+      for (const auto& item : *items) name(item.selector);
+  }
   // (model.name, model.file_hash) -> label, in the order first seen.
   struct Model {
     std::string name, hash, stem;

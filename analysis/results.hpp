@@ -49,8 +49,8 @@ ResultsDir load_results_dir(const std::string& dir, int revision = kModelRevisio
 // Fills `missing` from `manifest` and `results` (load_results_dir calls it).
 void find_missing(ResultsDir& results);
 
-// Models with results (or planned cells) in `results` that no row of the
-// study names, a researcher's TorchScript file or plugin: each gets a row
+// Models with results (or planned cells) in `results` that no row, bar or
+// line of the study names, a researcher's TorchScript file or plugin: each gets a row
 // beside the reference row of every block (or the first row of a cost table's
 // block) in the tables that compare models (whose rows name two models or
 // more), so that it is in the tables without a study file. A TorchScript

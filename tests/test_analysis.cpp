@@ -396,6 +396,36 @@ BOOST_AUTO_TEST_CASE(the_manifest_sets_the_expected_seeds_and_names_failed_ones)
   BOOST_TEST(render_markdown(table, {true, ""}).find("| Baseline 3 | - |") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(models_the_study_does_not_name_get_rows_of_their_own) {
+  ResultsDir r;
+  add_seeds(r, model("auxformer"), "crema-d", {0, 1, 2}, {0.8, 0.82, 0.81}, {0.8, 0.8, 0.8});
+  add_seeds(r, model("bilstm"), "crema-d", {0, 1, 2}, {0.7, 0.71, 0.69}, {0.7, 0.7, 0.7});  // a plugin
+  add_seeds(r, model("mult_up"), "crema-d", {0, 1}, {0.6, 0.6}, {0.6, 0.6});  // named by Figure 8
+  // Two versions of one TorchScript file, and the same bytes under another name.
+  for (const auto& [hash, path] : std::vector<std::pair<std::string, std::string>>{
+           {"aaaaaaaa00000000", "models/gru.pt"}, {"bbbbbbbb00000000", "old/gru.pt"}, {"cccccccc00000000", "tcn.pt"}}) {
+    auto settings = model("torchscript");
+    settings["model.file_hash"] = hash, settings["model.path"] = path;
+    add_seeds(r, settings, "crema-d", {0, 1, 2}, {0.75, 0.74, 0.76}, {0.7, 0.7, 0.7});
+  }
+  Study study = builtin_study();
+  add_unlisted_models(study, r);
+  const Table t1 = build("table1", r, study);
+  BOOST_TEST(score(t1, "standard", "bilstm", "crema-d", Metric::micro_f1).n == 3);
+  BOOST_TEST(score(t1, "standard", "gru (TorchScript, file aaaaaaaa)", "crema-d", Metric::micro_f1).n == 3);
+  BOOST_TEST(score(t1, "standard", "tcn (TorchScript)", "crema-d", Metric::micro_f1).n == 3);
+  // Each version is its own row (no clash), in both blocks; AuxFormer is tested against it.
+  const auto rows_named = [&](const std::string& label) {
+    return std::count_if(t1.rows.begin(), t1.rows.end(), [&](const Row& row) { return row.def.label == label; });
+  };
+  BOOST_TEST(rows_named("gru (TorchScript, file aaaaaaaa)") == 2);
+  BOOST_TEST(rows_named("mult_up") == 0);
+  BOOST_TEST(find_comparison(t1, "standard", "crema-d", Metric::micro_f1, "bilstm").test.n == 3);
+  // An ablation of one model (Table 3) gets no rows of other models.
+  const auto t3 = *study.find_table("table3");
+  BOOST_TEST(t3.rows.size() == builtin_study().find_table("table3")->rows.size());
+}
+
 // Issue 16, item 7: a manifest edited by hand with a bad seed is an error
 // naming the manifest and the cell, not "stoll".
 BOOST_AUTO_TEST_CASE(a_bad_seed_in_the_manifest_names_it) {
