@@ -151,6 +151,24 @@ std::vector<std::pair<const FigureDef*, FigureFiles>> plot_figures(const Analysi
       log << "figure " << def.name << ": no results for it, skipped\n";
       continue;
     }
+    // As a table of one row: a figure whose panels each hold one category (bars, box) or one point per line
+    // (lines) compares nothing. Its series (metrics, procedures) do not compare the study's variants.
+    const bool lines = data.kind == FigureKind::lines;
+    const bool compares = std::any_of(data.panels.begin(), data.panels.end(), [&](const PanelData& panel) {
+      std::set<std::size_t> categories;
+      for (const auto& series : panel.series) {
+        std::size_t points = 0;
+        for (std::size_t i = 0; i < series.values.size(); ++i)
+          if (!series.values[i].empty()) ++points, categories.insert(i);
+        if (lines && points > 1) return true;
+      }
+      return !lines && categories.size() > 1;
+    });
+    if (!compares && data.kind != FigureKind::traces) {
+      log << "figure " << def.name << ": its results make one " << (lines ? "point per line" : "category")
+          << " per corpus, which compares nothing; skipped\n";
+      continue;
+    }
     files.emplace_back(&def, plot_figure(data, dir));
   }
   return files;
@@ -378,6 +396,18 @@ void tables_command(const AnalyzeOptions& options, std::ostream& out, std::ostre
     out << render(table, format, render_options);
     for (const auto& note : table.notes)
       log << "warning: " << table.def.name << ": fewer seeds than planned: " << note << '\n';
+    if (options.paper) {  // a paper column left empty is explained, not silent
+      std::set<std::string> reported, unreported;
+      for (const auto& row : table.rows)
+        for (const auto& [corpus, values] : row.def.paper) reported.insert(corpus);
+      for (const auto& column : table.columns)
+        if (!reported.count(column.corpus)) unreported.insert(column.corpus);
+      if (!unreported.empty())
+        log << "note: " << table.def.name << ": --paper: the paper reports no values for "
+            << fmt::format("{}", fmt::join(unreported, ", ")) << " (it reports "
+            << (reported.empty() ? std::string("none for this table") : fmt::format("{}", fmt::join(reported, ", ")))
+            << "); their paper and diff columns are empty\n";
+    }
   }
   if (!options.comparisons_path.empty()) write_file(options.comparisons_path, render_comparisons_csv(tables));
 }

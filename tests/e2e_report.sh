@@ -30,6 +30,10 @@ grep -q "measured on: GPU: synthetic" tables.md || fail "Table 5 does not name t
 echo "ok: Markdown tables, missing and failed seeds, stars, Table 5"
 
 "$analyze" tables res --table table1 --format latex --paper > t1.tex 2>/dev/null
+# --paper on a corpus the paper has no values for says so.
+"$analyze" tables res --table table4 --paper > /dev/null 2> t4.log || { cat t4.log; fail "tables --paper, table4"; }
+grep -q "note: table4: --paper: the paper reports no values for msp-improv (it reports crema-d)" t4.log ||
+  { cat t4.log; fail "--paper is silent about a corpus without paper values"; }
 for rule in '\toprule' '\midrule' '\bottomrule' '\cmidrule(lr){3-8}' '\multicolumn{6}{c}{crema-d}' '0.769$^{*}$'; do
   grep -qF "$rule" t1.tex || { cat t1.tex; fail "LaTeX lacks $rule"; }
 done
@@ -49,8 +53,14 @@ if command -v gnuplot >/dev/null; then
   "$analyze" figures res --out figs 2> figs.log || { cat figs.log; fail "figures"; }
   [ "$(gnuplot_files)" -eq 14 ] || { ls figs; fail "expected 7 figures as SVG and PNG"; }
   echo "ok: 7 figures as SVG and PNG"
+  # One model of Figure 8's five: one category per corpus, skipped with a note.
+  "$analyze" figures res --out figs1 --where model.name=mult_up 2> figs1.log || { cat figs1.log; fail "figures, one model"; }
+  grep -q "figure figure8: its results make one category per corpus, which compares nothing; skipped" figs1.log ||
+    { cat figs1.log; fail "a one-bar figure is drawn"; }
+  [ ! -e figs1/figure8.svg ] || fail "figure8 drawn with one category"
+  echo "ok: a figure of one category is skipped with a note"
 fi
-rm -rf figs
+rm -rf figs figs1
 AUXGRID_GNUPLOT=/nonexistent "$analyze" figures res --out figs 2> figs.log || fail "figures without gnuplot"
 grep -q "figures skipped: no gnuplot" figs.log || { cat figs.log; fail "no clear message without gnuplot"; }
 [ "$(gnuplot_files)" -eq 0 ] || fail "figures written without gnuplot"
