@@ -124,6 +124,8 @@ class GridRun {
   // Claims a cell for this group; a lock that cannot be written is a failure
   // of the cell (recorded; `failed` set), not of the launch.
   std::unique_ptr<CellClaim> claim(const Cell& cell, const std::string& where, bool& failed);
+  // What a failure log line ends with: which attempt, where it is recorded, what a rerun does.
+  std::string after_failure(const Cell& cell) const;
   // Appends the cell's failure record; where even that fails (a full disk),
   // says so on stderr with the failure itself.
   void record(const Cell& cell, const std::string& message) const;
@@ -227,6 +229,19 @@ std::optional<std::int64_t> GridRun::next_cell() {
   }
 }
 
+std::string GridRun::after_failure(const Cell& cell) const {
+  // Under --retry-failed attempts go past --max-attempts: the count is not "of" it then.
+  const int attempts = store::failed_attempts(options_.out_dir, cell.id);
+  const bool last = attempts >= options_.max_attempts;
+  const auto attempt = attempts > options_.max_attempts
+                           ? fmt::format("attempt {}, past --max-attempts {} (--retry-failed)", attempts,
+                                         options_.max_attempts)
+                       : last ? fmt::format("attempt {}, the last of --max-attempts {}", attempts, options_.max_attempts)
+                              : fmt::format("attempt {} of {}", attempts, options_.max_attempts);
+  return fmt::format("{}, recorded in {}; {}", attempt, store::error_log_path(options_.out_dir, cell.id),
+                     last ? "a rerun leaves it out; --retry-failed runs it again" : "a rerun retries it");
+}
+
 std::unique_ptr<CellClaim> GridRun::claim(const Cell& cell, const std::string& where, bool& failed) {
   try {
     return CellClaim::try_claim(options_.out_dir, cell.id, options_.stale_lock_seconds);
@@ -235,8 +250,7 @@ std::unique_ptr<CellClaim> GridRun::claim(const Cell& cell, const std::string& w
     ++failed_;
     record(cell, e.what());
     failures_.fetch_add(1);
-    spdlog::error("{} cannot be claimed: {} (recorded in {}; a rerun retries it)", where, e.what(),
-                  store::error_log_path(options_.out_dir, cell.id));
+    spdlog::error("{} cannot be claimed: {} ({})", where, e.what(), after_failure(cell));
     return nullptr;
   }
 }
@@ -335,14 +349,7 @@ void GridRun::train(std::int64_t k) {
       record(cell, e.what());
       failures_.fetch_add(1);
     }
-    // Under --retry-failed attempts go past --max-attempts: the count is not "of" it then.
-    const int attempts = store::failed_attempts(options_.out_dir, cell.id);
-    const bool last = attempts >= options_.max_attempts;
-    spdlog::error("{} {} ({}) failed: {} ({}, recorded in {}; {})", progress, cell.label, cell.id, e.what(),
-                  last ? fmt::format("attempt {}, the last of --max-attempts {}", attempts, options_.max_attempts)
-                       : fmt::format("attempt {} of {}", attempts, options_.max_attempts),
-                  store::error_log_path(options_.out_dir, cell.id),
-                  last ? "a rerun leaves it out; --retry-failed runs it again" : "a rerun retries it");
+    spdlog::error("{} {} ({}) failed: {} ({})", progress, cell.label, cell.id, e.what(), after_failure(cell));
   }
 }
 
