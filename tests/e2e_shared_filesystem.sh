@@ -9,8 +9,8 @@ source "$(dirname "$0")/e2e_common.sh" "$1"
 # A cell that fails (the test plugin's model diverges) and one that trains.
 tiny_grid "model.width = 8" -- 'model.name = ["diverges", "auxformer"]' "seed = [0]"
 sed -i "1i [grid]\nplugins = [\"$build/tests/plugins/libtest_diverges.so\"]" grid.toml
-ids=($("$build/auxgrid" plan grid.toml --out res -v 2>&1 | grep -o "[0-9a-f]\{16\}" | awk '!seen[$0]++'))
-[ ${#ids[@]} -eq 2 ] || { "$build/auxgrid" plan grid.toml --out res -v; fail "expected 2 cell ids in the plan"; }
+ids=($("$build/auxgrid" plan grid.toml --out res 2>&1 | grep -o "[0-9a-f]\{16\}" | awk '!seen[$0]++'))
+[ ${#ids[@]} -eq 2 ] || { "$build/auxgrid" plan grid.toml --out res; fail "expected 2 cell ids in the plan"; }
 
 # Links where auxgrid writes: a result, an error record (appended to), the
 # manifest. The files they point at stay as they were; the links are set aside.

@@ -40,6 +40,9 @@ echo "ok: models --plugin lists it"
   fail "the results are not found again"
 for scripted in res/cells/*.h5; do h5dump -a /config/model.name "$scripted" | grep -q torchscript && break; done
 h5dump -a /config/model.file_hash "$scripted" | grep -qE '"[0-9a-f]{16}"' || fail "$scripted records no model.file_hash"
+# `models --plugin` prints the hash a study matches the file's results by.
+hash=$(grep -oE 'model.file_hash = "[0-9a-f]{16}"' models.txt | cut -d'"' -f2)
+h5dump -a /config/model.file_hash "$scripted" | grep -q "\"$hash\"" || { cat models.txt; fail "models prints another hash"; }
 "$build/auxgrid-analyze" tables res --study exp/late_fusion_study.toml --table late_fusion > table.md 2> warn.txt ||
   { cat warn.txt; fail "the study's table"; }
 grep -q "| standard, ideal | late fusion (TorchScript) | .*(n=5)" table.md || { cat table.md; fail "TorchScript row"; }
