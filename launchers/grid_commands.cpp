@@ -371,9 +371,12 @@ int models(const Args& args) {
   }
   // A scripted model is built for its own widths and classes.
   for (const auto& [path, m] : scripted)
-    fmt::print("{:<12} {:>12}  TorchScript {}: audio {}, video {}, {} classes, heads {} ({}){}\n",
+    // The hash is what a study's `match` names to pick this file's results (model.file_hash).
+    fmt::print("{:<12} {:>12}  TorchScript {}: audio {}, video {}, {} classes, heads {} ({}, model.file_hash = "
+               "\"{}\"){}\n",
                std::filesystem::path(path).filename().string(), with_commas(m.parameters), m.type_name,
                m.dims.audio_dim, m.dims.video_dim, m.dims.num_classes, fmt::join(m.heads, ", "), path,
+               file_fnv1a_hex(path),
                m.resets_parameters ? "" : "\n             warning: no reset_parameters(), every seed starts from "
                                           "the file's weights (docs/torchscript.md)");
   return 0;
