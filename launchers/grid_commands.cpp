@@ -183,7 +183,7 @@ int plan(const Args& args) {
              plan.given_up ? fmt::format(", {} failed {} times (--retry-failed)", plan.given_up, a.max_attempts) : "",
              plan.invalid ? fmt::format(", {} invalid", plan.invalid) : "; every pending cell is valid");
   if (!plan.pending.empty()) {
-    // 140 GFLOP/s: full-size AuxFormer training with auxgrid's kernels on 2 cores (README, "Speed": fast
+    // 140 GFLOP/s: full-size AuxFormer training with auxgrid's kernels on 2 cores (docs/performance.md: fast
     // buckets 139); small models reach less, so small grids take longer than this says.
     constexpr double kRate = 140e9;
     const double flops = plan.pending_flops, seconds = flops / kRate;

@@ -176,7 +176,7 @@ SbatchArgs parse_sbatch_args(const Args& args) {
                 "--gpus-per-task {}: this auxgrid is built against LibTorch {} without CUDA, so its tasks could only "
                 "train on the CPU; build it against a CUDA LibTorch (cmake -DAUXGRID_WITH_CUDA=ON "
                 "-DCMAKE_PREFIX_PATH=\"$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')\", see "
-                "README \"GPU nodes and LibTorch 2.x\"), leave out --gpus-per-task to train on CPUs, or add "
+                "docs/cluster.md, \"GPU nodes and LibTorch 2.x\"), leave out --gpus-per-task to train on CPUs, or add "
                 "--device cpu to hold GPUs that the tasks do not train on",
                 a.gpus_per_task, train::libtorch_version());
   return a;

@@ -49,7 +49,7 @@ stop TERM job bash job.sh
 grep -q requeueing job.log && fail "a TERMed job requeued itself"
 echo "ok: mpi.sbatch under mpirun: TERM -> every rank checkpoints, exit 3, no requeue"
 
-# mpirun itself: USR1 gives 3; TERM gives mpirun's own code (documented in the README).
+# mpirun itself: USR1 gives 3; TERM gives mpirun's own code (documented in docs/cluster.md).
 mpirun=(mpirun --allow-run-as-root --oversubscribe --bind-to none -np 2)
 stop USR1 usr1 "${mpirun[@]}" "$build/auxgrid" run grid.toml --out usr1 --threads 1
 [ $code -eq 3 ] || fail "mpirun, sent USR1, exited $code, expected 3: $(cat usr1.log)"

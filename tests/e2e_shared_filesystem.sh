@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A results directory on shared scratch, as a hostile user or a flaky cluster
-# would leave it (README, "Reliability"): links planted where auxgrid writes,
+# would leave it (docs/reliability.md): links planted where auxgrid writes,
 # an output directory that cannot be written, a lock from a node whose clock
 # runs a day ahead, inputs that are not files, a huge setting value.
 # Usage: tests/e2e_shared_filesystem.sh BUILD_DIR

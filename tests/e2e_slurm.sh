@@ -168,7 +168,7 @@ grep -H -E "command not found|syntax error|No such file|unbound variable" res_gp
 "$build/auxgrid" plan grid.toml --out res_gpu | grep -q "6 done, 0 to train" || fail "the GPU array's cells"
 echo "GPU array $job_gpu: accepted, one GPU per task, 6 cells ($((SECONDS - start)) s)"
 
-# A model written in PyTorch (README, "A baseline in PyTorch"): every task
+# A model written in PyTorch (docs/torchscript.md): every task
 # reads the scripted file, relative to the grid file, and trains its cells.
 mkdir ts && cp "$here/data/torchscript/late_fusion_video64.pt" ts/model.pt
 cat > ts/grid.toml <<TOML

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A baseline written in PyTorch, end to end through the real executables, as
-# the README's "A baseline in PyTorch" walks it: the example
+# docs/torchscript.md walks it: the example
 # (experiments/plugins/late_fusion.py) is scripted with python3-torch where it
 # is installed (tests/run.sh installs it; else the copy that
 # tests/data/torchscript/make_modules.py made is used), `models --plugin`
@@ -33,7 +33,7 @@ grep -qE "^late_fusion.pt +[0-9,]+  TorchScript LateFusion: audio 130, video 64,
   { cat models.txt; fail "the scripted model is not listed"; }
 echo "ok: models --plugin lists it"
 
-# The example grid, as the README runs it (2 epochs instead of 6).
+# The example grid, as docs/torchscript.md runs it (2 epochs instead of 6).
 "$build/auxgrid" run exp/late_fusion.toml --out res --set train.epochs=2 -q || fail "run of the example grid"
 [ "$(ls res/cells/*.h5 | wc -l)" = 20 ] || { ls res/cells; fail "expected 20 result files"; }
 "$build/auxgrid" plan exp/late_fusion.toml --out res --set train.epochs=2 | grep -q "20 done, 0 to train" ||

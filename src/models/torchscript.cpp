@@ -1,6 +1,6 @@
 // model.name = "torchscript": a model written in PyTorch, scripted with
 // torch.jit.script and saved, trained here like a built-in one (the contract:
-// README, "A baseline in PyTorch", and experiments/plugins/late_fusion.py).
+// docs/torchscript.md, and experiments/plugins/late_fusion.py).
 //
 // The scripted module's parameters and buffers are mirrored, as the same
 // tensors, into a tree of torch::nn::Module, so that everything the trainer
@@ -345,7 +345,7 @@ std::string scripted_model_warning(const std::string& path) {
 }
 
 AUXGRID_REGISTER_MODEL("torchscript",
-                       "a model scripted from PyTorch: model.path = \"file.pt\" (README, \"A baseline in PyTorch\")",
+                       "a model scripted from PyTorch: model.path = \"file.pt\" (docs/torchscript.md)",
                        {}, make_scripted);
 
 }  // namespace auxgrid::models

@@ -1,6 +1,6 @@
 #pragma once
-// How auxgrid writes and checks files on a shared filesystem (README,
-// "Reliability"), one way for every file it writes: results, checkpoints,
+// How auxgrid writes and checks files on a shared filesystem (docs/reliability.md,
+// "On a shared filesystem"), one way for every file it writes: results, checkpoints,
 // locks, error records, the manifest, figures, tables, the report, the export
 // and job scripts. Nothing is ever opened for writing through a link, and no
 // temporary name can be guessed.
