@@ -289,6 +289,13 @@ BOOST_AUTO_TEST_CASE(a_torchscript_model_trains_through_its_own_tensors) {
   BOOST_TEST(torch::equal(a, first_weight(make_scripted("late_fusion.pt"))));
   torch::manual_seed(2);
   BOOST_TEST(!torch::equal(a, first_weight(make_scripted("late_fusion.pt"))));
+  // Every layer, not only the first: a TorchScript isinstance loop reaches one Linear shape only.
+  torch::manual_seed(1);
+  const auto one = make_scripted("late_fusion.pt")->parameters();
+  torch::manual_seed(2);
+  const auto two = make_scripted("late_fusion.pt")->parameters();
+  BOOST_REQUIRE(one.size() == two.size());
+  for (std::size_t i = 0; i < one.size(); ++i) BOOST_TEST(!torch::equal(one[i], two[i]), "parameter " << i);
   // Without reset_parameters() every seed gets the file's weights: a grid is warned.
   BOOST_TEST(models::scripted_model_warning(scripted("late_fusion.pt")).empty());
   const auto warning = models::scripted_model_warning(scripted("no_reset.pt"));

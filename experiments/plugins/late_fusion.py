@@ -65,13 +65,20 @@ class LateFusion(nn.Module):
 
     @torch.jit.export
     def reset_parameters(self) -> None:
-        # PyTorch's default Linear initialisation, drawn from the seeded generator.
-        with torch.no_grad():
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    bound = 1.0 / math.sqrt(m.weight.size(1))
-                    m.weight.uniform_(-bound, bound)
-                    m.bias.uniform_(-bound, bound)
+        # Layer by layer: TorchScript gives each nn.Linear shape a type of its own, so an
+        # isinstance(m, nn.Linear) loop over self.modules() would reach one shape only.
+        reset_linear(self.audio.inp.weight, self.audio.inp.bias)
+        reset_linear(self.audio.out.weight, self.audio.out.bias)
+        reset_linear(self.video.inp.weight, self.video.inp.bias)
+        reset_linear(self.video.out.weight, self.video.out.bias)
+
+
+def reset_linear(weight: Tensor, bias: Tensor) -> None:
+    """PyTorch's default Linear initialisation, drawn from the seeded generator."""
+    with torch.no_grad():
+        bound = 1.0 / math.sqrt(weight.size(1))
+        weight.uniform_(-bound, bound)
+        bias.uniform_(-bound, bound)
 
 
 def main() -> None:
