@@ -46,6 +46,7 @@ std::pair<int, int> parse_shard(const std::string& text);
 std::string results_dir(const std::string& out, const std::string& grid_name, const std::vector<std::string>& sets);
 
 int run(const Args& args, dist::World& world);  // grid_commands.cpp
+bool is_run_option(const std::string& option);   // "--threads": an option `auxgrid run` takes
 int plan(const Args& args);
 int status(const Args& args);
 int forget(const Args& args);

@@ -105,6 +105,13 @@ po::options_description run_options(GridArgs& a) {
 
 }  // namespace
 
+bool is_run_option(const std::string& option) {
+  GridArgs a;
+  const auto options = run_options(a);
+  const bool is_long = option.rfind("--", 0) == 0;  // "--threads"; a short one ("-v") is matched as it is
+  return options.find_nothrow(is_long ? option.substr(2) : option, /*approx=*/false) != nullptr;
+}
+
 std::string results_dir(const std::string& out, const std::string& grid_name, const std::vector<std::string>& sets) {
   if (!out.empty()) return out;
   std::string dir = "results/" + grid_name;

@@ -37,7 +37,7 @@ const Command kCommands[] = {
      "shards of the pending cells, requeue after a preemption checkpoint, and never train a cell twice;\n"
      "it does not submit",
      "auxgrid sbatch experiments/paper.toml --array-size 50 --cpus-per-task 8 --time 4:00:00"},
-    {"status", "status GRID [--out DIR]",
+    {"status", "status GRID [--out DIR] [--set key=value ...]",
      "done / running (with heartbeat age) / failed / pending per part and axis value, and an ETA",
      "auxgrid status experiments/paper.toml"},
     {"forget", "forget GRID [--out DIR] [--set key=value ...]",
@@ -172,7 +172,12 @@ int main(int argc, char** argv) {
     } catch (const launcher::HelpShown&) {
       return 0;
     } catch (const launcher::po::error& e) {
-      std::cerr << "auxgrid " << command << ": " << e.what() << "\n"
+      // plan, status and forget share run's grid options but not its launch options: say whose it is.
+      const auto* unknown = dynamic_cast<const launcher::po::unknown_option*>(&e);
+      const bool run_only = unknown && command != "run" && launcher::is_run_option(unknown->get_option_name());
+      std::cerr << "auxgrid " << command << ": " << e.what()
+                << (run_only ? fmt::format(" ({} is an option of `auxgrid run`)", unknown->get_option_name()) : "")
+                << "\n"
                 << (find_command(command) ? command_help(*find_command(command)) : usage());
     }
     return 2;  // a usage error

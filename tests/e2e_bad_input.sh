@@ -147,6 +147,6 @@ grep -q "2 planned cell(s) without a result taken off" forget.txt || { cat forge
 grep -q "missing seed" table.md && { cat table.md; fail "missing seeds after forget"; }
 [ "$md5_before" = "$(md5sum planned/cells/*.h5 | sed 's|planned/|res/|')" ] || fail "forget touched a result"
 # Options of `auxgrid run` only are refused by plan and status (a usage error).
-expect_exit 2 "plan --threads" "unrecognised option '--threads'" -- "$build/auxgrid" plan good.toml --out res --threads 4
-expect_exit 2 "status --device" "unrecognised option '--device'" -- "$build/auxgrid" status good.toml --out res --device cpu
+expect_exit 2 "plan --threads" "unrecognised option '--threads' (--threads is an option of \`auxgrid run\`)" -- "$build/auxgrid" plan good.toml --out res --threads 4
+expect_exit 2 "status --device" "unrecognised option '--device' (--device is an option of \`auxgrid run\`)" -- "$build/auxgrid" status good.toml --out res --device cpu
 echo "e2e_bad_input: ok"
