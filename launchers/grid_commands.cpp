@@ -83,6 +83,14 @@ void add_stale_lock_option(po::options_description& o, GridArgs& a) {
                   "seconds without heartbeat after which a cell's lock is taken over");
 }
 
+// status and forget: the grid, parsed with --stale-lock (they tell a live claim from an abandoned one).
+Grid load_with_stale_lock(const Args& args, GridArgs& a) {
+  auto o = grid_options(a);
+  add_stale_lock_option(o, a);
+  parse(args, o, "grid");
+  return load(a);
+}
+
 po::options_description run_options(GridArgs& a) {
   auto o = grid_options(a);
   add_attempt_options(o, a);
@@ -233,10 +241,7 @@ void print_eta(const std::string& out, int running, int left) {
 
 int status(const Args& args) {
   GridArgs a;
-  auto o = grid_options(a);
-  add_stale_lock_option(o, a);
-  parse(args, o, "grid");
-  const auto grid = load(a);
+  const auto grid = load_with_stale_lock(args, a);
   const auto out = results_dir(a.out, grid.name, a.sets);
 
   // done / running (a live claim) / failed (an error record, no result) / pending.
@@ -314,10 +319,7 @@ int status(const Args& args) {
 
 int forget(const Args& args) {
   GridArgs a;
-  auto o = grid_options(a);
-  add_stale_lock_option(o, a);
-  parse(args, o, "grid");
-  const auto grid = load(a);
+  const auto grid = load_with_stale_lock(args, a);
   const auto out = results_dir(a.out, grid.name, a.sets);
   // A cell with a complete result, or one being trained now, stays planned.
   std::set<std::string> unwanted;
