@@ -140,6 +140,9 @@ export PMIX_MCA_pcompress_base_silence_warning=1
 export OMPI_MCA_plm_rsh_agent=false
 # Containers often forbid the cross-memory attach that vader would try first.
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# The bundle leaves out the InfiniPath PSM library: do not try that transport
+# (every rank would print that it cannot load it).
+export OMPI_MCA_mtl=^psm
 ENV
   sed -i "s|^mca_base_component_path = /usr/|mca_base_component_path = $prefix/usr/|" "$prefix/$multiarch/pmix2/share/pmix-mca-params.conf"
   # shellcheck disable=SC1091

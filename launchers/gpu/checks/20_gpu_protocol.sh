@@ -19,7 +19,9 @@ if [ "$device" = cuda ]; then
   gpu=1
 fi
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+# (|| true: with no job left, kill fails, and under set -e the trap would turn
+# the script's own exit status into that failure)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
 mpirun_() { mpirun --allow-run-as-root --oversubscribe --bind-to none "$@"; }
