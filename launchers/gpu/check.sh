@@ -140,28 +140,37 @@ export PMIX_MCA_pcompress_base_silence_warning=1
 export OMPI_MCA_plm_rsh_agent=false
 # Containers often forbid the cross-memory attach that vader would try first.
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
-# The bundle leaves out the InfiniPath PSM library: do not try that transport
-# (every rank would print that it cannot load it).
-export OMPI_MCA_mtl=^psm
 ENV
   sed -i "s|^mca_base_component_path = /usr/|mca_base_component_path = $prefix/usr/|" "$prefix/$multiarch/pmix2/share/pmix-mca-params.conf"
   # shellcheck disable=SC1091
   source "$prefix/env.sh"
+  # Open MPI's optional components whose libraries the bundle leaves out
+  # (InfiniPath PSM, ...) are excluded by name: else every rank prints that it
+  # cannot load them.
+  local lib name
+  local -A excluded=()
+  echo "optional components with unresolved libraries (excluded in env.sh):"
+  for lib in "$prefix/$multiarch"/openmpi/lib/openmpi3/mca_*.so; do
+    ldd "$lib" 2>/dev/null | grep -q 'not found' || continue
+    echo "  $(basename "$lib"): $(ldd "$lib" | awk '/not found/ {printf "%s ", $1}')"
+    name=$(basename "$lib" .so) && name=${name#mca_}  # FRAMEWORK_COMPONENT
+    excluded[${name%%_*}]+="${excluded[${name%%_*}]:+,}${name#*_}"
+  done
+  if [ "${#excluded[@]}" -gt 0 ]; then
+    echo "# Open MPI's components whose libraries the bundle leaves out." >> "$prefix/env.sh"
+    for name in "${!excluded[@]}"; do echo "export OMPI_MCA_$name=^${excluded[$name]}" >> "$prefix/env.sh"; done
+    # shellcheck disable=SC1091
+    source "$prefix/env.sh"
+  fi
   cat "$prefix/env.sh"
   # Every library the bundle's programs and libraries need must resolve
   # (ldd, with the prefix first); Fortran/Java bindings and Open MPI's optional
   # components may lack theirs.
-  local missing=0 lib
+  local missing=0
   for lib in "$prefix"/usr/bin/{orterun,orted,opal_wrapper,h5dump} "$prefix/$multiarch"/lib{mpi,mpi_cxx,open-pal,open-rte,pmix,hdf5_serial,hdf5_serial_cpp,boost_program_options,boost_unit_test_framework,fmt,spdlog}.so.*[0-9]; do
     [ -e "$lib" ] || { echo "MISSING: $lib"; missing=1; continue; }
     [ -L "$lib" ] && continue
     if ldd "$lib" | grep -q 'not found'; then echo "MISSING for $lib:"; ldd "$lib" | grep 'not found'; missing=1; fi
-  done
-  echo "optional components with unresolved libraries (not loaded by Open MPI):"
-  for lib in "$prefix/$multiarch"/openmpi/lib/openmpi3/*.so; do
-    if ldd "$lib" 2>/dev/null | grep -q 'not found'; then
-      echo "  $(basename "$lib"): $(ldd "$lib" | awk '/not found/ {printf "%s ", $1}')"
-    fi
   done
   [ "$missing" = 0 ]
   # The prefix's libraries must come before any of the machine's (a Debian 13

@@ -89,7 +89,7 @@ done
 echo "== 4. an out-of-memory cell fails alone, and its rank trains the next cell"
 grid oom 1 '[0]' ''
 printf '[[variants]]\nlabel = "fits"\n[[variants]]\nlabel = "huge"\nmodel.width = %s\nmodel.heads = 8\n' \
-  "$([ "$gpu" = 1 ] && echo 32768 || echo 256)" >> oom.toml
+  "$([ "$gpu" = 1 ] && echo 32768 || echo 64)" >> oom.toml
 rc=0; "$build/auxgrid" run oom.toml --out oom --device "$device" --max-attempts 1 > oom.log 2>&1 || rc=$?
 n=$(find oom/cells -name '*.h5' 2>/dev/null | wc -l)
 errors=$(cat oom/errors/*.log 2>/dev/null | tail -n 1 | cut -c1-200 || true)
