@@ -10,7 +10,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/tests/chroot.sh"
 
 # libopenblas0-pthread: LibTorch's matrix products go through the system's
-# BLAS, and without it that is the reference BLAS, some 30 times slower.
+# BLAS, and without it that is the reference BLAS.
 packages=(libtorch-dev libopenblas0-pthread cmake g++ make ninja-build ccache git libdnnl-dev
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libboost-program-options-dev libboost-test-dev libboost-dev

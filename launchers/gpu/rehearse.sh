@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Rehearses launchers/gpu/check.sh on a CPU machine, in a clean Debian 13
 # root (tests/chroot.sh) that holds only what the GPU image holds: a LibTorch
-# (Debian's libtorch-dev 2.6 for pip's 2.11), cmake, g++, ninja, make,
-# python3 -- and none of the MPI/HDF5/Boost/fmt/spdlog/toml++ development
+# (Debian's libtorch-dev 2.6 for pip's 2.11, with OpenBLAS for its MKL),
+# cmake, g++, ninja, make, python3 -- and none of the MPI/HDF5/Boost/fmt/spdlog/toml++ development
 # packages, so the bundle (launchers/gpu/bundle.sh) is their only source.
 # Python there has no torch: check.sh finds LibTorch with find_package's
 # defaults, sees no CUDA and builds without CUDA/NCCL.
@@ -13,8 +13,8 @@ source "$repo/tests/chroot.sh"
 bash "$repo/launchers/gpu/bundle.sh"
 
 root=$repo/build-rehearsal/root
-# pip's LibTorch brings its own BLAS (MKL); Debian's takes the system's, and
-# with none installed that is the reference BLAS, some 30 times slower.
+# Debian's LibTorch takes the system's BLAS, which without OpenBLAS is the
+# reference BLAS (the rehearsal's cells ran 3 times slower on it).
 make_root "$root" trixie libtorch-dev libopenblas0-pthread cmake g++ make ninja-build python3
 
 in_root "$root" "$repo" /bin/bash -euo pipefail -c '
