@@ -9,9 +9,10 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 source "$repo/tests/chroot.sh"
 
-# libopenblas0-pthread: LibTorch's matrix products go through the system's
-# BLAS, and without it that is the reference BLAS.
-packages=(libtorch-dev libopenblas0-pthread cmake g++ make ninja-build ccache git libdnnl-dev
+# libopenblas0-openmp: LibTorch's matrix products go through the system's
+# BLAS, and without it that is the reference BLAS. The OpenMP build, as on
+# Debian 12, follows --threads; the pthread one starts a pool per rank.
+packages=(libtorch-dev libopenblas0-openmp cmake g++ make ninja-build ccache git libdnnl-dev
   libopenmpi-dev openmpi-bin libhdf5-dev hdf5-tools
   libboost-program-options-dev libboost-test-dev libboost-dev
   libfmt-dev libspdlog-dev libtomlplusplus-dev)

@@ -14,8 +14,9 @@ bash "$repo/launchers/gpu/bundle.sh"
 
 root=$repo/build-rehearsal/root
 # Debian's LibTorch takes the system's BLAS, which without OpenBLAS is the
-# reference BLAS (the rehearsal's cells ran 3 times slower on it).
-make_root "$root" trixie libtorch-dev libopenblas0-pthread cmake g++ make ninja-build python3
+# reference BLAS (the rehearsal's cells ran 3 times slower on it); OpenBLAS's
+# OpenMP build follows --threads (its pthread build starts a pool per rank).
+make_root "$root" trixie libtorch-dev libopenblas0-openmp cmake g++ make ninja-build python3
 
 in_root "$root" "$repo" /bin/bash -euo pipefail -c '
   cd /auxgrid
