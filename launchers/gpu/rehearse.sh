@@ -2,8 +2,9 @@
 # Rehearses launchers/gpu/check.sh on a CPU machine, in a clean Debian 13
 # root (tests/chroot.sh) that holds only what the GPU image holds: a LibTorch
 # (Debian's libtorch-dev 2.6 for pip's 2.11, with OpenBLAS for its MKL),
-# cmake, g++, ninja, make, python3 -- and none of the MPI/HDF5/Boost/fmt/spdlog/toml++ development
-# packages, so the bundle (launchers/gpu/bundle.sh) is their only source.
+# cmake, g++, ninja, make, python3 -- and none of the MPI/HDF5/Boost/fmt/
+# spdlog/toml++ development packages, so the bundle (launchers/gpu/bundle.sh)
+# is their only source.
 # Python there has no torch: check.sh finds LibTorch with find_package's
 # defaults, sees no CUDA and builds without CUDA/NCCL.
 #   bash launchers/gpu/rehearse.sh        root, build and results in build-rehearsal/

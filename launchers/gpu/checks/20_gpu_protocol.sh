@@ -19,8 +19,8 @@ if [ "$device" = cuda ]; then
   gpu=1
 fi
 work=$(mktemp -d)
-# (|| true: with no job left, kill fails, and under set -e the trap would turn
-# the script's own exit status into that failure)
+# With no job left kill fails; || true keeps set -e from making that the
+# script's exit status.
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
