@@ -6,6 +6,8 @@
 #include <torch/utils.h>
 #include <torch/version.h>
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -447,6 +449,16 @@ int GridRun::summary() const {
   return static_cast<int>(code[0]);
 }
 
+// LibTorch's threads, and OpenBLAS's where LibTorch's BLAS is OpenBLAS: its
+// pthread build keeps a pool of its own that set_num_threads does not reach
+// (its OpenMP build and MKL follow OpenMP's count), so ranks sharing a node
+// would each start one per core.
+void set_threads(int threads) {
+  torch::set_num_threads(threads);
+  using SetThreads = void (*)(int);
+  if (auto set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set_blas(threads);
+}
+
 }  // namespace
 
 std::string resolve_device(const std::string& requested) {
@@ -465,7 +477,7 @@ int run_grid(const Grid& grid, const RunOptions& options, dist::World& world) {
   const int threads = options.threads > 0
                           ? options.threads
                           : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / world.local_size());
-  torch::set_num_threads(threads);
+  set_threads(threads);
 
   // Rank 0 plans and validates; the others follow its decision. A device it
   // cannot have is refused first: a refused launch records no planned cells.
