@@ -147,12 +147,13 @@ ENV
   # Open MPI's optional components whose libraries the bundle leaves out
   # (InfiniPath PSM, ...) are excluded by name: else every rank prints that it
   # cannot load them.
-  local lib name
+  local lib name unresolved
   local -A excluded=()
   echo "optional components with unresolved libraries (excluded in env.sh):"
   for lib in "$prefix/$multiarch"/openmpi/lib/openmpi3/mca_*.so; do
-    ldd "$lib" 2>/dev/null | grep -q 'not found' || continue
-    echo "  $(basename "$lib"): $(ldd "$lib" | awk '/not found/ {printf "%s ", $1}')"
+    unresolved=$(ldd "$lib" 2>/dev/null | awk '/not found/ {printf "%s ", $1}')
+    [ -n "$unresolved" ] || continue
+    echo "  $(basename "$lib"): $unresolved"
     name=$(basename "$lib" .so) && name=${name#mca_}  # FRAMEWORK_COMPONENT
     excluded[${name%%_*}]+="${excluded[${name%%_*}]:+,}${name#*_}"
   done
